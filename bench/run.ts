@@ -1,0 +1,23 @@
+/**
+ * `npm run bench -- NAME [args]` runs bench/NAME.ts, whose default export returns its
+ * figures; they are printed as a table and as one JSON line for scripts to collect.
+ */
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BenchModule } from './report.js';
+import { printFigures } from './report.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const available = readdirSync(here)
+  .filter((f) => f.endsWith('.ts') && !['run.ts', 'report.ts'].includes(f) && !f.startsWith('_'))
+  .map((f) => f.replace(/\.ts$/, ''));
+
+const [name, ...args] = process.argv.slice(2);
+if (!name || !available.includes(name)) {
+  process.stderr.write(`usage: npm run bench -- NAME [args]\nbenchmarks: ${available.join(', ')}\n`);
+  process.exit(2);
+}
+const mod = (await import(join(here, `${name}.ts`))) as BenchModule;
+const figures = await mod.default(args);
+printFigures(name, figures);

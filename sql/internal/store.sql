@@ -1,0 +1,60 @@
+-- Statements of the store itself (src/store/): listing, deleting and verifying
+-- checkpoints. Named parameters.
+
+-- name: list_checkpoints
+SELECT c.id, c.label, c.source, c.host, c.root_pid, c.frozen, c.started_at, c.finished_at,
+       (SELECT count(*) FROM tasks t WHERE t.checkpoint_id = c.id) AS tasks,
+       (SELECT count(*) FROM fds f WHERE f.checkpoint_id = c.id) AS fds
+FROM checkpoints c
+ORDER BY c.id;
+
+-- name: get_checkpoint
+SELECT * FROM checkpoints WHERE id = :id;
+
+-- name: count_rows
+SELECT 'tasks' AS kind, count(*) AS n FROM tasks WHERE checkpoint_id = :id
+UNION ALL SELECT 'processes', count(*) FROM tasks WHERE checkpoint_id = :id AND pid = tgid
+UNION ALL SELECT 'fds', count(*) FROM fds WHERE checkpoint_id = :id
+UNION ALL SELECT 'files', count(*) FROM files WHERE checkpoint_id = :id
+UNION ALL SELECT 'shared_objects', count(*) FROM shared_objects WHERE checkpoint_id = :id
+UNION ALL SELECT 'maps', count(*) FROM maps WHERE checkpoint_id = :id
+UNION ALL SELECT 'sockets', count(*) FROM sockets WHERE checkpoint_id = :id;
+
+-- name: count_objects_by_kind
+SELECT kind, count(*) AS n, sum(refcount) AS refs, sum(refcount > 1) AS shared
+FROM shared_objects WHERE checkpoint_id = :id
+GROUP BY kind ORDER BY kind;
+
+-- name: delete_checkpoint
+DELETE FROM task_rlimits WHERE checkpoint_id = :id;
+DELETE FROM task_namespaces WHERE checkpoint_id = :id;
+DELETE FROM sockets WHERE checkpoint_id = :id;
+DELETE FROM maps WHERE checkpoint_id = :id;
+DELETE FROM fds WHERE checkpoint_id = :id;
+DELETE FROM tasks WHERE checkpoint_id = :id;
+DELETE FROM files WHERE checkpoint_id = :id;
+DELETE FROM shared_objects WHERE checkpoint_id = :id;
+DELETE FROM checkpoints WHERE id = :id;
+
+-- name: refcount_mismatches
+-- Every object whose stored refcount differs from the references counted in object_refs.
+SELECT o.checkpoint_id, o.id, o.kind, o.key, o.refcount, coalesce(r.n, 0) AS counted
+FROM shared_objects o
+LEFT JOIN (SELECT object_id, count(*) AS n FROM object_refs GROUP BY object_id) r ON r.object_id = o.id
+WHERE o.refcount <> coalesce(r.n, 0)
+  AND (:id IS NULL OR o.checkpoint_id = :id)
+ORDER BY o.checkpoint_id, o.id;
+
+-- name: cross_checkpoint_refs
+-- References that point into another checkpoint than the row's own.
+SELECT r.checkpoint_id, r.ref_kind, r.ref_id, r.object_id, o.checkpoint_id AS object_checkpoint
+FROM object_refs r JOIN shared_objects o ON o.id = r.object_id
+WHERE o.checkpoint_id <> r.checkpoint_id
+  AND (:id IS NULL OR r.checkpoint_id = :id);
+
+-- name: files_without_object
+-- A file row must be a shared object of kind 'file' in the same checkpoint.
+SELECT f.checkpoint_id, f.id
+FROM files f LEFT JOIN shared_objects o ON o.id = f.id
+WHERE (o.id IS NULL OR o.kind <> 'file' OR o.checkpoint_id <> f.checkpoint_id)
+  AND (:id IS NULL OR f.checkpoint_id = :id);

@@ -1,0 +1,65 @@
+-- Statements of the checkpoint writer (src/capture/writer.ts), prepared once per
+-- checkpoint. Parameters are positional: the writer binds them on the hot path.
+
+-- name: insert_checkpoint
+INSERT INTO checkpoints (label, source, host, kernel, root_pid, frozen, started_at, finished_at, meta)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: finish_checkpoint
+UPDATE checkpoints SET finished_at = ?, frozen = ?, meta = ? WHERE id = ?;
+
+-- name: max_object_id
+SELECT coalesce(max(id), 0) FROM shared_objects;
+
+-- name: insert_object
+INSERT OR IGNORE INTO shared_objects (checkpoint_id, kind, key, inferred, attrs)
+VALUES (?, ?, ?, ?, ?);
+
+-- name: find_object
+SELECT id FROM shared_objects WHERE checkpoint_id = ? AND kind = ? AND key = ?;
+
+-- name: object_kind
+SELECT kind FROM shared_objects WHERE id = ? AND checkpoint_id = ?;
+
+-- name: add_refs
+UPDATE shared_objects SET refcount = refcount + ? WHERE id = ?;
+
+-- name: insert_file
+INSERT INTO files (id, checkpoint_id, type, path, pos, flags, mode, mnt_id, dev, inode, deleted, object_id, unreadable, attrs)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: insert_task
+INSERT OR IGNORE INTO tasks (
+  checkpoint_id, pid, tgid, ppid, pgid, sid, state, comm,
+  uid, euid, suid, fsuid, gid, egid, sgid, fsgid,
+  cmdline, exe, cwd, root, start_time,
+  sig_pending, sig_blocked, sig_ignored, sig_caught, env,
+  mm_id, fdtable_id, fs_id, sighand_id, unreadable, attrs)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: find_task
+SELECT id FROM tasks WHERE checkpoint_id = ? AND pid = ?;
+
+-- name: insert_namespace
+INSERT INTO task_namespaces (checkpoint_id, task_id, type, ns_id) VALUES (?, ?, ?, ?);
+
+-- name: insert_rlimit
+INSERT INTO task_rlimits (checkpoint_id, task_id, resource, soft, hard) VALUES (?, ?, ?, ?, ?);
+
+-- name: insert_fd
+INSERT OR IGNORE INTO fds (checkpoint_id, fdtable_id, fd, cloexec, file_id) VALUES (?, ?, ?, ?, ?);
+
+-- name: find_fd
+SELECT id FROM fds WHERE fdtable_id = ? AND fd = ?;
+
+-- name: insert_map
+INSERT OR IGNORE INTO maps (checkpoint_id, mm_id, start_addr, end_addr, perms, pgoff, dev, inode, path, attrs)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: find_map
+SELECT id FROM maps WHERE mm_id = ? AND start_addr = ?;
+
+-- name: insert_socket
+INSERT OR IGNORE INTO sockets (object_id, checkpoint_id, family, sock_type, protocol, state,
+  local_addr, local_port, remote_addr, remote_port, peer_ino, attrs)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);

@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+import { CommanderError } from 'commander';
+import { isCkptdbError } from '../errors.js';
+import { buildProgram } from './program.js';
+
+/** The only place where an error becomes a line on stderr and an exit status. */
+async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  for (const cmd of program.commands) cmd.exitOverride();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // commander has printed its message already; help and version are not errors
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    if (process.env.CKPTDB_DEBUG === '1') process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
+    if (isCkptdbError(e)) {
+      process.stderr.write(`ckptdb: ${e.message}${e.hint ? ` (${e.hint})` : ''}\n`);
+    } else {
+      process.stderr.write(`ckptdb: ${(e as Error).message ?? String(e)}\n`);
+    }
+    return 2;
+  }
+}
+
+main(process.argv).then((code) => {
+  process.exitCode = code;
+});

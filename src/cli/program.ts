@@ -1,0 +1,32 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, Option } from 'commander';
+import { packageRoot } from '../paths.js';
+import { register as list } from './commands/list.js';
+import { register as show } from './commands/show.js';
+import { register as rm } from './commands/rm.js';
+import { register as verify } from './commands/verify.js';
+
+const EXAMPLES = `
+Examples:
+  $ ckptdb list                         checkpoints in the default store
+  $ ckptdb show 1                       what checkpoint 1 holds
+  $ ckptdb verify                       check integrity and refcounts of the whole store
+  $ ckptdb --db /tmp/ck.sqlite rm 3     delete checkpoint 3 of another store
+
+The store is $CKPTDB_DB, or $XDG_DATA_HOME/ckptdb/store.sqlite
+(~/.local/share/ckptdb/store.sqlite). Errors exit with status 2; set
+CKPTDB_DEBUG=1 to see their stack traces.
+`;
+
+export function buildProgram(): Command {
+  const pkg = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string };
+  const program = new Command('ckptdb')
+    .description('A SQLite store of Linux process checkpoints: capture, query, diff, export.')
+    .version(pkg.version, '-V, --version')
+    .addOption(new Option('--db <path>', 'store file').env('CKPTDB_DB'))
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', EXAMPLES);
+  for (const register of [list, show, rm, verify]) register(program);
+  return program;
+}

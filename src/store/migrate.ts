@@ -1,0 +1,61 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type Database from 'better-sqlite3';
+import { migrationsDir } from '../paths.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/** `migrations/NNNN_name.sql`, in version order. */
+export function loadMigrations(dir = migrationsDir): Migration[] {
+  const list: Migration[] = [];
+  for (const file of readdirSync(dir)) {
+    const m = /^(\d{4})_([a-z0-9_]+)\.sql$/.exec(file);
+    if (!m) continue;
+    list.push({ version: Number(m[1]), name: m[2]!, sql: readFileSync(join(dir, file), 'utf8') });
+  }
+  list.sort((a, b) => a.version - b.version);
+  list.forEach((mig, i) => {
+    if (i > 0 && list[i - 1]!.version === mig.version) throw new Error(`two migrations numbered ${mig.version}`);
+  });
+  return list;
+}
+
+export function latestVersion(migrations = loadMigrations()): number {
+  return migrations.at(-1)?.version ?? 0;
+}
+
+/**
+ * Applies every migration newer than the store's `user_version`, each in its own
+ * transaction together with its record in `schema_migrations` and the new
+ * `user_version`, so a crash leaves the store at the last whole version. The version
+ * is read again inside each transaction: two processes opening a new store at once
+ * apply each migration once.
+ */
+export function migrate(db: Database.Database, migrations = loadMigrations()): Migration[] {
+  const applied: Migration[] = [];
+  const version = () => db.pragma('user_version', { simple: true }) as number;
+  for (const mig of migrations) {
+    if (mig.version <= version()) continue;
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      if (mig.version > version()) {
+        db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+          version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
+        db.exec(mig.sql);
+        db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+          .run(mig.version, mig.name, new Date().toISOString());
+        db.pragma(`user_version = ${mig.version}`);
+        applied.push(mig);
+      }
+      db.exec('COMMIT');
+    } catch (e) {
+      if (db.inTransaction) db.exec('ROLLBACK');
+      throw e;
+    }
+  }
+  return applied;
+}

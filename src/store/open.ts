@@ -1,0 +1,126 @@
+import { closeSync, mkdirSync, openSync, readSync, statSync, constants as fsc } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { CkptdbError } from '../errors.js';
+import { latestVersion, loadMigrations, migrate } from './migrate.js';
+
+/** PRAGMA application_id of every ckptdb store: 'ckpt' in ASCII. */
+export const APPLICATION_ID = 0x636b7074;
+const SQLITE_MAGIC = 'SQLite format 3\0';
+
+export interface OpenOptions {
+  /** Create the store (and its folder) when it does not exist. Default true. */
+  create?: boolean;
+  /** Open without writing: no migrations, every write refused by SQLite. */
+  readonly?: boolean;
+  /** How long a statement waits for another process's lock, in ms. Default 5000. */
+  busyTimeoutMs?: number;
+}
+
+/**
+ * Opens (or creates) a store file and brings its schema up to date. Anything that is
+ * not a ckptdb store of a version this build knows is refused before a single byte
+ * of it is written.
+ */
+export function openDatabase(path: string, opts: OpenOptions = {}): Database.Database {
+  const { create = true, readonly = false, busyTimeoutMs = 5000 } = opts;
+  const exists = fileSize(path) !== null;
+  if (!exists) {
+    if (!create || readonly) {
+      throw new CkptdbError('STORE_NOT_FOUND', `no store at ${path}`, 'capture a checkpoint first, or name another store with --db');
+    }
+    createPrivateFile(path);
+  }
+  checkHeader(path);
+
+  let db: Database.Database;
+  try {
+    db = new Database(path, { fileMustExist: true, readonly, timeout: busyTimeoutMs });
+  } catch (e) {
+    throw new CkptdbError('STORE_CORRUPT', `cannot open ${path}: ${(e as Error).message}`, undefined, { cause: e });
+  }
+  try {
+    checkIdentity(db, path);
+    if (!readonly) {
+      db.pragma('journal_mode = WAL');
+      // NORMAL in WAL: a committed checkpoint survives a crash of the process; only
+      // a power loss can take back the last commits.
+      db.pragma('synchronous = NORMAL');
+    }
+    db.pragma('foreign_keys = ON');
+    if (!readonly) migrate(db, loadMigrations());
+    else if ((db.pragma('user_version', { simple: true }) as number) < latestVersion()) {
+      throw new CkptdbError('SCHEMA_TOO_NEW', `store ${path} has an older schema than this ckptdb`, 'open it once for writing (e.g. `ckptdb list`) to upgrade it');
+    }
+    return db;
+  } catch (e) {
+    db.close();
+    if (e instanceof CkptdbError) throw e;
+    throw asStoreError(e, path);
+  }
+}
+
+function fileSize(path: string): number | null {
+  try {
+    return statSync(path).size;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new CkptdbError('STORE_NOT_FOUND', `cannot read ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** The store holds command lines and maybe environments: only its owner reads it. */
+function createPrivateFile(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  try {
+    closeSync(openSync(path, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o600));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+      throw new CkptdbError('STORE_NOT_FOUND', `cannot create ${path}: ${(e as Error).message}`);
+    }
+  }
+}
+
+function checkHeader(path: string): void {
+  const fd = openSync(path, 'r');
+  const head = Buffer.alloc(100);
+  let n: number;
+  try {
+    n = readSync(fd, head, 0, 100, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (n === 0) return; // a new, empty file: SQLite makes it a database
+  if (n < 100 || head.toString('latin1', 0, 16) !== SQLITE_MAGIC) {
+    throw new CkptdbError('NOT_SQLITE', `${path} is not a SQLite database`, 'name a ckptdb store with --db, or a new file to create one');
+  }
+  const appId = head.readUInt32BE(68);
+  if (appId !== 0 && appId !== APPLICATION_ID) {
+    throw new CkptdbError('NOT_A_STORE', `${path} is a SQLite database of another application (application_id ${appId}), not a ckptdb store`);
+  }
+}
+
+function checkIdentity(db: Database.Database, path: string): void {
+  const appId = db.pragma('application_id', { simple: true }) as number;
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (appId === APPLICATION_ID) {
+    const known = latestVersion();
+    if (version > known) {
+      throw new CkptdbError('SCHEMA_TOO_NEW', `store ${path} has schema version ${version}, newer than this ckptdb knows (${known})`, 'upgrade ckptdb to read it');
+    }
+    return;
+  }
+  const objects = db.prepare('SELECT count(*) FROM sqlite_master').pluck().get() as number;
+  if (appId !== 0 || objects > 0) {
+    throw new CkptdbError('NOT_A_STORE', `${path} is a SQLite database but not a ckptdb store`, 'name a ckptdb store with --db, or a new file to create one');
+  }
+}
+
+export function asStoreError(e: unknown, path: string): CkptdbError {
+  const code = (e as { code?: string }).code ?? '';
+  if (code === 'SQLITE_NOTADB') return new CkptdbError('NOT_SQLITE', `${path} is not a SQLite database`);
+  if (code.startsWith('SQLITE_CORRUPT')) return new CkptdbError('STORE_CORRUPT', `store ${path} is corrupt: ${(e as Error).message}`, 'run `ckptdb verify` or restore the file from a backup');
+  if (code.startsWith('SQLITE_BUSY')) return new CkptdbError('STORE_BUSY', `store ${path} is busy: ${(e as Error).message}`, 'another ckptdb is writing; try again');
+  if (code.startsWith('SQLITE_READONLY')) return new CkptdbError('READ_ONLY', `store ${path} is read-only here: ${(e as Error).message}`);
+  return new CkptdbError('STORE_CORRUPT', `cannot use store ${path}: ${(e as Error).message}`, undefined, { cause: e });
+}

@@ -1,0 +1,111 @@
+import type Database from 'better-sqlite3';
+import { CkptdbError } from '../errors.js';
+import { CheckpointWriter } from '../capture/writer.js';
+import type { CheckpointMeta, WriterOptions } from '../capture/types.js';
+import { namedStatements, statement } from './sqlFile.js';
+import { asStoreError, openDatabase, type OpenOptions } from './open.js';
+import { verifyStore, type VerifyFinding } from './verify.js';
+
+export interface CheckpointSummary {
+  id: number;
+  label: string | null;
+  source: string;
+  host: string | null;
+  root_pid: number | null;
+  frozen: number;
+  started_at: string;
+  finished_at: string;
+  tasks: number;
+  fds: number;
+}
+
+export interface CheckpointRow {
+  id: number;
+  label: string | null;
+  source: string;
+  host: string | null;
+  kernel: string | null;
+  root_pid: number | null;
+  frozen: number;
+  started_at: string;
+  finished_at: string;
+  meta: string | null;
+}
+
+export interface CheckpointDetails extends CheckpointRow {
+  counts: Record<string, number>;
+  objects: { kind: string; n: number; refs: number; shared: number }[];
+}
+
+/** An open store: one SQLite file holding many checkpoints. */
+export class Store {
+  private writer: CheckpointWriter | null = null;
+
+  constructor(readonly db: Database.Database, readonly path: string) {}
+
+  /** Starts a checkpoint; what the writer adds is invisible to everyone until done(). */
+  beginCheckpoint(meta: CheckpointMeta, opts?: WriterOptions): CheckpointWriter {
+    if (this.writer?.isOpen) throw new CkptdbError('STORE_BUSY', `checkpoint ${this.writer.checkpointId} is still being written on this store`);
+    try {
+      this.writer = new CheckpointWriter(this.db, meta, opts);
+    } catch (e) {
+      if (e instanceof CkptdbError) throw e;
+      throw asStoreError(e, this.path);
+    }
+    return this.writer;
+  }
+
+  listCheckpoints(): CheckpointSummary[] {
+    return this.db.prepare(statement('internal/store.sql', 'list_checkpoints')).all() as CheckpointSummary[];
+  }
+
+  getCheckpoint(id: number): CheckpointRow {
+    const row = this.db.prepare(statement('internal/store.sql', 'get_checkpoint')).get({ id: checkId(id) }) as CheckpointRow | undefined;
+    if (!row) throw noSuchCheckpoint(id, this.path);
+    return row;
+  }
+
+  /** The checkpoint with its row counts and shared objects per kind. */
+  describeCheckpoint(id: number): CheckpointDetails {
+    const row = this.getCheckpoint(id);
+    const counts: Record<string, number> = {};
+    for (const r of this.db.prepare(statement('internal/store.sql', 'count_rows')).all({ id }) as { kind: string; n: number }[]) {
+      counts[r.kind] = r.n;
+    }
+    const objects = this.db.prepare(statement('internal/store.sql', 'count_objects_by_kind')).all({ id }) as CheckpointDetails['objects'];
+    return { ...row, counts, objects };
+  }
+
+  /** Removes a checkpoint and every row of it, all or nothing. */
+  deleteCheckpoint(id: number): void {
+    this.getCheckpoint(id);
+    const statements = namedStatements('internal/store.sql').get('delete_checkpoint')!.map((sql) => this.db.prepare(sql));
+    this.db.transaction(() => {
+      for (const s of statements) s.run({ id });
+    }).immediate();
+  }
+
+  /** Integrity, foreign keys and refcounts; an empty list means the store is sound. */
+  verify(id?: number): VerifyFinding[] {
+    if (id !== undefined) this.getCheckpoint(id);
+    return verifyStore(this.db, id);
+  }
+
+  close(): void {
+    this.writer?.abort();
+    if (this.db.open) this.db.close();
+  }
+}
+
+export function openStore(path: string, opts?: OpenOptions): Store {
+  return new Store(openDatabase(path, opts), path);
+}
+
+function checkId(id: number): number {
+  if (!Number.isSafeInteger(id) || id < 1) throw new CkptdbError('BAD_ARGUMENT', `checkpoint id ${String(id)} is not a positive integer`);
+  return id;
+}
+
+export function noSuchCheckpoint(id: number, path: string): CkptdbError {
+  return new CkptdbError('NO_SUCH_CHECKPOINT', `no checkpoint ${id} in ${path}`, '`ckptdb list` shows the checkpoints there are');
+}

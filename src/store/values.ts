@@ -1,0 +1,32 @@
+import { CkptdbError } from '../errors.js';
+import type { Address } from '../capture/types.js';
+
+/**
+ * JSON for TEXT columns. Bigints become numbers where exact and decimal strings
+ * where not, so no 64-bit value is silently rounded.
+ */
+export function toJson(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  return JSON.stringify(value, (_k, v) =>
+    typeof v === 'bigint' ? (v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString()) : v,
+  );
+}
+
+const MAX_U64 = (1n << 64n) - 1n;
+
+/** 16-digit lower-case hex: text order is address order, and 2^64-1 fits. */
+export function addressText(value: Address, what: string): string {
+  let n: bigint;
+  try {
+    if (typeof value === 'string') n = BigInt(value.startsWith('0x') || value.startsWith('0X') ? value : `0x${value}`);
+    else n = BigInt(value);
+  } catch {
+    throw new CkptdbError('BAD_ARGUMENT', `${what}: ${String(value)} is not an address`);
+  }
+  if (n < 0n || n > MAX_U64) throw new CkptdbError('BAD_ARGUMENT', `${what}: ${String(value)} is not a 64-bit address`);
+  return n.toString(16).padStart(16, '0');
+}
+
+export function flag(value: boolean | undefined | null): number {
+  return value ? 1 : 0;
+}
