@@ -208,7 +208,7 @@ export interface SocketInput {
 export interface WriterOptions {
   /**
    * Bytes the writer may hold for pending refcount updates and its id caches before
-   * it flushes them to SQLite. Default 16 MiB. Rows themselves are never held.
+   * it flushes them to SQLite. Default 4 MiB. Rows themselves are never held.
    */
   memoryBudget?: number;
   /** How long to wait for another writer to finish, in ms. Default 10 minutes. */

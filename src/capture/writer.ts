@@ -19,7 +19,7 @@ import type {
 } from './types.js';
 import { FILE_TYPES } from './types.js';
 
-const DEFAULT_BUDGET = 16 * 1024 * 1024;
+const DEFAULT_BUDGET = 4 * 1024 * 1024;
 const DEFAULT_WAIT_MS = 10 * 60 * 1000;
 /** What one entry of the pending-refcount map or the kind cache costs, roughly. */
 const ENTRY_BYTES = 80;

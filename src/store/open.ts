@@ -119,7 +119,7 @@ function checkIdentity(db: Database.Database, path: string): void {
 export function asStoreError(e: unknown, path: string): CkptdbError {
   const code = (e as { code?: string }).code ?? '';
   if (code === 'SQLITE_NOTADB') return new CkptdbError('NOT_SQLITE', `${path} is not a SQLite database`);
-  if (code.startsWith('SQLITE_CORRUPT')) return new CkptdbError('STORE_CORRUPT', `store ${path} is corrupt: ${(e as Error).message}`, 'run `ckptdb verify` or restore the file from a backup');
+  if (code.startsWith('SQLITE_CORRUPT')) return new CkptdbError('STORE_CORRUPT', `store ${path} is corrupt: ${(e as Error).message}`, `restore it from a backup; \`sqlite3 ${path} .recover\` may save what is left`);
   if (code.startsWith('SQLITE_BUSY')) return new CkptdbError('STORE_BUSY', `store ${path} is busy: ${(e as Error).message}`, 'another ckptdb is writing; try again');
   if (code.startsWith('SQLITE_READONLY')) return new CkptdbError('READ_ONLY', `store ${path} is read-only here: ${(e as Error).message}`);
   return new CkptdbError('STORE_CORRUPT', `cannot use store ${path}: ${(e as Error).message}`, undefined, { cause: e });
