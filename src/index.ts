@@ -6,3 +6,5 @@ export type { VerifyFinding, VerifyCheck } from './store/verify.js';
 export type * from './store/schema.js';
 export { CheckpointWriter } from './capture/writer.js';
 export type * from './capture/types.js';
+export { openDiff, diffCheckpoints, CheckpointDiff, diffText, DIFF_FIELDS, DIFF_KINDS, DIFF_STATUSES } from './query/diff/index.js';
+export type * from './query/diff/index.js';
