@@ -47,12 +47,12 @@ export function toEntry(kind: DiffKind, row: DiffRow, care: number, process: Pro
   const key = keyOf(kind, row);
   const self = kind === 'fds' ? `${row.pid}:${row.fd}` : undefined;
   const status = row.status as DiffStatus;
-  const base = process ? { kind, key, process } : { kind, key };
+  const base = process ? { kind, status, key, process } : { kind, status, key };
   if (status !== 'changed') {
     const side = status === 'added' ? 'b' : 'a';
     const values: Record<string, FieldValue> = {};
     for (const f of fieldsIn(kind, care)) values[f] = decode(f, row[`${side}_${f}`], self);
-    return { ...base, status, values } as DiffEntry;
+    return { ...base, values } as DiffEntry;
   }
   const changes: Record<string, FieldChange> = {};
   for (const f of fieldsIn(kind, Number(row.mask) & care)) {
@@ -61,7 +61,7 @@ export function toEntry(kind: DiffKind, row: DiffRow, care: number, process: Pro
     if (GROUPED_FIELDS.includes(f)) Object.assign(changes, memberChanges(f, old, now));
     else changes[f] = { old, new: now };
   }
-  return { ...base, status, changes } as DiffEntry;
+  return { ...base, changes } as DiffEntry;
 }
 
 function memberChanges(field: string, old: FieldValue, now: FieldValue): Record<string, FieldChange> {
