@@ -98,7 +98,7 @@ describe('ckptdb diff', () => {
     expect(Object.keys(doc)).toEqual(['format', 'version', 'a', 'b', 'kinds', 'ignored', 'identical', 'summary', 'tasks', 'fds', 'maps', 'objects']);
     expect(outline(doc)).toEqual(ISSUE_OUTLINE);
     const store = openStore(db);
-    expect(doc).toEqual(JSON.parse(JSON.stringify(diffCheckpoints(store, 1, 2))));
+    expect(doc).toEqual(JSON.parse(JSON.stringify(await diffCheckpoints(store, 1, 2))));
     store.close();
     expect(doc.fds!.changed[0]).toEqual({
       kind: 'fds', status: 'changed', key: { pid: 4100, start_time: 5000000, fd: 5 },

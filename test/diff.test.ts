@@ -7,9 +7,9 @@ import { ISSUE_OUTLINE, makeIssueChanges, outline } from './helpers/diff.js';
 import { tempDir, tempStorePath } from './helpers/tmp.js';
 import { Tree, checkpoint } from './helpers/tree.js';
 
-function caught(fn: () => unknown): CkptdbError {
+async function caught(fn: () => Promise<unknown>): Promise<CkptdbError> {
   try {
-    fn();
+    await fn();
   } catch (e) {
     if (e instanceof CkptdbError) return e;
     throw e;
@@ -29,9 +29,9 @@ function storeWith(change: (tree: Tree) => void, prepare?: (tree: Tree) => void)
 }
 
 describe('diff of two checkpoints (library)', () => {
-  it("reports exactly the issue's changes: open, advance, close, cloexec, fork, exit, thread, map", () => {
+  it("reports exactly the issue's changes: open, advance, close, cloexec, fork, exit, thread, map", async () => {
     const { store, a, b } = storeWith(makeIssueChanges);
-    const doc = diffCheckpoints(store, a, b);
+    const doc = await diffCheckpoints(store, a, b);
     expect(outline(doc)).toEqual(ISSUE_OUTLINE);
     expect(doc.identical).toBe(false);
     expect(doc.summary).toEqual({
@@ -64,13 +64,13 @@ describe('diff of two checkpoints (library)', () => {
     store.close();
   });
 
-  it('finds the same checkpoint and an identical re-capture identical, whatever the write order and local keys', () => {
+  it('finds the same checkpoint and an identical re-capture identical, whatever the write order and local keys', async () => {
     const store = openStore(tempStorePath());
     const tree = new Tree();
     const a = checkpoint(store, tree, { label: 'first' });
     const again = checkpoint(store, tree, { label: 'second', order: 'reverse' });
     for (const [x, y] of [[a, a], [a, again], [again, a]] as const) {
-      const doc = diffCheckpoints(store, x, y);
+      const doc = await diffCheckpoints(store, x, y);
       expect(doc.identical).toBe(true);
       expect(outline(doc)).toEqual([]);
       expect(doc.summary.fds).toEqual({ added: 0, removed: 0, changed: 0 });
@@ -78,9 +78,9 @@ describe('diff of two checkpoints (library)', () => {
     store.close();
   });
 
-  it('reports a pid reused by a new process as one process removed and another added', () => {
+  it('reports a pid reused by a new process as one process removed and another added', async () => {
     const { store, a, b } = storeWith((t) => t.reusePid(4101, 6_000_000, 'cat'));
-    const doc = diffCheckpoints(store, a, b);
+    const doc = await diffCheckpoints(store, a, b);
     expect(outline(doc)).toEqual([
       'tasks added 4101',
       'tasks removed 4101',
@@ -93,10 +93,10 @@ describe('diff of two checkpoints (library)', () => {
     store.close();
   });
 
-  it('reports an fd that no longer shares its open file, on both sides of the sharing', () => {
+  it('reports an fd that no longer shares its open file, on both sides of the sharing', async () => {
     // 4101 reopens its pipe end through /proc/self/fd/3: a new open file of the same pipe
     const { store, a, b } = storeWith((t) => t.reopen(4101, 3));
-    const doc = diffCheckpoints(store, a, b);
+    const doc = await diffCheckpoints(store, a, b);
     expect(outline(doc)).toEqual([
       'fds changed 4100:3 shared_with ["4101:3"]→[]',
       'fds changed 4101:3 shared_with ["4100:3"]→[]',
@@ -105,12 +105,12 @@ describe('diff of two checkpoints (library)', () => {
     store.close();
   });
 
-  it('reports sharing that begins, and different holders, but not the holders that come or go themselves', () => {
+  it('reports sharing that begins, and different holders, but not the holders that come or go themselves', async () => {
     const { store, a, b } = storeWith((t) => {
       t.fd(4100, 3).file = t.fd(4100, 5).file; // dup2(5, 3): 4100's fd 3 now shares the log with its fd 5
       t.exit(4101); // gone: its fds are removed, not changes of the fds that shared with them
     });
-    expect(outline(diffCheckpoints(store, a, b))).toEqual([
+    expect(outline(await diffCheckpoints(store, a, b))).toEqual([
       'tasks removed 4101',
       ...[0, 1, 2, 3].map((fd) => `fds removed 4101:${fd}`),
       // shared_with shows every other holder; 4101:3 is gone, 4100:5 new: a change
@@ -124,7 +124,7 @@ describe('diff of two checkpoints (library)', () => {
     store.close();
   });
 
-  it('reports a thread that left its process fs info, a new namespace and limit, a map and a socket that changed', () => {
+  it('reports a thread that left its process fs info, a new namespace and limit, a map and a socket that changed', async () => {
     const { store, a, b } = storeWith(
       (t) => {
         t.unshareFs(4104);
@@ -135,7 +135,7 @@ describe('diff of two checkpoints (library)', () => {
       },
       (t) => t.startThread(4100, 4104, 5_000_400),
     );
-    const doc = diffCheckpoints(store, a, b);
+    const doc = await diffCheckpoints(store, a, b);
     expect(outline(doc)).toEqual([
       'tasks changed 4104 fs 4100→4104',
       'tasks changed 4101 ns.net "net:[4026531840]"→"net:[4026532999]" rlimits.nofile "1024/524288"→"4096/524288"',
@@ -147,35 +147,35 @@ describe('diff of two checkpoints (library)', () => {
     store.close();
   });
 
-  it('leaves out ignored fields and kinds, and changes that are only in them', () => {
+  it('leaves out ignored fields and kinds, and changes that are only in them', async () => {
     const { store, a, b } = storeWith(makeIssueChanges);
-    const ignored = diffCheckpoints(store, a, b, { ignore: 'pos,fds.cloexec', only: ['fds'] });
+    const ignored = await diffCheckpoints(store, a, b, { ignore: 'pos,fds.cloexec', only: ['fds'] });
     expect(ignored.kinds).toEqual(['fds']);
     expect(ignored.ignored).toEqual(['pos', 'fds.cloexec']);
     expect(ignored.summary).toEqual({ fds: { added: 9, removed: 5, changed: 0 } });
     expect(ignored.tasks).toBeUndefined();
     expect(Object.keys(ignored.fds!.added[0]!.values)).toEqual(['type', 'path', 'dev', 'inode', 'flags', 'mode', 'deleted', 'attrs', 'shared_with']);
 
-    const noRefcounts = diffCheckpoints(store, a, b, { ignore: ['refcount'] });
+    const noRefcounts = await diffCheckpoints(store, a, b, { ignore: ['refcount'] });
     expect(outline(noRefcounts).filter((l) => l.startsWith('objects'))).toEqual(['objects added inode 8:1:700000', 'objects removed inode 8:1:500002']);
 
     const other = storeWith((t) => t.unshareNet(4101, 4026532999));
-    expect(outline(diffCheckpoints(other.store, other.a, other.b, { ignore: 'ns.net', only: 'tasks' }))).toEqual([]);
-    expect(outline(diffCheckpoints(other.store, other.a, other.b, { ignore: 'ns.pid', only: 'tasks' }))).toEqual([
+    expect(outline(await diffCheckpoints(other.store, other.a, other.b, { ignore: 'ns.net', only: 'tasks' }))).toEqual([]);
+    expect(outline(await diffCheckpoints(other.store, other.a, other.b, { ignore: 'ns.pid', only: 'tasks' }))).toEqual([
       'tasks changed 4101 ns.net "net:[4026531840]"→"net:[4026532999]"',
     ]);
     store.close();
     other.store.close();
   });
 
-  it('keeps 64-bit positions exact', () => {
+  it('keeps 64-bit positions exact', async () => {
     const { store, a, b } = storeWith(
       (t) => t.advance(4100, 5, 1n),
       (t) => {
         t.fd(4100, 5).file.pos = 2n ** 62n;
       },
     );
-    const doc = diffCheckpoints(store, a, b);
+    const doc = await diffCheckpoints(store, a, b);
     expect(doc.fds!.changed.map((e) => [e.key, e.changes])).toEqual([
       [{ pid: 4100, start_time: 5_000_000, fd: 5 }, { pos: { old: 2n ** 62n, new: 2n ** 62n + 1n } }],
     ]);
@@ -183,7 +183,7 @@ describe('diff of two checkpoints (library)', () => {
     store.close();
   });
 
-  it('diffs against a checkpoint in another store file, read-only, with the same result', () => {
+  it('diffs against a checkpoint in another store file, read-only, with the same result', async () => {
     const dir = tempDir();
     const pathA = join(dir, 'a.sqlite');
     const pathB = join(dir, 'b.sqlite');
@@ -195,16 +195,33 @@ describe('diff of two checkpoints (library)', () => {
     const b = checkpoint(storeB, tree, { label: 'after' });
     storeB.close();
     const before = digest(pathB);
-    const doc = diffCheckpoints(storeA, a, b, { storeB: pathB });
+    const doc = await diffCheckpoints(storeA, a, b, { storeB: pathB });
     expect(doc.b).toMatchObject({ store: pathB, checkpoint: 1, label: 'after' });
     expect(outline(doc)).toEqual(ISSUE_OUTLINE);
     expect(digest(pathB)).toBe(before);
     storeA.close();
   });
 
-  it('streams the changes process by process, then the kernel objects', () => {
+  it('computes the same diff when a worker thread takes part of the work', async () => {
+    // The worker runs compiled code: the built library is what can use it.
+    const dist = new URL('../dist/index.js', import.meta.url).href;
+    const built = (await import(dist)) as typeof import('../src/index.js');
     const { store, a, b } = storeWith(makeIssueChanges);
-    const diff = openDiff(store, a, b);
+    const parallel = await built.openDiff(store.path, a, b, { threads: 2 });
+    expect(parallel.threads).toBe(2);
+    const two = parallel.toDocument();
+    parallel.close();
+    expect(outline(two)).toEqual(ISSUE_OUTLINE);
+    expect(two).toEqual(await built.diffCheckpoints(store.path, a, b, { threads: 1 }));
+    const fromSources = await openDiff(store, a, b, { threads: 2 });
+    expect(fromSources.threads).toBe(1);
+    fromSources.close();
+    store.close();
+  });
+
+  it('streams the changes process by process, then the kernel objects', async () => {
+    const { store, a, b } = storeWith(makeIssueChanges);
+    const diff = await openDiff(store, a, b);
     const seen: string[] = [];
     for (const e of diff as Iterable<DiffEntry>) {
       const where = e.process ? `${e.process.pid}` : 'objects';
@@ -217,14 +234,14 @@ describe('diff of two checkpoints (library)', () => {
     store.close();
   });
 
-  it('refuses unknown checkpoints, stores and fields with a clear error, and writes nothing', () => {
+  it('refuses unknown checkpoints, stores and fields with a clear error, and writes nothing', async () => {
     const { store, a } = storeWith(() => {});
     const dir = tempDir();
     const notSqlite = join(dir, 'notes.txt');
     writeFileSync(notSqlite, 'x'.repeat(200));
     const missing = join(dir, 'missing.sqlite');
     const before = digest(store.path);
-    const cases: [() => unknown, string, RegExp][] = [
+    const cases: [() => Promise<unknown>, string, RegExp][] = [
       [() => diffCheckpoints(store, a, 99), 'NO_SUCH_CHECKPOINT', /^no checkpoint 99 in .*store\.sqlite$/],
       [() => diffCheckpoints(store, 77, a), 'NO_SUCH_CHECKPOINT', /^no checkpoint 77 in /],
       [() => diffCheckpoints(store, a, 1, { storeB: missing }), 'STORE_NOT_FOUND', /^no store at .*missing\.sqlite$/],
@@ -235,7 +252,7 @@ describe('diff of two checkpoints (library)', () => {
       [() => diffCheckpoints(store, a, 0), 'BAD_ARGUMENT', /^checkpoint id 0 is not a positive integer$/],
     ];
     for (const [fn, code, message] of cases) {
-      const err = caught(fn);
+      const err = await caught(fn);
       expect(err.code).toBe(code);
       expect(err.message).toMatch(message);
     }

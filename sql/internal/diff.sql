@@ -419,3 +419,20 @@ ORDER BY d.kind, d.key;
 -- name: checkpoint_ref
 -- Per side.
 SELECT id AS checkpoint, label, source, started_at FROM {side}.checkpoints WHERE id = :id;
+
+-- name: fds_in_a
+-- How large the diff is: the fds of checkpoint A.
+SELECT count(*) FROM a.fds WHERE checkpoint_id = :a;
+
+-- name: dump_fds
+-- The differences one connection found, to hand to another.
+SELECT proc, fd, status, mask, a_id, b_id FROM diff_fds;
+
+-- name: dump_objects
+SELECT kind, key, status, mask, a_id, b_id FROM diff_objects;
+
+-- name: load_fds
+INSERT INTO diff_fds (proc, fd, status, mask, a_id, b_id) VALUES (?, ?, ?, ?, ?, ?);
+
+-- name: load_objects
+INSERT INTO diff_objects (kind, key, status, mask, a_id, b_id) VALUES (?, ?, ?, ?, ?, ?);

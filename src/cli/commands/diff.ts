@@ -2,9 +2,21 @@ import { once } from 'node:events';
 import { Command, Option } from 'commander';
 import { openDiff, type CheckpointDiff } from '../../query/diff/engine.js';
 import { diffText } from '../../query/diff/text.js';
-import { DIFF_STATUSES } from '../../query/diff/types.js';
+import { FIELDS } from '../../query/diff/fields.js';
+import { DIFF_KINDS, DIFF_STATUSES } from '../../query/diff/types.js';
 import { parseId, withStore } from '../context.js';
 import { jsonValue } from '../render.js';
+
+/** Words into lines of at most `width` characters. */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  for (const word of text.split(' ')) {
+    const last = lines.length - 1;
+    if (last >= 0 && lines[last]!.length + 1 + word.length <= width) lines[last] += ` ${word}`;
+    else lines.push(word);
+  }
+  return lines;
+}
 
 const HELP = `
 Identity: a task is its pid and start time (the same pid with another start time is
@@ -15,13 +27,7 @@ its kind and key. Sharing is compared too: shared_with lists the other fds holdi
 fd's open file, and a task's mm / fdtable / fs / sighand name the task that owns it.
 
 Fields (for --ignore):
-  tasks    tgid ppid pgid sid state comm uid euid suid fsuid gid egid sgid fsgid
-           cmdline exe cwd root sig_pending sig_blocked sig_ignored sig_caught env
-           attrs mm fdtable fs sighand ns rlimits
-  fds      cloexec type path dev inode pos flags mode deleted attrs shared_with
-  maps     end perms pgoff dev inode path attrs
-  objects  refcount attrs family sock_type protocol state local_addr local_port
-           remote_addr remote_port peer_ino sock_attrs
+${DIFF_KINDS.map((k) => `  ${k.padEnd(8)} ${wrap(FIELDS[k].join(' '), 68).join(`\n${' '.repeat(11)}`)}`).join('\n')}
 
 Exit status: 0 identical, 1 different, 2 error (unknown checkpoint, unreadable store).
 
@@ -58,7 +64,7 @@ export function register(program: Command): void {
     .action(async (a: string, b: string, opts: DiffCommandOptions, cmd: Command) => {
       const ids = [parseId(a), parseId(b)] as const;
       await withStore(cmd, 'existing', async (store) => {
-        const diff = openDiff(store, ids[0], ids[1], { storeB: opts.dbB, only: opts.only, ignore: opts.ignore });
+        const diff = await openDiff(store, ids[0], ids[1], { storeB: opts.dbB, only: opts.only, ignore: opts.ignore });
         try {
           await writeAll(opts.json || opts.format === 'json' ? diffJson(diff) : diffText(diff));
           if (!diff.identical) process.exitCode = 1;

@@ -1,10 +1,12 @@
 import type Database from 'better-sqlite3';
 import { CkptdbError } from '../../errors.js';
-import { asStoreError, openDatabase } from '../../store/open.js';
-import { namedStatements, statement } from '../../store/sqlFile.js';
+import { statement } from '../../store/sqlFile.js';
 import { noSuchCheckpoint, type Store } from '../../store/store.js';
+import { DiffWork, OFFLOADED, SQL, passesFor, sideSql, type DiffIds } from './compute.js';
+import { openDiffConnection, type DiffPaths } from './connection.js';
 import { exact, toEntry, type DiffRow } from './entries.js';
-import { FIELDS, selectFields, type Selection } from './fields.js';
+import { selectFields, type Selection } from './fields.js';
+import { startWorker } from './parallel.js';
 import type {
   CheckpointRef,
   DiffCounts,
@@ -17,49 +19,40 @@ import type {
   ProcessInfo,
 } from './types.js';
 
-const SQL = 'internal/diff.sql';
-type Side = 'a' | 'b';
-const SIDES: readonly Side[] = ['a', 'b'];
-const SHARED_WITH_BIT = 2 ** FIELDS.fds.indexOf('shared_with');
-
-/** A statement of diff.sql that is run once per side, with `{side}` and `{other}` filled in. */
-function sideSql(name: string, side: Side): string {
-  return statement(SQL, name).replaceAll('{side}', side).replaceAll('{other}', side === 'a' ? 'b' : 'a');
-}
+/** From this many fds in checkpoint A on, a worker thread takes part of the work. */
+const PARALLEL_FROM_FDS = 200_000;
 
 /**
  * Opens the diff of checkpoint `a` against checkpoint `b`. The differences are computed
- * at once, in SQLite, into TEMP tables of a read-only connection of its own (with the
- * store of A attached as `a` and the store of B as `b`); reading them streams. Close
- * it when done.
+ * at once, in SQLite, into TEMP tables of a read-only connection of its own; reading
+ * them streams. Close it when done.
  */
-export function openDiff(store: Store | string, a: number, b: number, opts: DiffOptions = {}): CheckpointDiff {
+export async function openDiff(store: Store | string, a: number, b: number, opts: DiffOptions = {}): Promise<CheckpointDiff> {
   const selection = selectFields(opts.only, opts.ignore);
   for (const id of [a, b]) {
     if (!Number.isSafeInteger(id) || id < 1) throw new CkptdbError('BAD_ARGUMENT', `checkpoint id ${String(id)} is not a positive integer`);
   }
+  if (opts.threads !== undefined && opts.threads !== 1 && opts.threads !== 2) {
+    throw new CkptdbError('BAD_ARGUMENT', `threads must be 1 or 2, not ${String(opts.threads)}`);
+  }
   const pathA = typeof store === 'string' ? store : store.path;
-  const pathB = opts.storeB ?? pathA;
-  // Each store is checked (a SQLite file, a ckptdb store, a schema this build reads)
-  // by opening it as a store before it is attached.
-  if (opts.storeB !== undefined) openDatabase(pathB, { readonly: true, create: false }).close();
-  const db = openDatabase(pathA, { readonly: true, create: false });
+  const paths: DiffPaths = { a: pathA, b: opts.storeB ?? pathA };
+  const db = openDiffConnection(paths);
   try {
-    const attach = db.prepare('ATTACH DATABASE ? AS ?');
-    attach.run(pathA, 'a');
-    attach.run(pathB, 'b');
-    const refA = checkpointRef(db, 'a', a, pathA);
-    const refB = checkpointRef(db, 'b', b, pathB);
-    return new CheckpointDiff(db, refA, refB, selection);
+    const refA = checkpointRef(db, 'a', a, paths.a);
+    const refB = checkpointRef(db, 'b', b, paths.b);
+    const threads = await compute(db, paths, { a, b }, selection, opts.threads);
+    return new CheckpointDiff(db, refA, refB, selection, threads);
   } catch (e) {
     db.close();
-    throw e instanceof CkptdbError ? e : asStoreError(e, pathA);
+    if (e instanceof CkptdbError) throw e;
+    throw new CkptdbError('SQL_ERROR', `diff of checkpoints ${a} and ${b}: ${(e as Error).message}`, undefined, { cause: e });
   }
 }
 
 /** The whole diff as one document, every change in memory: for small diffs and tests. */
-export function diffCheckpoints(store: Store | string, a: number, b: number, opts: DiffOptions = {}): DiffDocument {
-  const diff = openDiff(store, a, b, opts);
+export async function diffCheckpoints(store: Store | string, a: number, b: number, opts: DiffOptions = {}): Promise<DiffDocument> {
+  const diff = await openDiff(store, a, b, opts);
   try {
     return diff.toDocument();
   } finally {
@@ -67,7 +60,25 @@ export function diffCheckpoints(store: Store | string, a: number, b: number, opt
   }
 }
 
-function checkpointRef(db: Database.Database, side: Side, id: number, path: string): CheckpointRef {
+/** Computes the differences, on one thread or two; returns how many it took. */
+async function compute(db: Database.Database, paths: DiffPaths, ids: DiffIds, selection: Selection, threads: 1 | 2 | undefined): Promise<1 | 2> {
+  const work = new DiffWork(db, ids, selection);
+  work.prepare();
+  const passes = passesFor(selection);
+  const offload = passes.filter((p) => OFFLOADED.includes(p));
+  const parallel = offload.length > 0 && (threads ?? (work.fdsInA() >= PARALLEL_FROM_FDS ? 2 : 1)) === 2;
+  const worker = parallel ? startWorker({ paths, ids, selection, passes: offload }) : null;
+  try {
+    work.run(worker ? passes.filter((p) => !offload.includes(p)) : passes);
+    if (worker) work.load(await worker.result);
+  } finally {
+    worker?.stop();
+  }
+  work.finish();
+  return worker ? 2 : 1;
+}
+
+function checkpointRef(db: Database.Database, side: 'a' | 'b', id: number, path: string): CheckpointRef {
   const row = db.prepare(sideSql('checkpoint_ref', side)).get({ id }) as Omit<CheckpointRef, 'store'> | undefined;
   if (!row) throw noSuchCheckpoint(id, path);
   return { store: path, ...row };
@@ -79,6 +90,7 @@ export class CheckpointDiff {
   /** Counts per kind compared. */
   readonly summary: Partial<Record<DiffKind, DiffCounts>>;
   private processes: Map<number, ProcessInfo> | null = null;
+  private readonly readers = new Map<DiffKind, Database.Statement>();
   private readonly care: Record<DiffKind, number>;
 
   constructor(
@@ -86,17 +98,12 @@ export class CheckpointDiff {
     readonly a: CheckpointRef,
     readonly b: CheckpointRef,
     selection: Selection,
+    /** How many threads computed it. */
+    readonly threads: 1 | 2,
   ) {
     this.kinds = selection.kinds;
     this.ignored = selection.ignored;
     this.care = selection.care;
-    db.exec('BEGIN');
-    try {
-      this.compute(selection);
-    } catch (e) {
-      const err = e as { code?: string; message: string };
-      throw new CkptdbError('SQL_ERROR', `diff of checkpoints ${a.checkpoint} and ${b.checkpoint}: ${err.message}`, undefined, { cause: e });
-    }
     this.summary = this.count();
   }
 
@@ -168,46 +175,6 @@ export class CheckpointDiff {
     this.db.close();
   }
 
-  private compute(sel: Selection): void {
-    const db = this.db;
-    const ids = { a: this.a.checkpoint, b: this.b.checkpoint };
-    const run = (name: string, params?: Record<string, unknown>) => {
-      const stmt = db.prepare(statement(SQL, name));
-      return params ? stmt.run(params) : stmt.run();
-    };
-    const runPerSide = (name: string, params: Record<string, unknown> = ids) => {
-      for (const side of SIDES) db.prepare(sideSql(name, side)).run(params);
-    };
-    for (const sql of namedStatements(SQL).get('create_work_tables')!) db.exec(sql);
-    run('fill_procs', ids);
-    runPerSide('fill_owners');
-    runPerSide('fill_task_facts', { ...ids, ignored: JSON.stringify(sel.ignoredEntries) });
-    const wanted = (k: DiffKind) => sel.kinds.includes(k);
-    if (wanted('tasks')) {
-      run('tasks_removed_or_changed', ids);
-      run('tasks_added', ids);
-    }
-    if (wanted('fds')) {
-      run('fds_removed_or_changed', ids);
-      run('fds_added', ids);
-      if (sel.care.fds & SHARED_WITH_BIT) {
-        runPerSide('fill_holders');
-        run('fill_shares');
-        run('fds_sharing_changed');
-      }
-    }
-    if (wanted('maps')) {
-      run('maps_removed_or_changed', ids);
-      run('maps_added', ids);
-    }
-    if (wanted('objects')) {
-      run('objects_removed_or_changed', ids);
-      run('objects_added', ids);
-      run('sockets_changed', ids);
-    }
-    for (const sql of namedStatements(SQL).get('drop_ignored')!) db.prepare(sql).run(sel.care);
-  }
-
   private count(): Partial<Record<DiffKind, DiffCounts>> {
     const summary: Partial<Record<DiffKind, DiffCounts>> = {};
     for (const k of this.kinds) summary[k] = { added: 0, removed: 0, changed: 0 };
@@ -219,7 +186,12 @@ export class CheckpointDiff {
   }
 
   private read(kind: DiffKind, first: number, last: number): IterableIterator<DiffRow> {
-    const stmt = this.db.prepare(statement(SQL, `read_${kind}`)).safeIntegers(true);
+    // One statement per kind, prepared once: changes() reads each kind once per process.
+    let stmt = this.readers.get(kind);
+    if (!stmt || stmt.busy) {
+      stmt = this.db.prepare(statement(SQL, `read_${kind}`)).safeIntegers(true);
+      this.readers.set(kind, stmt);
+    }
     return (kind === 'objects' ? stmt.iterate() : stmt.iterate({ first, last })) as IterableIterator<DiffRow>;
   }
 

@@ -1,0 +1,29 @@
+import type Database from 'better-sqlite3';
+import { CkptdbError } from '../../errors.js';
+import { asStoreError, openDatabase } from '../../store/open.js';
+
+/** The store files of the two checkpoints; the same file when both are in one store. */
+export interface DiffPaths {
+  a: string;
+  b: string;
+}
+
+/**
+ * A read-only connection with the store of A attached as `a` and the store of B as `b`.
+ * Each store is checked (a SQLite file, a ckptdb store, a schema this build reads) by
+ * opening it as a store first. A read-only connection cannot write to anything it
+ * attaches; its TEMP tables hold the differences.
+ */
+export function openDiffConnection(paths: DiffPaths): Database.Database {
+  if (paths.b !== paths.a) openDatabase(paths.b, { readonly: true, create: false }).close();
+  const db = openDatabase(paths.a, { readonly: true, create: false });
+  try {
+    const attach = db.prepare('ATTACH DATABASE ? AS ?');
+    attach.run(paths.a, 'a');
+    attach.run(paths.b, 'b');
+    return db;
+  } catch (e) {
+    db.close();
+    throw e instanceof CkptdbError ? e : asStoreError(e, paths.b);
+  }
+}
