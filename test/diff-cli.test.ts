@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { diffCheckpoints, openStore, type DiffDocument } from '../src/index.js';
 import { CLI, runCli } from './helpers/cli.js';
-import { ISSUE_OUTLINE, makeIssueChanges, outline } from './helpers/diff.js';
+import { ISSUE_OUTLINE, makeIssueChanges, outline, storeDigest, twoStores } from './helpers/diff.js';
 import { tempDir, tempStorePath } from './helpers/tmp.js';
 import { Tree, checkpoint } from './helpers/tree.js';
 
@@ -74,11 +73,6 @@ kernel objects
 
 const HEAD = /^--- checkpoint 1 "before" \(proc, \S+Z\)\n\+\+\+ checkpoint 2 "after" \(proc, \S+Z\)\n/;
 
-function digest(path: string): string {
-  const h = createHash('sha256').update(readFileSync(path));
-  if (existsSync(`${path}-wal`)) h.update(readFileSync(`${path}-wal`));
-  return h.digest('hex');
-}
 
 describe('ckptdb diff', () => {
   it("prints the issue's changes as a review, grouped by process, and exits 1", async () => {
@@ -140,24 +134,14 @@ describe('ckptdb diff', () => {
   });
 
   it('diffs against a checkpoint in another store with --db-b, leaving that store as it was', async () => {
-    const dir = tempDir();
-    const a = join(dir, 'a.sqlite');
-    const b = join(dir, 'b.sqlite');
-    const tree = new Tree();
-    const storeA = openStore(a);
-    checkpoint(storeA, tree, { label: 'before' });
-    storeA.close();
-    makeIssueChanges(tree);
-    const storeB = openStore(b);
-    checkpoint(storeB, tree, { label: 'after' });
-    storeB.close();
-    const before = digest(b);
+    const { a, b } = twoStores();
+    const before = storeDigest(b);
     const r = await runCli(['diff', '1', '1', '--db-b', b, '--json'], { db: a });
     expect(r.code).toBe(1);
     const doc = JSON.parse(r.stdout) as DiffDocument;
     expect(doc.b.store).toBe(b);
     expect(outline(doc)).toEqual(ISSUE_OUTLINE);
-    expect(digest(b)).toBe(before);
+    expect(storeDigest(b)).toBe(before);
     const text = await runCli(['diff', '1', '1', '--db-b', b], { db: a });
     expect(text.stdout.split('\n')[1]).toMatch(/^\+\+\+ checkpoint 1 "after" \(proc, \S+\) in .*b\.sqlite$/);
   });

@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CkptdbError, diffCheckpoints, openDiff, openStore, type DiffEntry, type Store } from '../src/index.js';
-import { ISSUE_OUTLINE, makeIssueChanges, outline } from './helpers/diff.js';
+import { ISSUE_OUTLINE, makeIssueChanges, outline, storeDigest, twoStores } from './helpers/diff.js';
 import { tempDir, tempStorePath } from './helpers/tmp.js';
 import { Tree, checkpoint } from './helpers/tree.js';
 
@@ -184,21 +183,13 @@ describe('diff of two checkpoints (library)', () => {
   });
 
   it('diffs against a checkpoint in another store file, read-only, with the same result', async () => {
-    const dir = tempDir();
-    const pathA = join(dir, 'a.sqlite');
-    const pathB = join(dir, 'b.sqlite');
-    const tree = new Tree();
+    const { a: pathA, b: pathB } = twoStores();
     const storeA = openStore(pathA);
-    const a = checkpoint(storeA, tree, { label: 'before' });
-    makeIssueChanges(tree);
-    const storeB = openStore(pathB);
-    const b = checkpoint(storeB, tree, { label: 'after' });
-    storeB.close();
-    const before = digest(pathB);
-    const doc = await diffCheckpoints(storeA, a, b, { storeB: pathB });
+    const before = storeDigest(pathB);
+    const doc = await diffCheckpoints(storeA, 1, 1, { storeB: pathB });
     expect(doc.b).toMatchObject({ store: pathB, checkpoint: 1, label: 'after' });
     expect(outline(doc)).toEqual(ISSUE_OUTLINE);
-    expect(digest(pathB)).toBe(before);
+    expect(storeDigest(pathB)).toBe(before);
     storeA.close();
   });
 
@@ -240,7 +231,7 @@ describe('diff of two checkpoints (library)', () => {
     const notSqlite = join(dir, 'notes.txt');
     writeFileSync(notSqlite, 'x'.repeat(200));
     const missing = join(dir, 'missing.sqlite');
-    const before = digest(store.path);
+    const before = storeDigest(store.path);
     const cases: [() => Promise<unknown>, string, RegExp][] = [
       [() => diffCheckpoints(store, a, 99), 'NO_SUCH_CHECKPOINT', /^no checkpoint 99 in .*store\.sqlite$/],
       [() => diffCheckpoints(store, 77, a), 'NO_SUCH_CHECKPOINT', /^no checkpoint 77 in /],
@@ -257,13 +248,8 @@ describe('diff of two checkpoints (library)', () => {
       expect(err.message).toMatch(message);
     }
     expect(existsSync(missing)).toBe(false);
-    expect(digest(store.path)).toBe(before);
+    expect(storeDigest(store.path)).toBe(before);
     store.close();
   });
 });
 
-function digest(path: string): string {
-  const h = createHash('sha256').update(readFileSync(path));
-  if (existsSync(`${path}-wal`)) h.update(readFileSync(`${path}-wal`));
-  return h.digest('hex');
-}

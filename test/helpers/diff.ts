@@ -1,6 +1,10 @@
-import { DIFF_STATUSES, type DiffDocument, type DiffEntry } from '../../src/index.js';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DIFF_STATUSES, openStore, type DiffDocument, type DiffEntry } from '../../src/index.js';
 import { jsonValue } from '../../src/cli/render.js';
-import { Tree } from './tree.js';
+import { tempDir } from './tmp.js';
+import { Tree, checkpoint } from './tree.js';
 
 /**
  * A diff document as one line per entry, in the document's order (kind, status, key):
@@ -77,3 +81,27 @@ export const ISSUE_OUTLINE = [
   'objects removed inode 8:1:500002', // /etc/hosts, closed
   ...NS.map((ns) => `objects changed ns ${ns} refcount 3→4`), // tasks 4103 and 4104 in, 4102 out
 ];
+
+/**
+ * The starting tree in one store file and the tree after the issue's changes in
+ * another, each as its store's checkpoint 1.
+ */
+export function twoStores(): { a: string; b: string } {
+  const dir = tempDir();
+  const paths = { a: join(dir, 'a.sqlite'), b: join(dir, 'b.sqlite') };
+  const tree = new Tree();
+  for (const side of ['a', 'b'] as const) {
+    if (side === 'b') makeIssueChanges(tree);
+    const store = openStore(paths[side]);
+    checkpoint(store, tree, { label: side === 'a' ? 'before' : 'after' });
+    store.close();
+  }
+  return paths;
+}
+
+/** A digest of a store file and its WAL: to tell that reading it wrote nothing. */
+export function storeDigest(path: string): string {
+  const h = createHash('sha256').update(readFileSync(path));
+  if (existsSync(`${path}-wal`)) h.update(readFileSync(`${path}-wal`));
+  return h.digest('hex');
+}
