@@ -56,11 +56,7 @@ export function passesFor(sel: Selection): Pass[] {
   return passes;
 }
 
-/**
- * The computation of a diff on one connection (see openDiffConnection): work tables,
- * then passes, all inside one read transaction, so every statement sees the same
- * state of both stores.
- */
+/** The computation of a diff on one connection (see openDiffConnection): work tables, then passes. */
 export class DiffWork {
   constructor(
     private readonly db: Database.Database,
@@ -70,7 +66,6 @@ export class DiffWork {
 
   /** Creates the TEMP tables and fills what every pass reads: processes, owners, task facts. */
   prepare(): void {
-    this.db.exec('BEGIN');
     for (const sql of namedStatements(SQL).get('create_work_tables')!) this.db.exec(sql);
     this.run1('fill_procs', this.ids);
     this.perSide('fill_owners', this.ids);

@@ -1,9 +1,9 @@
 import type Database from 'better-sqlite3';
 import { CkptdbError } from '../../errors.js';
 import { statement } from '../../store/sqlFile.js';
-import { noSuchCheckpoint, type Store } from '../../store/store.js';
-import { DiffWork, OFFLOADED, SQL, passesFor, sideSql, type DiffIds } from './compute.js';
-import { openDiffConnection, type DiffPaths } from './connection.js';
+import type { Store } from '../../store/store.js';
+import { DiffWork, OFFLOADED, SQL, passesFor, type DiffIds } from './compute.js';
+import { checkpointRef, openDiffConnection, type DiffPaths } from './connection.js';
 import { exact, toEntry, type DiffRow } from './entries.js';
 import { selectFields, type Selection } from './fields.js';
 import { startWorker } from './parallel.js';
@@ -63,12 +63,12 @@ export async function diffCheckpoints(store: Store | string, a: number, b: numbe
 /** Computes the differences, on one thread or two; returns how many it took. */
 async function compute(db: Database.Database, paths: DiffPaths, ids: DiffIds, selection: Selection, threads: 1 | 2 | undefined): Promise<1 | 2> {
   const work = new DiffWork(db, ids, selection);
-  work.prepare();
   const passes = passesFor(selection);
   const offload = passes.filter((p) => OFFLOADED.includes(p));
   const parallel = offload.length > 0 && (threads ?? (work.fdsInA() >= PARALLEL_FROM_FDS ? 2 : 1)) === 2;
   const worker = parallel ? startWorker({ paths, ids, selection, passes: offload }) : null;
   try {
+    work.prepare();
     work.run(worker ? passes.filter((p) => !offload.includes(p)) : passes);
     if (worker) work.load(await worker.result);
   } finally {
@@ -76,12 +76,6 @@ async function compute(db: Database.Database, paths: DiffPaths, ids: DiffIds, se
   }
   work.finish();
   return worker ? 2 : 1;
-}
-
-function checkpointRef(db: Database.Database, side: 'a' | 'b', id: number, path: string): CheckpointRef {
-  const row = db.prepare(sideSql('checkpoint_ref', side)).get({ id }) as Omit<CheckpointRef, 'store'> | undefined;
-  if (!row) throw noSuchCheckpoint(id, path);
-  return { store: path, ...row };
 }
 
 export class CheckpointDiff {

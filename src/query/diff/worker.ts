@@ -2,13 +2,16 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { CkptdbError } from '../../errors.js';
 import { DiffWork } from './compute.js';
-import { openDiffConnection } from './connection.js';
+import { checkpointRef, openDiffConnection } from './connection.js';
 import type { WorkerInput, WorkerOutput } from './parallel.js';
 
 function work({ paths, ids, selection, passes }: WorkerInput): WorkerOutput {
   try {
     const db = openDiffConnection(paths);
     try {
+      // Both checkpoints must still be there in this connection's view of the stores.
+      checkpointRef(db, 'a', ids.a, paths.a);
+      checkpointRef(db, 'b', ids.b, paths.b);
       const diff = new DiffWork(db, ids, selection);
       diff.prepare();
       diff.run(passes);
