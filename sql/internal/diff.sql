@@ -48,8 +48,11 @@ CREATE INDEX temp.diff_task_facts_proc ON diff_task_facts (side, proc);
 -- The fds of every open file that more than one fd shares.
 CREATE TEMP TABLE diff_holders (side TEXT, file_id INTEGER, proc INTEGER, fd INTEGER, common INTEGER);
 CREATE INDEX temp.diff_holders_common ON diff_holders (common, proc, fd);
--- Per shared open file: all its holders as 'pid:fd', and those in both checkpoints as 'proc:fd'.
-CREATE TEMP TABLE diff_shares (side TEXT, file_id INTEGER, holders TEXT, common TEXT, PRIMARY KEY (side, file_id)) WITHOUT ROWID;
+-- Per shared open file: all its holders as 'pid:fd', and those in both checkpoints as
+-- 'proc:fd'. A rowid table: these lists can be long, and an index b-tree (WITHOUT
+-- ROWID) would read a whole overflowing row to compare each key.
+CREATE TEMP TABLE diff_shares (side TEXT, file_id INTEGER, holders TEXT, common TEXT);
+CREATE UNIQUE INDEX temp.diff_shares_key ON diff_shares (side, file_id);
 -- The differences: status added | removed | changed, and the row on each side.
 CREATE TEMP TABLE diff_tasks (proc INTEGER, pid INTEGER, start_time INTEGER, status TEXT, mask INTEGER, a_id INTEGER, b_id INTEGER);
 CREATE INDEX temp.diff_tasks_key ON diff_tasks (proc, pid, start_time);
@@ -342,7 +345,8 @@ WHERE EXISTS (SELECT 1 FROM diff_tasks d WHERE d.proc = p.id)
 ORDER BY p.id;
 
 -- name: read_tasks
--- The differences with both sides' values, for processes :first to :last.
+-- The differences with both sides' values, in process order; of one status when
+-- :status is not NULL.
 SELECT d.proc, p.pid AS proc_pid, p.start_time AS proc_start_time, d.pid, d.start_time, d.status, d.mask,
   ta.tgid AS a_tgid, ta.ppid AS a_ppid, ta.pgid AS a_pgid, ta.sid AS a_sid, ta.state AS a_state, ta.comm AS a_comm,
   ta.uid AS a_uid, ta.euid AS a_euid, ta.suid AS a_suid, ta.fsuid AS a_fsuid,
@@ -364,7 +368,7 @@ LEFT JOIN a.tasks ta ON ta.id = d.a_id
 LEFT JOIN diff_task_facts fa ON fa.side = 'a' AND fa.task_id = d.a_id
 LEFT JOIN b.tasks tb ON tb.id = d.b_id
 LEFT JOIN diff_task_facts fb ON fb.side = 'b' AND fb.task_id = d.b_id
-WHERE d.proc BETWEEN :first AND :last
+WHERE :status IS NULL OR d.status = :status
 ORDER BY d.proc, d.pid, d.start_time;
 
 -- name: read_fds
@@ -383,7 +387,7 @@ LEFT JOIN diff_shares sa ON sa.side = 'a' AND sa.file_id = fa.file_id
 LEFT JOIN b.fds fb ON fb.id = d.b_id
 LEFT JOIN b.files xb ON xb.id = fb.file_id
 LEFT JOIN diff_shares sb ON sb.side = 'b' AND sb.file_id = fb.file_id
-WHERE d.proc BETWEEN :first AND :last
+WHERE :status IS NULL OR d.status = :status
 ORDER BY d.proc, d.fd;
 
 -- name: read_maps
@@ -396,7 +400,7 @@ FROM diff_maps d
 JOIN diff_procs p ON p.id = d.proc
 LEFT JOIN a.maps ma ON ma.id = d.a_id
 LEFT JOIN b.maps mb ON mb.id = d.b_id
-WHERE d.proc BETWEEN :first AND :last
+WHERE :status IS NULL OR d.status = :status
 ORDER BY d.proc, d.start_addr;
 
 -- name: read_objects
@@ -414,6 +418,7 @@ LEFT JOIN a.shared_objects oa ON oa.id = d.a_id
 LEFT JOIN a.sockets sa ON sa.object_id = d.a_id
 LEFT JOIN b.shared_objects ob ON ob.id = d.b_id
 LEFT JOIN b.sockets sb ON sb.object_id = d.b_id
+WHERE :status IS NULL OR d.status = :status
 ORDER BY d.kind, d.key;
 
 -- name: checkpoint_ref

@@ -67,9 +67,10 @@ async function compute(db: Database.Database, paths: DiffPaths, ids: DiffIds, se
   const offload = passes.filter((p) => OFFLOADED.includes(p));
   const parallel = offload.length > 0 && (threads ?? (work.fdsInA() >= PARALLEL_FROM_FDS ? 2 : 1)) === 2;
   const worker = parallel ? startWorker({ paths, ids, selection, passes: offload }) : null;
+  const own = worker ? passes.filter((p) => !offload.includes(p)) : passes;
   try {
-    work.prepare();
-    work.run(worker ? passes.filter((p) => !offload.includes(p)) : passes);
+    work.prepare(true);
+    work.run(own);
     if (worker) work.load(await worker.result);
   } finally {
     worker?.stop();
@@ -84,7 +85,6 @@ export class CheckpointDiff {
   /** Counts per kind compared. */
   readonly summary: Partial<Record<DiffKind, DiffCounts>>;
   private processes: Map<number, ProcessInfo> | null = null;
-  private readonly readers = new Map<DiffKind, Database.Statement>();
   private readonly care: Record<DiffKind, number>;
 
   constructor(
@@ -105,24 +105,32 @@ export class CheckpointDiff {
     return Object.values(this.summary).every((c) => c.added + c.removed + c.changed === 0);
   }
 
-  /** The changes of one kind, in key order; of one status when given. */
+  /** The changes of one kind in key order (process by process); of one status when given. */
   *entries(kind: DiffKind, status?: DiffStatus): Generator<DiffEntry> {
     if (!this.kinds.includes(kind)) return;
-    for (const row of this.read(kind, 0, Number.MAX_SAFE_INTEGER)) {
-      if (status === undefined || row.status === status) yield this.entry(kind, row);
-    }
+    for (const row of this.read(kind, status)) yield this.entry(kind, row);
   }
 
   /**
    * Every change in review order: process by process (its tasks, then fds, then maps,
-   * each in key order), then the kernel objects.
+   * each in key order), then the kernel objects. One ordered read per kind, merged.
    */
   *changes(): Generator<DiffEntry> {
-    for (const id of this.processInfo().keys()) {
-      for (const kind of this.kinds) {
-        if (kind === 'objects') continue;
-        for (const row of this.read(kind, id, id)) yield this.entry(kind, row);
+    const streams = this.kinds.filter((k) => k !== 'objects').map((kind) => {
+      const rows = this.read(kind);
+      return { kind, rows, next: rows.next() };
+    });
+    try {
+      for (const id of this.processInfo().keys()) {
+        for (const s of streams) {
+          while (!s.next.done && Number(s.next.value.proc) === id) {
+            yield this.entry(s.kind, s.next.value);
+            s.next = s.rows.next();
+          }
+        }
       }
+    } finally {
+      for (const s of streams) s.rows.return?.();
     }
     yield* this.entries('objects');
   }
@@ -179,14 +187,8 @@ export class CheckpointDiff {
     return summary;
   }
 
-  private read(kind: DiffKind, first: number, last: number): IterableIterator<DiffRow> {
-    // One statement per kind, prepared once: changes() reads each kind once per process.
-    let stmt = this.readers.get(kind);
-    if (!stmt || stmt.busy) {
-      stmt = this.db.prepare(statement(SQL, `read_${kind}`)).safeIntegers(true);
-      this.readers.set(kind, stmt);
-    }
-    return (kind === 'objects' ? stmt.iterate() : stmt.iterate({ first, last })) as IterableIterator<DiffRow>;
+  private read(kind: DiffKind, status?: DiffStatus): IterableIterator<DiffRow> {
+    return this.db.prepare(statement(SQL, `read_${kind}`)).safeIntegers(true).iterate({ status: status ?? null }) as IterableIterator<DiffRow>;
   }
 
   private entry(kind: DiffKind, row: DiffRow): DiffEntry {

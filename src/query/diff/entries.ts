@@ -4,9 +4,12 @@ import type { DiffEntry, DiffKind, DiffStatus, FieldChange, FieldValue, KeyOf, P
 /** A row of one of the read_* statements, read with safe integers: every integer is a bigint. */
 export type DiffRow = Record<string, unknown>;
 
+const MIN_EXACT = BigInt(Number.MIN_SAFE_INTEGER);
+const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** A bigint that a JS number holds exactly becomes that number; larger ones stay bigints. */
 export function exact(v: unknown): unknown {
-  if (typeof v === 'bigint' && v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(v);
+  if (typeof v === 'bigint' && v >= MIN_EXACT && v <= MAX_EXACT) return Number(v);
   return v;
 }
 

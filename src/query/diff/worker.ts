@@ -13,7 +13,7 @@ function work({ paths, ids, selection, passes }: WorkerInput): WorkerOutput {
       checkpointRef(db, 'a', ids.a, paths.a);
       checkpointRef(db, 'b', ids.b, paths.b);
       const diff = new DiffWork(db, ids, selection);
-      diff.prepare();
+      diff.prepare(false);
       diff.run(passes);
       return { rows: diff.rows() };
     } finally {
