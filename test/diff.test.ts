@@ -2,6 +2,10 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CkptdbError, diffCheckpoints, openDiff, openStore, type DiffEntry, type Store } from '../src/index.js';
+import { DiffWork, SQL } from '../src/query/diff/compute.js';
+import { openDiffConnection } from '../src/query/diff/connection.js';
+import { selectFields } from '../src/query/diff/fields.js';
+import { statement } from '../src/store/sqlFile.js';
 import { ISSUE_OUTLINE, makeIssueChanges, outline, storeDigest, twoStores } from './helpers/diff.js';
 import { tempDir, tempStorePath } from './helpers/tmp.js';
 import { Tree, checkpoint } from './helpers/tree.js';
@@ -207,6 +211,21 @@ describe('diff of two checkpoints (library)', () => {
     const fromSources = await openDiff(store, a, b, { threads: 2 });
     expect(fromSources.threads).toBe(1);
     fromSources.close();
+    store.close();
+  });
+
+  it('plans the passes over whole checkpoints as merges, never as a lookup per row into a scanned table', () => {
+    const { store, a, b } = storeWith(makeIssueChanges);
+    const db = openDiffConnection({ a: store.path, b: store.path });
+    new DiffWork(db, { a, b }, selectFields(undefined, undefined)).prepare(true);
+    for (const name of ['fds_removed_or_changed', 'fds_added', 'maps_removed_or_changed', 'maps_added', 'objects_removed_or_changed', 'objects_added']) {
+      const plan = (db.prepare(`EXPLAIN QUERY PLAN ${statement(SQL, name)}`).all({ a, b }) as { detail: string }[]).map((r) => r.detail);
+      expect(plan, name).toContain('MERGE (EXCEPT)');
+      // Only the processes (inside the merge) and the few rows the merge leaves are scanned.
+      expect(plan.filter((d) => d.startsWith('SCAN') && d !== 'SCAN p' && d !== 'SCAN c'), name).toEqual([]);
+      expect(plan.filter((d) => d.includes('AUTOMATIC') || d.includes('TEMP B-TREE')), name).toEqual([]);
+    }
+    db.close();
     store.close();
   });
 

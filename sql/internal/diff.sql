@@ -166,12 +166,13 @@ WHERE tb.checkpoint_id = :b
   AND NOT EXISTS (SELECT 1 FROM a.tasks ta WHERE ta.checkpoint_id = :a AND ta.pid = tb.pid AND ta.start_time IS tb.start_time);
 
 -- name: fds_removed_or_changed
--- The hot path: every fd of A, in process and fd order, looked up in B by the unique
--- (fdtable_id, fd) index. CROSS JOIN keeps the processes outermost, so both sides are
--- read in the order they were written. One row-value comparison rejects the equal
--- fds; the per-field mask is computed only for the few that differ.
+-- The hot path. Each side's fds with what their open file is, in (process, fd) order
+-- (CROSS JOIN keeps the processes outermost, so both come in index order), merged by
+-- EXCEPT: SQLite runs it as one merge pass over both, with no per-fd lookup. What is
+-- left, the fds of A with no identical fd in B, is few: CROSS JOIN keeps it outermost
+-- while it is classified and masked by key.
 INSERT INTO diff_fds (proc, fd, status, mask, a_id, b_id)
-SELECT p.id, fa.fd, iif(fb.id IS NULL, 'removed', 'changed'),
+SELECT c.proc, c.fd, iif(fb.id IS NULL, 'removed', 'changed'),
   iif(fb.id IS NULL, 0,
       (fa.cloexec IS NOT fb.cloexec)
     | ((xa.type IS NOT xb.type) << 1)
@@ -184,22 +185,32 @@ SELECT p.id, fa.fd, iif(fb.id IS NULL, 'removed', 'changed'),
     | ((xa.deleted IS NOT xb.deleted) << 8)
     | ((xa.attrs IS NOT xb.attrs) << 9)),
   fa.id, fb.id
-FROM diff_procs p
-CROSS JOIN a.fds fa ON fa.fdtable_id = p.a_fdtable
-JOIN a.files xa ON xa.id = fa.file_id
-LEFT JOIN b.fds fb ON fb.fdtable_id = p.b_fdtable AND fb.fd = fa.fd
-LEFT JOIN b.files xb ON xb.id = fb.file_id
-WHERE fb.id IS NULL
-   OR (fa.cloexec, xa.type, xa.path, xa.dev, xa.inode, xa.pos, xa.flags, xa.mode, xa.deleted, xa.attrs)
-      IS NOT (fb.cloexec, xb.type, xb.path, xb.dev, xb.inode, xb.pos, xb.flags, xb.mode, xb.deleted, xb.attrs);
+FROM (
+  SELECT p.id AS proc, f.fd, f.cloexec, x.type, x.path, x.dev, x.inode, x.pos, x.flags, x.mode, x.deleted, x.attrs
+  FROM diff_procs p CROSS JOIN a.fds f ON f.fdtable_id = p.a_fdtable JOIN a.files x ON x.id = f.file_id
+  EXCEPT
+  SELECT p.id, f.fd, f.cloexec, x.type, x.path, x.dev, x.inode, x.pos, x.flags, x.mode, x.deleted, x.attrs
+  FROM diff_procs p CROSS JOIN b.fds f ON f.fdtable_id = p.b_fdtable JOIN b.files x ON x.id = f.file_id
+  ORDER BY 1, 2
+) c
+CROSS JOIN diff_procs p ON p.id = c.proc
+CROSS JOIN a.fds fa ON fa.fdtable_id = p.a_fdtable AND fa.fd = c.fd
+CROSS JOIN a.files xa ON xa.id = fa.file_id
+LEFT JOIN b.fds fb ON fb.fdtable_id = p.b_fdtable AND fb.fd = c.fd
+LEFT JOIN b.files xb ON xb.id = fb.file_id;
 
 -- name: fds_added
--- Only the covering (fdtable_id, fd) index of A is probed.
+-- The (process, fd) keys of B not in A, merged from the two covering (fdtable_id, fd) indexes.
 INSERT INTO diff_fds (proc, fd, status, mask, a_id, b_id)
-SELECT p.id, fb.fd, 'added', 0, NULL, fb.id
-FROM diff_procs p
-CROSS JOIN b.fds fb ON fb.fdtable_id = p.b_fdtable
-WHERE NOT EXISTS (SELECT 1 FROM a.fds fa WHERE fa.fdtable_id = p.a_fdtable AND fa.fd = fb.fd);
+SELECT c.proc, c.fd, 'added', 0, NULL, fb.id
+FROM (
+  SELECT p.id AS proc, f.fd FROM diff_procs p CROSS JOIN b.fds f ON f.fdtable_id = p.b_fdtable
+  EXCEPT
+  SELECT p.id, f.fd FROM diff_procs p CROSS JOIN a.fds f ON f.fdtable_id = p.a_fdtable
+  ORDER BY 1, 2
+) c
+CROSS JOIN diff_procs p ON p.id = c.proc
+CROSS JOIN b.fds fb ON fb.fdtable_id = p.b_fdtable AND fb.fd = c.fd;
 
 -- name: fill_holders
 -- Per side. Each fd of a process whose open file more than one fd shares (the partial
@@ -238,9 +249,9 @@ WHERE coalesce(sa.common, c.proc || ':' || c.fd) IS NOT coalesce(sb.common, c.pr
 ON CONFLICT (proc, fd) DO UPDATE SET mask = mask | excluded.mask;
 
 -- name: maps_removed_or_changed
--- A process's maps are those of its main thread's address space.
+-- A process's maps are those of its main thread's address space; merged as the fds are.
 INSERT INTO diff_maps (proc, start_addr, status, mask, a_id, b_id)
-SELECT p.id, ma.start_addr, iif(mb.id IS NULL, 'removed', 'changed'),
+SELECT c.proc, c.start_addr, iif(mb.id IS NULL, 'removed', 'changed'),
   iif(mb.id IS NULL, 0,
       (ma.end_addr IS NOT mb.end_addr)
     | ((ma.perms IS NOT mb.perms) << 1)
@@ -250,24 +261,33 @@ SELECT p.id, ma.start_addr, iif(mb.id IS NULL, 'removed', 'changed'),
     | ((ma.path IS NOT mb.path) << 5)
     | ((ma.attrs IS NOT mb.attrs) << 6)),
   ma.id, mb.id
-FROM diff_procs p
-CROSS JOIN a.maps ma ON ma.mm_id = p.a_mm
-LEFT JOIN b.maps mb ON mb.mm_id = p.b_mm AND mb.start_addr = ma.start_addr
-WHERE mb.id IS NULL
-   OR (ma.end_addr, ma.perms, ma.pgoff, ma.dev, ma.inode, ma.path, ma.attrs)
-      IS NOT (mb.end_addr, mb.perms, mb.pgoff, mb.dev, mb.inode, mb.path, mb.attrs);
+FROM (
+  SELECT p.id AS proc, m.start_addr, m.end_addr, m.perms, m.pgoff, m.dev, m.inode, m.path, m.attrs
+  FROM diff_procs p CROSS JOIN a.maps m ON m.mm_id = p.a_mm
+  EXCEPT
+  SELECT p.id, m.start_addr, m.end_addr, m.perms, m.pgoff, m.dev, m.inode, m.path, m.attrs
+  FROM diff_procs p CROSS JOIN b.maps m ON m.mm_id = p.b_mm
+  ORDER BY 1, 2
+) c
+CROSS JOIN diff_procs p ON p.id = c.proc
+CROSS JOIN a.maps ma ON ma.mm_id = p.a_mm AND ma.start_addr = c.start_addr
+LEFT JOIN b.maps mb ON mb.mm_id = p.b_mm AND mb.start_addr = c.start_addr;
 
 -- name: maps_added
 INSERT INTO diff_maps (proc, start_addr, status, mask, a_id, b_id)
-SELECT p.id, mb.start_addr, 'added', 0, NULL, mb.id
-FROM diff_procs p
-CROSS JOIN b.maps mb ON mb.mm_id = p.b_mm
-WHERE NOT EXISTS (SELECT 1 FROM a.maps ma WHERE ma.mm_id = p.a_mm AND ma.start_addr = mb.start_addr);
+SELECT c.proc, c.start_addr, 'added', 0, NULL, mb.id
+FROM (
+  SELECT p.id AS proc, m.start_addr FROM diff_procs p CROSS JOIN b.maps m ON m.mm_id = p.b_mm
+  EXCEPT
+  SELECT p.id, m.start_addr FROM diff_procs p CROSS JOIN a.maps m ON m.mm_id = p.a_mm
+  ORDER BY 1, 2
+) c
+CROSS JOIN diff_procs p ON p.id = c.proc
+CROSS JOIN b.maps mb ON mb.mm_id = p.b_mm AND mb.start_addr = c.start_addr;
 
 -- name: objects_removed_or_changed
--- Kinds whose key is a kernel identity. Both sides are read in (kind, key) order from
--- the unique index and merged by EXCEPT, which SQLite runs as one merge pass: no
--- per-object lookup. The few rows that differ are then classified by key.
+-- Kinds whose key is a kernel identity, read in (kind, key) order from the unique
+-- index and merged by EXCEPT as the fds are.
 INSERT INTO diff_objects (kind, key, status, mask, a_id, b_id)
 SELECT c.kind, c.key, iif(ob.id IS NULL, 'removed', 'changed'),
   iif(ob.id IS NULL, 0, (oa.refcount IS NOT ob.refcount) | ((oa.attrs IS NOT ob.attrs) << 1)),
@@ -280,7 +300,7 @@ FROM (
   WHERE checkpoint_id = :b AND kind IN ('anon', 'inode', 'ns', 'pipe', 'socket')
   ORDER BY kind, key
 ) c
-JOIN a.shared_objects oa ON oa.checkpoint_id = :a AND oa.kind = c.kind AND oa.key = c.key
+CROSS JOIN a.shared_objects oa ON oa.checkpoint_id = :a AND oa.kind = c.kind AND oa.key = c.key
 LEFT JOIN b.shared_objects ob ON ob.checkpoint_id = :b AND ob.kind = c.kind AND ob.key = c.key;
 
 -- name: objects_added
@@ -294,7 +314,7 @@ FROM (
   WHERE checkpoint_id = :a AND kind IN ('anon', 'inode', 'ns', 'pipe', 'socket')
   ORDER BY kind, key
 ) c
-JOIN b.shared_objects ob ON ob.checkpoint_id = :b AND ob.kind = c.kind AND ob.key = c.key;
+CROSS JOIN b.shared_objects ob ON ob.checkpoint_id = :b AND ob.kind = c.kind AND ob.key = c.key;
 
 -- name: sockets_changed
 -- What the kernel shows of a socket in both checkpoints (bits 2-11).
