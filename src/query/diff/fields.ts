@@ -27,7 +27,7 @@ export const FIELDS = {
 } as const satisfies Record<DiffKind, readonly string[]>;
 
 /** How a stored value becomes a field value. */
-export type Decoding = 'plain' | 'flag' | 'json' | 'holders';
+type Decoding = 'plain' | 'flag' | 'json' | 'holders';
 
 const DECODING: Partial<Record<string, Decoding>> = {
   cloexec: 'flag',
@@ -58,7 +58,7 @@ export interface Selection {
   ignoredEntries: string[];
 }
 
-export function listOption(value: readonly string[] | string | undefined): string[] {
+function listOption(value: readonly string[] | string | undefined): string[] {
   if (value === undefined) return [];
   const items = typeof value === 'string' ? [value] : [...value];
   return items.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');

@@ -97,7 +97,7 @@ function present(v: FieldValue | undefined): boolean {
 const LIST_SHOWN = 3;
 
 /** A value as text: flags and modes in octal, yes/no, lists joined, nothing as (none). */
-export function show(field: string, v: FieldValue | undefined): string {
+function show(field: string, v: FieldValue | undefined): string {
   if (v === null || v === undefined) return '(none)';
   if (typeof v === 'boolean') return v ? 'yes' : 'no';
   if ((field === 'flags' || field === 'mode') && typeof v === 'number') return v === 0 ? '0' : `0${v.toString(8)}`;
