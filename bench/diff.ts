@@ -8,6 +8,7 @@
  * Times the built CLI, `ckptdb diff` (exit 1 expected), on both checkpoints in one
  * store and on the same pair written as two store files, and `sqldiff` (Debian's
  * sqlite3-tools) on those two files; each the median of `runs`, output to /dev/null.
+ * The same diff through the library on one thread shows what the worker thread saves.
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -17,7 +18,18 @@ import { fileURLToPath } from 'node:url';
 import { openStore, type CheckpointWriter, type DiffDocument } from '../src/index.js';
 import { median, type Figure } from './report.js';
 
-const CLI = join(fileURLToPath(new URL('../..', import.meta.url)), 'dist', 'cli', 'main.js');
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+
+/** The same text diff through the library on one thread: what the worker thread saves. */
+const ONE_THREAD = `
+import { openDiff, diffText } from ${JSON.stringify(join(ROOT, 'dist', 'index.js'))};
+const [path, a, b] = process.argv.slice(1);
+const diff = await openDiff(path, Number(a), Number(b), { threads: 1 });
+for (const chunk of diffText(diff)) process.stdout.write(chunk);
+diff.close();
+process.exitCode = diff.identical ? 0 : 1;
+`;
 
 interface Shape {
   processes: number;
@@ -121,6 +133,7 @@ export default async function diffBench(args: string[]): Promise<Figure[]> {
     const same = medianRun(runs, node, [CLI, '--db', both, 'diff', '1', '2']);
     const json = medianRun(runs, node, [CLI, '--db', both, 'diff', '1', '2', '--format', 'json']);
     const files = medianRun(runs, node, [CLI, '--db', a, 'diff', '1', '1', '--db-b', b]);
+    const oneThread = medianRun(runs, node, ['--input-type=module', '-e', ONE_THREAD, both, '1', '2']);
     const sqldiff = medianRun(runs, 'sqldiff', [a, b]);
 
     const check = spawnSync(node, [CLI, '--db', both, 'diff', '1', '2', '--json'], { encoding: 'utf8', maxBuffer: 1 << 30 });
@@ -137,6 +150,7 @@ export default async function diffBench(args: string[]): Promise<Figure[]> {
       { name: 'ckptdb diff, one store, text', value: same.seconds, unit: 's', target: '< 3, exit 1', ok: same.seconds < 3 && ok(same) },
       { name: 'ckptdb diff, one store, json', value: json.seconds, unit: 's', target: '< 3, exit 1', ok: json.seconds < 3 && ok(json) },
       { name: 'ckptdb diff, two store files', value: files.seconds, unit: 's', target: '< 3, exit 1', ok: files.seconds < 3 && ok(files) },
+      { name: 'library diff on one thread, one store, text', value: oneThread.seconds, unit: 's', target: 'exit 1', ok: ok(oneThread) },
       { name: 'sqldiff, two store files', value: sqldiff.seconds, unit: 's' },
       { name: 'sqldiff / slower ckptdb diff', value: ratio, unit: 'ratio', target: '> 1', ok: ratio > 1 },
       { name: 'ckptdb diff peak RSS', value: Math.round(Math.max(same.peakRss, json.peakRss, files.peakRss) / 2 ** 20), unit: 'MiB' },
