@@ -1,0 +1,149 @@
+/**
+ * Where a CRIU checkpoint comes from: an image directory, or a container checkpoint
+ * archive (podman, CRI-O, Kubernetes: a tar, maybe gzipped, with the images under
+ * checkpoint/ beside config.dump and spec.dump). Either is read file by file as a
+ * stream; an archive is never unpacked to disk.
+ */
+import { createReadStream, lstatSync, openSync, readSync, closeSync, readdirSync, type Stats } from 'node:fs';
+import { basename, join } from 'node:path';
+import { createGunzip } from 'node:zlib';
+import { extract as tarExtract } from 'tar-stream';
+import { CkptdbError } from '../../errors.js';
+
+export interface SourceFile {
+  /** Name in the image directory; for container files, the path in the archive. */
+  name: string;
+  role: 'image' | 'container';
+  /** How messages name the file. */
+  where: string;
+  /** The bytes, in pieces; read once. */
+  content: AsyncIterable<Uint8Array>;
+}
+
+export interface CriuSource {
+  kind: 'directory' | 'archive';
+  path: string;
+  /** A label for the checkpoint when none is given: the directory or archive name. */
+  label: string;
+  files(): AsyncIterable<SourceFile>;
+}
+
+export type CriuSourceKind = CriuSource['kind'];
+
+const GZIP = [0x1f, 0x8b];
+const ZSTD = [0x28, 0xb5, 0x2f, 0xfd];
+
+/** Whether a path is a CRIU image directory or a checkpoint archive, without reading it all. */
+export function detectCriuSource(path: string): CriuSourceKind | null {
+  let st: Stats;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return null;
+  }
+  if (st.isDirectory()) {
+    try {
+      return readdirSync(path).includes('inventory.img') ? 'directory' : null;
+    } catch {
+      return null;
+    }
+  }
+  if (!st.isFile()) return null;
+  const head = readHead(path, 512);
+  if (startsWith(head, GZIP)) return 'archive';
+  return head.length >= 262 && head.toString('latin1', 257, 262) === 'ustar' ? 'archive' : null;
+}
+
+export function openCriuSource(path: string): CriuSource {
+  let st: Stats;
+  try {
+    st = lstatSync(path);
+  } catch (e) {
+    throw new CkptdbError('BAD_ARGUMENT', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (st.isDirectory()) return directorySource(path);
+  if (!st.isFile()) throw new CkptdbError('BAD_ARGUMENT', `${path} is neither a CRIU image directory nor a checkpoint archive`);
+  const head = readHead(path, 512);
+  if (startsWith(head, ZSTD)) {
+    throw new CkptdbError('UNSUPPORTED', `${path} is compressed with zstd, which ckptdb does not read`, `decompress it first: zstd -d ${path}`);
+  }
+  const gzip = startsWith(head, GZIP);
+  if (!gzip && !(head.length >= 262 && head.toString('latin1', 257, 262) === 'ustar')) {
+    throw new CkptdbError('BAD_ARGUMENT', `${path} is neither a CRIU image directory nor a .tar or .tar.gz checkpoint archive`);
+  }
+  return archiveSource(path, gzip);
+}
+
+function readHead(path: string, n: number): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(n);
+    return buf.subarray(0, readSync(fd, buf, 0, n, 0));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function startsWith(buf: Buffer, magic: number[]): boolean {
+  return magic.every((b, i) => buf[i] === b);
+}
+
+function directorySource(dir: string): CriuSource {
+  return {
+    kind: 'directory',
+    path: dir,
+    label: basename(dir.replace(/\/+$/, '')) || dir,
+    async *files() {
+      for (const name of readdirSync(dir).sort()) {
+        const path = join(dir, name);
+        const st = lstatSync(path);
+        // An incremental dump links its predecessor as `parent`; its pages stay there.
+        if (name === 'parent' && st.isSymbolicLink()) continue;
+        if (!st.isFile()) throw new CkptdbError('BAD_IMAGE', `${path}: not a regular file; a CRIU image directory holds only files`);
+        yield { name, role: 'image', where: path, content: createReadStream(path, { highWaterMark: 1 << 20 }) };
+      }
+    },
+  };
+}
+
+function archiveSource(path: string, gzip: boolean): CriuSource {
+  return {
+    kind: 'archive',
+    path,
+    label: basename(path).replace(/\.tar(\.gz)?$|\.tgz$/, ''),
+    async *files() {
+      const extract = tarExtract();
+      const input = createReadStream(path, { highWaterMark: 1 << 20 });
+      const fail = (e: Error) => extract.destroy(new CkptdbError('BAD_IMAGE', `${path}: ${gzip ? 'gzip' : 'tar'} stream is broken: ${e.message}`));
+      input.on('error', fail);
+      if (gzip) {
+        const gunzip = createGunzip();
+        gunzip.on('error', fail);
+        input.pipe(gunzip).pipe(extract);
+      } else {
+        input.pipe(extract);
+      }
+      try {
+        for await (const entry of extract) {
+          const name = entry.header.name.replace(/^(\.\/)+/, '').replace(/^\/+/, '');
+          if (entry.header.type === 'directory' || name === '' || name === 'checkpoint') {
+            entry.resume();
+            continue;
+          }
+          if (entry.header.type !== 'file' && entry.header.type !== 'contiguous-file') {
+            throw new CkptdbError('BAD_IMAGE', `${path}: ${name} is a ${entry.header.type}; a checkpoint archive holds files`);
+          }
+          const image = name.startsWith('checkpoint/');
+          const inner = image ? name.slice('checkpoint/'.length) : name;
+          if (image && inner.includes('/')) throw new CkptdbError('BAD_IMAGE', `${path}: ${name}: checkpoint/ holds no folders`);
+          yield { name: inner, role: image ? 'image' : 'container', where: `${path}:${name}`, content: entry as AsyncIterable<Uint8Array> };
+        }
+      } catch (e) {
+        if (e instanceof CkptdbError) throw e;
+        throw new CkptdbError('BAD_IMAGE', `${path}: not a readable ${gzip ? '.tar.gz' : '.tar'} archive: ${(e as Error).message}`);
+      } finally {
+        input.destroy();
+      }
+    },
+  };
+}
