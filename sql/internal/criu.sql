@@ -42,3 +42,52 @@ FROM criu_images i WHERE i.checkpoint_id = :checkpoint_id;
 SELECT c.id, c.refcount, count(ic.chunk_id) AS counted
 FROM criu_chunks c LEFT JOIN criu_image_chunks ic ON ic.chunk_id = c.id
 GROUP BY c.id HAVING c.refcount <> count(ic.chunk_id);
+
+-- name: export_tasks
+-- Every task of a checkpoint with the keys of the objects it refers to; export reads
+-- CRIU's ids back from the keys.
+SELECT t.pid, t.tgid, t.ppid, t.pgid, t.sid, t.state, t.comm,
+       t.uid, t.euid, t.suid, t.fsuid, t.gid, t.egid, t.sgid, t.fsgid,
+       t.sig_blocked, t.attrs,
+       mm.key AS mm_key, ft.key AS fdtable_key, fs.key AS fs_key, sh.key AS sighand_key
+FROM tasks t
+LEFT JOIN shared_objects mm ON mm.id = t.mm_id
+LEFT JOIN shared_objects ft ON ft.id = t.fdtable_id
+LEFT JOIN shared_objects fs ON fs.id = t.fs_id
+LEFT JOIN shared_objects sh ON sh.id = t.sighand_id
+WHERE t.checkpoint_id = :checkpoint_id
+ORDER BY t.id;
+
+-- name: export_namespaces
+SELECT t.pid, n.type, o.key
+FROM task_namespaces n JOIN tasks t ON t.id = n.task_id JOIN shared_objects o ON o.id = n.ns_id
+WHERE n.checkpoint_id = :checkpoint_id;
+
+-- name: export_rlimits
+SELECT t.pid, r.resource, r.soft, r.hard
+FROM task_rlimits r JOIN tasks t ON t.id = r.task_id
+WHERE r.checkpoint_id = :checkpoint_id;
+
+-- name: export_files
+-- Open files with the details of the socket behind them, if any.
+SELECT o.key, f.type, f.path, f.pos, f.flags, f.mode, f.mnt_id,
+       s.object_id AS socket_object, s.state, s.local_addr, s.local_port, s.remote_addr, s.remote_port, s.peer_ino
+FROM files f
+JOIN shared_objects o ON o.id = f.id
+LEFT JOIN sockets s ON s.object_id = f.object_id
+WHERE f.checkpoint_id = :checkpoint_id
+ORDER BY f.id;
+
+-- name: export_fds
+SELECT ft.key AS fdtable_key, d.fd, d.cloexec, fo.key AS file_key
+FROM fds d
+JOIN shared_objects ft ON ft.id = d.fdtable_id
+JOIN shared_objects fo ON fo.id = d.file_id
+WHERE d.checkpoint_id = :checkpoint_id
+ORDER BY d.fdtable_id, d.fd;
+
+-- name: export_maps
+SELECT mo.key AS mm_key, m.start_addr, m.end_addr, m.perms, m.pgoff
+FROM maps m JOIN shared_objects mo ON mo.id = m.mm_id
+WHERE m.checkpoint_id = :checkpoint_id
+ORDER BY m.id;

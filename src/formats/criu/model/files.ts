@@ -6,6 +6,7 @@
  */
 import { clearField, create, isFieldSet, type DescMessage } from '@bufbuild/protobuf';
 import type { FileInput, FileType, SharedObjectInput, SocketInput } from '../../../capture/types.js';
+import { CkptdbError } from '../../../errors.js';
 import { badImage } from '../imageFile.js';
 import { LEGACY_FILE_IMAGES } from '../images.js';
 import {
@@ -22,7 +23,8 @@ import {
   signalfd_entrySchema, timerfd_entrySchema, tty_file_entrySchema, tunfile_entrySchema, unix_sk_entrySchema,
   type inet_sk_entry, type reg_file_entry, type unix_sk_entry,
 } from '../gen/files_pb.js';
-import { int, int64, u32, u64, type Binding } from './binding.js';
+import { int, int64, overlay, u32, u64, type Binding } from './binding.js';
+import { decodeFresh, rebuild, type ExportContext, type OriginalImage, type OutEntry } from './exportContext.js';
 import type { ImportContext } from './context.js';
 
 /** file_entry's oneof-like sub-messages, by field name. */
@@ -260,4 +262,49 @@ function addFile(ctx: ImportContext, f: CriuFile, inheritedPath: string | null):
   };
   ctx.files.set(entry.id, ctx.w.addFile(input));
   if (spec?.socket && object !== null) ctx.w.addSocket({ object, ...spec.socket(sub) });
+}
+
+/** CRIU file id -> fd type, from the original file images, for fdinfo entries. */
+export function fileTypes(ex: ExportContext): Map<number, number> {
+  const types = new Map<number, number>();
+  for (const { msg } of ex.messages('files.img', file_entrySchema)) types.set(msg.id, msg.type);
+  for (const [name, legacy] of Object.entries(LEGACY_FILE_IMAGES)) {
+    for (const { msg } of ex.messages(name, FILE_SPECS[legacy.type]!.schema)) types.set((msg as Sub).id, legacy.type);
+  }
+  return types;
+}
+
+/**
+ * files.img, or one of the per-type file images: each entry with the values of its files
+ * row (and sockets row); an entry whose row is gone is dropped.
+ */
+export function exportFileImage(ex: ExportContext, img: OriginalImage, seen: Set<string>): Buffer {
+  const legacy = LEGACY_FILE_IMAGES[img.name];
+  const out: OutEntry<DescMessage>[] = [];
+  const schema = legacy ? FILE_SPECS[legacy.type]!.schema : file_entrySchema;
+  for (const { entry, msg } of decodeFresh(img, schema)) {
+    const fe = legacy ? null : (msg as file_entry);
+    const id: number = fe ? fe.id : (msg as Sub).id;
+    const key = fileKey(id);
+    const row = ex.rows.files.get(key);
+    if (!row) continue;
+    seen.add(key);
+    const spec = FILE_SPECS[fe ? fe.type : legacy!.type];
+    const sub = fe ? subMessage(fe) : msg;
+    let changed = false;
+    if (spec && sub !== undefined) {
+      const what = `file ${key}`;
+      changed = overlay(sub, spec.columns, row, what);
+      if (spec.socketColumns && row.socket_object !== null) changed = overlay(sub, spec.socketColumns, row, what) || changed;
+    }
+    out.push(changed ? { schema, msg } : { original: entry });
+  }
+  return rebuild(img, out);
+}
+
+/** Files rows that no image holds cannot be written: CRIU needs far more of a file than a row has. */
+export function checkAllFilesWritten(ex: ExportContext, seen: Set<string>): void {
+  for (const key of ex.rows.files.keys()) {
+    if (!seen.has(key)) throw new CkptdbError('UNSUPPORTED', `file ${key} is in no CRIU file image of the checkpoint: ckptdb cannot make a CRIU image for a new open file`);
+  }
 }

@@ -2,14 +2,18 @@
  * Memory maps: the vmas of mm-PID.img, in the address space (vm_id) of the process.
  * A file-backed map names its file by id in shmid; the path is that file's.
  */
+import { CkptdbError } from '../../../errors.js';
+import { addressText } from '../../../store/values.js';
 import { badImage } from '../imageFile.js';
+import { imageNumber } from '../images.js';
 import { taskObjectKey } from '../keys.js';
-import { VMA, specialVmaPath, vmaPerms } from '../values.js';
+import { MAP_PRIVATE, MAP_SHARED, VMA, permsToProt, specialVmaPath, vmaPerms } from '../values.js';
 import { mm_entrySchema, type mm_entry } from '../gen/mm_pb.js';
 import { core_entrySchema, task_kobj_ids_entrySchema } from '../gen/core_pb.js';
 import type { vma_entry } from '../gen/vma_pb.js';
 import { pstree_entrySchema } from '../gen/pstree_pb.js';
-import { int64 } from './binding.js';
+import { int64, overlay, u64, type Binding } from './binding.js';
+import { decodeFresh, rebuild, type ExportContext, type OriginalImage } from './exportContext.js';
 import type { ImportContext } from './context.js';
 
 export function isFileVma(v: vma_entry): boolean {
@@ -37,3 +41,43 @@ function addMaps(ctx: ImportContext, name: string, offset: number, mm: mm_entry,
   });
   return mm.vmas.length;
 }
+
+/** mm-PID.img: the vmas of the process's address space, each with its maps row's end, perms and offset. */
+export function exportMm(ex: ExportContext, img: OriginalImage): Buffer | null {
+  const pid = imageNumber(img.name);
+  const task = ex.rows.tasks.get(pid);
+  if (!task) return null;
+  const [one] = decodeFresh(img, mm_entrySchema);
+  if (!one) return img.bytes;
+  const rows = new Map((task.mm_key ? ex.rows.maps.get(task.mm_key) ?? [] : []).map((r) => [r.start_addr, r]));
+  const before = one.msg.vmas.length;
+  let changed = false;
+  one.msg.vmas = one.msg.vmas.filter((v) => {
+    const row = rows.get(addressText(v.start, 'vma start'));
+    if (!row) return false;
+    rows.delete(row.start_addr);
+    changed = overlay(v, VMA_BINDINGS, row, `map ${row.start_addr} of task ${pid}`) || changed;
+    return true;
+  });
+  const [extra] = rows.keys();
+  if (extra !== undefined) throw new CkptdbError('UNSUPPORTED', `map ${extra} of task ${pid} is not in mm-${pid}.img: ckptdb cannot make a CRIU vma for a new map`);
+  changed ||= one.msg.vmas.length !== before;
+  return rebuild(img, [changed ? { schema: mm_entrySchema, msg: one.msg } : { original: one.entry }]);
+}
+
+const VMA_BINDINGS: Record<string, Binding<vma_entry>> = {
+  end_addr: {
+    get: (v) => addressText(v.end, 'vma end'),
+    set: (v, x) => { v.end = BigInt(`0x${String(x)}`); },
+  },
+  perms: {
+    get: (v) => vmaPerms(v.prot, v.flags),
+    set: (v, x) => {
+      const perms = String(x);
+      if (!/^[r-][w-][x-][sp]$/.test(perms)) throw new Error('perms are rwxp or rwxs');
+      v.prot = permsToProt(perms);
+      v.flags = perms[3] === 's' ? (v.flags & ~MAP_PRIVATE) | MAP_SHARED : (v.flags & ~MAP_SHARED) | MAP_PRIVATE;
+    },
+  },
+  pgoff: { get: (v) => int64(v.pgoff), set: (v, x) => { v.pgoff = u64(x, 'pgoff'); } },
+};

@@ -5,10 +5,12 @@
  * fd table, fs info, signal handlers, namespaces), fs-PID.img its cwd and root, and
  * mm-PID.img its executable.
  */
-import { isFieldSet } from '@bufbuild/protobuf';
+import { clearField, create, isFieldSet } from '@bufbuild/protobuf';
+import { CkptdbError } from '../../../errors.js';
 import type { NamespaceType, ObjectId, RlimitInput, TaskInput, TaskObjectKind } from '../../../capture/types.js';
 import { badImage } from '../imageFile.js';
-import { namespaceKey, taskObjectKey } from '../keys.js';
+import { imageNumber } from '../images.js';
+import { idOfKey, namespaceKey, taskObjectId, taskObjectKey } from '../keys.js';
 import {
   RLIMITS, limitFromValue, limitValue, sigsetFromHex, sigsetHex, taskStateName, taskStateNumber,
 } from '../values.js';
@@ -20,8 +22,8 @@ import { fs_entrySchema } from '../gen/fs_pb.js';
 import { mm_entrySchema } from '../gen/mm_pb.js';
 import { pstree_entrySchema, type pstree_entry } from '../gen/pstree_pb.js';
 import { rlimit_entrySchema } from '../gen/rlimit_pb.js';
-import { create } from '@bufbuild/protobuf';
-import { int, u32, type Binding, type ColumnValue } from './binding.js';
+import { int, overlay, u32, type Binding, type ColumnValue } from './binding.js';
+import { decodeFresh, rebuild, type ExportContext, type OriginalImage, type OutEntry } from './exportContext.js';
 import type { ImportContext } from './context.js';
 
 export const TASK_OBJECT_IDS: [TaskObjectKind, 'vmId' | 'filesId' | 'fsId' | 'sighandId'][] = [
@@ -255,3 +257,106 @@ function importProcess(ctx: ImportContext, p: pstree_entry, offset: number): voi
   }
 }
 
+
+const PSTREE_BINDINGS: Record<string, Binding<pstree_entry>> = {
+  ppid: { get: (p) => p.ppid, set: (p, v) => { p.ppid = u32(v, 'ppid'); } },
+  pgid: { get: (p) => p.pgid, set: (p, v) => { p.pgid = u32(v, 'pgid'); } },
+  sid: { get: (p) => p.sid, set: (p, v) => { p.sid = u32(v, 'sid'); } },
+};
+
+/** pstree.img from the tasks: a process whose leader is gone is dropped, threads follow the rows. */
+export function exportPstree(ex: ExportContext, img: OriginalImage): Buffer {
+  const threads = new Map<number, number[]>();
+  for (const t of ex.rows.tasks.values()) {
+    const list = threads.get(Number(t.tgid)) ?? [];
+    list.push(Number(t.pid));
+    threads.set(Number(t.tgid), list);
+  }
+  const out: OutEntry<typeof pstree_entrySchema>[] = [];
+  for (const { entry, msg } of decodeFresh(img, pstree_entrySchema)) {
+    const leader = ex.rows.tasks.get(msg.pid);
+    const tids = threads.get(msg.pid) ?? [];
+    threads.delete(msg.pid);
+    if (!leader) continue;
+    let changed = overlay(msg, PSTREE_BINDINGS, leader, `task ${msg.pid}`);
+    const before = threadsOf(msg);
+    if (before.length !== tids.length || before.some((t) => !tids.includes(t))) {
+      const kept = (msg.threads.length ? msg.threads : [msg.pid]).filter((t) => tids.includes(t));
+      msg.threads = [...kept, ...tids.filter((t) => !kept.includes(t))];
+      changed = true;
+    }
+    out.push(changed ? { schema: pstree_entrySchema, msg } : { original: entry });
+  }
+  const [orphan] = threads.keys();
+  if (orphan !== undefined) {
+    throw new CkptdbError('UNSUPPORTED', `process ${orphan} is not in the checkpoint's pstree.img: ckptdb cannot make the CRIU images of a new process`);
+  }
+  return rebuild(img, out);
+}
+
+/** core-TID.img: comm, state, credentials, blocked signals, attrs and the leader's rlimits. */
+export function exportCore(ex: ExportContext, img: OriginalImage): Buffer | null {
+  const pid = imageNumber(img.name);
+  const row = ex.rows.tasks.get(pid);
+  if (!row) return null;
+  const [one] = decodeFresh(img, core_entrySchema);
+  if (!one) return img.bytes;
+  const isLeader = Number(row.tgid) === pid;
+  const leader = isLeader ? one.msg : ex.messages(`core-${row.tgid}.img`, core_entrySchema)[0]?.msg ?? one.msg;
+  const t: ThreadCore = { core: one.msg, leader, isLeader };
+  const what = `task ${pid}`;
+  let changed = overlay(t, CORE_BINDINGS, row, what);
+  changed = overlay(t, CORE_ATTRS, row.attrs ? (JSON.parse(row.attrs) as Record<string, ColumnValue>) : {}, what) || changed;
+  if (isLeader) {
+    try {
+      changed = setRlimits(one.msg, ex.rows.rlimits.get(pid) ?? []) || changed;
+    } catch (e) {
+      throw new CkptdbError('BAD_ARGUMENT', `${what}: ${(e as Error).message}`);
+    }
+  }
+  return rebuild(img, [changed ? { schema: core_entrySchema, msg: one.msg } : { original: one.entry }]);
+}
+
+/** ids-PID.img: the CRIU ids in the keys of the objects the leader refers to. */
+export function exportIds(ex: ExportContext, img: OriginalImage): Buffer | null {
+  const pid = imageNumber(img.name);
+  const row = ex.rows.tasks.get(pid);
+  if (!row) return null;
+  const [one] = decodeFresh(img, task_kobj_ids_entrySchema);
+  if (!one) return img.bytes;
+  const ids = one.msg;
+  let changed = false;
+  for (const [kind, field] of TASK_OBJECT_IDS) {
+    const key = row[`${kind}_key`] as string | null;
+    const id = key === null ? null : taskObjectId(kind, key);
+    if (id === null) throw new CkptdbError('UNSUPPORTED', `task ${pid}: its ${kind} object ${key ?? '(none)'} has no CRIU id; ids-${pid}.img needs one`);
+    if (ids[field] !== id) {
+      ids[field] = id;
+      changed = true;
+    }
+  }
+  const ns = ex.rows.namespaces.get(pid);
+  for (const [type, field] of NAMESPACE_IDS) {
+    const key = ns?.get(type) ?? null;
+    const f = task_kobj_ids_entrySchema.field[field]!;
+    if (key === null) {
+      if (isFieldSet(ids, f)) {
+        clearField(ids, f);
+        changed = true;
+      }
+      continue;
+    }
+    const id = idOfKey(key, type);
+    if (id === null) throw new CkptdbError('UNSUPPORTED', `task ${pid}: its ${type} namespace ${key} has no CRIU id`);
+    if (!isFieldSet(ids, f) || ids[field] !== id) {
+      (ids as Record<string, unknown>)[field] = id;
+      changed = true;
+    }
+  }
+  return rebuild(img, [changed ? { schema: task_kobj_ids_entrySchema, msg: ids } : { original: one.entry }]);
+}
+
+/** fs-PID.img and other per-process images follow their process: gone with it, else as they were. */
+export function keepWithTask(ex: ExportContext, img: OriginalImage): Buffer | null {
+  return ex.rows.tasks.has(imageNumber(img.name)) ? img.bytes : null;
+}
