@@ -91,3 +91,6 @@ SELECT mo.key AS mm_key, m.start_addr, m.end_addr, m.perms, m.pgoff
 FROM maps m JOIN shared_objects mo ON mo.id = m.mm_id
 WHERE m.checkpoint_id = :checkpoint_id
 ORDER BY m.id;
+
+-- name: mark_stored
+UPDATE criu_images SET role = 'stored' WHERE checkpoint_id = ? AND name = ?;

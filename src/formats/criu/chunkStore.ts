@@ -33,7 +33,7 @@ type Stmt = Database.Statement<unknown[]>;
 
 /** Writes images into the store, inside the transaction of the checkpoint being written. */
 export class ChunkWriter {
-  private readonly s: Record<'insertChunk' | 'findChunk' | 'insertImage' | 'finishImage' | 'insertImageChunk', Stmt>;
+  private readonly s: Record<'insertChunk' | 'findChunk' | 'insertImage' | 'finishImage' | 'insertImageChunk' | 'markStored', Stmt>;
   /** Bytes of chunks this writer added that the store did not hold before. */
   newBytes = 0;
   totalBytes = 0;
@@ -46,7 +46,13 @@ export class ChunkWriter {
       insertImage: p('insert_image'),
       finishImage: p('finish_image'),
       insertImageChunk: p('insert_image_chunk'),
+      markStored: p('mark_stored'),
     };
+  }
+
+  /** Per-task images of no task in the process tree: kept as they are, not rebuilt on export. */
+  markStored(names: string[]): void {
+    for (const name of names) this.s.markStored.run(this.checkpointId, name);
   }
 
   /** Starts an image; write its bytes in any pieces, then finish it. */

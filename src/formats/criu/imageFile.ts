@@ -209,6 +209,11 @@ export function readEntries(bytes: Uint8Array, header: ImageHeader, where: strin
   return entries;
 }
 
+/** Checks that every entry is well-formed protobuf, for images not decoded otherwise. */
+export function checkWellFormed(entries: Entry[], where: string): void {
+  for (const e of entries) decodeMessage(opaque_entrySchema, e.payload, where, e.offset);
+}
+
 function roundUp(n: number, to: number): number {
   return Math.ceil(n / to) * to;
 }

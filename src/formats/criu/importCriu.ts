@@ -12,8 +12,8 @@ import type { WriterCounts } from '../../capture/types.js';
 import { CkptdbError } from '../../errors.js';
 import type { Store } from '../../store/store.js';
 import { ChunkWriter, type ImageRole } from './chunkStore.js';
-import { badImage, readEntries, readHeader } from './imageFile.js';
-import { modelledKind } from './images.js';
+import { badImage, checkWellFormed, readEntries, readHeader } from './imageFile.js';
+import { imageNumber, modelledKind } from './images.js';
 import { isRawImageName, isServiceFileName } from './magic.js';
 import { ImportContext, type ModelledImage } from './model/context.js';
 import { importFds } from './model/fds.js';
@@ -58,13 +58,16 @@ export async function importCriu(store: Store, path: string, opts: CriuImportOpt
       images++;
     }
 
-    const ctx = new ImportContext(w, store.db, modelled);
+    const ctx = new ImportContext(w, store.db, modelled, (name) => source.where(name));
     const { meta: inventory } = readInventory(ctx);
     importFiles(ctx);
-    const { rootPid, processes } = importTasks(ctx);
+    const { rootPid, processes, pids } = importTasks(ctx);
     importFds(ctx, inventory.fdinfo_per_id);
     importMaps(ctx);
 
+    const orphans = [...modelled.values()].filter((img) => /^(core|ids|fs|mm)-\d+\.img$/.test(img.name) && !pids.has(imageNumber(img.name)));
+    for (const img of orphans) checkWellFormed(img.entries, img.where);
+    chunks.markStored(orphans.map((img) => img.name));
     const container: ContainerMeta | null = source.kind === 'archive' ? containerMeta(path, containerFiles) : null;
     const label = opts.label ?? container?.name ?? source.label;
     store.db.prepare('UPDATE checkpoints SET label = ?, root_pid = ? WHERE id = ?').run(label, rootPid, w.checkpointId);

@@ -25,6 +25,8 @@ export interface CriuSource {
   path: string;
   /** A label for the checkpoint when none is given: the directory or archive name. */
   label: string;
+  /** How messages name an image of it, also one that is missing. */
+  where(name: string): string;
   files(): AsyncIterable<SourceFile>;
 }
 
@@ -93,6 +95,7 @@ function directorySource(dir: string): CriuSource {
     kind: 'directory',
     path: dir,
     label: basename(dir.replace(/\/+$/, '')) || dir,
+    where: (name) => join(dir, name),
     async *files() {
       for (const name of readdirSync(dir).sort()) {
         const path = join(dir, name);
@@ -111,6 +114,7 @@ function archiveSource(path: string, gzip: boolean): CriuSource {
     kind: 'archive',
     path,
     label: basename(path).replace(/\.tar(\.gz)?$|\.tgz$/, ''),
+    where: (name) => `${path}:checkpoint/${name}`,
     async *files() {
       const extract = tarExtract();
       const input = createReadStream(path, { highWaterMark: 1 << 20 });

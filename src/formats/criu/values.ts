@@ -124,7 +124,7 @@ export const sockStateNumber = (family: number, name: string) => numbered(family
  * 32-bit words, one word for IPv4, four for IPv6.
  */
 export function inetAddress(words: number[]): string | null {
-  if (words.length === 0) return null;
+  if (words.length !== 1 && words.length !== 4) return null;
   const bytes = Buffer.alloc(words.length * 4);
   words.forEach((w, i) => bytes.writeUInt32LE(w >>> 0, i * 4));
   if (words.length === 1) return [...bytes].join('.');

@@ -32,6 +32,7 @@ export class ImportContext {
     readonly w: CheckpointWriter,
     db: Database.Database,
     readonly images: ReadonlyMap<string, ModelledImage>,
+    private readonly whereMissing: (name: string) => string,
   ) {
     this.pathByKey = db.prepare(statement('internal/criu.sql', 'file_path_by_key')).pluck();
   }
@@ -51,7 +52,7 @@ export class ImportContext {
   }
 
   where(name: string): string {
-    return this.images.get(name)?.where ?? name;
+    return this.images.get(name)?.where ?? this.whereMissing(name);
   }
 
   /** The row of a CRIU file id that an entry refers to; the image is wrong without it. */

@@ -183,7 +183,8 @@ export function threadsOf(p: pstree_entry): number[] {
   return [p.pid, ...p.threads.filter((t) => t !== p.pid)];
 }
 
-export function importTasks(ctx: ImportContext): { rootPid: number | null; processes: number } {
+/** Maps the process tree; returns its root, how many processes and which pids it has. */
+export function importTasks(ctx: ImportContext): { rootPid: number | null; processes: number; pids: Set<number> } {
   const tree = ctx.decodeAll('pstree.img', pstree_entrySchema);
   if (!ctx.images.has('pstree.img')) throw badImage(ctx.where('pstree.img'), 0, 'missing: a CRIU image directory has a pstree.img');
   const seen = new Set<number>();
@@ -194,7 +195,7 @@ export function importTasks(ctx: ImportContext): { rootPid: number | null; proce
     }
   }
   for (const { entry, msg: p } of tree) importProcess(ctx, p, entry.offset);
-  return { rootPid: tree[0]?.msg.pid ?? null, processes: tree.length };
+  return { rootPid: tree[0]?.msg.pid ?? null, processes: tree.length, pids: seen };
 }
 
 function importProcess(ctx: ImportContext, p: pstree_entry, offset: number): void {
