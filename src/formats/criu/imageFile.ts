@@ -6,7 +6,6 @@
  * Every failure names the file and the byte offset where the image stops making sense.
  */
 import { fromBinary, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
-import { reflect, type ReflectMessage } from '@bufbuild/protobuf/reflect';
 import { FeatureSet_FieldPresence } from '@bufbuild/protobuf/wkt';
 import { CkptdbError } from '../../errors.js';
 import { IMG_COMMON, IMG_SERVICE, KIND_BY_MAGIC, headMagicFor, type ImageKind } from './magic.js';
@@ -91,28 +90,46 @@ export function decodeMessage<Desc extends DescMessage>(schema: Desc, payload: U
   } catch (e) {
     throw badImage(where, offset, `entry does not decode as ${schema.name}: ${(e as Error).message}`);
   }
-  const missing = missingRequired(reflect(schema, msg));
+  const missing = requiredCheck(schema)(msg);
   if (missing) throw badImage(where, offset, `${schema.name} lacks its required field ${missing}`);
   return msg;
 }
 
-function missingRequired(m: ReflectMessage): string | null {
-  for (const f of m.fields) {
-    if (!m.isSet(f)) {
-      if (f.presence === FeatureSet_FieldPresence.LEGACY_REQUIRED) return f.name;
-      continue;
+/** Finds a missing required field, or returns null. */
+type RequiredCheck = (msg: object) => string | null;
+const requiredChecks = new Map<DescMessage, RequiredCheck>();
+
+/**
+ * A check per message type, made once from its descriptor. A proto2 field that was on
+ * the wire is an own property of the decoded message (unset ones fall back to the
+ * prototype's defaults), which is what isFieldSet looks at too, only faster.
+ */
+function requiredCheck(schema: DescMessage): RequiredCheck {
+  let check = requiredChecks.get(schema);
+  if (check) return check;
+  const required = schema.fields.filter((f) => f.presence === FeatureSet_FieldPresence.LEGACY_REQUIRED).map((f) => [f.localName, f.name] as const);
+  const nested: [string, string, DescMessage, boolean][] = [];
+  for (const f of schema.fields) {
+    if (f.fieldKind === 'message') nested.push([f.localName, f.name, f.message, false]);
+    else if (f.fieldKind === 'list' && f.listKind === 'message') nested.push([f.localName, f.name, f.message, true]);
+  }
+  check = (msg) => {
+    const m = msg as Record<string, unknown>;
+    for (const [local, name] of required) {
+      if (!Object.prototype.hasOwnProperty.call(m, local)) return name;
     }
-    if (f.fieldKind === 'message') {
-      const inner = missingRequired(m.get(f));
-      if (inner) return `${f.name}.${inner}`;
-    } else if (f.fieldKind === 'list' && f.listKind === 'message') {
-      for (const item of m.get(f)) {
-        const inner = missingRequired(item as ReflectMessage);
-        if (inner) return `${f.name}.${inner}`;
+    for (const [local, name, desc, list] of nested) {
+      const v = m[local];
+      if (v === undefined) continue;
+      for (const item of list ? (v as object[]) : [v as object]) {
+        const inner = requiredCheck(desc)(item);
+        if (inner) return `${name}.${inner}`;
       }
     }
-  }
-  return null;
+    return null;
+  };
+  requiredChecks.set(schema, check);
+  return check;
 }
 
 export function encodeMessage<Desc extends DescMessage>(schema: Desc, msg: MessageShape<Desc>): Uint8Array {

@@ -27,7 +27,7 @@ import { openCriuSource, type SourceFile } from './source.js';
 export interface CriuImportOptions {
   /** Label of the new checkpoint; default: the container's name, or the directory's. */
   label?: string;
-  /** Passed to the checkpoint writer. */
+  /** Passed to the checkpoint writer; default 64 MiB, in proportion to the images held in memory. */
   memoryBudget?: number;
 }
 
@@ -42,12 +42,14 @@ export interface CriuImportResult {
   newBytes: number;
 }
 
+const DEFAULT_BUDGET = 64 * 2 ** 20;
+
 /** Container files whose content also goes into the checkpoint's meta. */
 const CONTAINER_META_FILES = new Set(['config.dump', 'spec.dump']);
 
 export async function importCriu(store: Store, path: string, opts: CriuImportOptions = {}): Promise<CriuImportResult> {
   const source = openCriuSource(path);
-  const w = store.beginCheckpoint({ source: 'criu', label: opts.label ?? null, frozen: true }, { memoryBudget: opts.memoryBudget });
+  const w = store.beginCheckpoint({ source: 'criu', label: opts.label ?? null, frozen: true }, { memoryBudget: opts.memoryBudget ?? DEFAULT_BUDGET });
   try {
     const chunks = new ChunkWriter(store.db, w.checkpointId);
     const modelled = new Map<string, ModelledImage>();

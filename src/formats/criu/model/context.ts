@@ -38,9 +38,14 @@ export class ImportContext {
   }
 
   decodeAll<Desc extends DescMessage>(name: string, schema: Desc): Decoded<MessageShape<Desc>>[] {
+    return [...this.decodeEach(name, schema)];
+  }
+
+  /** One entry at a time, so that a large image is never held decoded all at once. */
+  *decodeEach<Desc extends DescMessage>(name: string, schema: Desc): Generator<Decoded<MessageShape<Desc>>> {
     const img = this.images.get(name);
-    if (!img) return [];
-    return img.entries.map((entry) => ({ entry, msg: decodeMessage(schema, entry.payload, img.where, entry.offset) }));
+    if (!img) return;
+    for (const entry of img.entries) yield { entry, msg: decodeMessage(schema, entry.payload, img.where, entry.offset) };
   }
 
   /** The one entry of a per-task image, or null when the image is absent. */

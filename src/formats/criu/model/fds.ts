@@ -31,7 +31,7 @@ export function importFds(ctx: ImportContext, perId: boolean): number {
   for (const name of [...ctx.images.keys()].filter((n) => /^fdinfo-\d+\.img$/.test(n)).sort(byNumber)) {
     const fdtable: ObjectId = ctx.w.addSharedObject({ kind: 'fdtable', key: taskObjectKey('fdtable', fdtableIdOf(ctx, name, perId)) });
     const seen = new Set<number>();
-    for (const { entry, msg } of ctx.decodeAll(name, fdinfo_entrySchema)) {
+    for (const { entry, msg } of ctx.decodeEach(name, fdinfo_entrySchema)) {
       if (seen.has(msg.fd)) throw badImage(ctx.where(name), entry.offset, `fd ${msg.fd} appears twice`);
       seen.add(msg.fd);
       const file = ctx.fileRow(msg.id, name, entry.offset, `fd ${msg.fd}`);

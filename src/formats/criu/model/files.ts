@@ -214,12 +214,12 @@ export function subMessage(f: file_entry): Sub {
 
 /** Every open file of the checkpoint, in image order. */
 export function* criuFiles(ctx: ImportContext): Generator<CriuFile> {
-  for (const { entry, msg } of ctx.decodeAll('files.img', file_entrySchema)) {
+  for (const { entry, msg } of ctx.decodeEach('files.img', file_entrySchema)) {
     yield { image: 'files.img', offset: entry.offset, entry: msg, legacy: false };
   }
   for (const [name, legacy] of Object.entries(LEGACY_FILE_IMAGES)) {
     const spec = FILE_SPECS[legacy.type]!;
-    for (const { entry, msg } of ctx.decodeAll(name, spec.schema)) {
+    for (const { entry, msg } of ctx.decodeEach(name, spec.schema)) {
       const sub = msg as Sub;
       yield { image: name, offset: entry.offset, entry: create(file_entrySchema, { type: legacy.type, id: sub.id, [spec.field]: sub }), legacy: true };
     }
