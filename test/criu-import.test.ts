@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../src/index.js';
 import { exportCriu, importCriu } from '../src/formats/criu/index.js';
-import { FIXTURE_IMAGES, buildFixture, critDecode, critX, writeImages } from './helpers/criuFixture.js';
+import { ARGS, FIXTURE_IMAGES, buildFixture, critDecode, critX, writeImages } from './helpers/criuFixture.js';
 import { tempDir, tempStorePath } from './helpers/tmp.js';
 
 let fixture: string;
@@ -62,6 +62,27 @@ describe('importCriu of a directory made by crit encode', () => {
     const ns = rows(store, `SELECT t.pid, n.type, o.key FROM task_namespaces n JOIN tasks t ON t.id = n.task_id JOIN shared_objects o ON o.id = n.ns_id WHERE t.pid = 101 ORDER BY n.type`);
     expect(ns.map((n) => `${n.type}=${n.key}`)).toEqual(['cgroup=cgroup:11', 'ipc=ipc:7', 'mnt=mnt:9', 'net=net:6', 'pid=pid:5', 'user=user:10', 'uts=uts:8']);
     expect(store.verify(id)).toEqual([]);
+    store.close();
+  });
+
+  it('reads command lines from the pages of the process, and environments only when asked to', async () => {
+    const store = openStore(tempStorePath());
+    const plain = await importCriu(store, fixture);
+    const withEnv = await importCriu(store, fixture, { env: true });
+    const args = (id: number) => rows(store, 'SELECT pid, cmdline, env FROM tasks WHERE checkpoint_id = ? ORDER BY pid', id);
+    const cmd100 = JSON.stringify(ARGS[100]!.args);
+    const cmd110 = JSON.stringify(ARGS[110]!.args);
+    expect(args(plain.checkpointId)).toEqual([
+      { pid: 100, cmdline: cmd100, env: null }, { pid: 101, cmdline: cmd100, env: null }, { pid: 102, cmdline: cmd100, env: null },
+      { pid: 110, cmdline: cmd110, env: null },
+      // 120 and 130 have no pages dumped where their arguments are; 140 is a zombie.
+      { pid: 120, cmdline: null, env: null }, { pid: 130, cmdline: null, env: null }, { pid: 140, cmdline: null, env: null },
+    ]);
+    expect(args(withEnv.checkpointId).filter((t) => t.env !== null)).toEqual([
+      { pid: 100, cmdline: cmd100, env: JSON.stringify(ARGS[100]!.env) }, { pid: 101, cmdline: cmd100, env: JSON.stringify(ARGS[100]!.env) },
+      { pid: 102, cmdline: cmd100, env: JSON.stringify(ARGS[100]!.env) }, { pid: 110, cmdline: cmd110, env: JSON.stringify(ARGS[110]!.env) },
+    ]);
+    expect(JSON.stringify(rows(store, 'SELECT * FROM tasks WHERE checkpoint_id = ?', plain.checkpointId))).not.toContain('s3cret');
     store.close();
   });
 

@@ -94,3 +94,13 @@ ORDER BY m.id;
 
 -- name: mark_stored
 UPDATE criu_images SET role = 'stored' WHERE checkpoint_id = ? AND name = ?;
+
+-- name: image_chunk
+-- One chunk of an image of the checkpoint being written, by its place in the image.
+SELECT c.data FROM criu_images i
+JOIN criu_image_chunks ic ON ic.image_id = i.id
+JOIN criu_chunks c ON c.id = ic.chunk_id
+WHERE i.checkpoint_id = ? AND i.name = ? AND ic.seq = ?;
+
+-- name: set_label_and_root
+UPDATE checkpoints SET label = ?, root_pid = ? WHERE id = ?;

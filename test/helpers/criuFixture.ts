@@ -84,11 +84,22 @@ function vma(start: bigint, end: bigint, prot: number, flags: number, status: nu
   return { start, end, pgoff, shmid, prot, flags, status, fd: -1 };
 }
 
-function mm(exe: number, vmas: ReturnType<typeof vma>[]) {
+/** Command lines and environments, NUL-separated, where the stack page holds them. */
+export const ARGS: Record<number, { args: string[]; env: string[] }> = {
+  100: { args: ['/usr/bin/server', '--port', '8080'], env: ['HOME=/srv/app', 'TOKEN=s3cret'] },
+  110: { args: ['worker', '-n', '4'], env: ['HOME=/srv/app'] },
+};
+const ARGS_AT = 0x7ffd00020100n;
+const block = (strings: string[]) => Buffer.from(strings.map((s) => `${s}\0`).join(''));
+
+function mm(exe: number, vmas: ReturnType<typeof vma>[], pid?: number) {
+  const a = pid ? block(ARGS[pid]!.args).length : 0x20;
+  const e = pid ? block(ARGS[pid]!.env).length : 0xe0;
+  const at = pid ? ARGS_AT : 0x7ffd00001000n;
   return {
     mm_start_code: 0x400000n, mm_end_code: 0x401000n, mm_start_data: 0x600000n, mm_end_data: 0x601000n,
     mm_start_stack: 0x7ffd00000000n, mm_start_brk: 0x602000n, mm_brk: 0x623000n,
-    mm_arg_start: 0x7ffd00001000n, mm_arg_end: 0x7ffd00001020n, mm_env_start: 0x7ffd00001020n, mm_env_end: 0x7ffd00001100n,
+    mm_arg_start: at, mm_arg_end: at + BigInt(a), mm_env_start: at + BigInt(a), mm_env_end: at + BigInt(a + e),
     exe_file_id: exe, mm_saved_auxv: [33, 140737354125312n, 16, 3219913727n], vmas, dumpable: 1,
   };
 }
@@ -158,9 +169,9 @@ export const FIXTURE_IMAGES: Record<string, Image> = {
       vma(0x7ffd00000000n, 0x7ffd00021000n, 3, MAP_PRIVATE | MAP_ANON | 0x100, REGULAR | STACK | ANON_PRIVATE),
       vma(0x7ffd00100000n, 0x7ffd00102000n, 5, MAP_PRIVATE | MAP_ANON, REGULAR | VDSO | ANON_PRIVATE),
       vma(0xffffffffff600000n, 0xffffffffff601000n, 4, MAP_PRIVATE | MAP_ANON, VSYSCALL),
-    ])],
+    ], 100)],
   },
-  'mm-110.img': { magic: 'MM', entries: [mm(4, [vma(0x400000n, 0x401000n, 5, MAP_PRIVATE, REGULAR | FILE_PRIVATE, 4), vma(0x7ffd00000000n, 0x7ffd00021000n, 3, MAP_PRIVATE | MAP_ANON, REGULAR | STACK | ANON_PRIVATE)])] },
+  'mm-110.img': { magic: 'MM', entries: [mm(4, [vma(0x400000n, 0x401000n, 5, MAP_PRIVATE, REGULAR | FILE_PRIVATE, 4), vma(0x7ffd00000000n, 0x7ffd00021000n, 3, MAP_PRIVATE | MAP_ANON, REGULAR | STACK | ANON_PRIVATE)], 110)] },
   'mm-120.img': { magic: 'MM', entries: [mm(3, [vma(0x400000n, 0x401000n, 5, MAP_PRIVATE, REGULAR | FILE_PRIVATE, 3)])] },
   'mm-130.img': { magic: 'MM', entries: [mm(4, [vma(0x400000n, 0x401000n, 5, MAP_PRIVATE, REGULAR | FILE_PRIVATE, 4)])] },
   'pagemap-100.img': { magic: 'PAGEMAP', entries: [{ pages_id: 1 }, { vaddr: 0x602000, nr_pages: 2, flags: 4 }, { vaddr: 0x7ffd00020000n, nr_pages: 1, flags: 4 }] },
@@ -170,10 +181,15 @@ export const FIXTURE_IMAGES: Record<string, Image> = {
   'stats-dump': { magic: 'STATS', entries: [{ dump: { freezing_time: 10, frozen_time: 20, memdump_time: 30, memwrite_time: 40, pages_scanned: 100, pages_skipped_parent: 0, pages_written: 3, pages_lazy: 0 } }] },
 };
 
-/** pages-N.img: raw page contents, as many 4 KiB pages as the pagemap lists. */
+/** pages-N.img: raw page contents, as many 4 KiB pages as the pagemap lists; the stack page holds the arguments. */
 export function fixturePages(): Record<string, Buffer> {
   const page = (fill: number) => Buffer.alloc(4096, fill);
-  return { 'pages-1.img': Buffer.concat([page(1), page(2), page(3)]), 'pages-2.img': page(2) };
+  const stack = (pid: number) => {
+    const p = page(0);
+    Buffer.concat([block(ARGS[pid]!.args), block(ARGS[pid]!.env)]).copy(p, Number(ARGS_AT % 4096n));
+    return p;
+  };
+  return { 'pages-1.img': Buffer.concat([page(1), page(2), stack(100)]), 'pages-2.img': stack(110) };
 }
 
 /** Runs `crit encode` for each image; two at a time, the machine has two cores. */

@@ -21,12 +21,16 @@ import { importFiles } from './model/files.js';
 import { readInventory } from './model/inventory.js';
 import { importMaps } from './model/maps.js';
 import { importTasks } from './model/tasks.js';
+import { ProcessMemory } from './model/memory.js';
+import { statement } from '../../store/sqlFile.js';
 import { containerMeta, type ContainerMeta } from './container.js';
 import { openCriuSource, type SourceFile } from './source.js';
 
 export interface CriuImportOptions {
   /** Label of the new checkpoint; default: the container's name, or the directory's. */
   label?: string;
+  /** Read each process's environment from its memory into tasks.env. Off by default: it may hold secrets. */
+  env?: boolean;
   /** Passed to the checkpoint writer; default 64 MiB, in proportion to the images held in memory. */
   memoryBudget?: number;
 }
@@ -52,44 +56,49 @@ export async function importCriu(store: Store, path: string, opts: CriuImportOpt
   const w = store.beginCheckpoint({ source: 'criu', label: opts.label ?? null, frozen: true }, { memoryBudget: opts.memoryBudget ?? DEFAULT_BUDGET });
   try {
     const chunks = new ChunkWriter(store.db, w.checkpointId);
-    const modelled = new Map<string, ModelledImage>();
+    const decoded = new Map<string, ModelledImage>();
     const containerFiles = new Map<string, Buffer>();
     let images = 0;
+    let modelled = 0;
     for await (const file of source.files()) {
-      await keepFile(file, chunks, modelled, containerFiles);
+      if (await keepFile(file, chunks, decoded, containerFiles)) modelled++;
       images++;
     }
 
-    const ctx = new ImportContext(w, store.db, modelled, (name) => source.where(name));
+    const ctx = new ImportContext(w, store.db, decoded, (name) => source.where(name));
     const { meta: inventory } = readInventory(ctx);
     importFiles(ctx);
-    const { rootPid, processes, pids } = importTasks(ctx);
+    const { rootPid, processes, pids } = importTasks(ctx, new ProcessMemory(ctx, store.db), opts.env ?? false);
     importFds(ctx, inventory.fdinfo_per_id);
     importMaps(ctx);
 
-    const orphans = [...modelled.values()].filter((img) => /^(core|ids|fs|mm)-\d+\.img$/.test(img.name) && !pids.has(imageNumber(img.name)));
+    const orphans = [...decoded.values()].filter((img) => /^(core|ids|fs|mm)-\d+\.img$/.test(img.name) && !pids.has(imageNumber(img.name)));
     for (const img of orphans) checkWellFormed(img.entries, img.where);
     chunks.markStored(orphans.map((img) => img.name));
     const container: ContainerMeta | null = source.kind === 'archive' ? containerMeta(path, containerFiles) : null;
     const label = opts.label ?? container?.name ?? source.label;
-    store.db.prepare('UPDATE checkpoints SET label = ?, root_pid = ? WHERE id = ?').run(label, rootPid, w.checkpointId);
+    store.db.prepare(statement('internal/criu.sql', 'set_label_and_root')).run(label, rootPid, w.checkpointId);
     const result = w.done({
-      criu: { source: source.kind, path, inventory, processes, images, modelled: modelled.size, bytes: chunks.totalBytes },
+      criu: { source: source.kind, path, inventory, processes, images, modelled, bytes: chunks.totalBytes },
       ...(container ? { container } : {}),
     });
-    return { checkpointId: result.checkpointId, counts: result.counts, images, modelled: modelled.size, bytes: chunks.totalBytes, newBytes: chunks.newBytes };
+    return { checkpointId: result.checkpointId, counts: result.counts, images, modelled, bytes: chunks.totalBytes, newBytes: chunks.newBytes };
   } catch (e) {
     w.abort();
     throw asImportError(e, path);
   }
 }
 
+/**
+ * Stores one file; images that the mapping reads are kept decoded into entries in
+ * `decoded`. Returns whether the file is a modelled image.
+ */
 async function keepFile(
   file: SourceFile,
   chunks: ChunkWriter,
-  modelled: Map<string, ModelledImage>,
+  decoded: Map<string, ModelledImage>,
   containerFiles: Map<string, Buffer>,
-): Promise<void> {
+): Promise<boolean> {
   if (file.role === 'container') {
     if (CONTAINER_META_FILES.has(file.name)) {
       const bytes = await collect(file.content);
@@ -98,12 +107,12 @@ async function keepFile(
     } else {
       await stream(file, chunks, 'container');
     }
-    return;
+    return false;
   }
   const isImage = file.name.endsWith('.img') || isServiceFileName(file.name);
   if (isRawImageName(file.name) || !isImage) {
     await stream(file, chunks, isImage ? 'raw' : 'other');
-    return;
+    return false;
   }
   const bytes = await collect(file.content);
   const header = readHeader(bytes, file.where);
@@ -112,8 +121,12 @@ async function keepFile(
   const entries = readEntries(bytes, header, file.where, !expected);
   const role: ImageRole = expected ? 'modelled' : 'stored';
   chunks.put({ name: file.name, kind: header.kind.name, role, headMagic: header.head }, bytes, entries.length);
-  if (expected) modelled.set(file.name, { name: file.name, where: file.where, header, entries });
+  if (expected || PAGEMAP.test(file.name)) decoded.set(file.name, { name: file.name, where: file.where, header, entries });
+  return expected !== null;
 }
+
+/** Pagemaps are kept as they are but read, for the command lines in the pages. */
+const PAGEMAP = /^pagemap-\d+\.img$/;
 
 async function stream(file: SourceFile, chunks: ChunkWriter, role: ImageRole): Promise<void> {
   const sink = chunks.begin({ name: file.name, kind: null, role, headMagic: null });

@@ -48,6 +48,11 @@ export class ImportContext {
     for (const entry of img.entries) yield { entry, msg: decodeMessage(schema, entry.payload, img.where, entry.offset) };
   }
 
+  /** One entry as a given message type (images whose entries differ: pagemap). */
+  decodeOneOf<Desc extends DescMessage>(entry: Entry, schema: Desc, where: string): MessageShape<Desc> {
+    return decodeMessage(schema, entry.payload, where, entry.offset);
+  }
+
   /** The one entry of a per-task image, or null when the image is absent. */
   decodeOne<Desc extends DescMessage>(name: string, schema: Desc): Decoded<MessageShape<Desc>> | null {
     const img = this.images.get(name);

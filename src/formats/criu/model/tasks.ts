@@ -25,6 +25,7 @@ import { rlimit_entrySchema } from '../gen/rlimit_pb.js';
 import { int, overlay, u32, type Binding, type ColumnValue } from './binding.js';
 import { decodeFresh, rebuild, type ExportContext, type OriginalImage, type OutEntry } from './exportContext.js';
 import type { ImportContext } from './context.js';
+import { nulStrings, type ProcessMemory } from './memory.js';
 
 export const TASK_OBJECT_IDS: [TaskObjectKind, 'vmId' | 'filesId' | 'fsId' | 'sighandId'][] = [
   ['mm', 'vmId'], ['fdtable', 'filesId'], ['fs', 'fsId'], ['sighand', 'sighandId'],
@@ -184,7 +185,7 @@ export function threadsOf(p: pstree_entry): number[] {
 }
 
 /** Maps the process tree; returns its root, how many processes and which pids it has. */
-export function importTasks(ctx: ImportContext): { rootPid: number | null; processes: number; pids: Set<number> } {
+export function importTasks(ctx: ImportContext, memory: ProcessMemory, withEnv: boolean): { rootPid: number | null; processes: number; pids: Set<number> } {
   const tree = ctx.decodeAll('pstree.img', pstree_entrySchema);
   if (!ctx.images.has('pstree.img')) throw badImage(ctx.where('pstree.img'), 0, 'missing: a CRIU image directory has a pstree.img');
   const seen = new Set<number>();
@@ -194,11 +195,11 @@ export function importTasks(ctx: ImportContext): { rootPid: number | null; proce
       seen.add(tid);
     }
   }
-  for (const { entry, msg: p } of tree) importProcess(ctx, p, entry.offset);
+  for (const { entry, msg: p } of tree) importProcess(ctx, p, entry.offset, memory, withEnv);
   return { rootPid: tree[0]?.msg.pid ?? null, processes: tree.length, pids: seen };
 }
 
-function importProcess(ctx: ImportContext, p: pstree_entry, offset: number): void {
+function importProcess(ctx: ImportContext, p: pstree_entry, offset: number, memory: ProcessMemory, withEnv: boolean): void {
   const leaderImage = `core-${p.pid}.img`;
   const leader = ctx.decodeOne(leaderImage, core_entrySchema);
   if (!leader) throw badImage(ctx.where('pstree.img'), offset, `process ${p.pid} has no ${leaderImage}`);
@@ -223,6 +224,8 @@ function importProcess(ctx: ImportContext, p: pstree_entry, offset: number): voi
   const mmImage = `mm-${p.pid}.img`;
   const mm = ctx.decodeOne(mmImage, mm_entrySchema);
   const exe = mm && mm.msg.exeFileId ? ctx.filePath(mm.msg.exeFileId, mmImage, mm.entry.offset, 'exe_file_id') : null;
+  const cmdline = mm ? nulStrings(memory.read(p.pid, mm.msg.mmArgStart, mm.msg.mmArgEnd)) : null;
+  const env = mm && withEnv ? nulStrings(memory.read(p.pid, mm.msg.mmEnvStart, mm.msg.mmEnvEnd)) : null;
 
   for (const tid of threadsOf(p)) {
     const isLeader = tid === p.pid;
@@ -242,6 +245,8 @@ function importProcess(ctx: ImportContext, p: pstree_entry, offset: number): voi
       state: col('state') as string | null,
       comm: col('comm') as string | null,
       ...Object.fromEntries(CREDS.map((c) => [c, col(c)])),
+      cmdline,
+      env,
       exe,
       cwd,
       root,
