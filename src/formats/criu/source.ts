@@ -1,12 +1,14 @@
 /**
  * Where a CRIU checkpoint comes from: an image directory, or a container checkpoint
- * archive (podman, CRI-O, Kubernetes: a tar, maybe gzipped, with the images under
- * checkpoint/ beside config.dump and spec.dump). Either is read file by file as a
+ * archive (podman, CRI-O, Kubernetes: a tar, plain or compressed with gzip or zstd,
+ * podman's default, with the images under checkpoint/ beside config.dump and spec.dump). Either is read file by file as a
  * stream; an archive is never unpacked to disk.
  */
 import { createReadStream, lstatSync, openSync, readSync, closeSync, readdirSync, type Stats } from 'node:fs';
 import { basename, join } from 'node:path';
+import { Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { Decompress } from 'fzstd';
 import { extract as tarExtract } from 'tar-stream';
 import { CkptdbError } from '../../errors.js';
 
@@ -52,7 +54,7 @@ export function detectCriuSource(path: string): CriuSourceKind | null {
   }
   if (!st.isFile()) return null;
   const head = readHead(path, 512);
-  if (startsWith(head, GZIP)) return 'archive';
+  if (startsWith(head, GZIP) || startsWith(head, ZSTD)) return 'archive';
   return head.length >= 262 && head.toString('latin1', 257, 262) === 'ustar' ? 'archive' : null;
 }
 
@@ -66,14 +68,11 @@ export function openCriuSource(path: string): CriuSource {
   if (st.isDirectory()) return directorySource(path);
   if (!st.isFile()) throw new CkptdbError('BAD_ARGUMENT', `${path} is neither a CRIU image directory nor a checkpoint archive`);
   const head = readHead(path, 512);
-  if (startsWith(head, ZSTD)) {
-    throw new CkptdbError('UNSUPPORTED', `${path} is compressed with zstd, which ckptdb does not read`, `decompress it first: zstd -d ${path}`);
+  const compression: Compression = startsWith(head, GZIP) ? 'gzip' : startsWith(head, ZSTD) ? 'zstd' : 'none';
+  if (compression === 'none' && !(head.length >= 262 && head.toString('latin1', 257, 262) === 'ustar')) {
+    throw new CkptdbError('BAD_ARGUMENT', `${path} is neither a CRIU image directory nor a .tar, .tar.gz or .tar.zst checkpoint archive`);
   }
-  const gzip = startsWith(head, GZIP);
-  if (!gzip && !(head.length >= 262 && head.toString('latin1', 257, 262) === 'ustar')) {
-    throw new CkptdbError('BAD_ARGUMENT', `${path} is neither a CRIU image directory nor a .tar or .tar.gz checkpoint archive`);
-  }
-  return archiveSource(path, gzip);
+  return archiveSource(path, compression);
 }
 
 function readHead(path: string, n: number): Buffer {
@@ -109,23 +108,52 @@ function directorySource(dir: string): CriuSource {
   };
 }
 
-function archiveSource(path: string, gzip: boolean): CriuSource {
+type Compression = 'none' | 'gzip' | 'zstd';
+
+/** zstd decompression as a stream, by fzstd (Node 20's zlib has no zstd). */
+function zstdStream(): Transform {
+  const t: Transform = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      try {
+        inflater.push(chunk);
+        done();
+      } catch (e) {
+        done(e as Error);
+      }
+    },
+    flush(done) {
+      try {
+        inflater.push(new Uint8Array(0), true);
+        done();
+      } catch (e) {
+        done(e as Error);
+      }
+    },
+  });
+  const inflater = new Decompress((data) => {
+    t.push(Buffer.from(data.buffer, data.byteOffset, data.length));
+  });
+  return t;
+}
+
+function archiveSource(path: string, compression: Compression): CriuSource {
+  const what = { none: '.tar', gzip: '.tar.gz', zstd: '.tar.zst' }[compression];
   return {
     kind: 'archive',
     path,
-    label: basename(path).replace(/\.tar(\.gz)?$|\.tgz$/, ''),
+    label: basename(path).replace(/\.tar(\.gz|\.zst)?$|\.tgz$/, ''),
     where: (name) => `${path}:checkpoint/${name}`,
     async *files() {
       const extract = tarExtract();
       const input = createReadStream(path, { highWaterMark: 1 << 20 });
-      const fail = (e: Error) => extract.destroy(new CkptdbError('BAD_IMAGE', `${path}: ${gzip ? 'gzip' : 'tar'} stream is broken: ${e.message}`));
+      const fail = (e: Error) => extract.destroy(new CkptdbError('BAD_IMAGE', `${path}: ${compression === 'none' ? 'tar' : compression} stream is broken: ${e.message}`));
       input.on('error', fail);
-      if (gzip) {
-        const gunzip = createGunzip();
-        gunzip.on('error', fail);
-        input.pipe(gunzip).pipe(extract);
-      } else {
+      if (compression === 'none') {
         input.pipe(extract);
+      } else {
+        const inflate = compression === 'gzip' ? createGunzip() : zstdStream();
+        inflate.on('error', fail);
+        input.pipe(inflate).pipe(extract);
       }
       try {
         for await (const entry of extract) {
@@ -144,7 +172,7 @@ function archiveSource(path: string, gzip: boolean): CriuSource {
         }
       } catch (e) {
         if (e instanceof CkptdbError) throw e;
-        throw new CkptdbError('BAD_IMAGE', `${path}: not a readable ${gzip ? '.tar.gz' : '.tar'} archive: ${(e as Error).message}`);
+        throw new CkptdbError('BAD_IMAGE', `${path}: not a readable ${what} archive: ${(e as Error).message}`);
       } finally {
         input.destroy();
       }
