@@ -1,9 +1,9 @@
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../src/index.js';
-import { exportCriu, importCriu } from '../src/formats/criu/index.js';
+import { exportCriu, importCriu, listCriuImages, verifyCriuStorage } from '../src/formats/criu/index.js';
 import { ARGS, FIXTURE_IMAGES, buildFixture, critDecode, critX, writeImages } from './helpers/criuFixture.js';
 import { tempDir, tempStorePath } from './helpers/tmp.js';
 
@@ -272,6 +272,15 @@ describe('exportCriu', () => {
     store.close();
   });
 
+  it('refuses to write into a directory that is not empty', async () => {
+    const { store, id } = await imported();
+    const out = tempDir();
+    writeFileSync(join(out, 'keep.txt'), 'mine');
+    await expect(exportCriu(store, id, out)).rejects.toMatchObject({ code: 'BAD_ARGUMENT', message: `${out} exists and is not empty` });
+    expect(readdirSync(out)).toEqual(['keep.txt']);
+    store.close();
+  });
+
   it('refuses a checkpoint captured from /proc, and leaves no directory behind', async () => {
     const store = openStore(tempStorePath());
     const w = store.beginCheckpoint({ source: 'proc' });
@@ -297,9 +306,15 @@ describe('storage of CRIU images', () => {
     expect(second.bytes).toBe(first.bytes);
     const chunks = () => store.db.prepare('SELECT count(*) FROM criu_chunks').pluck().get();
     const before = chunks();
+    expect(verifyCriuStorage(store)).toEqual([]);
     store.deleteCheckpoint(first.checkpointId);
     expect(chunks()).toBe(before);
     expect(store.verify()).toEqual([]);
+    expect(verifyCriuStorage(store)).toEqual([]);
+    expect(listCriuImages(store, second.checkpointId).find((i) => i.name === 'pages-1.img')).toEqual({ name: 'pages-1.img', kind: null, role: 'raw', size: 3 * 4096, entries: null });
+    store.db.prepare('UPDATE criu_chunks SET refcount = refcount + 1 WHERE id = (SELECT min(id) FROM criu_chunks)').run();
+    expect(verifyCriuStorage(store)).toEqual([{ checkpointId: null, message: expect.stringMatching(/^chunk \d+ has refcount \d+ but \d+ references$/) }]);
+    store.db.prepare('UPDATE criu_chunks SET refcount = refcount - 1 WHERE id = (SELECT min(id) FROM criu_chunks)').run();
     store.deleteCheckpoint(second.checkpointId);
     expect(chunks()).toBe(0);
     expect(store.db.prepare('SELECT count(*) FROM criu_images').pluck().get()).toBe(0);

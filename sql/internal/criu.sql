@@ -29,19 +29,19 @@ WHERE checkpoint_id = :checkpoint_id ORDER BY name;
 SELECT f.path FROM shared_objects o JOIN files f ON f.id = o.id
 WHERE o.checkpoint_id = ? AND o.kind = 'file' AND o.key = ?;
 
--- name: storage_totals
--- Bytes of images the store holds for a checkpoint, and bytes its chunks take once.
-SELECT coalesce(sum(i.size), 0) AS image_bytes,
-       (SELECT coalesce(sum(length(c.data)), 0) FROM criu_chunks c
-         WHERE c.id IN (SELECT ic.chunk_id FROM criu_image_chunks ic JOIN criu_images i2 ON i2.id = ic.image_id
-                        WHERE i2.checkpoint_id = :checkpoint_id)) AS chunk_bytes
-FROM criu_images i WHERE i.checkpoint_id = :checkpoint_id;
-
 -- name: chunk_refcount_mismatches
 -- Chunks whose refcount differs from the image chunks pointing at them.
 SELECT c.id, c.refcount, count(ic.chunk_id) AS counted
 FROM criu_chunks c LEFT JOIN criu_image_chunks ic ON ic.chunk_id = c.id
 GROUP BY c.id HAVING c.refcount <> count(ic.chunk_id);
+
+-- name: image_size_mismatches
+-- Images whose chunks do not add up to their size.
+SELECT i.checkpoint_id, i.name, i.size, coalesce(sum(length(c.data)), 0) AS stored
+FROM criu_images i
+LEFT JOIN criu_image_chunks ic ON ic.image_id = i.id
+LEFT JOIN criu_chunks c ON c.id = ic.chunk_id
+GROUP BY i.id HAVING i.size <> coalesce(sum(length(c.data)), 0);
 
 -- name: export_tasks
 -- Every task of a checkpoint with the keys of the objects it refers to; export reads

@@ -2,3 +2,4 @@ export { importCriu, type CriuImportOptions, type CriuImportResult } from './imp
 export { exportCriu, type CriuExportResult } from './exportCriu.js';
 export { detectCriuSource, type CriuSourceKind } from './source.js';
 export { listCriuImages, type CriuImage } from './list.js';
+export { verifyCriuStorage, type CriuStorageFinding } from './verify.js';

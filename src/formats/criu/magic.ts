@@ -111,7 +111,7 @@ const KINDS: [string, number, Layout?][] = [
 export const KIND_BY_MAGIC: ReadonlyMap<number, ImageKind> = new Map(
   KINDS.map(([name, magic, layout]) => [magic, { name, magic, layout: layout ?? 'entries' }]),
 );
-export const KIND_BY_NAME: ReadonlyMap<string, ImageKind> = new Map([...KIND_BY_MAGIC.values()].map((k) => [k.name, k]));
+const KIND_BY_NAME: ReadonlyMap<string, ImageKind> = new Map([...KIND_BY_MAGIC.values()].map((k) => [k.name, k]));
 
 export function kindNamed(name: string): ImageKind {
   const kind = KIND_BY_NAME.get(name);

@@ -18,7 +18,7 @@ export const RLIMITS = [
   'memlock', 'as', 'locks', 'sigpending', 'msgqueue', 'nice', 'rtprio', 'rttime',
 ] as const;
 
-export const RLIM_INFINITY = (1n << 64n) - 1n;
+const RLIM_INFINITY = (1n << 64n) - 1n;
 
 /** A limit as the store keeps it: null is unlimited, bigint only where a number would round. */
 export function limitValue(v: bigint): number | bigint | null {

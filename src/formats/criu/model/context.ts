@@ -18,7 +18,7 @@ export interface ModelledImage {
   entries: Entry[];
 }
 
-export interface Decoded<M> {
+interface Decoded<M> {
   entry: Entry;
   msg: M;
 }

@@ -18,7 +18,7 @@ import { rebuild, decodeFresh, type ExportContext, type OriginalImage, type OutE
 import type { FdRow } from './rows.js';
 
 /** The files_id a fdinfo image belongs to. */
-export function fdtableIdOf(ctx: ImportContext, name: string, perId: boolean): number {
+function fdtableIdOf(ctx: ImportContext, name: string, perId: boolean): number {
   const n = imageNumber(name);
   if (perId) return n;
   const ids = ctx.decodeOne(`ids-${n}.img`, task_kobj_ids_entrySchema)?.msg ?? ctx.decodeOne(`core-${n}.img`, core_entrySchema)?.msg.ids;
@@ -42,7 +42,7 @@ export function importFds(ctx: ImportContext, perId: boolean): number {
   return tables;
 }
 
-export function byNumber(a: string, b: string): number {
+function byNumber(a: string, b: string): number {
   return imageNumber(a) - imageNumber(b);
 }
 

@@ -28,15 +28,15 @@ import { decodeFresh, rebuild, type ExportContext, type OriginalImage, type OutE
 import type { ImportContext } from './context.js';
 
 /** file_entry's oneof-like sub-messages, by field name. */
-export type FileField =
+type FileField =
   | 'reg' | 'isk' | 'nsf' | 'psk' | 'nlsk' | 'efd' | 'epfd' | 'sgfd' | 'tunf' | 'tfd'
   | 'ify' | 'ffy' | 'ext' | 'usk' | 'fifo' | 'pipe' | 'tty' | 'memfd' | 'bpf';
 
-// The sub-messages differ in shape; each spec below knows its own.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// The sub-messages differ in shape and each spec below knows its own: typing them
+// through one union would cost a cast per field without catching anything more.
 type Sub = any;
 
-export interface FileSpec {
+interface FileSpec {
   field: FileField;
   schema: DescMessage;
   type: (sub: Sub) => FileType;
@@ -144,7 +144,7 @@ function port(v: unknown): number {
 }
 
 /** fd_types -> how such a file maps. */
-export const FILE_SPECS: Record<number, FileSpec> = {
+const FILE_SPECS: Record<number, FileSpec> = {
   1: reg,
   2: {
     field: 'pipe', schema: pipe_entrySchema, type: () => 'pipe',
@@ -192,14 +192,14 @@ export const FILE_SPECS: Record<number, FileSpec> = {
   },
 };
 
-export const FD_TYPE_NAMES: Record<number, string> = {
+const FD_TYPE_NAMES: Record<number, string> = {
   0: 'UND', 1: 'REG', 2: 'PIPE', 3: 'FIFO', 4: 'INETSK', 5: 'UNIXSK', 6: 'EVENTFD', 7: 'EVENTPOLL', 8: 'INOTIFY',
   9: 'SIGNALFD', 10: 'PACKETSK', 11: 'TTY', 12: 'FANOTIFY', 13: 'NETLINKSK', 14: 'NS', 15: 'TUNF', 16: 'EXT',
   17: 'TIMERFD', 18: 'MEMFD', 19: 'BPFMAP', 65534: 'CTL_TTY', 65535: 'AUTOFS_PIPE',
 };
 
 /** One open file as CRIU wrote it, from files.img or a per-type image. */
-export interface CriuFile {
+interface CriuFile {
   image: string;
   offset: number;
   entry: file_entry;
@@ -207,13 +207,13 @@ export interface CriuFile {
   legacy: boolean;
 }
 
-export function subMessage(f: file_entry): Sub {
+function subMessage(f: file_entry): Sub {
   const spec = FILE_SPECS[f.type];
   return spec ? (f as Sub)[spec.field] : undefined;
 }
 
 /** Every open file of the checkpoint, in image order. */
-export function* criuFiles(ctx: ImportContext): Generator<CriuFile> {
+function* criuFiles(ctx: ImportContext): Generator<CriuFile> {
   for (const { entry, msg } of ctx.decodeEach('files.img', file_entrySchema)) {
     yield { image: 'files.img', offset: entry.offset, entry: msg, legacy: false };
   }

@@ -16,7 +16,7 @@ import { int64, overlay, u64, type Binding } from './binding.js';
 import { decodeFresh, rebuild, type ExportContext, type OriginalImage } from './exportContext.js';
 import type { ImportContext } from './context.js';
 
-export function isFileVma(v: vma_entry): boolean {
+function isFileVma(v: vma_entry): boolean {
   return (v.status & (VMA.FILE_PRIVATE | VMA.FILE_SHARED)) !== 0 && (v.status & VMA.SYSVIPC) === 0;
 }
 

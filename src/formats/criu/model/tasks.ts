@@ -27,17 +27,17 @@ import { decodeFresh, rebuild, type ExportContext, type OriginalImage, type OutE
 import type { ImportContext } from './context.js';
 import { nulStrings, type ProcessMemory } from './memory.js';
 
-export const TASK_OBJECT_IDS: [TaskObjectKind, 'vmId' | 'filesId' | 'fsId' | 'sighandId'][] = [
+const TASK_OBJECT_IDS: [TaskObjectKind, 'vmId' | 'filesId' | 'fsId' | 'sighandId'][] = [
   ['mm', 'vmId'], ['fdtable', 'filesId'], ['fs', 'fsId'], ['sighand', 'sighandId'],
 ];
 
-export const NAMESPACE_IDS: [NamespaceType, Exclude<keyof task_kobj_ids_entry, '$typeName' | '$unknown'>][] = [
+const NAMESPACE_IDS: [NamespaceType, Exclude<keyof task_kobj_ids_entry, '$typeName' | '$unknown'>][] = [
   ['pid', 'pidNsId'], ['net', 'netNsId'], ['ipc', 'ipcNsId'], ['uts', 'utsNsId'], ['mnt', 'mntNsId'],
   ['user', 'userNsId'], ['cgroup', 'cgroupNsId'], ['time', 'timeNsId'],
 ];
 
 /** One thread's core image with its process leader's, which holds what threads share. */
-export interface ThreadCore {
+interface ThreadCore {
   core: core_entry;
   leader: core_entry;
   isLeader: boolean;
@@ -50,7 +50,7 @@ function creds(t: ThreadCore) {
 }
 
 /** tasks columns read from (and written back to) a thread's core image. */
-export const CORE_BINDINGS: Record<string, Binding<ThreadCore>> = {
+const CORE_BINDINGS: Record<string, Binding<ThreadCore>> = {
   comm: {
     get: (t) => (t.core.threadCore && isFieldSet(t.core.threadCore, thread_core_entrySchema.field.comm) ? t.core.threadCore.comm : t.leader.tc?.comm ?? null),
     set: (t, v) => {
@@ -101,7 +101,7 @@ export const CORE_BINDINGS: Record<string, Binding<ThreadCore>> = {
 };
 
 /** Keys of tasks.attrs written back to the core image. */
-export const CORE_ATTRS: Record<string, Binding<ThreadCore>> = {
+const CORE_ATTRS: Record<string, Binding<ThreadCore>> = {
   personality: leaderField('personality'),
   loginuid: leaderField('loginuid'),
   oom_score_adj: leaderField('oomScoreAdj'),
@@ -148,7 +148,7 @@ function actionMask(leader: core_entry, pick: (handler: bigint) => boolean): big
   return mask;
 }
 
-export function rlimitsOf(leader: core_entry): RlimitInput[] {
+function rlimitsOf(leader: core_entry): RlimitInput[] {
   return (leader.tc?.rlimits?.rlimits ?? []).map((r, i) => ({
     resource: RLIMITS[i] ?? `rlimit${i}`,
     soft: limitValue(r.cur),
@@ -157,7 +157,7 @@ export function rlimitsOf(leader: core_entry): RlimitInput[] {
 }
 
 /** Writes rows of task_rlimits back into the leader's task_rlimits_entry. */
-export function setRlimits(leader: core_entry, rows: { resource: string; soft: ColumnValue; hard: ColumnValue }[]): boolean {
+function setRlimits(leader: core_entry, rows: { resource: string; soft: ColumnValue; hard: ColumnValue }[]): boolean {
   const tc = leader.tc;
   if (!tc) return false;
   let changed = false;
@@ -180,7 +180,7 @@ export function setRlimits(leader: core_entry, rows: { resource: string; soft: C
 }
 
 /** The thread ids of a pstree entry, leader first. */
-export function threadsOf(p: pstree_entry): number[] {
+function threadsOf(p: pstree_entry): number[] {
   return [p.pid, ...p.threads.filter((t) => t !== p.pid)];
 }
 
