@@ -70,7 +70,7 @@ describe('importCriu refuses bad images with one line naming the file and offset
     const store = openStore(tempStorePath());
     const file = join(tempDir(), 'notes.txt');
     writeFileSync(file, 'hello');
-    await expect(importCriu(store, file)).rejects.toMatchObject({ code: 'BAD_ARGUMENT', message: `${file} is neither a CRIU image directory nor a .tar or .tar.gz checkpoint archive` });
+    await expect(importCriu(store, file)).rejects.toMatchObject({ code: 'BAD_ARGUMENT', message: `${file} is neither a CRIU image directory nor a .tar, .tar.gz or .tar.zst checkpoint archive` });
     await expect(importCriu(store, join(tempDir(), 'missing'))).rejects.toMatchObject({ code: 'BAD_ARGUMENT', message: expect.stringMatching(/^cannot read .*missing: ENOENT$/) });
     expect(store.listCheckpoints()).toEqual([]);
     store.close();
