@@ -1,19 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../src/index.js';
 import { exportCriu, importCriu, detectCriuSource } from '../src/formats/criu/index.js';
-import { buildFixture } from './helpers/criuFixture.js';
+import { useFixture } from './helpers/useCriuFixture.js';
 import { tempDir, tempStorePath } from './helpers/tmp.js';
 
-let fixture: string;
-beforeAll(async () => {
-  fixture = mkdtempSync(join(tmpdir(), 'ckptdb-criu-'));
-  await buildFixture(fixture);
-}, 120_000);
-afterAll(() => rmSync(fixture, { recursive: true, force: true }));
+const fixtureDir = useFixture();
 
 const CONFIG = { id: 'c0ffee', name: 'web-1', rootfsImageName: 'docker.io/library/nginx:latest', OCIRuntime: 'crun', createdTime: '2024-05-01T10:00:00Z' };
 const SPEC = { ociVersion: '1.0.2', hostname: 'web-1', process: { env: ['SECRET=hunter2'] } };
@@ -21,7 +15,7 @@ const SPEC = { ociVersion: '1.0.2', hostname: 'web-1', process: { env: ['SECRET=
 /** A container checkpoint archive as podman writes one: checkpoint/ beside config.dump and spec.dump. */
 function buildArchive(compression: 'none' | 'gzip' | 'zstd', extra: (root: string) => void = () => {}): string {
   const root = tempDir();
-  cpSync(fixture, join(root, 'checkpoint'), { recursive: true });
+  cpSync(fixtureDir(), join(root, 'checkpoint'), { recursive: true });
   writeFileSync(join(root, 'config.dump'), JSON.stringify(CONFIG));
   writeFileSync(join(root, 'spec.dump'), JSON.stringify(SPEC));
   mkdirSync(join(root, 'rootfs'));
@@ -55,9 +49,9 @@ describe('importCriu of a container checkpoint archive', () => {
     it(`reads a tar${compression === 'none' ? '' : ` compressed with ${compression}`} as a stream into the same rows as the directory`, async () => {
       const archive = buildArchive(compression);
       expect(detectCriuSource(archive)).toBe('archive');
-      expect(detectCriuSource(fixture)).toBe('directory');
+      expect(detectCriuSource(fixtureDir())).toBe('directory');
       const store = openStore(tempStorePath());
-      const fromDir = await importCriu(store, fixture);
+      const fromDir = await importCriu(store, fixtureDir());
       const fromArchive = await importCriu(store, archive);
       expect(content(store, fromArchive.checkpointId)).toEqual(content(store, fromDir.checkpointId));
       expect(fromArchive.newBytes).toBeLessThan(fromDir.newBytes);
@@ -73,7 +67,7 @@ describe('importCriu of a container checkpoint archive', () => {
       const out = join(tempDir(), 'out');
       const r = await exportCriu(store, fromArchive.checkpointId, out);
       expect(r.rebuilt).toEqual([]);
-      execFileSync('diff', ['-r', fixture, out]);
+      execFileSync('diff', ['-r', fixtureDir(), out]);
       store.close();
     });
   }
@@ -94,7 +88,7 @@ describe('importCriu of a container checkpoint archive', () => {
     }
 
     const flat = join(tempDir(), 'flat.tar');
-    execFileSync('tar', ['-C', fixture, '-cf', flat, '.']);
+    execFileSync('tar', ['-C', fixtureDir(), '-cf', flat, '.']);
     await expect(importCriu(store, flat)).rejects.toMatchObject({ code: 'BAD_IMAGE', message: `${flat}:checkpoint/inventory.img: missing: a CRIU image directory starts with inventory.img at byte 0` });
 
     expect(store.listCheckpoints()).toEqual([]);

@@ -1,18 +1,13 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../src/index.js';
 import { importCriu } from '../src/formats/criu/index.js';
-import { FIXTURE_IMAGES, buildFixture, writeImages } from './helpers/criuFixture.js';
+import { FIXTURE_IMAGES, writeImages } from './helpers/criuFixture.js';
+import { useFixture } from './helpers/useCriuFixture.js';
 import { tempDir, tempStorePath } from './helpers/tmp.js';
 
-let fixture: string;
-beforeAll(async () => {
-  fixture = mkdtempSync(join(tmpdir(), 'ckptdb-criu-'));
-  await buildFixture(fixture);
-}, 120_000);
-afterAll(() => rmSync(fixture, { recursive: true, force: true }));
+const fixtureDir = useFixture();
 
 const TABLES = ['checkpoints', 'shared_objects', 'files', 'tasks', 'fds', 'maps', 'sockets', 'task_namespaces', 'task_rlimits', 'criu_images', 'criu_chunks', 'criu_image_chunks'];
 
@@ -20,13 +15,13 @@ function counts(store: Store): Record<string, number> {
   return Object.fromEntries(TABLES.map((t) => [t, store.db.prepare(`SELECT count(*) FROM ${t}`).pluck().get() as number]));
 }
 
-/** A copy of the fixture with one change, imported into a store that already holds the fixture once. */
+/** A copy of the fixtureDir() with one change, imported into a store that already holds the fixtureDir() once. */
 async function importBroken(change: (dir: string) => void | Promise<void>): Promise<{ error: unknown; dir: string; unchanged: boolean }> {
   const dir = tempDir();
-  cpSync(fixture, dir, { recursive: true });
+  cpSync(fixtureDir(), dir, { recursive: true });
   await change(dir);
   const store = openStore(tempStorePath());
-  await importCriu(store, fixture);
+  await importCriu(store, fixtureDir());
   const before = counts(store);
   let error: unknown = null;
   try {

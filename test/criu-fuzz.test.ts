@@ -3,22 +3,16 @@
  * takes the checkpoint whole and sound, or refuses it with a BAD_IMAGE error and leaves
  * the store as it was. Never a crash, never a partial checkpoint.
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CkptdbError, openStore, type Store } from '../src/index.js';
 import { importCriu } from '../src/formats/criu/index.js';
-import { buildFixture } from './helpers/criuFixture.js';
+import { useFixture } from './helpers/useCriuFixture.js';
 import { tempDir, tempStorePath } from './helpers/tmp.js';
 
-let fixture: string;
-beforeAll(async () => {
-  fixture = mkdtempSync(join(tmpdir(), 'ckptdb-criu-'));
-  await buildFixture(fixture);
-}, 120_000);
-afterAll(() => rmSync(fixture, { recursive: true, force: true }));
+const fixtureDir = useFixture();
 
 const TARGETS = [
   'inventory.img', 'pstree.img', 'files.img', 'fdinfo-2.img', 'fdinfo-12.img', 'core-100.img', 'core-101.img', 'core-140.img',
@@ -68,12 +62,12 @@ const counts = (store: Store) => TABLES.map((t) => store.db.prepare(`SELECT coun
 describe('importCriu on mutated images', () => {
   it('takes each whole or refuses it with BAD_IMAGE, leaving nothing', async () => {
     const dir = tempDir();
-    cpSync(fixture, dir, { recursive: true });
+    cpSync(fixtureDir(), dir, { recursive: true });
     const store = openStore(tempStorePath());
     const outcomes = { imported: 0, refused: 0 };
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...TARGETS), fc.array(mutation, { minLength: 1, maxLength: 3 }), async (target, mutations) => {
-        const original = readFileSync(join(fixture, target));
+        const original = readFileSync(join(fixtureDir(), target));
         writeFileSync(join(dir, target), mutations.reduce(mutate, original));
         const before = counts(store);
         try {

@@ -1,18 +1,13 @@
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../src/index.js';
 import { exportCriu, importCriu, listCriuImages, verifyCriuStorage } from '../src/formats/criu/index.js';
-import { ARGS, FIXTURE_IMAGES, buildFixture, critDecode, critX, writeImages } from './helpers/criuFixture.js';
+import { ARGS, FIXTURE_IMAGES, critDecode, critX, writeImages } from './helpers/criuFixture.js';
+import { useFixture } from './helpers/useCriuFixture.js';
 import { tempDir, tempStorePath } from './helpers/tmp.js';
 
-let fixture: string;
-beforeAll(async () => {
-  fixture = mkdtempSync(join(tmpdir(), 'ckptdb-criu-'));
-  await buildFixture(fixture);
-}, 120_000);
-afterAll(() => rmSync(fixture, { recursive: true, force: true }));
+const fixtureDir = useFixture();
 
 function rows(store: Store, sql: string, ...params: unknown[]): Record<string, unknown>[] {
   return store.db.prepare(sql).all(...params) as Record<string, unknown>[];
@@ -20,7 +15,7 @@ function rows(store: Store, sql: string, ...params: unknown[]): Record<string, u
 
 async function imported(): Promise<{ store: Store; id: number }> {
   const store = openStore(tempStorePath());
-  const r = await importCriu(store, fixture);
+  const r = await importCriu(store, fixtureDir());
   return { store, id: r.checkpointId };
 }
 
@@ -48,7 +43,7 @@ describe('importCriu of a directory made by crit encode', () => {
       { pid: 140, tgid: 140, ppid: 100, pgid: 100, sid: 100, state: 'zombie', comm: 'reaped', uid: null, euid: null, suid: null, fsuid: null, gid: null, exe: null, cwd: null, root: null, sig_pending: '0000000000000000', sig_blocked: '0000000000000000', sig_ignored: '0000000000000000', sig_caught: '0000000000000000', attrs: '{"personality":0}', mm: null, fdtable: null, fs: null, sighand: null },
     ]);
     const cp = store.getCheckpoint(id);
-    expect({ source: cp.source, root_pid: cp.root_pid, frozen: cp.frozen, label: cp.label }).toEqual({ source: 'criu', root_pid: 100, frozen: 1, label: fixture.split('/').at(-1) });
+    expect({ source: cp.source, root_pid: cp.root_pid, frozen: cp.frozen, label: cp.label }).toEqual({ source: 'criu', root_pid: 100, frozen: 1, label: fixtureDir().split('/').at(-1) });
     expect(JSON.parse(cp.meta!).criu.inventory).toEqual({
       img_version: 2, fdinfo_per_id: true, ns_per_id: true, root_cg_set: 1, lsmtype: 0, dump_uptime: 123456789, pre_dump_mode: 1, tcp_close: false, network_lock_method: 1,
     });
@@ -67,8 +62,8 @@ describe('importCriu of a directory made by crit encode', () => {
 
   it('reads command lines from the pages of the process, and environments only when asked to', async () => {
     const store = openStore(tempStorePath());
-    const plain = await importCriu(store, fixture);
-    const withEnv = await importCriu(store, fixture, { env: true });
+    const plain = await importCriu(store, fixtureDir());
+    const withEnv = await importCriu(store, fixtureDir(), { env: true });
     const args = (id: number) => rows(store, 'SELECT pid, cmdline, env FROM tasks WHERE checkpoint_id = ? ORDER BY pid', id);
     const cmd100 = JSON.stringify(ARGS[100]!.args);
     const cmd110 = JSON.stringify(ARGS[110]!.args);
@@ -158,9 +153,9 @@ describe('importCriu of a directory made by crit encode', () => {
   it('keeps every file of the directory, each in its role', async () => {
     const { store, id } = await imported();
     const images = rows(store, 'SELECT name, kind, role, size FROM criu_images WHERE checkpoint_id = ? ORDER BY name', id);
-    const onDisk = readdirSync(fixture).sort();
+    const onDisk = readdirSync(fixtureDir()).sort();
     expect(images.map((i) => i.name)).toEqual(onDisk);
-    for (const i of images) expect(i.size).toBe(statSync(join(fixture, i.name as string)).size);
+    for (const i of images) expect(i.size).toBe(statSync(join(fixtureDir(), i.name as string)).size);
     const role = Object.fromEntries(images.map((i) => [i.name, `${i.role}:${i.kind ?? ''}`]));
     expect(role).toMatchObject({
       'inventory.img': 'modelled:INVENTORY', 'files.img': 'modelled:FILES', 'core-101.img': 'modelled:CORE', 'fdinfo-12.img': 'modelled:FDINFO',
@@ -173,7 +168,7 @@ describe('importCriu of a directory made by crit encode', () => {
   it('holds what `crit x DIR fds` shows, fd by fd', async () => {
     // crit x stops at a zombie (it has no ids image), so this tree has none.
     const dir = tempDir();
-    cpSync(fixture, dir, { recursive: true });
+    cpSync(fixtureDir(), dir, { recursive: true });
     rmSync(join(dir, 'core-140.img'));
     const tree = structuredClone(FIXTURE_IMAGES['pstree.img']!);
     tree.entries = tree.entries.filter((e) => e.pid !== 140);
@@ -214,11 +209,11 @@ describe('exportCriu', () => {
     const out = join(tempDir(), 'out');
     const r = await exportCriu(store, id, out);
     expect(r.rebuilt).toEqual([]);
-    expect(readdirSync(out).sort()).toEqual(readdirSync(fixture).sort());
-    for (const name of readdirSync(fixture)) {
-      expect(readFileSync(join(out, name)).equals(readFileSync(join(fixture, name))), name).toBe(true);
+    expect(readdirSync(out).sort()).toEqual(readdirSync(fixtureDir()).sort());
+    for (const name of readdirSync(fixtureDir())) {
+      expect(readFileSync(join(out, name)).equals(readFileSync(join(fixtureDir(), name))), name).toBe(true);
       expect(statSync(join(out, name)).mode & 0o777).toBe(0o600);
-      if (name.endsWith('.img') && !name.startsWith('pages-')) expect(await critDecode(join(out, name)), name).toBe(await critDecode(join(fixture, name)));
+      if (name.endsWith('.img') && !name.startsWith('pages-')) expect(await critDecode(join(out, name)), name).toBe(await critDecode(join(fixtureDir(), name)));
     }
     store.close();
   });
@@ -265,7 +260,7 @@ describe('exportCriu', () => {
       return e;
     };
     for (const name of ['files.img', 'core-102.img', 'core-110.img', 'ids-100.img', 'mm-110.img', 'inventory.img', 'pagemap-100.img']) {
-      const before = await decoded(fixture, name);
+      const before = await decoded(fixtureDir(), name);
       const after = await decoded(out, name);
       expect(after.entries, name).toEqual(without(before, name));
     }
@@ -299,8 +294,8 @@ describe('exportCriu', () => {
 describe('storage of CRIU images', () => {
   it('stores a second import of the same images without new chunks, and frees them with the last checkpoint', async () => {
     const store = openStore(tempStorePath());
-    const first = await importCriu(store, fixture);
-    const second = await importCriu(store, fixture);
+    const first = await importCriu(store, fixtureDir());
+    const second = await importCriu(store, fixtureDir());
     expect(first.newBytes).toBeGreaterThan(0);
     expect(second.newBytes).toBe(0);
     expect(second.bytes).toBe(first.bytes);

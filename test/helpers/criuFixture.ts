@@ -9,7 +9,7 @@
  * vsyscall address above 2^63) and pages files.
  */
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -201,7 +201,6 @@ export async function writeImages(dir: string, images: Record<string, Image>): P
     const json = join(dir, `${name}.json`);
     writeFileSync(json, criuJson(images[name]));
     await run('crit', ['encode', '-i', json, '-o', join(dir, name)]);
-    const { rmSync } = await import('node:fs');
     rmSync(json);
     await next();
   };
@@ -222,3 +221,4 @@ export async function critDecode(path: string): Promise<string> {
 export async function critX(dir: string, what: 'ps' | 'fds' | 'mems'): Promise<string> {
   return (await run('crit', ['x', dir, what], { maxBuffer: 1 << 28 })).stdout;
 }
+
