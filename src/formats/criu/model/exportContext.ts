@@ -6,7 +6,8 @@
  */
 import type { DescMessage, MessageShape } from '@bufbuild/protobuf';
 import { decodeMessage, encodeImage, encodeMessage, readEntries, readHeader, type Entry, type ImageHeader } from '../imageFile.js';
-import type { CheckpointRows } from './rows.js';
+import { imageNumber } from '../images.js';
+import type { CheckpointRows, TaskRow } from './rows.js';
 
 export interface OriginalImage {
   name: string;
@@ -62,4 +63,22 @@ export function rebuild<Desc extends DescMessage>(img: OriginalImage, out: OutEn
 /** Every entry of an original image decoded afresh, for export to change. */
 export function decodeFresh<Desc extends DescMessage>(img: OriginalImage, schema: Desc): { entry: Entry; msg: MessageShape<Desc> }[] {
   return img.entries.map((entry) => ({ entry, msg: decodeMessage(schema, entry.payload, img.name, entry.offset) }));
+}
+
+/**
+ * A per-process image of one entry (core, ids, mm): dropped when its task's row is
+ * gone, else rebuilt with `change`, which returns whether it changed the message.
+ */
+export function rebuildTaskImage<Desc extends DescMessage>(
+  ex: ExportContext,
+  img: OriginalImage,
+  schema: Desc,
+  change: (pid: number, row: TaskRow, msg: MessageShape<Desc>) => boolean,
+): Buffer | null {
+  const pid = imageNumber(img.name);
+  const row = ex.rows.tasks.get(pid);
+  if (!row) return null;
+  const [one] = decodeFresh(img, schema);
+  if (!one) return img.bytes;
+  return rebuild(img, [change(pid, row, one.msg) ? { schema, msg: one.msg } : { original: one.entry }]);
 }

@@ -5,7 +5,6 @@
 import { CkptdbError } from '../../../errors.js';
 import { addressText } from '../../../store/values.js';
 import { badImage } from '../imageFile.js';
-import { imageNumber } from '../images.js';
 import { taskObjectKey } from '../keys.js';
 import { MAP_PRIVATE, MAP_SHARED, VMA, permsToProt, specialVmaPath, vmaPerms } from '../values.js';
 import { mm_entrySchema, type mm_entry } from '../gen/mm_pb.js';
@@ -13,7 +12,7 @@ import { core_entrySchema, task_kobj_ids_entrySchema } from '../gen/core_pb.js';
 import type { vma_entry } from '../gen/vma_pb.js';
 import { pstree_entrySchema } from '../gen/pstree_pb.js';
 import { int64, overlay, u64, type Binding } from './binding.js';
-import { decodeFresh, rebuild, type ExportContext, type OriginalImage } from './exportContext.js';
+import { rebuildTaskImage, type ExportContext, type OriginalImage } from './exportContext.js';
 import type { ImportContext } from './context.js';
 
 function isFileVma(v: vma_entry): boolean {
@@ -44,25 +43,21 @@ function addMaps(ctx: ImportContext, name: string, offset: number, mm: mm_entry,
 
 /** mm-PID.img: the vmas of the process's address space, each with its maps row's end, perms and offset. */
 export function exportMm(ex: ExportContext, img: OriginalImage): Buffer | null {
-  const pid = imageNumber(img.name);
-  const task = ex.rows.tasks.get(pid);
-  if (!task) return null;
-  const [one] = decodeFresh(img, mm_entrySchema);
-  if (!one) return img.bytes;
-  const rows = new Map((task.mm_key ? ex.rows.maps.get(task.mm_key) ?? [] : []).map((r) => [r.start_addr, r]));
-  const before = one.msg.vmas.length;
-  let changed = false;
-  one.msg.vmas = one.msg.vmas.filter((v) => {
-    const row = rows.get(addressText(v.start, 'vma start'));
-    if (!row) return false;
-    rows.delete(row.start_addr);
-    changed = overlay(v, VMA_BINDINGS, row, `map ${row.start_addr} of task ${pid}`) || changed;
-    return true;
+  return rebuildTaskImage(ex, img, mm_entrySchema, (pid, task, mm) => {
+    const rows = new Map((task.mm_key ? ex.rows.maps.get(task.mm_key) ?? [] : []).map((r) => [r.start_addr, r]));
+    const before = mm.vmas.length;
+    let changed = false;
+    mm.vmas = mm.vmas.filter((v) => {
+      const row = rows.get(addressText(v.start, 'vma start'));
+      if (!row) return false;
+      rows.delete(row.start_addr);
+      changed = overlay(v, VMA_BINDINGS, row, `map ${row.start_addr} of task ${pid}`) || changed;
+      return true;
+    });
+    const [extra] = rows.keys();
+    if (extra !== undefined) throw new CkptdbError('UNSUPPORTED', `map ${extra} of task ${pid} is not in mm-${pid}.img: ckptdb cannot make a CRIU vma for a new map`);
+    return changed || mm.vmas.length !== before;
   });
-  const [extra] = rows.keys();
-  if (extra !== undefined) throw new CkptdbError('UNSUPPORTED', `map ${extra} of task ${pid} is not in mm-${pid}.img: ckptdb cannot make a CRIU vma for a new map`);
-  changed ||= one.msg.vmas.length !== before;
-  return rebuild(img, [changed ? { schema: mm_entrySchema, msg: one.msg } : { original: one.entry }]);
 }
 
 const VMA_BINDINGS: Record<string, Binding<vma_entry>> = {

@@ -23,7 +23,8 @@ import { mm_entrySchema } from '../gen/mm_pb.js';
 import { pstree_entrySchema, type pstree_entry } from '../gen/pstree_pb.js';
 import { rlimit_entrySchema } from '../gen/rlimit_pb.js';
 import { int, overlay, u32, type Binding, type ColumnValue } from './binding.js';
-import { decodeFresh, rebuild, type ExportContext, type OriginalImage, type OutEntry } from './exportContext.js';
+import { decodeFresh, rebuild, rebuildTaskImage, type ExportContext, type OriginalImage, type OutEntry } from './exportContext.js';
+import type { TaskRow } from './rows.js';
 import type { ImportContext } from './context.js';
 import { nulStrings, type ProcessMemory } from './memory.js';
 
@@ -302,35 +303,28 @@ export function exportPstree(ex: ExportContext, img: OriginalImage): Buffer {
 
 /** core-TID.img: comm, state, credentials, blocked signals, attrs and the leader's rlimits. */
 export function exportCore(ex: ExportContext, img: OriginalImage): Buffer | null {
-  const pid = imageNumber(img.name);
-  const row = ex.rows.tasks.get(pid);
-  if (!row) return null;
-  const [one] = decodeFresh(img, core_entrySchema);
-  if (!one) return img.bytes;
-  const isLeader = Number(row.tgid) === pid;
-  const leader = isLeader ? one.msg : ex.messages(`core-${row.tgid}.img`, core_entrySchema)[0]?.msg ?? one.msg;
-  const t: ThreadCore = { core: one.msg, leader, isLeader };
-  const what = `task ${pid}`;
-  let changed = overlay(t, CORE_BINDINGS, row, what);
-  changed = overlay(t, CORE_ATTRS, row.attrs ? (JSON.parse(row.attrs) as Record<string, ColumnValue>) : {}, what) || changed;
-  if (isLeader) {
+  return rebuildTaskImage(ex, img, core_entrySchema, (pid, row, core) => {
+    const isLeader = Number(row.tgid) === pid;
+    const leader = isLeader ? core : ex.messages(`core-${row.tgid}.img`, core_entrySchema)[0]?.msg ?? core;
+    const t: ThreadCore = { core, leader, isLeader };
+    const what = `task ${pid}`;
+    let changed = overlay(t, CORE_BINDINGS, row, what);
+    changed = overlay(t, CORE_ATTRS, row.attrs ? (JSON.parse(row.attrs) as Record<string, ColumnValue>) : {}, what) || changed;
+    if (!isLeader) return changed;
     try {
-      changed = setRlimits(one.msg, ex.rows.rlimits.get(pid) ?? []) || changed;
+      return setRlimits(core, ex.rows.rlimits.get(pid) ?? []) || changed;
     } catch (e) {
       throw new CkptdbError('BAD_ARGUMENT', `${what}: ${(e as Error).message}`);
     }
-  }
-  return rebuild(img, [changed ? { schema: core_entrySchema, msg: one.msg } : { original: one.entry }]);
+  });
 }
 
 /** ids-PID.img: the CRIU ids in the keys of the objects the leader refers to. */
 export function exportIds(ex: ExportContext, img: OriginalImage): Buffer | null {
-  const pid = imageNumber(img.name);
-  const row = ex.rows.tasks.get(pid);
-  if (!row) return null;
-  const [one] = decodeFresh(img, task_kobj_ids_entrySchema);
-  if (!one) return img.bytes;
-  const ids = one.msg;
+  return rebuildTaskImage(ex, img, task_kobj_ids_entrySchema, (pid, row, ids) => setIds(ex, pid, row, ids));
+}
+
+function setIds(ex: ExportContext, pid: number, row: TaskRow, ids: task_kobj_ids_entry): boolean {
   let changed = false;
   for (const [kind, field] of TASK_OBJECT_IDS) {
     const key = row[`${kind}_key`] as string | null;
@@ -359,7 +353,7 @@ export function exportIds(ex: ExportContext, img: OriginalImage): Buffer | null 
       changed = true;
     }
   }
-  return rebuild(img, [changed ? { schema: task_kobj_ids_entrySchema, msg: ids } : { original: one.entry }]);
+  return changed;
 }
 
 /** fs-PID.img and other per-process images follow their process: gone with it, else as they were. */
