@@ -6,3 +6,7 @@ export type { VerifyFinding, VerifyCheck } from './store/verify.js';
 export type * from './store/schema.js';
 export { CheckpointWriter } from './capture/writer.js';
 export type * from './capture/types.js';
+export {
+  importCriu, exportCriu, detectCriuSource, listCriuImages, verifyCriuStorage,
+  type CriuImportOptions, type CriuImportResult, type CriuExportResult, type CriuSourceKind, type CriuImage, type CriuStorageFinding,
+} from './formats/criu/index.js';
