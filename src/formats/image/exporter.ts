@@ -1,0 +1,268 @@
+import type Database from 'better-sqlite3';
+import type { CheckpointSource, FileType, NamespaceType } from '../../capture/types.js';
+import { CkptdbError } from '../../errors.js';
+import { namedStatements, statement } from '../../store/sqlFile.js';
+import type { Store } from '../../store/store.js';
+import type {
+  CheckpointRecord,
+  FdRecord,
+  FileRecord,
+  ImageRecord,
+  JsonObject,
+  MapRecord,
+  ObjectRecord,
+  SocketDetails,
+  TaskRecord,
+} from './types.js';
+
+const SQL = 'internal/image.sql';
+
+type Row = Record<string, unknown>;
+type Stmt = Database.Statement<unknown[]>;
+
+/**
+ * The records of one checkpoint in restore order (see types.ts), read from the store
+ * as they are yielded: what is held in memory is one task's worth of rows, whatever the
+ * size of the checkpoint. The order itself is worked out first, in two TEMP tables of
+ * the store's connection (SQLite keeps them on disk past its cache), inside one read
+ * transaction, so a checkpoint deleted or written meanwhile does not tear the image.
+ */
+export function* checkpointRecords(store: Store, checkpointId: number): Generator<ImageRecord> {
+  store.getCheckpoint(checkpointId);
+  const db = store.db;
+  const ownTransaction = !db.inTransaction;
+  if (ownTransaction) db.exec('BEGIN');
+  try {
+    const order = new RestoreOrder(db, checkpointId);
+    order.build();
+    yield* new RecordReader(db, checkpointId).records();
+  } finally {
+    for (const sql of namedStatements(SQL).get('drop_order_tables')!) db.exec(sql);
+    if (ownTransaction && db.inTransaction) db.exec('COMMIT');
+  }
+}
+
+/** Numbers tasks and shared objects in restore order (image_tasks, image_objects). */
+class RestoreOrder {
+  private readonly s: Record<string, Stmt> = {};
+
+  constructor(private readonly db: Database.Database, private readonly checkpointId: number) {
+    for (const sql of namedStatements(SQL).get('create_order_tables')!) db.exec(sql);
+    for (const name of ['order_tasks', 'unordered_tasks', 'ordered_tasks', 'is_numbered', 'number_task_objects', 'number_fdtable_files',
+      'count_unnumbered', 'unnumbered_fdtables', 'number_object']) {
+      this.s[name] = db.prepare(statement(SQL, name));
+    }
+  }
+
+  build(): void {
+    const id = this.checkpointId;
+    this.s.order_tasks!.run({ id });
+    const cycle = this.s.unordered_tasks!.pluck().all({ id }) as number[];
+    if (cycle.length) {
+      throw new CkptdbError('BAD_ARGUMENT', `checkpoint ${id}: tasks ${cycle.join(', ')} descend from themselves (their ppids form a cycle), so they have no restore order`);
+    }
+    // Tasks are few next to fds; their list is the one thing held whole.
+    const tasks = this.s.ordered_tasks!.raw().all() as [number, number, number | null][];
+    for (const [, task, fdtable] of tasks) {
+      const ownsFdtable = fdtable !== null && this.s.is_numbered!.get({ object: fdtable }) === undefined;
+      this.s.number_task_objects!.run({ task });
+      if (ownsFdtable) this.s.number_fdtable_files!.run({ fdtable });
+    }
+    if (this.unnumbered() === 0) return;
+    for (const fdtable of this.s.unnumbered_fdtables!.pluck().all({ id }) as number[]) {
+      this.s.number_object!.run({ object: fdtable });
+      this.s.number_fdtable_files!.run({ fdtable });
+    }
+    for (const sql of namedStatements(SQL).get('number_rest')!) this.db.prepare(sql).run({ id });
+  }
+
+  private unnumbered(): number {
+    return this.s.count_unnumbered!.pluck().get({ id: this.checkpointId }) as number;
+  }
+}
+
+/**
+ * Reads the records out in order. `next` is the image id the next definition gets: an
+ * object is written in full exactly when a record refers to it and its id is `next`.
+ */
+class RecordReader {
+  private readonly s: Record<string, Stmt> = {};
+  private next = 1;
+
+  constructor(db: Database.Database, private readonly checkpointId: number) {
+    for (const name of ['checkpoint', 'ordered_tasks', 'task', 'task_namespaces', 'task_rlimits', 'object', 'objects_from', 'fdtable_fds', 'mm_maps']) {
+      this.s[name] = db.prepare(statement(SQL, name));
+    }
+  }
+
+  *records(): Generator<ImageRecord> {
+    yield this.checkpoint();
+    for (const [, task] of this.s.ordered_tasks!.raw().iterate() as IterableIterator<[number, number]>) {
+      yield* this.task(task);
+    }
+    // What the tree does not reach: fd tables and address spaces no task uses, files no fd holds.
+    for (const row of this.s.objects_from!.iterate({ image: this.next }) as IterableIterator<{ image_id: number; object_id: number; kind: string }>) {
+      if (row.image_id < this.next) continue;
+      yield* this.define(row.image_id);
+      if (row.kind === 'fdtable') yield* this.fds(row.object_id, row.image_id);
+      if (row.kind === 'mm') yield* this.maps(row.object_id, row.image_id);
+    }
+  }
+
+  private checkpoint(): CheckpointRecord {
+    const r = this.s.checkpoint!.get({ id: this.checkpointId }) as Row;
+    return {
+      record: 'checkpoint',
+      id: r.id as number,
+      label: r.label as string | null,
+      source: r.source as CheckpointSource,
+      host: r.host as string | null,
+      kernel: r.kernel as string | null,
+      rootPid: r.root_pid as number | null,
+      frozen: r.frozen === 1,
+      startedAt: r.started_at as string,
+      finishedAt: r.finished_at as string,
+      meta: json(r.meta),
+    };
+  }
+
+  private *task(task: number): Generator<ImageRecord> {
+    const t = this.s.task!.get({ task }) as Row;
+    const namespaces = this.s.task_namespaces!.raw().all({ task }) as [NamespaceType, number][];
+    // The task that defines its fd table and address space is the one that lists their contents.
+    let fdtableIsNew = false;
+    let mmIsNew = false;
+    for (const ref of [t.mm, t.fdtable, t.fs, t.sighand, ...namespaces.map((n) => n[1])]) {
+      if (ref !== this.next) continue;
+      fdtableIsNew ||= ref === t.fdtable;
+      mmIsNew ||= ref === t.mm;
+      yield* this.define(ref);
+    }
+    const record: TaskRecord = {
+      record: 'task',
+      pid: t.pid as number,
+      tgid: t.tgid as number,
+      ppid: t.ppid as number | null,
+      pgid: t.pgid as number | null,
+      sid: t.sid as number | null,
+      state: t.state as string | null,
+      comm: t.comm as string | null,
+      uid: t.uid as number | null,
+      euid: t.euid as number | null,
+      suid: t.suid as number | null,
+      fsuid: t.fsuid as number | null,
+      gid: t.gid as number | null,
+      egid: t.egid as number | null,
+      sgid: t.sgid as number | null,
+      fsgid: t.fsgid as number | null,
+      cmdline: json(t.cmdline),
+      exe: t.exe as string | null,
+      cwd: t.cwd as string | null,
+      root: t.root as string | null,
+      startTime: t.start_time as string | null,
+      sigPending: t.sig_pending as string | null,
+      sigBlocked: t.sig_blocked as string | null,
+      sigIgnored: t.sig_ignored as string | null,
+      sigCaught: t.sig_caught as string | null,
+      env: json(t.env),
+      mm: t.mm as number | null,
+      fdtable: t.fdtable as number | null,
+      fs: t.fs as number | null,
+      sighand: t.sighand as number | null,
+      namespaces: Object.fromEntries(namespaces),
+      rlimits: this.s.task_rlimits!.all({ task }) as TaskRecord['rlimits'],
+      unreadable: json(t.unreadable),
+      attrs: json(t.attrs),
+    };
+    yield record;
+    if (fdtableIsNew) yield* this.fds(t.fdtable_id as number, t.fdtable as number);
+    if (mmIsNew) yield* this.maps(t.mm_id as number, t.mm as number);
+  }
+
+  private *fds(fdtableId: number, fdtable: number): Generator<ImageRecord> {
+    for (const [fd, cloexec, file, object] of this.s.fdtable_fds!.raw().iterate({ fdtable: fdtableId }) as IterableIterator<[number, number, number, number | null]>) {
+      if (object === this.next) yield* this.define(object);
+      if (file === this.next) yield* this.define(file);
+      const record: FdRecord = { record: 'fd', fdtable, fd, cloexec: cloexec === 1, file };
+      yield record;
+    }
+  }
+
+  private *maps(mmId: number, mm: number): Generator<ImageRecord> {
+    for (const m of this.s.mm_maps!.iterate({ mm: mmId }) as IterableIterator<Row>) {
+      const record: MapRecord = {
+        record: 'map',
+        mm,
+        start: m.start_addr as string,
+        end: m.end_addr as string,
+        perms: m.perms as string,
+        pgoff: m.pgoff as string | null,
+        dev: m.dev as string | null,
+        inode: m.inode as string | null,
+        path: m.path as string | null,
+        attrs: json(m.attrs),
+      };
+      yield record;
+    }
+  }
+
+  /** The full record of the object numbered `image`, which is the next to be defined. */
+  private *define(image: number): Generator<ImageRecord> {
+    const o = this.s.object!.get({ image }) as Row;
+    this.next = image + 1;
+    if (o.kind === 'file') {
+      const record: FileRecord = {
+        record: 'file',
+        id: image,
+        key: o.key as string,
+        refcount: o.refcount as number,
+        inferred: o.inferred === 1,
+        type: o.f_type as FileType,
+        path: o.f_path as string | null,
+        pos: o.f_pos as string | null,
+        flags: o.f_flags as number | null,
+        mode: o.f_mode as number | null,
+        mntId: o.f_mnt_id as number | null,
+        dev: o.f_dev as string | null,
+        inode: o.f_inode as string | null,
+        deleted: o.f_deleted === 1,
+        object: o.f_object as number | null,
+        unreadable: o.f_unreadable as string | null,
+        attrs: json(o.f_attrs),
+      };
+      yield record;
+      return;
+    }
+    const record: ObjectRecord = {
+      record: 'object',
+      id: image,
+      kind: o.kind as ObjectRecord['kind'],
+      key: o.key as string,
+      refcount: o.refcount as number,
+      inferred: o.inferred === 1,
+      attrs: json(o.attrs),
+      socket: o.s_object == null ? null : socketDetails(o),
+    };
+    yield record;
+  }
+}
+
+function socketDetails(o: Row): SocketDetails {
+  return {
+    family: o.s_family as string | null,
+    type: o.s_type as string | null,
+    protocol: o.s_protocol as string | null,
+    state: o.s_state as string | null,
+    localAddr: o.s_local_addr as string | null,
+    localPort: o.s_local_port as number | null,
+    remoteAddr: o.s_remote_addr as string | null,
+    remotePort: o.s_remote_port as number | null,
+    peerIno: o.s_peer_ino as string | null,
+    attrs: json(o.s_attrs),
+  };
+}
+
+/** A JSON column: the writer stored it with JSON.stringify, and bigints as strings. */
+function json<T = JsonObject>(value: unknown): T | null {
+  return value == null ? null : (JSON.parse(value as string) as T);
+}
