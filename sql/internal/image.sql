@@ -8,12 +8,38 @@
 --                 image defines it, which is the order of first reference.
 
 -- name: create_order_tables
+DROP VIEW IF EXISTS temp.image_object_rows;
+DROP VIEW IF EXISTS temp.image_file_rows;
 DROP TABLE IF EXISTS temp.image_tasks;
 DROP TABLE IF EXISTS temp.image_objects;
 CREATE TEMP TABLE image_tasks (seq INTEGER PRIMARY KEY, task_id INTEGER NOT NULL UNIQUE);
 CREATE TEMP TABLE image_objects (image_id INTEGER PRIMARY KEY, object_id INTEGER NOT NULL UNIQUE);
+-- A shared object with its image id (o_*), and a socket's details (s_*) when there are any.
+CREATE TEMP VIEW image_object_rows AS
+SELECT o.id AS o_store, i.image_id AS o_image, o.kind AS o_kind, o.key AS o_key, o.refcount AS o_refcount,
+       o.inferred AS o_inferred, o.attrs AS o_attrs,
+       s.object_id AS s_object, s.family AS s_family, s.sock_type AS s_type, s.protocol AS s_protocol,
+       s.state AS s_state, s.local_addr AS s_local_addr, s.local_port AS s_local_port,
+       s.remote_addr AS s_remote_addr, s.remote_port AS s_remote_port,
+       CAST(s.peer_ino AS TEXT) AS s_peer_ino, s.attrs AS s_attrs
+FROM temp.image_objects i
+JOIN shared_objects o ON o.id = i.object_id
+LEFT JOIN sockets s ON s.object_id = o.id;
+-- An open file with its image id and the image id of the object behind it (f_*).
+CREATE TEMP VIEW image_file_rows AS
+SELECT f.id AS f_store, f.object_id AS f_store_object, i.image_id AS f_image, o.key AS f_key,
+       o.refcount AS f_refcount, o.inferred AS f_inferred, f.type AS f_type, f.path AS f_path,
+       CAST(f.pos AS TEXT) AS f_pos, f.flags AS f_flags, f.mode AS f_mode, f.mnt_id AS f_mnt_id, f.dev AS f_dev,
+       CAST(f.inode AS TEXT) AS f_inode, f.deleted AS f_deleted, fo.image_id AS f_object,
+       f.unreadable AS f_unreadable, f.attrs AS f_attrs
+FROM files f
+JOIN temp.image_objects i ON i.object_id = f.id
+JOIN shared_objects o ON o.id = f.id
+LEFT JOIN temp.image_objects fo ON fo.object_id = f.object_id;
 
 -- name: drop_order_tables
+DROP VIEW IF EXISTS temp.image_object_rows;
+DROP VIEW IF EXISTS temp.image_file_rows;
 DROP TABLE IF EXISTS temp.image_tasks;
 DROP TABLE IF EXISTS temp.image_objects;
 
@@ -131,21 +157,10 @@ SELECT resource, CAST(soft AS TEXT) AS soft, CAST(hard AS TEXT) AS hard
 FROM task_rlimits WHERE task_id = :task ORDER BY resource;
 
 -- name: object
--- One shared object with its image id, and a socket's details when there are any.
-SELECT i.image_id, o.kind, o.key, o.refcount, o.inferred, o.attrs,
-       s.object_id AS s_object, s.family AS s_family, s.sock_type AS s_type, s.protocol AS s_protocol,
-       s.state AS s_state, s.local_addr AS s_local_addr, s.local_port AS s_local_port,
-       s.remote_addr AS s_remote_addr, s.remote_port AS s_remote_port,
-       CAST(s.peer_ino AS TEXT) AS s_peer_ino, s.attrs AS s_attrs,
-       f.id AS f_id, f.type AS f_type, f.path AS f_path, CAST(f.pos AS TEXT) AS f_pos, f.flags AS f_flags,
-       f.mode AS f_mode, f.mnt_id AS f_mnt_id, f.dev AS f_dev, CAST(f.inode AS TEXT) AS f_inode,
-       f.deleted AS f_deleted, fo.image_id AS f_object, f.unreadable AS f_unreadable, f.attrs AS f_attrs
-FROM temp.image_objects i
-JOIN shared_objects o ON o.id = i.object_id
-LEFT JOIN sockets s ON s.object_id = o.id
-LEFT JOIN files f ON f.id = o.id
-LEFT JOIN temp.image_objects fo ON fo.object_id = f.object_id
-WHERE i.image_id = :image;
+SELECT * FROM temp.image_object_rows WHERE o_image = :image;
+
+-- name: file
+SELECT * FROM temp.image_file_rows WHERE f_image = :image;
 
 -- name: objects_from
 -- Objects from an image id on, for what the tree does not reach.
@@ -153,12 +168,22 @@ SELECT i.image_id, i.object_id, o.kind FROM temp.image_objects i JOIN shared_obj
 WHERE i.image_id >= :image ORDER BY i.image_id;
 
 -- name: fdtable_fds
--- An fd table's slots by fd, with the image ids of the open file and of the object behind it.
-SELECT d.fd, d.cloexec, fi.image_id AS file, oi.image_id AS object
+-- An fd table's slots by fd, each with its open file (f_*, as image_file_rows) and the
+-- object behind it (o_*, s_*, as image_object_rows), in full: the slot that is first to
+-- refer to them defines them. The object side is spelled out, not joined as the view: as
+-- the right side of a LEFT JOIN, SQLite would materialise the whole view per fd table.
+SELECT d.fd, d.cloexec, fr.*,
+       o.id AS o_store, oi.image_id AS o_image, o.kind AS o_kind, o.key AS o_key, o.refcount AS o_refcount,
+       o.inferred AS o_inferred, o.attrs AS o_attrs,
+       s.object_id AS s_object, s.family AS s_family, s.sock_type AS s_type, s.protocol AS s_protocol,
+       s.state AS s_state, s.local_addr AS s_local_addr, s.local_port AS s_local_port,
+       s.remote_addr AS s_remote_addr, s.remote_port AS s_remote_port,
+       CAST(s.peer_ino AS TEXT) AS s_peer_ino, s.attrs AS s_attrs
 FROM fds d
-JOIN temp.image_objects fi ON fi.object_id = d.file_id
-JOIN files f ON f.id = d.file_id
-LEFT JOIN temp.image_objects oi ON oi.object_id = f.object_id
+JOIN temp.image_file_rows fr ON fr.f_store = d.file_id
+LEFT JOIN temp.image_objects oi ON oi.object_id = fr.f_store_object
+LEFT JOIN shared_objects o ON o.id = fr.f_store_object
+LEFT JOIN sockets s ON s.object_id = fr.f_store_object
 WHERE d.fdtable_id = :fdtable
 ORDER BY d.fd;
 
