@@ -21,6 +21,8 @@ import { peakRssBytes, type Figure } from './report.js';
 
 interface Step {
   seconds: number;
+  /** CPU time of the step's process (user + system): on a shared machine, steadier than wall time. */
+  cpuSeconds: number;
   records: number;
   peakRss: number;
 }
@@ -47,7 +49,7 @@ function build(path: string, tasks: number, perTask: number): Step {
   w.done();
   const seconds = (performance.now() - t0) / 1000;
   store.close();
-  return { seconds, records, peakRss: 0 };
+  return { seconds, cpuSeconds: 0, records, peakRss: 0 };
 }
 
 async function exportStep(path: string, out: string): Promise<Step> {
@@ -56,7 +58,7 @@ async function exportStep(path: string, out: string): Promise<Step> {
   const r = await exportImage(store, 1, 'document', { path: out });
   const seconds = (performance.now() - t0) / 1000;
   store.close();
-  return { seconds, records: r.records, peakRss: 0 };
+  return { seconds, cpuSeconds: 0, records: r.records, peakRss: 0 };
 }
 
 /** The same rows, scanned in table order and stringified to a file: what reading alone costs. */
@@ -80,7 +82,7 @@ function bareScan(path: string, out: string): Step {
   closeSync(fd);
   const seconds = (performance.now() - t0) / 1000;
   store.close();
-  return { seconds, records, peakRss: 0 };
+  return { seconds, cpuSeconds: 0, records, peakRss: 0 };
 }
 
 async function importStep(path: string, image: string): Promise<Step> {
@@ -89,15 +91,18 @@ async function importStep(path: string, image: string): Promise<Step> {
   const r = await importImage(store, image);
   const seconds = (performance.now() - t0) / 1000;
   store.close();
-  return { seconds, records: r.records, peakRss: 0 };
+  return { seconds, cpuSeconds: 0, records: r.records, peakRss: 0 };
 }
 
 async function child(step: string, a: string, b: string, tasks: number, perTask: number): Promise<void> {
+  const cpu = process.cpuUsage();
   let result: Step;
   if (step === 'build') result = build(a, tasks, perTask);
   else if (step === 'export') result = await exportStep(a, b);
   else if (step === 'scan') result = bareScan(a, b);
   else result = await importStep(a, b);
+  const used = process.cpuUsage(cpu);
+  result.cpuSeconds = (used.user + used.system) / 1e6;
   result.peakRss = await peakRssBytes();
   process.stdout.write(JSON.stringify(result) + '\n');
 }

@@ -3,6 +3,7 @@ import type { CheckpointWriter } from '../../capture/writer.js';
 import type { Int64, WriterResult } from '../../capture/types.js';
 import { CkptdbError } from '../../errors.js';
 import type { Store } from '../../store/store.js';
+import { badImage } from '../badImage.js';
 import type { Fail, RecordRef } from './check.js';
 import { ImageReader, type ImageReaderOptions, type LocatedRecord } from './reader.js';
 import type { CheckpointRecord, FdRecord, FileRecord, ImageForm, ImageRecord, Int64Text, MapRecord, ObjectRecord, TaskRecord } from './types.js';
@@ -92,7 +93,7 @@ class RecordWriter {
   }
 
   private open(): CheckpointWriter {
-    if (!this.writer) throw new CkptdbError('BAD_IMAGE', 'the image holds no checkpoint record');
+    if (!this.writer) throw badImage('the image holds no checkpoint record');
     return this.writer;
   }
 

@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { TokenParser, Tokenizer } from '@streamparser/json';
 import { CkptdbError } from '../../errors.js';
+import { badImage } from '../badImage.js';
 import { ImageChecker, type RecordRef } from './check.js';
 import { describeSchemaError, escapePointer, imageValidators } from './schema.js';
 import { DOCUMENT_HEAD, DOCUMENT_TAIL, NDJSON_HEAD } from './serialize.js';
@@ -97,7 +98,7 @@ export class ImageReader {
 
   /** Reports a problem at a record and field; never returns. */
   fail(ref: RecordRef, field: string, message: string): never {
-    throw new CkptdbError('BAD_IMAGE', `${this.name}: ${this.where(ref, field)}: ${message}`);
+    throw badImage(`${this.name}: ${this.where(ref, field)}: ${message}`);
   }
 
   /** Where a record and field are, in words a person can find in the file. */
@@ -109,7 +110,7 @@ export class ImageReader {
   private open(): Readable {
     if (typeof this.source !== 'string') return this.source;
     if (this.source === '-') return process.stdin;
-    const stream = createReadStream(this.source, { highWaterMark: 1 << 20 });
+    const stream = createReadStream(this.source, { highWaterMark: 256 * 1024 });
     return stream;
   }
 
@@ -117,7 +118,7 @@ export class ImageReader {
     const first = (nl < 0 ? start : start.slice(0, nl)).replace(/\r$/, '');
     if (first.trim() === '' && start.trim() === '') {
       this.detected = this.opts.form ?? 'document';
-      throw new CkptdbError('BAD_IMAGE', `${this.name}: the input is empty, not a ckptdb image`);
+      throw badImage(`${this.name}: the input is empty, not a ckptdb image`);
     }
     let form: ImageForm = 'document';
     if (first === NDJSON_HEAD) form = 'ndjson';
@@ -126,7 +127,7 @@ export class ImageReader {
       if (head && typeof head === 'object' && !Array.isArray(head) && !('records' in head)) form = 'ndjson';
     }
     if (this.opts.form && this.opts.form !== form) {
-      throw new CkptdbError('BAD_IMAGE', `${this.name}: line 1: this is the ${form === 'ndjson' ? 'NDJSON form' : 'document form'} of an image, not the ${this.opts.form === 'ndjson' ? 'NDJSON form' : 'document form'}`, `leave out --format, or name the form it is in`);
+      throw badImage(`${this.name}: line 1: this is the ${form === 'ndjson' ? 'NDJSON form' : 'document form'} of an image, not the ${this.opts.form === 'ndjson' ? 'NDJSON form' : 'document form'}`, `leave out --format, or name the form it is in`);
     }
     this.detected = form;
     if (form === 'ndjson') return new NdjsonLines(this);
@@ -151,7 +152,7 @@ export class ImageReader {
   }
 
   headerError(where: string, message: string): never {
-    throw new CkptdbError('BAD_IMAGE', `${this.name}: ${where}: ${message}`);
+    throw badImage(`${this.name}: ${where}: ${message}`);
   }
 
   checkHeader(value: unknown, validate: 'ndjsonHeader', where: string): void {
@@ -377,8 +378,9 @@ class DocumentParser implements Mode {
   private watch(token: number, value: unknown): void {
     const LEFT_BRACE = 0, RIGHT_BRACE = 1, LEFT_BRACKET = 2, RIGHT_BRACKET = 3, COMMA = 5, STRING = 9;
     if (this.depth === 0 && token !== LEFT_BRACE) this.reader.headerError('/', 'an image is a JSON object {format, version, records}');
-    if (this.depth === 1 && this.expectKey && token === STRING && !TOP_LEVEL_KEYS.has(value as string)) {
-      this.reader.headerError(`/${escapePointer(value as string)}`, 'is not a field of an image (format, version, records)');
+    if (this.depth === 1 && this.expectKey && token === STRING) {
+      if (!TOP_LEVEL_KEYS.has(value as string)) this.reader.headerError(`/${escapePointer(value as string)}`, 'is not a field of an image (format, version, records)');
+      if (value === 'records') this.sawRecords = true;
     }
     if (token === LEFT_BRACE || token === LEFT_BRACKET) this.depth++;
     else if (token === RIGHT_BRACE || token === RIGHT_BRACKET) this.depth--;
@@ -395,7 +397,6 @@ class DocumentParser implements Mode {
       }
       return;
     }
-    this.sawRecords = true;
     if (this.skip > 0) {
       this.skip--;
       this.index++;

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CkptdbError } from '../../errors.js';
+import { badImage } from '../badImage.js';
 import { ImageChecker, type RecordRef } from '../image/check.js';
 import type { LocatedRecord } from '../image/reader.js';
 import { describeSchemaError, imageValidators } from '../image/schema.js';
@@ -61,7 +62,7 @@ export class TreeReader {
   }
 
   private failAt(path: string, message: string): never {
-    throw new CkptdbError('BAD_IMAGE', `${path}: ${message}`);
+    throw badImage(`${path}: ${message}`);
   }
 
   private accept(record: ImageRecord, ref: RecordRef): LocatedRecord {
@@ -278,11 +279,11 @@ function findRoot(path: string): string {
   } catch {
     throw new CkptdbError('BAD_ARGUMENT', `cannot read ${path}: no such file or directory`);
   }
-  if (!st.isDirectory()) throw new CkptdbError('BAD_IMAGE', `${path}: a checkpoint tree is a directory`);
+  if (!st.isDirectory()) throw badImage(`${path}: a checkpoint tree is a directory`);
   if (/^checkpoint-/.test(basename(path)) || existsSync(join(path, DONE)) || existsSync(join(path, 'format'))) return path;
   const found = readdirSync(path).filter((e) => /^checkpoint-[0-9]+$/.test(e));
   if (found.length === 1) return join(path, found[0]!);
-  throw new CkptdbError('BAD_IMAGE', found.length === 0
+  throw badImage(found.length === 0
     ? `${path}: no checkpoint-ID directory in it`
     : `${path}: holds ${found.length} checkpoint trees (${found.slice(0, 3).join(', ')}${found.length > 3 ? ', ...' : ''}); name one`);
 }
