@@ -113,6 +113,8 @@ describe('import under random mutations', () => {
     const outcomes = { imported: 0, refused: 0 };
     await fc.assert(
       fc.asyncProperty(cases, async ({ layout, mutations, text, chunk }) => {
+        // Let the test runner's own messages through between cases.
+        await new Promise((resolve) => setImmediate(resolve));
         let rs = original;
         for (const m of mutations) rs = m(rs);
         let input = serialize(rs, layout);

@@ -49,7 +49,10 @@ export class TreeReader {
     yield [this.accept(this.checkpoint(), 0)];
     const count = this.countObjects();
     for (let id = 1; id <= count; id++) yield [this.accept(this.object(id), id)];
-    for (const task of this.tasks()) yield [this.accept(task, 0)];
+    for (const task of this.tasks()) {
+      this.current = { dir: join(this.root, `task-${task.pid}`), type: 'task', record: task };
+      yield [this.accept(task, 0)];
+    }
     for (const fdtable of this.fdtables) yield* this.fds(fdtable);
     for (const mm of this.mms) yield* this.maps(mm);
     this.current = { dir: this.root, type: 'checkpoint' };
@@ -65,7 +68,7 @@ export class TreeReader {
     throw badImage(`${path}: ${message}`);
   }
 
-  private accept(record: ImageRecord, ref: RecordRef): LocatedRecord {
+  private accept(record: ImageRecord | TaskRecord, ref: RecordRef): LocatedRecord {
     if (!this.validators.record(record)) {
       const { pointer, message } = describeSchemaError(this.validators.record.errors);
       this.fail(ref, pointer, message);
@@ -78,7 +81,7 @@ export class TreeReader {
     const m = /^checkpoint-([1-9][0-9]*)$/.exec(basename(this.root));
     if (!m) this.failAt(this.root, 'the tree of a checkpoint is a directory named checkpoint-ID');
     this.current = { dir: this.root, type: 'checkpoint' };
-    for (const entry of readdirSync(this.root)) {
+    for (const entry of this.list(this.root)) {
       if (!ROOT_ENTRIES.has(entry) && !/^task-[0-9]+$/.test(entry)) this.failAt(join(this.root, entry), 'is not part of a checkpoint tree');
     }
     const format = this.readText(this.root, 'format');
@@ -95,7 +98,7 @@ export class TreeReader {
     for (const folder of ['objects', 'files']) {
       const dir = join(this.root, folder);
       if (!existsSync(dir)) continue;
-      for (const name of readdirSync(dir)) {
+      for (const name of this.list(dir)) {
         const id = /^[1-9][0-9]*$/.test(name) ? Number(name) : NaN;
         if (!(id <= n)) this.failAt(join(dir, name), Number.isNaN(id) ? 'is not an object id' : `object ids run 1, 2, 3 ... without gaps, and ${n + 1} is missing`);
       }
@@ -127,9 +130,9 @@ export class TreeReader {
   }
 
   /** Every task, parents first; tasks are few, so they are ordered in memory. */
-  private tasks(): ImageRecord[] {
+  private tasks(): TaskRecord[] {
     const tasks: TaskRecord[] = [];
-    for (const entry of readdirSync(this.root).sort()) {
+    for (const entry of this.list(this.root).sort()) {
       const m = /^task-([0-9]+)$/.exec(entry);
       if (!m) continue;
       const dir = join(this.root, entry);
@@ -139,20 +142,17 @@ export class TreeReader {
       const namespaces: Record<string, unknown> = {};
       const nsDir = join(dir, 'ns');
       if (existsSync(nsDir)) {
-        for (const type of readdirSync(nsDir).sort()) namespaces[type] = this.readValue(nsDir, type, 'int');
+        for (const type of this.list(nsDir).sort()) namespaces[type] = this.readValue(nsDir, type, 'int');
       }
       const rlimits: unknown[] = [];
       const limitsDir = join(dir, 'rlimits');
       if (existsSync(limitsDir)) {
-        for (const resource of readdirSync(limitsDir).sort()) rlimits.push({ resource, ...this.readFields(join(limitsDir, resource), RLIMIT_FIELDS, []) });
+        for (const resource of this.list(limitsDir).sort()) rlimits.push({ resource, ...this.readFields(join(limitsDir, resource), RLIMIT_FIELDS, []) });
       }
       const { unreadable, attrs, ...rest } = fields;
       tasks.push({ record: 'task', pid, ...rest, namespaces, rlimits, unreadable, attrs } as TaskRecord);
     }
-    return restoreOrder(tasks).map((t) => {
-      this.current = { dir: join(this.root, `task-${t.pid}`), type: 'task', record: t };
-      return t;
-    });
+    return restoreOrder(tasks);
   }
 
   private *fds(fdtable: number): Generator<LocatedRecord[]> {
@@ -176,19 +176,14 @@ export class TreeReader {
   }
 
   private sortedEntries(dir: string, pattern: RegExp, what: string, order?: (a: string, b: string) => number): string[] {
-    const names = readdirSync(dir);
+    const names = this.list(dir);
     for (const name of names) if (!pattern.test(name)) this.failAt(join(dir, name), what);
     return names.sort(order);
   }
 
   /** The fields of a record directory: every file known, every required one there. */
   private readFields(dir: string, fields: readonly TreeField[], subdirs: readonly string[], rootLevel = false): Record<string, unknown> {
-    let entries: string[];
-    try {
-      entries = readdirSync(dir);
-    } catch (e) {
-      return this.failAt(dir, `cannot read it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
+    const entries = this.list(dir);
     const known = new Set(fields.map((f) => f.file));
     if (!rootLevel) {
       for (const entry of entries) {
@@ -206,6 +201,16 @@ export class TreeReader {
       values[field.key] = this.readValue(dir, field.file, field.kind);
     }
     return values;
+  }
+
+  /** The names in a directory; a file or a dangling link where a directory belongs is the tree's fault. */
+  private list(dir: string): string[] {
+    try {
+      return readdirSync(dir);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      return this.failAt(dir, code === 'ENOTDIR' ? 'is a file, not a directory' : code === 'ENOENT' ? 'is missing' : `cannot read it: ${code ?? (e as Error).message}`);
+    }
   }
 
   private readValue(dir: string, file: string, kind: TreeField['kind']): unknown {
