@@ -135,12 +135,14 @@ SELECT id, label, source, host, kernel, root_pid, frozen, started_at, finished_a
 FROM checkpoints WHERE id = :id;
 
 -- name: task
+-- Columns named and ordered as the image's task record; namespaces and rlimits are filled in after.
 SELECT t.pid, t.tgid, t.ppid, t.pgid, t.sid, t.state, t.comm,
        t.uid, t.euid, t.suid, t.fsuid, t.gid, t.egid, t.sgid, t.fsgid,
-       t.cmdline, t.exe, t.cwd, t.root, CAST(t.start_time AS TEXT) AS start_time,
-       t.sig_pending, t.sig_blocked, t.sig_ignored, t.sig_caught, t.env,
-       t.mm_id, mm.image_id AS mm, t.fdtable_id, ft.image_id AS fdtable,
-       fs.image_id AS fs, sh.image_id AS sighand, t.unreadable, t.attrs
+       t.cmdline, t.exe, t.cwd, t.root, CAST(t.start_time AS TEXT) AS startTime,
+       t.sig_pending AS sigPending, t.sig_blocked AS sigBlocked, t.sig_ignored AS sigIgnored, t.sig_caught AS sigCaught,
+       t.env, mm.image_id AS mm, ft.image_id AS fdtable, fs.image_id AS fs, sh.image_id AS sighand,
+       NULL AS namespaces, NULL AS rlimits, t.unreadable, t.attrs,
+       t.mm_id, t.fdtable_id
 FROM tasks t
 LEFT JOIN temp.image_objects mm ON mm.object_id = t.mm_id
 LEFT JOIN temp.image_objects ft ON ft.object_id = t.fdtable_id

@@ -75,10 +75,6 @@ export class ImageChecker {
     }
   }
 
-  get objectsDefined(): number {
-    return this.nextId - 1;
-  }
-
   private object(r: ObjectRecord, ref: RecordRef): void {
     this.define(r.id, r.kind, r.refcount, ref);
     if (r.socket !== null && r.kind !== 'socket') this.fail(ref, '/socket', `socket details on an object of kind ${r.kind}`);
@@ -94,7 +90,7 @@ export class ImageChecker {
     const waiting = this.awaitedParents.get(r.pid);
     if (waiting) this.fail(ref, '', `task ${r.pid} comes after its child task ${waiting.child}: parents come first`);
     const leader = r.pid !== r.tgid ? r.tgid : null;
-    if (leader === r.pid || r.ppid === r.pid) this.fail(ref, r.ppid === r.pid ? '/ppid' : '/tgid', `task ${r.pid} is its own parent`);
+    if (r.ppid === r.pid) this.fail(ref, '/ppid', `task ${r.pid} is its own parent`);
     this.pids.add(r.pid);
     // A thread's parent is its leader when the leader is in the image, else its ppid:
     // whichever of them is still to come would come after its child.

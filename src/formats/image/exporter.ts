@@ -128,7 +128,7 @@ class RecordReader {
   }
 
   private *task(task: number): Generator<ImageRecord> {
-    const t = this.s.task!.get({ task }) as Row;
+    const { mm_id: mmId, fdtable_id: fdtableId, ...t } = this.s.task!.get({ task }) as Row;
     const namespaces = this.s.task_namespaces!.raw().all({ task }) as [NamespaceType, number][];
     // The task that defines its fd table and address space is the one that lists their contents.
     let fdtableIsNew = false;
@@ -140,45 +140,20 @@ class RecordReader {
       this.next++;
       yield objectRecord(getter(this.s.object!.get({ image: ref })));
     }
-    const record: TaskRecord = {
+    // The columns come named and in order; what is JSON in the store is parsed.
+    const record = {
       record: 'task',
-      pid: t.pid as number,
-      tgid: t.tgid as number,
-      ppid: t.ppid as number | null,
-      pgid: t.pgid as number | null,
-      sid: t.sid as number | null,
-      state: t.state as string | null,
-      comm: t.comm as string | null,
-      uid: t.uid as number | null,
-      euid: t.euid as number | null,
-      suid: t.suid as number | null,
-      fsuid: t.fsuid as number | null,
-      gid: t.gid as number | null,
-      egid: t.egid as number | null,
-      sgid: t.sgid as number | null,
-      fsgid: t.fsgid as number | null,
+      ...t,
       cmdline: json(t.cmdline),
-      exe: t.exe as string | null,
-      cwd: t.cwd as string | null,
-      root: t.root as string | null,
-      startTime: t.start_time as string | null,
-      sigPending: t.sig_pending as string | null,
-      sigBlocked: t.sig_blocked as string | null,
-      sigIgnored: t.sig_ignored as string | null,
-      sigCaught: t.sig_caught as string | null,
       env: json(t.env),
-      mm: t.mm as number | null,
-      fdtable: t.fdtable as number | null,
-      fs: t.fs as number | null,
-      sighand: t.sighand as number | null,
       namespaces: Object.fromEntries(namespaces),
-      rlimits: this.s.task_rlimits!.all({ task }) as TaskRecord['rlimits'],
+      rlimits: this.s.task_rlimits!.all({ task }),
       unreadable: json(t.unreadable),
       attrs: json(t.attrs),
-    };
+    } as TaskRecord;
     yield record;
-    if (fdtableIsNew) yield* this.fds(t.fdtable_id as number, t.fdtable as number);
-    if (mmIsNew) yield* this.maps(t.mm_id as number, t.mm as number);
+    if (fdtableIsNew) yield* this.fds(fdtableId as number, t.fdtable as number);
+    if (mmIsNew) yield* this.maps(mmId as number, t.mm as number);
   }
 
   private *fds(fdtableId: number, fdtable: number): Generator<ImageRecord> {

@@ -42,7 +42,6 @@ export class ImageReader {
   private readonly validators = imageValidators();
   private readonly checker = new ImageChecker((ref, field, message) => this.fail(ref, field, message));
   private detected: ImageForm | null = null;
-  private count = 0;
 
   constructor(private readonly source: string | Readable, private readonly opts: ImageReaderOptions = {}) {
     this.name = opts.name ?? (typeof source === 'string' ? (source === '-' ? 'stdin' : source) : 'stdin');
@@ -51,16 +50,6 @@ export class ImageReader {
   /** The form found at the start of the input; known once the first batch is read. */
   get form(): ImageForm | null {
     return this.detected;
-  }
-
-  /** Records yielded so far. */
-  get records(): number {
-    return this.count;
-  }
-
-  /** Shared objects defined so far. */
-  get objects(): number {
-    return this.checker.objectsDefined;
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<ImageRecord> {
@@ -116,8 +105,7 @@ export class ImageReader {
 
   private chooseMode(start: string, nl: number): Mode {
     const first = (nl < 0 ? start : start.slice(0, nl)).replace(/\r$/, '');
-    if (first.trim() === '' && start.trim() === '') {
-      this.detected = this.opts.form ?? 'document';
+    if (start.trim() === '') {
       throw badImage(`${this.name}: the input is empty, not a ckptdb image`);
     }
     let form: ImageForm = 'document';
@@ -143,7 +131,6 @@ export class ImageReader {
     }
     const record = value as ImageRecord;
     this.checker.check(record, ref);
-    this.count++;
     out.push({ record, ref });
   }
 
