@@ -160,6 +160,20 @@ describe('restore image order and schema', () => {
     expect(restoreOrderViolations(records(r2.stdout))).toEqual([]);
   });
 
+  it("numbers objects with the image's own ids, whatever the store's row ids", async () => {
+    const { db, id } = setup();
+    const crowded = tempStorePath();
+    const store = openStore(crowded);
+    const w = store.beginCheckpoint({ source: 'proc' });
+    for (let i = 0; i < 50; i++) w.addSharedObject({ kind: 'pipe', key: `pipe:[${i}]` });
+    w.done();
+    const later = shapesCheckpoint(store, { orphans: true });
+    store.close();
+    const a = await cli(db, ['export', String(id)]);
+    const b = await cli(crowded, ['export', String(later)]);
+    expect(withoutIdAndTime(b.stdout)).toBe(withoutIdAndTime(a.stdout));
+  });
+
   it('every exported image, in both forms, validates against the published JSON Schema', async () => {
     const { db, id } = setup();
     const schema = publishedSchema();

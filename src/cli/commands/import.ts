@@ -6,6 +6,7 @@ import { say, withStore } from '../context.js';
 const HELP = `
 Formats (detected when --format is left out):
 ${IMPORT_FORMATS.map((f) => `  ${f.name.padEnd(13)} ${f.description}`).join('\n')}
+(image reads either form of the image; image-ndjson insists on the NDJSON form.)
 
 The input is validated completely (format and version, the schema of every record,
 ids that resolve to objects defined before them, refcounts equal to the references,
