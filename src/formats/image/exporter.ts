@@ -58,7 +58,7 @@ class RestoreOrder {
     this.s.order_tasks!.run({ id });
     const cycle = this.s.unordered_tasks!.pluck().all({ id }) as number[];
     if (cycle.length) {
-      throw new CkptdbError('BAD_ARGUMENT', `checkpoint ${id}: tasks ${cycle.join(', ')} descend from themselves (their ppids form a cycle), so they have no restore order`);
+      throw new CkptdbError('UNSUPPORTED', `checkpoint ${id}: tasks ${cycle.join(', ')} descend from themselves (their ppids form a cycle), so they have no restore order`);
     }
     // Tasks are few next to fds; their list is the one thing held whole.
     const tasks = this.s.ordered_tasks!.raw().all() as [number, number, number | null][];
