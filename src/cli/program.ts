@@ -6,6 +6,11 @@ import { register as list } from './commands/list.js';
 import { register as show } from './commands/show.js';
 import { register as rm } from './commands/rm.js';
 import { register as verify } from './commands/verify.js';
+import { register as query } from './commands/query.js';
+import { register as q } from './commands/q.js';
+import { register as ps } from './commands/ps.js';
+import { register as fds } from './commands/fds.js';
+import { register as objects } from './commands/objects.js';
 
 const EXAMPLES = `
 Examples:
@@ -27,6 +32,6 @@ export function buildProgram(): Command {
     .addOption(new Option('--db <path>', 'store file').env('CKPTDB_DB'))
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', EXAMPLES);
-  for (const register of [list, show, rm, verify]) register(program);
+  for (const register of [list, show, rm, verify, query, q, ps, fds, objects]) register(program);
   return program;
 }

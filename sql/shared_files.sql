@@ -1,0 +1,36 @@
+-- name: shared_files
+-- description: Open files that more than one fd points at (after dup or fork), most shared first, with their holders.
+-- param: checkpoint = newest  the checkpoint to read
+-- param: pid?  only files this process holds
+-- param: limit = 20  at most this many files; -1 for all
+--
+-- fds is the file's refcount, processes how many processes hold it, holders each
+-- of those processes with its fds on the file: `pid:fd,fd pid:fd`.
+WITH chosen AS (
+  SELECT o.id, o.refcount
+  FROM shared_objects o
+  WHERE o.checkpoint_id = :checkpoint AND o.kind = 'file' AND o.refcount > 1
+    AND (:pid IS NULL OR o.id IN (SELECT file_id FROM open_fds WHERE checkpoint_id = :checkpoint AND pid = :pid))
+  ORDER BY o.refcount DESC, o.id
+  LIMIT :limit
+),
+-- CROSS JOIN keeps this order: from the few chosen files to their fds, never the reverse
+holder AS (
+  SELECT d.file_id, h.pid, d.fd
+  FROM chosen c
+  CROSS JOIN fds d ON d.file_id = c.id
+  CROSS JOIN fdtable_holders h ON h.fdtable_id = d.fdtable_id
+  ORDER BY d.file_id, h.pid, d.fd
+),
+by_process AS (
+  SELECT file_id, pid, group_concat(fd, ',') AS fds FROM holder GROUP BY file_id, pid
+),
+by_file AS (
+  SELECT file_id, count(*) AS processes, group_concat(pid || ':' || fds, ' ') AS holders
+  FROM by_process GROUP BY file_id
+)
+SELECT c.id AS file_id, f.type, f.path, f.pos, f.flags, c.refcount AS fds, b.processes, b.holders
+FROM chosen c
+CROSS JOIN by_file b ON b.file_id = c.id
+JOIN files f ON f.id = c.id
+ORDER BY c.refcount DESC, c.id;
