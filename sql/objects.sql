@@ -3,37 +3,36 @@
 -- param: checkpoint = newest  the checkpoint to read
 -- param: kind?  only objects of this kind: file, inode, pipe, socket, anon, mm, fdtable, fs, sighand, ns
 -- param: shared = 0  1: only objects with more than one reference
--- param: limit = 1000  at most this many objects; -1 for all
+-- param: limit = 100  at most this many objects; -1 for all
 --
 -- holders names who references the object, per process: pid:fd,fd for the fds on an
--- open file, or on the files of a pipe, socket, inode or anon object; pid/tid,tid
--- for the threads that use an address space, fd table, fs, signal handlers or
--- namespace. Objects come in id order, which is the order they were captured in.
+-- open file, or on the files of a pipe, socket, inode or anon object (pid/tid:fd for a
+-- thread with an fd table of its own); pid/tid,tid for the threads that use an
+-- address space, fd table, fs, signal handlers or namespace. Objects come in id order, which is the order they were captured in.
 SELECT o.id AS object_id, o.kind, o.key, o.refcount, o.inferred,
        CASE
          WHEN o.kind = 'file' THEN (
-           SELECT group_concat(pid || ':' || fds, ' ') FROM (
-             SELECT pid, group_concat(fd, ',') AS fds FROM (
-               SELECT h.pid, d.fd FROM fds d JOIN fdtable_holders h ON h.fdtable_id = d.fdtable_id
-               WHERE d.file_id = o.id ORDER BY h.pid, d.fd)
-             GROUP BY pid))
+           SELECT group_concat(pid || CASE WHEN tid <> pid THEN '/' || tid ELSE '' END || ':' || fds, ' ' ORDER BY pid, tid) FROM (
+             SELECT h.pid, h.tid, group_concat(d.fd, ',' ORDER BY d.fd) AS fds
+             FROM fds d JOIN fdtable_holders h ON h.fdtable_id = d.fdtable_id
+             WHERE d.file_id = o.id
+             GROUP BY h.pid, h.tid))
          WHEN o.kind IN ('inode', 'pipe', 'socket', 'anon') THEN (
-           SELECT group_concat(pid || ':' || fds, ' ') FROM (
-             SELECT pid, group_concat(fd, ',') AS fds FROM (
-               SELECT h.pid, d.fd FROM files f JOIN fds d ON d.file_id = f.id JOIN fdtable_holders h ON h.fdtable_id = d.fdtable_id
-               WHERE f.object_id = o.id ORDER BY h.pid, d.fd)
-             GROUP BY pid))
+           SELECT group_concat(pid || CASE WHEN tid <> pid THEN '/' || tid ELSE '' END || ':' || fds, ' ' ORDER BY pid, tid) FROM (
+             SELECT h.pid, h.tid, group_concat(d.fd, ',' ORDER BY d.fd) AS fds
+             FROM files f JOIN fds d ON d.file_id = f.id JOIN fdtable_holders h ON h.fdtable_id = d.fdtable_id
+             WHERE f.object_id = o.id
+             GROUP BY h.pid, h.tid))
          ELSE (
-           SELECT group_concat(tgid || '/' || tids, ' ') FROM (
-             SELECT tgid, group_concat(pid, ',') AS tids FROM (
-               SELECT t.tgid, t.pid FROM tasks t
-               WHERE t.id IN (SELECT id FROM tasks WHERE mm_id = o.id AND o.kind = 'mm'
-                              UNION ALL SELECT id FROM tasks WHERE fdtable_id = o.id AND o.kind = 'fdtable'
-                              UNION ALL SELECT id FROM tasks WHERE fs_id = o.id AND o.kind = 'fs'
-                              UNION ALL SELECT id FROM tasks WHERE sighand_id = o.id AND o.kind = 'sighand'
-                              UNION ALL SELECT task_id FROM task_namespaces WHERE ns_id = o.id AND o.kind = 'ns')
-               ORDER BY t.tgid, t.pid)
-             GROUP BY tgid))
+           SELECT group_concat(tgid || '/' || tids, ' ' ORDER BY tgid) FROM (
+             SELECT t.tgid, group_concat(t.pid, ',' ORDER BY t.pid) AS tids
+             FROM tasks t
+             WHERE t.id IN (SELECT id FROM tasks WHERE mm_id = o.id AND o.kind = 'mm'
+                            UNION ALL SELECT id FROM tasks WHERE fdtable_id = o.id AND o.kind = 'fdtable'
+                            UNION ALL SELECT id FROM tasks WHERE fs_id = o.id AND o.kind = 'fs'
+                            UNION ALL SELECT id FROM tasks WHERE sighand_id = o.id AND o.kind = 'sighand'
+                            UNION ALL SELECT task_id FROM task_namespaces WHERE ns_id = o.id AND o.kind = 'ns')
+             GROUP BY t.tgid))
        END AS holders
 FROM shared_objects o
 WHERE o.checkpoint_id = :checkpoint

@@ -16,12 +16,13 @@ WITH RECURSIVE tree (pid, depth, sort_key) AS (
              ELSE p.pid = :pid END
   UNION ALL
   SELECT c.pid, t.depth + 1, t.sort_key || '/' || printf('%010d', c.pid)
+  -- CROSS JOIN keeps the order: each parent's children by index, never a scan per parent
   FROM tree t
-  JOIN tasks c ON c.checkpoint_id = :checkpoint AND c.ppid = t.pid AND c.pid = c.tgid
+  CROSS JOIN tasks c ON c.checkpoint_id = :checkpoint AND c.ppid = t.pid AND c.pid = c.tgid
   WHERE t.depth < 4096
 )
 SELECT p.pid, p.ppid, t.depth, p.comm, p.threads, p.state, p.uid, p.command, p.cmdline
 FROM tree t
-JOIN processes p ON p.checkpoint_id = :checkpoint AND p.pid = t.pid
+CROSS JOIN processes p ON p.checkpoint_id = :checkpoint AND p.pid = t.pid
 ORDER BY t.sort_key
 LIMIT :limit;

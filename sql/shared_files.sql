@@ -5,7 +5,8 @@
 -- param: limit = 20  at most this many files; -1 for all
 --
 -- fds is the file's refcount, processes how many processes hold it, holders each
--- of those processes with its fds on the file: `pid:fd,fd pid:fd`.
+-- of those processes with its fds on the file: `pid:fd,fd pid:fd`, or pid/tid:fd for
+-- the fds of a thread that has an fd table of its own.
 WITH chosen AS (
   SELECT o.id, o.refcount
   FROM shared_objects o
@@ -16,17 +17,17 @@ WITH chosen AS (
 ),
 -- CROSS JOIN keeps this order: from the few chosen files to their fds, never the reverse
 holder AS (
-  SELECT d.file_id, h.pid, d.fd
+  SELECT d.file_id, h.pid, h.tid, d.fd
   FROM chosen c
   CROSS JOIN fds d ON d.file_id = c.id
   CROSS JOIN fdtable_holders h ON h.fdtable_id = d.fdtable_id
-  ORDER BY d.file_id, h.pid, d.fd
 ),
 by_process AS (
-  SELECT file_id, pid, group_concat(fd, ',') AS fds FROM holder GROUP BY file_id, pid
+  SELECT file_id, pid, tid, group_concat(fd, ',' ORDER BY fd) AS fds FROM holder GROUP BY file_id, pid, tid
 ),
 by_file AS (
-  SELECT file_id, count(*) AS processes, group_concat(pid || ':' || fds, ' ') AS holders
+  SELECT file_id, count(DISTINCT pid) AS processes,
+         group_concat(pid || CASE WHEN tid <> pid THEN '/' || tid ELSE '' END || ':' || fds, ' ' ORDER BY pid, tid) AS holders
   FROM by_process GROUP BY file_id
 )
 SELECT c.id AS file_id, f.type, f.path, f.pos, f.flags, c.refcount AS fds, b.processes, b.holders

@@ -7,7 +7,7 @@
 --
 -- One row per shared object with more than one task on it. processes above 1 means
 -- sharing between processes (vfork, CLONE_VM or CLONE_FILES without CLONE_THREAD),
--- not just threads of one process. tasks lists pid/tid per thread.
+-- not just threads of one process. holders lists pid/tid,tid per process.
 WITH chosen AS (
   SELECT o.id, o.kind, o.key, o.refcount
   FROM shared_objects o
@@ -29,11 +29,15 @@ users AS (
                                  UNION ALL SELECT id FROM tasks WHERE fdtable_id = c.id
                                  UNION ALL SELECT id FROM tasks WHERE fs_id = c.id
                                  UNION ALL SELECT id FROM tasks WHERE sighand_id = c.id)
-  ORDER BY c.id, t.tgid, t.pid
+),
+by_process AS (
+  SELECT id, tgid, group_concat(pid, ',' ORDER BY pid) AS tids FROM users GROUP BY id, tgid
+),
+by_object AS (
+  SELECT id, count(*) AS processes, group_concat(tgid || '/' || tids, ' ' ORDER BY tgid) AS holders
+  FROM by_process GROUP BY id
 )
-SELECT c.kind, c.key, c.refcount AS tasks,
-       (SELECT count(DISTINCT tgid) FROM users u WHERE u.id = c.id) AS processes,
-       (SELECT group_concat(tgid || '/' || pid, ' ') FROM users u WHERE u.id = c.id) AS holders,
-       c.id AS object_id
+SELECT c.kind, c.key, c.refcount AS tasks, b.processes, b.holders, c.id AS object_id
 FROM chosen c
+CROSS JOIN by_object b ON b.id = c.id
 ORDER BY c.refcount DESC, c.id;

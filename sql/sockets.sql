@@ -7,7 +7,8 @@
 --
 -- role is listening (state LISTEN) or connected (ESTABLISHED or CONNECTED, or any
 -- socket with a peer: a unix socket pair, a connected datagram socket). Sockets the source has no
--- details of (no row in sockets) are not listed. holders is pid:fd,fd per process.
+-- details of (no row in sockets) are not listed. holders is pid:fd,fd per process
+-- (pid/tid:fd for a thread with an fd table of its own).
 WITH listening AS (
   SELECT s.* FROM sockets s
   WHERE s.checkpoint_id = :checkpoint AND s.state = 'LISTEN'
@@ -37,18 +38,18 @@ chosen AS (
 ),
 -- CROSS JOIN keeps this order: from the few chosen sockets to their fds, never the reverse
 holder AS (
-  SELECT c.object_id, h.pid, d.fd
+  SELECT c.object_id, h.pid, h.tid, d.fd
   FROM chosen c
   CROSS JOIN files f ON f.object_id = c.object_id
   CROSS JOIN fds d ON d.file_id = f.id
   CROSS JOIN fdtable_holders h ON h.fdtable_id = d.fdtable_id
-  ORDER BY c.object_id, h.pid, d.fd
 ),
 by_process AS (
-  SELECT object_id, pid, group_concat(fd, ',') AS fds FROM holder GROUP BY object_id, pid
+  SELECT object_id, pid, tid, group_concat(fd, ',' ORDER BY fd) AS fds FROM holder GROUP BY object_id, pid, tid
 ),
 by_socket AS (
-  SELECT object_id, group_concat(pid || ':' || fds, ' ') AS holders FROM by_process GROUP BY object_id
+  SELECT object_id, group_concat(pid || CASE WHEN tid <> pid THEN '/' || tid ELSE '' END || ':' || fds, ' ' ORDER BY pid, tid) AS holders
+  FROM by_process GROUP BY object_id
 )
 SELECT c.role, c.family, c.sock_type AS type, c.state,
        c.local_addr, c.local_port, c.remote_addr, c.remote_port, c.peer_ino,
