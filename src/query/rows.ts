@@ -25,21 +25,22 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 export function runStatement(stmt: Database.Statement, params: Params): QueryResult {
   const columns = uniqueNames(stmt.columns().map((c) => c.name));
   stmt.safeIntegers(true).raw(true);
-  let iterator: IterableIterator<unknown[]>;
   try {
-    iterator = stmt.iterate(params) as IterableIterator<unknown[]>;
+    // bound now, so a missing parameter is an error of this call; run when first read
+    stmt.bind(params);
   } catch (e) {
     throw bindError(e);
   }
   function* rows(): IterableIterator<Row> {
+    const iterator = stmt.iterate() as IterableIterator<unknown[]>;
     try {
-      yield* convert();
+      yield* convert(iterator);
     } finally {
-      // a reader that stops early (| head) frees the statement for the next query
+      // a reader that stops early (| head) frees the connection for the next query
       iterator.return?.();
     }
   }
-  function* convert(): IterableIterator<Row> {
+  function* convert(iterator: IterableIterator<unknown[]>): IterableIterator<Row> {
     for (;;) {
       let next: IteratorResult<unknown[]>;
       try {
