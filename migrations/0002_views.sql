@@ -139,20 +139,9 @@ JOIN fdtable_holders h ON h.fdtable_id = d.fdtable_id
 WHERE o.kind IN ('inode', 'pipe', 'socket', 'anon')
 UNION ALL
 SELECT o.checkpoint_id, o.id, o.kind, t.tgid, t.pid, NULL
-FROM shared_objects o JOIN tasks t ON t.mm_id = o.id
-WHERE o.kind = 'mm'
-UNION ALL
-SELECT o.checkpoint_id, o.id, o.kind, t.tgid, t.pid, NULL
-FROM shared_objects o JOIN tasks t ON t.fdtable_id = o.id
-WHERE o.kind = 'fdtable'
-UNION ALL
-SELECT o.checkpoint_id, o.id, o.kind, t.tgid, t.pid, NULL
-FROM shared_objects o JOIN tasks t ON t.fs_id = o.id
-WHERE o.kind = 'fs'
-UNION ALL
-SELECT o.checkpoint_id, o.id, o.kind, t.tgid, t.pid, NULL
-FROM shared_objects o JOIN tasks t ON t.sighand_id = o.id
-WHERE o.kind = 'sighand'
+FROM shared_objects o
+JOIN tasks t ON t.mm_id = o.id OR t.fdtable_id = o.id OR t.fs_id = o.id OR t.sighand_id = o.id
+WHERE o.kind IN ('mm', 'fdtable', 'fs', 'sighand')
 UNION ALL
 SELECT o.checkpoint_id, o.id, o.kind, t.tgid, t.pid, NULL
 FROM shared_objects o

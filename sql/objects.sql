@@ -8,7 +8,9 @@
 -- holders names who references the object, per process: pid:fd,fd for the fds on an
 -- open file, or on the files of a pipe, socket, inode or anon object (pid/tid:fd for a
 -- thread with an fd table of its own); pid/tid,tid for the threads that use an
--- address space, fd table, fs, signal handlers or namespace. Objects come in id order, which is the order they were captured in.
+-- address space, fd table, fs, signal handlers or namespace. Objects come by kind,
+-- then refcount (least shared first, as `sort -n`), then capture order: the order of
+-- the index, so that a LIMIT stops the reading early.
 SELECT o.id AS object_id, o.kind, o.key, o.refcount, o.inferred,
        CASE
          WHEN o.kind = 'file' THEN (
@@ -27,11 +29,8 @@ SELECT o.id AS object_id, o.kind, o.key, o.refcount, o.inferred,
            SELECT group_concat(tgid || '/' || tids, ' ' ORDER BY tgid) FROM (
              SELECT t.tgid, group_concat(t.pid, ',' ORDER BY t.pid) AS tids
              FROM tasks t
-             WHERE t.id IN (SELECT id FROM tasks WHERE mm_id = o.id AND o.kind = 'mm'
-                            UNION ALL SELECT id FROM tasks WHERE fdtable_id = o.id AND o.kind = 'fdtable'
-                            UNION ALL SELECT id FROM tasks WHERE fs_id = o.id AND o.kind = 'fs'
-                            UNION ALL SELECT id FROM tasks WHERE sighand_id = o.id AND o.kind = 'sighand'
-                            UNION ALL SELECT task_id FROM task_namespaces WHERE ns_id = o.id AND o.kind = 'ns')
+             WHERE t.mm_id = o.id OR t.fdtable_id = o.id OR t.fs_id = o.id OR t.sighand_id = o.id
+                OR t.id IN (SELECT task_id FROM task_namespaces WHERE ns_id = o.id)
              GROUP BY t.tgid))
        END AS holders
 FROM shared_objects o
@@ -39,5 +38,5 @@ WHERE o.checkpoint_id = :checkpoint
   -- one index range whether or not a kind was given
   AND o.kind BETWEEN coalesce(:kind, '') AND coalesce(:kind, char(1114111))
   AND (:shared = 0 OR o.refcount > 1)
-ORDER BY o.id
+ORDER BY o.kind, o.refcount, o.id
 LIMIT :limit;

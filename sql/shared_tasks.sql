@@ -25,10 +25,7 @@ WITH chosen AS (
 users AS (
   SELECT c.id, t.tgid, t.pid
   FROM chosen c
-  CROSS JOIN tasks t ON t.id IN (SELECT id FROM tasks WHERE mm_id = c.id
-                                 UNION ALL SELECT id FROM tasks WHERE fdtable_id = c.id
-                                 UNION ALL SELECT id FROM tasks WHERE fs_id = c.id
-                                 UNION ALL SELECT id FROM tasks WHERE sighand_id = c.id)
+  CROSS JOIN tasks t ON t.mm_id = c.id OR t.fdtable_id = c.id OR t.fs_id = c.id OR t.sighand_id = c.id
 ),
 by_process AS (
   SELECT id, tgid, group_concat(pid, ',' ORDER BY pid) AS tids FROM users GROUP BY id, tgid

@@ -1,10 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { openStore, QuerySession } from '../src/index.js';
+import { QuerySession } from '../src/index.js';
 import { CLI, runCli } from './helpers/cli.js';
-import { fillKnownTree, WORKER_ARGV } from './helpers/knownTree.js';
-import { tempStorePath } from './helpers/tmp.js';
+import { knownTreeStore, WORKER_ARGV } from './helpers/knownTree.js';
 
 /** The rows of a query through the library, as the CLI must print them. */
 function libraryRows(db: string, sql: string): Record<string, unknown>[] {
@@ -46,10 +45,7 @@ sys.exit(os.waitstatus_to_exitcode(status))
 
 let db: string;
 beforeEach(() => {
-  db = tempStorePath();
-  const store = openStore(db);
-  fillKnownTree(store);
-  store.close();
+  db = knownTreeStore();
 });
 
 const PROCESSES = 'SELECT pid, ppid, comm, threads, command, cmdline, start_time FROM processes ORDER BY pid';

@@ -175,14 +175,16 @@ describe('canned queries on a known process tree', () => {
       { object_id: tree.objects['pipe:[5001]'], kind: 'pipe', key: 'pipe:[5001]', refcount: 2, inferred: 0, holders: `${SERVER}:1,2 ${SERVER}/${SERVER + 2}:1,2 ${WORKER}:1,2 ${VFORKER}:1,2 ${CAT}:0` },
       { object_id: tree.objects['pipe:[5002]'], kind: 'pipe', key: 'pipe:[5002]', refcount: 2, inferred: 0, holders: `${SERVER}:6 ${WORKER}:5` },
     ]);
+    // by kind, then refcount, least shared first
     expect(run('objects', { kind: 'mm', shared: 1 }).map((o) => [o.key, o.refcount, o.holders])).toEqual([
-      ['mm:server', 3, `${SERVER}/${SERVER},${SERVER + 1},${SERVER + 2}`],
       ['mm:worker', 2, `${WORKER}/${WORKER} ${VFORKER}/${VFORKER}`],
+      ['mm:server', 3, `${SERVER}/${SERVER},${SERVER + 1},${SERVER + 2}`],
     ]);
     expect(run('objects', { kind: 'ns' }).map((o) => [o.key, o.refcount, o.holders])).toEqual([
       ['net:[4026531840]', 7, `${SHELL}/${SHELL} ${SERVER}/${SERVER},${SERVER + 1},${SERVER + 2} ${WORKER}/${WORKER} ${VFORKER}/${VFORKER} ${CAT}/${CAT}`],
     ]);
-    expect(run('objects', { kind: 'file', shared: 1 }).map((o) => o.key)).toEqual(['file:null', 'file:tty', 'file:xw', 'file:listen', 'file:log']);
+    expect(run('objects', { kind: 'file', shared: 1 }).map((o) => o.key)).toEqual(['file:listen', 'file:log', 'file:tty', 'file:null', 'file:xw']);
+    expect(run('objects', { shared: 1 }).map((o) => o.kind)).toEqual(['fdtable', 'file', 'file', 'file', 'file', 'file', 'mm', 'mm', 'ns', 'pipe', 'pipe']);
     expect(run('objects', { kind: 'file' }).find((o) => o.key === 'file:log')?.holders).toBe(`${SERVER}:4 ${WORKER}:4`);
     // every object of the checkpoint, once
     const all = run('objects', { limit: -1 });

@@ -2,10 +2,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { CkptdbError, openStore, QuerySession } from '../src/index.js';
+import { CkptdbError, QuerySession } from '../src/index.js';
 import { runCli } from './helpers/cli.js';
-import { fillKnownTree } from './helpers/knownTree.js';
-import { tempStorePath } from './helpers/tmp.js';
+import { knownTreeStore } from './helpers/knownTree.js';
 
 /**
  * The store file's bytes, what its write-ahead log holds, and every other file in its
@@ -22,10 +21,7 @@ function snapshot(path: string): { digest: string; walBytes: number; files: stri
 
 let db: string;
 beforeEach(() => {
-  db = tempStorePath();
-  const store = openStore(db);
-  fillKnownTree(store);
-  store.close();
+  db = knownTreeStore();
 });
 
 /** Every way to write through ad-hoc SQL; each is refused and leaves the store as it was. */

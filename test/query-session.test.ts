@@ -3,20 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { openStore, openStoreKysely, QuerySession, storeKysely } from '../src/index.js';
 import { loadMigrations, migrate } from '../src/store/migrate.js';
 import { APPLICATION_ID } from '../src/store/open.js';
-import { fillKnownTree } from './helpers/knownTree.js';
+import { knownTreeStore } from './helpers/knownTree.js';
 import { tempStorePath } from './helpers/tmp.js';
-
-function knownStore(): string {
-  const path = tempStorePath();
-  const store = openStore(path);
-  fillKnownTree(store);
-  store.close();
-  return path;
-}
 
 describe('query session (library)', () => {
   it('gives a typed kysely instance over tables and views', async () => {
-    const path = knownStore();
+    const path = knownTreeStore();
     const db = openStoreKysely(path);
     try {
       const rows = await db
