@@ -3,7 +3,8 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { QuerySession } from '../src/index.js';
 import { CLI, runCli } from './helpers/cli.js';
-import { knownTreeStore, WORKER_ARGV } from './helpers/knownTree.js';
+import { WORKER_ARGV } from './helpers/knownTree.js';
+import { knownTreeStore } from './helpers/knownTreeStore.js';
 
 /** The rows of a query through the library, as the CLI must print them. */
 function libraryRows(db: string, sql: string): Record<string, unknown>[] {

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { CkptdbError, QuerySession } from '../src/index.js';
 import { runCli } from './helpers/cli.js';
-import { knownTreeStore } from './helpers/knownTree.js';
+import { knownTreeStore } from './helpers/knownTreeStore.js';
 
 /**
  * The store file's bytes, what its write-ahead log holds, and every other file in its

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { openStore, openStoreKysely, QuerySession, storeKysely } from '../src/index.js';
 import { loadMigrations, migrate } from '../src/store/migrate.js';
 import { APPLICATION_ID } from '../src/store/open.js';
-import { knownTreeStore } from './helpers/knownTree.js';
+import { knownTreeStore } from './helpers/knownTreeStore.js';
 import { tempStorePath } from './helpers/tmp.js';
 
 describe('query session (library)', () => {

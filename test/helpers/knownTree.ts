@@ -9,8 +9,7 @@
  * for `spawn the tree + capture` keeps every expectation, because expectations name
  * processes through `pids` and open files through `files`, never through ids.
  */
-import { openStore, type CheckpointWriter, type FileType, type Store } from '../../src/index.js';
-import { tempStorePath } from './tmp.js';
+import type { CheckpointWriter, FileType, Store } from '../../src/index.js';
 
 export interface FileSpec {
   type: FileType;
@@ -132,13 +131,4 @@ export function fillKnownTree(store: Store, base = 1000, label = 'known tree'): 
   }
   const r = w.done();
   return { checkpointId: r.checkpointId, pids, files, objects };
-}
-
-/** A new store holding the known tree as checkpoint 1 (pids from 1000), closed. */
-export function knownTreeStore(): string {
-  const path = tempStorePath();
-  const store = openStore(path);
-  fillKnownTree(store);
-  store.close();
-  return path;
 }
