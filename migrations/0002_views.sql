@@ -83,6 +83,14 @@ WHERE t.fdtable_id IS NOT NULL
       AND o.pid <> t.pid
       AND (o.pid = o.tgid OR (t.pid <> t.tgid AND o.pid < t.pid)));
 
+-- fd_holders: every fd with the process holding it (and the thread, for the fds of
+-- a thread with an fd table of its own): the join from an open file to who holds it.
+--   SELECT pid, fd FROM fd_holders WHERE file_id = 77;
+CREATE VIEW fd_holders AS
+SELECT d.checkpoint_id, d.file_id, h.pid, h.tid, d.fd, d.cloexec, d.fdtable_id, d.id AS fd_id
+FROM fds d
+JOIN fdtable_holders h ON h.fdtable_id = d.fdtable_id;
+
 -- open_fds: every fd of every process, like lsof: the fd with its open file, the
 -- object behind the file (pipe, socket, inode, ...) and the process holding it.
 -- shared is how many fds in the checkpoint point at this open file (its refcount):
@@ -125,17 +133,15 @@ LEFT JOIN tasks k ON k.checkpoint_id = h.checkpoint_id AND k.pid = h.tid;
 -- fd is null for references made by a task; tid is the thread for those.
 --   SELECT pid, fd FROM object_holders WHERE object_id = 77;
 CREATE VIEW object_holders AS
-SELECT o.checkpoint_id, o.id AS object_id, o.kind, h.pid, h.tid, d.fd
+SELECT o.checkpoint_id, o.id AS object_id, o.kind, h.pid, h.tid, h.fd
 FROM shared_objects o
-JOIN fds d ON d.file_id = o.id
-JOIN fdtable_holders h ON h.fdtable_id = d.fdtable_id
+JOIN fd_holders h ON h.file_id = o.id
 WHERE o.kind = 'file'
 UNION ALL
-SELECT o.checkpoint_id, o.id, o.kind, h.pid, h.tid, d.fd
+SELECT o.checkpoint_id, o.id, o.kind, h.pid, h.tid, h.fd
 FROM shared_objects o
 JOIN files f ON f.object_id = o.id
-JOIN fds d ON d.file_id = f.id
-JOIN fdtable_holders h ON h.fdtable_id = d.fdtable_id
+JOIN fd_holders h ON h.file_id = f.id
 WHERE o.kind IN ('inode', 'pipe', 'socket', 'anon')
 UNION ALL
 SELECT o.checkpoint_id, o.id, o.kind, t.tgid, t.pid, NULL

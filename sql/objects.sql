@@ -15,14 +15,13 @@ SELECT o.id AS object_id, o.kind, o.key, o.refcount, o.inferred,
        CASE
          WHEN o.kind = 'file' THEN (
            SELECT group_concat(pid || CASE WHEN tid <> pid THEN '/' || tid ELSE '' END || ':' || fds, ' ' ORDER BY pid, tid) FROM (
-             SELECT h.pid, h.tid, group_concat(d.fd, ',' ORDER BY d.fd) AS fds
-             FROM fds d JOIN fdtable_holders h ON h.fdtable_id = d.fdtable_id
-             WHERE d.file_id = o.id
-             GROUP BY h.pid, h.tid))
+             SELECT pid, tid, group_concat(fd, ',' ORDER BY fd) AS fds
+             FROM fd_holders WHERE file_id = o.id
+             GROUP BY pid, tid))
          WHEN o.kind IN ('inode', 'pipe', 'socket', 'anon') THEN (
            SELECT group_concat(pid || CASE WHEN tid <> pid THEN '/' || tid ELSE '' END || ':' || fds, ' ' ORDER BY pid, tid) FROM (
-             SELECT h.pid, h.tid, group_concat(d.fd, ',' ORDER BY d.fd) AS fds
-             FROM files f JOIN fds d ON d.file_id = f.id JOIN fdtable_holders h ON h.fdtable_id = d.fdtable_id
+             SELECT h.pid, h.tid, group_concat(h.fd, ',' ORDER BY h.fd) AS fds
+             FROM files f JOIN fd_holders h ON h.file_id = f.id
              WHERE f.object_id = o.id
              GROUP BY h.pid, h.tid))
          ELSE (

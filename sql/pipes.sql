@@ -19,13 +19,12 @@ WITH chosen AS (
 ),
 -- CROSS JOIN keeps this order: from the few chosen pipes to their fds, never the reverse
 ends AS (
-  SELECT c.id AS pipe_id, h.pid, h.tid, d.fd,
+  SELECT c.id AS pipe_id, h.pid, h.tid, h.fd,
          f.flags & 3 IN (0, 2) AS reads,
          f.flags & 3 IN (1, 2) AS writes
   FROM chosen c
   CROSS JOIN files f ON f.object_id = c.id
-  CROSS JOIN fds d ON d.file_id = f.id
-  CROSS JOIN fdtable_holders h ON h.fdtable_id = d.fdtable_id
+  CROSS JOIN fd_holders h ON h.file_id = f.id
 ),
 by_process AS (
   SELECT pipe_id, pid, tid,

@@ -17,10 +17,9 @@ WITH chosen AS (
 ),
 -- CROSS JOIN keeps this order: from the few chosen files to their fds, never the reverse
 holder AS (
-  SELECT d.file_id, h.pid, h.tid, d.fd
+  SELECT h.file_id, h.pid, h.tid, h.fd
   FROM chosen c
-  CROSS JOIN fds d ON d.file_id = c.id
-  CROSS JOIN fdtable_holders h ON h.fdtable_id = d.fdtable_id
+  CROSS JOIN fd_holders h ON h.file_id = c.id
 ),
 by_process AS (
   SELECT file_id, pid, tid, group_concat(fd, ',' ORDER BY fd) AS fds FROM holder GROUP BY file_id, pid, tid

@@ -38,11 +38,10 @@ chosen AS (
 ),
 -- CROSS JOIN keeps this order: from the few chosen sockets to their fds, never the reverse
 holder AS (
-  SELECT c.object_id, h.pid, h.tid, d.fd
+  SELECT c.object_id, h.pid, h.tid, h.fd
   FROM chosen c
   CROSS JOIN files f ON f.object_id = c.object_id
-  CROSS JOIN fds d ON d.file_id = f.id
-  CROSS JOIN fdtable_holders h ON h.fdtable_id = d.fdtable_id
+  CROSS JOIN fd_holders h ON h.file_id = f.id
 ),
 by_process AS (
   SELECT object_id, pid, tid, group_concat(fd, ',' ORDER BY fd) AS fds FROM holder GROUP BY object_id, pid, tid

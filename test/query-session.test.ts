@@ -26,6 +26,11 @@ describe('query session (library)', () => {
         { pid: 1200, fd: 8, path: 'socket:[6004]', shared: 1 },
         { pid: 1300, fd: 3, path: 'socket:[6005]', shared: 1 },
       ]);
+      const holders = await db.selectFrom('fd_holders').select(['pid', 'tid', 'fd']).where('fd', '=', 1).orderBy('pid').orderBy('tid').execute();
+      expect(holders).toEqual([
+        { pid: 1000, tid: 1000, fd: 1 }, { pid: 1100, tid: 1100, fd: 1 }, { pid: 1100, tid: 1102, fd: 1 },
+        { pid: 1200, tid: 1200, fd: 1 }, { pid: 1201, tid: 1201, fd: 1 }, { pid: 1300, tid: 1300, fd: 1 },
+      ]);
       const threads = await db.selectFrom('task_info').select(['tid', 'pid', 'parent_comm']).where('is_thread', '=', 1).orderBy('tid').execute();
       expect(threads).toEqual([{ tid: 1101, pid: 1100, parent_comm: 'bash' }, { tid: 1102, pid: 1100, parent_comm: 'bash' }]);
       // the connection is read-only

@@ -195,6 +195,18 @@ export interface FdtableHoldersView {
   tid: number;
 }
 
+/** View fd_holders: every fd with the process (and thread) holding it. */
+export interface FdHoldersView {
+  checkpoint_id: number;
+  file_id: number;
+  pid: number;
+  tid: number;
+  fd: number;
+  cloexec: number;
+  fdtable_id: number;
+  fd_id: number;
+}
+
 /** View open_fds: every fd of every process with its open file and the object behind it. */
 export interface OpenFdsView {
   checkpoint_id: number;
@@ -253,6 +265,7 @@ export interface StoreSchema {
   processes: ProcessesView;
   task_info: TaskInfoView;
   fdtable_holders: FdtableHoldersView;
+  fd_holders: FdHoldersView;
   open_fds: OpenFdsView;
   object_holders: ObjectHoldersView;
   schema_migrations: SchemaMigrationsTable;

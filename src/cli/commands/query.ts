@@ -10,7 +10,7 @@ const EXAMPLES = `
 The store is opened read-only. A statement that would write, attach another file,
 change a pragma, vacuum into a file or load an extension is refused (exit 2) and
 the store stays byte for byte as it was. Views for short SQL: processes, task_info,
-open_fds, fdtable_holders, object_holders (see migrations/0002_views.sql).
+open_fds, fd_holders, fdtable_holders, object_holders (see migrations/0002_views.sql).
 
 Examples:
   $ ckptdb query "SELECT id, label, started_at FROM checkpoints"
