@@ -38,8 +38,8 @@ const DENIED_OPCODES = new Set([
   'JournalMode', 'SetCookie', 'Vacuum', 'IncrVacuum', 'Checkpoint', 'ParseSchema', 'DropTable', 'DropIndex', 'DropTrigger',
   'CreateBtree', 'Destroy', 'LoadAnalysis', 'VCreate', 'VDestroy', 'VUpdate', 'VRename', 'SqlExec',
 ]);
-/** Functions that load code or reach outside the store. */
-export const DENIED_FUNCTIONS = ['load_extension', 'fts3_tokenizer', 'readfile', 'writefile', 'edit', 'sqlite_attach', 'sqlite_detach'];
+/** SQL functions that load code into the process (fts3_tokenizer's two-argument form takes a pointer). */
+export const DENIED_FUNCTIONS = ['load_extension', 'fts3_tokenizer'];
 
 const REFUSAL_HINT = 'ad-hoc SQL only reads: SELECT, WITH … SELECT, VALUES, EXPLAIN, or a PRAGMA that reads';
 

@@ -1,4 +1,5 @@
 import { CkptdbError } from '../errors.js';
+import type { Token } from './sqlTokens.js';
 
 /** A value bound to a named parameter. */
 export type ParamValue = string | number | bigint | null;
@@ -35,9 +36,9 @@ export function paramValue(text: string): ParamValue {
 }
 
 /** The named parameters a statement uses (`:name`, `@name`, `$name`), in order of first use. */
-export function parameterNames(tokens: Iterable<{ kind: string; text: string; at: number }>, sql: string): string[] {
+export function parameterNames(tokens: Iterable<Token>, sql: string): string[] {
   const names: string[] = [];
-  let prev: { kind: string; text: string; at: number } | null = null;
+  let prev: Token | null = null;
   for (const t of tokens) {
     if (prev && prev.kind === 'punct' && ':@$'.includes(prev.text) && t.kind === 'word' && t.at === prev.at + 1) {
       const name = sql.slice(t.at, t.at + t.text.length);
