@@ -196,6 +196,12 @@ describe('commands over the query layer', () => {
     expect(run.stdout).toBe('pid,comm,fds,threads,command\n1100,python3,10,3,python3 server.py --port 8080\n1200,python3,9,1,"python3 -c print(""a, b"")\nwork() --name=w,""1"""\n');
   });
 
+  it('query - reads the statement from standard input', async () => {
+    const r = await runCli(['query', '-', '--json', '-p', 'pid=1300'], { db, input: '-- which files cat holds\nSELECT fd, path\n  FROM open_fds\n WHERE pid = :pid AND fd < 2\n ORDER BY fd;\n' });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual([{ fd: 0, path: 'pipe:[5001]' }, { fd: 1, path: '/tmp/ckptdb/out.txt' }]);
+  });
+
   it('show summarises a checkpoint', async () => {
     const d = JSON.parse((await runCli(['show', '1', '--json'], { db })).stdout) as Record<string, unknown>;
     expect(d).toMatchObject({ id: 1, source: 'proc', host: 'testhost', frozen: true, counts: { tasks: 7, processes: 5, fds: 29, files: 14 } });
