@@ -163,7 +163,7 @@ class Generator {
         default: {
           if (j % 50 === 9) {
             // now and then a dup() of an inherited fd: one more fd on an open file of the service
-            this.fd(p, p.inheritable[j % p.inheritable.length]![1], false);
+            this.fd(p, p.inheritable[Math.floor(j / 50) % p.inheritable.length]![1], false);
           } else {
             this.fd(p, w.addFile({ key: `${p.pid}:t${j}`, type: 'timerfd', path: 'anon_inode:[timerfd]', flags: 0o4002 }), true);
           }

@@ -21,7 +21,7 @@ import { median, type Figure } from './report.js';
 const RUNS = 7;
 const BASELINE_RUNS = 3;
 const TARGET_MS = 100;
-const VIEW_INDEXES = ['tasks_tgid_fdtable', 'shared_objects_refcount', 'files_deleted', 'sockets_state'];
+const VIEW_INDEXES = ['tasks_tgid_fdtable', 'tasks_fdtable_holder', 'shared_objects_refcount', 'files_deleted', 'sockets_state'];
 
 interface Case {
   name: string;

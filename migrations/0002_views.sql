@@ -6,8 +6,10 @@
 -- all its threads share. "pid" in these views is the process id (the tgid), as ps and
 -- lsof show it; "tid" names a thread.
 
--- Task to process and to fd table, for the views below.
-CREATE INDEX tasks_tgid_fdtable ON tasks (checkpoint_id, tgid, fdtable_id);
+-- Which tasks hold an fd table, read from the index alone (fdtable_holders, below):
+-- by process, and by table.
+CREATE INDEX tasks_tgid_fdtable ON tasks (checkpoint_id, tgid, fdtable_id, pid);
+CREATE INDEX tasks_fdtable_holder ON tasks (fdtable_id, checkpoint_id, tgid, pid);
 -- Shared objects by how widely they are shared: "refcount > 1" is a range scan.
 CREATE INDEX shared_objects_refcount ON shared_objects (checkpoint_id, kind, refcount);
 -- Deleted files that are still open are few: keep a small index of just those.
