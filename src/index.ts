@@ -23,3 +23,11 @@ export {
   EXPORT_FORMATS, IMPORT_FORMATS, exportFormat, importFormat,
   type ExportFormat, type ImportFormat, type ExportTarget, type ExportSummary,
 } from './formats/registry.js';
+export { QuerySession } from './query/session.js';
+export { openReadOnlyDatabase } from './query/connection.js';
+export { prepareReadOnly } from './query/guard.js';
+export { storeKysely, openStoreKysely } from './query/kysely.js';
+export { cannedQueries, cannedQuery, type CannedQuery, type CannedParam } from './query/canned.js';
+export { parseParams, type Params, type ParamValue } from './query/params.js';
+export type { QueryResult, Row } from './query/rows.js';
+export { treePrefixes } from './query/tree.js';
