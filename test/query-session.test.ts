@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { openStore, openStoreKysely, QuerySession, storeKysely } from '../src/index.js';
-import { loadMigrations, migrate } from '../src/store/migrate.js';
+import { latestVersion, loadMigrations, migrate } from '../src/store/migrate.js';
 import { APPLICATION_ID } from '../src/store/open.js';
 import { knownTreeStore } from './helpers/knownTreeStore.js';
 import { tempStorePath } from './helpers/tmp.js';
@@ -77,7 +77,7 @@ describe('query session (library)', () => {
     old.close();
     const session = QuerySession.open(path);
     try {
-      expect(session.db.pragma('user_version', { simple: true })).toBe(2);
+      expect(session.db.pragma('user_version', { simple: true })).toBe(latestVersion());
       expect([...session.sql('SELECT count(*) AS n FROM open_fds').rows]).toEqual([{ n: 0 }]);
       expect(() => session.canned('pipes')).toThrowError(/^no checkpoints in /);
     } finally {
