@@ -82,7 +82,7 @@ export class CheckpointWriter {
       this.objectCeiling = this.objectFloor;
       const started = (meta.startedAt ?? new Date()).toISOString();
       const info = prepare(db, 'insert_checkpoint').run(
-        meta.label ?? null, meta.source, meta.host ?? hostname(), meta.kernel ?? null, meta.rootPid ?? null,
+        meta.label ?? null, meta.source, meta.host === undefined ? hostname() : meta.host, meta.kernel ?? null, meta.rootPid ?? null,
         flag(meta.frozen), started, started, toJson(meta.meta),
       );
       this.checkpointId = Number(info.lastInsertRowid);

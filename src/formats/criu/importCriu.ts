@@ -53,7 +53,7 @@ const CONTAINER_META_FILES = new Set(['config.dump', 'spec.dump']);
 
 export async function importCriu(store: Store, path: string, opts: CriuImportOptions = {}): Promise<CriuImportResult> {
   const source = openCriuSource(path);
-  const w = store.beginCheckpoint({ source: 'criu', label: opts.label ?? null, frozen: true }, { memoryBudget: opts.memoryBudget ?? DEFAULT_BUDGET });
+  const w = store.beginCheckpoint({ source: 'criu', label: opts.label ?? null, host: null, frozen: true }, { memoryBudget: opts.memoryBudget ?? DEFAULT_BUDGET });
   try {
     const chunks = new ChunkWriter(store.db, w.checkpointId);
     const decoded = new Map<string, ModelledImage>();
