@@ -4,7 +4,7 @@ import { CkptdbError } from '../errors.js';
 import { sqlDir } from '../paths.js';
 import { statement } from '../store/sqlFile.js';
 import { parameterNames } from './params.js';
-import { sqlTokens } from './sqlTokens.js';
+import { sqlTokens } from '../store/sqlTokens.js';
 
 /** A canned query's parameter, as its `.sql` file's header declares it. */
 export interface CannedParam {

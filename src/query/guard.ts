@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { CkptdbError } from '../errors.js';
 import { parameterNames } from './params.js';
-import { sqlTokens, type Token } from './sqlTokens.js';
+import { sqlTokens, type Token } from '../store/sqlTokens.js';
 
 /**
  * Ad-hoc SQL runs on a connection opened read-only, which SQLite itself keeps from

@@ -1,5 +1,5 @@
 import { CkptdbError } from '../errors.js';
-import type { Token } from './sqlTokens.js';
+import type { Token } from '../store/sqlTokens.js';
 
 /** A value bound to a named parameter. */
 export type ParamValue = string | number | bigint | null;

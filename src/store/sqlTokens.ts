@@ -1,8 +1,9 @@
 /**
  * Just enough of SQLite's tokenizer to read the start of a statement: words,
  * quoted names, string and blob literals, numbers and punctuation, with comments and
- * white space skipped. The guard uses it to see what a statement is before SQLite
- * prepares it, because preparing some PRAGMAs already changes the connection.
+ * white space skipped. The .sql file reader uses it to find where statements end;
+ * the query guard to see what a statement is before SQLite prepares it, because
+ * preparing some PRAGMAs already changes the connection.
  */
 export type TokenKind = 'word' | 'name' | 'string' | 'number' | 'punct';
 
