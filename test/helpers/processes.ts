@@ -1,0 +1,69 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterEach } from 'vitest';
+
+export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
+
+const groups: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of groups.splice(0)) killGroup(child);
+});
+
+/** Ends a fixture and everything it started: its own process group, stopped or not. */
+export function killGroup(child: ChildProcess): void {
+  try {
+    process.kill(-child.pid!, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+export interface Fixture<T> {
+  child: ChildProcess;
+  /** The first line the fixture printed, parsed as JSON. */
+  info: T;
+}
+
+/**
+ * Starts a fixture script (python3) in a process group of its own and waits for its
+ * first stdout line; afterEach kills the group. stdin stays open so that the fixture
+ * can wait on it.
+ */
+export function startFixture<T>(script: string, args: string[] = [], opts: { command?: string[] } = {}): Promise<Fixture<T>> {
+  const command = opts.command ?? ['python3'];
+  const child = spawn(command[0]!, [...command.slice(1), FIXTURES + script, ...args], {
+    detached: true,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  groups.push(child);
+  return new Promise((resolve, reject) => {
+    let buffer = '';
+    child.on('error', reject);
+    child.on('exit', (code, signal) => reject(new Error(`${script} exited (${code ?? signal}) before it was ready`)));
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      buffer += d;
+      const nl = buffer.indexOf('\n');
+      if (nl >= 0) resolve({ child, info: JSON.parse(buffer.slice(0, nl)) as T });
+    });
+  });
+}
+
+/** A task's state letter from /proc (R, S, T, ...), or null once it is gone. */
+export function taskState(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return null;
+  }
+}
+
+/** Waits until check() holds, polling; fails after ms. */
+export async function waitFor(check: () => boolean, ms = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
