@@ -2,21 +2,33 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach } from 'vitest';
+// imported first so that its cleanup is registered first and, hooks running as a
+// stack, runs after the processes writing into its directories are dead
+import './tmp.js';
 
 export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 
 const groups: ChildProcess[] = [];
-afterEach(() => {
-  for (const child of groups.splice(0)) killGroup(child);
+afterEach(async () => {
+  for (const child of groups.splice(0)) await killGroup(child);
 });
 
-/** Ends a fixture and everything it started: its own process group, stopped or not. */
-export function killGroup(child: ChildProcess): void {
+function groupAlive(pgid: number): boolean {
   try {
-    process.kill(-child.pid!, 'SIGKILL');
+    process.kill(-pgid, 0);
+    return true;
   } catch {
-    // already gone
+    return false;
   }
+}
+
+/** Ends a fixture and everything it started (its own process group, stopped or not) and waits until they are gone. */
+export async function killGroup(child: ChildProcess): Promise<void> {
+  const pgid = child.pid!;
+  if (!groupAlive(pgid)) return;
+  process.kill(-pgid, 'SIGKILL');
+  const deadline = Date.now() + 5000;
+  while (groupAlive(pgid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
 }
 
 export interface Fixture<T> {
