@@ -1,8 +1,12 @@
 /*
- * fd-holder N FDS DIR: the process tree of `npm run bench -- capture`.
+ * fd-holder N FDS DIR [mixed|inherited]: the process tree of `npm run bench -- capture`.
  * Starts N processes (its children) that each hold FDS fds of many kinds, then waits.
  * Prints "ready" on stdout once every child holds its fds; the caller kills the
- * process group. Per child, with FDS = 100:
+ * process group.
+ *
+ * inherited: this parent opens FDS fds of the kinds below and every child inherits
+ * them all: each open file is shared N + 1 ways.
+ * mixed (default): per child, with FDS = 100:
  *   3   stdio, inherited from the caller; 1 the write end of the ready pipe
  *   20  inherited from this parent: 10 regular files and 5 pipes (shared by every child)
  *   20  10 pipes of its own, both ends
@@ -59,7 +63,8 @@ static int open_fds(void) {
   return n;
 }
 
-static void child(const char *dir, int index, int fds, int ready) {
+/* Opens fds of every kind until this process holds FDS; index names its own files. */
+static void opens(const char *dir, int index, int fds) {
   char name[64];
   int own_first = -1;
   for (int i = 0; i < 10; i++) {
@@ -96,17 +101,16 @@ static void child(const char *dir, int index, int fds, int ready) {
     if (own_first < 0) own_first = before;
   }
   for (int i = 0; i < 5 && own_first >= 0; i++) count(dup(own_first), "dup");
-  must(write(ready, "x", 1) == 1, "ready");
-  for (;;) pause();
 }
 
 int main(int argc, char **argv) {
-  if (argc != 4) {
-    fprintf(stderr, "usage: fd-holder PROCESSES FDS DIR\n");
+  if (argc < 4 || argc > 5) {
+    fprintf(stderr, "usage: fd-holder PROCESSES FDS DIR [mixed|inherited]\n");
     return 2;
   }
   int n = atoi(argv[1]), fds = atoi(argv[2]);
   const char *dir = argv[3];
+  int inherited = argc == 5 && strcmp(argv[4], "inherited") == 0;
   char name[64];
   for (int i = 0; i < 10; i++) {
     snprintf(name, sizeof name, "shared-%d", i);
@@ -119,12 +123,15 @@ int main(int argc, char **argv) {
   }
   int ready[2];
   must(pipe(ready) == 0, "pipe");
+  if (inherited) opens(dir, -1, fds);
   for (int i = 0; i < n; i++) {
     pid_t pid = fork();
     must(pid >= 0, "fork");
     if (pid == 0) {
       close(ready[0]);
-      child(dir, i, fds, ready[1]);
+      if (!inherited) opens(dir, i, fds);
+      must(write(ready[1], "x", 1) == 1, "ready");
+      for (;;) pause();
     }
   }
   close(ready[1]);

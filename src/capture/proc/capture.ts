@@ -5,10 +5,11 @@
  *   1. check the selection (a PID that does not exist fails here, before any write)
  *   2. take the store's write lock, then with --freeze stop the processes
  *   3. read the tasks; find which share mm, fd table, fs and signal handlers (kcmp)
- *   4. read each fd table once, through one task that uses it
+ *   4. list each fd table once, through one task that uses it
  *   5. write the tasks with their details and memory maps
- *   6. find which fds share an open file (kcmp), read socket tables
- *   7. resume the frozen processes, write files and fds, commit
+ *   6. read the fds table by table, place each on its open file (kcmp) and write
+ *      files and fds as they are found; then socket details from /proc/net
+ *   7. resume the frozen processes, commit
  *
  * Everything that vanishes meanwhile is skipped and counted; access denied is recorded
  * as unreadable. Only a failure of the store (or an abort) fails the capture, and then
@@ -18,17 +19,17 @@ import { release } from 'node:os';
 import type { Store } from '../../store/store.js';
 import { freezeProcesses, type Frozen } from '../freeze.js';
 import { openKcmp } from '../kcmp.js';
-import { readFdTable, type FdRecord, type FdTableRef, type InodeCache } from './fds.js';
-import { groupFiles } from './files.js';
+import { captureFds } from './fdPhase.js';
+import { listFdTable, type FdTableRef } from './fds.js';
+import { FilePlacer } from './files.js';
 import { ObjectIds } from './objects.js';
 import type { CaptureOptions, CaptureResult } from './options.js';
 import { Pacer } from './pacer.js';
 import { checkSelection, selectProcesses } from './processes.js';
 import { ProcReadError, taskExists } from './procfs.js';
-import { readSocketDetails } from './sockets.js';
+import { describeSockets } from './sockets.js';
 import { groupTasks, readTasks, type TaskObject, type TaskState } from './tasks.js';
-import { noWarnings, type CaptureWarnings } from './warnings.js';
-import { writeFiles } from './writeFiles.js';
+import { noWarnings } from './warnings.js';
 import { writeTasks } from './writeTasks.js';
 
 export async function captureProcesses(store: Store, options: CaptureOptions = {}): Promise<CaptureResult> {
@@ -87,20 +88,19 @@ export async function captureProcesses(store: Store, options: CaptureOptions = {
 
     const fdsUnreadable = new Map<TaskObject, string>();
     const tables = skip.has('fds') ? [] : fdTables(tasks);
-    const records = await readFds(tables, fdsUnreadable, warnings, pacer);
-    lap('fds');
+    await listFds(tables, fdsUnreadable, pacer);
+    lap('tables');
 
     const objects = new ObjectIds(writer, warnings);
     const processes = await writeTasks(tasks, { writer, objects, warnings, skip, withEnv, pacer, fdsUnreadable });
     for (const t of tables) t.objectId = t.object.id;
     lap('details');
 
-    const groups = groupFiles(records, kcmp, warnings);
-    const sockets = skip.has('sockets') ? new Map() : readSocketDetails(records.filter((r) => r.type === 'socket'));
-    lap('sharing');
+    const sockets = await captureFds(tables, { writer, objects, warnings, pacer, placer: new FilePlacer(kcmp) });
+    lap('fds');
+    if (!skip.has('sockets')) describeSockets(sockets, writer);
+    lap('sockets');
     thaw();
-    await writeFiles(groups, { writer, objects, warnings, pacer, sockets });
-    lap('files');
 
     const isFrozen = !!frozen && frozen.notStopped.length === 0;
     writer.setFrozen(isFrozen);
@@ -134,31 +134,28 @@ interface TableWithObject extends FdTableRef {
   object: TaskObject;
 }
 
-/** One entry per fd table, read through its lowest-numbered task. */
+/** One entry per fd table, read through its lowest-numbered task, in that task's order. */
 function fdTables(tasks: TaskState[]): TableWithObject[] {
   const tables = new Map<TaskObject, TableWithObject>();
   for (const t of tasks) {
     const o = t.fdtable;
     if (!o || t.vanished || tables.has(o)) continue;
     const users = o.users.map((u) => u.tid);
-    tables.set(o, { object: o, name: users[0]!, holder: users[0]!, users, kcmpable: o.users.every((u) => u.kcmpable), objectId: null });
+    tables.set(o, { object: o, name: users[0]!, holder: users[0]!, users, kcmpable: o.users.every((u) => u.kcmpable), objectId: null, fds: [] });
   }
-  return [...tables.values()];
+  return [...tables.values()].sort((a, b) => a.name - b.name);
 }
 
-async function readFds(tables: TableWithObject[], unreadable: Map<TaskObject, string>, warnings: CaptureWarnings, pacer: Pacer): Promise<FdRecord[]> {
-  const inodes: InodeCache = new Map();
-  const records: FdRecord[] = [];
+/** Lists every table's fds; a table nobody may list is recorded with the reason. */
+async function listFds(tables: TableWithObject[], unreadable: Map<TaskObject, string>, pacer: Pacer): Promise<void> {
   for (let i = 0; i < tables.length; i++) {
     const table = tables[i]!;
     try {
-      const read = readFdTable(table, inodes, warnings);
-      if (read) for (const r of read) records.push(r);
+      listFdTable(table);
     } catch (e) {
       if (!(e instanceof ProcReadError)) throw e;
       unreadable.set(table.object, e.reason);
     }
-    await pacer.step('fds', i + 1, tables.length);
+    await pacer.step('tables', i + 1, tables.length);
   }
-  return records;
 }

@@ -1,14 +1,13 @@
 /**
- * One fd table, read through one task that uses it: per fd the link, fdinfo and (once
- * per inode) the inode's mode and device.
+ * The fd tables of a capture, each read through one task that uses it: the fd numbers,
+ * then per fd its link, fdinfo and (once per inode) the inode's mode and device.
  */
 import { statSync } from 'node:fs';
 import type { FileType } from '../types.js';
 import { O_CLOEXEC, parseFdInfo, type FdInfo } from './fdinfo.js';
 import { classifyLink, typeFromMode, type FileKind } from './fileKind.js';
 import { deviceText } from './numbers.js';
-import { attempt, asReadError, listDir, ProcReadError, readLink, readText } from './procfs.js';
-import type { CaptureWarnings } from './warnings.js';
+import { asReadError, listDir, ProcReadError, readLink, readRecord, taskExists } from './procfs.js';
 
 /** An fd table as the capture tracks it: which task it is read through, and whether kcmp may ask that task. */
 export interface FdTableRef {
@@ -21,6 +20,8 @@ export interface FdTableRef {
   kcmpable: boolean;
   /** Its shared_objects id, set once a task using it is written. */
   objectId: number | null;
+  /** Its fd numbers, in order, as listed. */
+  fds: number[];
 }
 
 export interface FdRecord {
@@ -46,47 +47,65 @@ export interface InodeFacts {
 /** Mode and device per inode (mount id and inode number): one stat for the many fds on /dev/null. */
 export type InodeCache = Map<string, InodeFacts>;
 
-/**
- * Reads every fd of the table through one of its users. Returns null when all of them
- * have exited; throws ProcReadError 'denied' when the fd directory cannot be listed.
- */
-export function readFdTable(table: FdTableRef, inodes: InodeCache, warnings: CaptureWarnings): FdRecord[] | null {
-  let names: string[] | null = null;
-  while (names === null) {
-    try {
-      names = listDir(`/proc/${table.holder}/fd`);
-    } catch (e) {
-      if (!(e instanceof ProcReadError) || e.failure !== 'gone') throw e;
-      table.users = table.users.filter((u) => u !== table.holder);
-      if (table.users.length === 0) return null;
-      table.holder = table.users[0]!;
-    }
-  }
-  const records: FdRecord[] = [];
-  for (const name of names) {
-    const r = readFd(table, table.holder, Number(name), inodes);
-    if (r === null) warnings.vanishedFds++;
-    else records.push(r);
-  }
-  return records;
+/** The task the table is read through exited: read through the next user. False when none is left. */
+export function nextHolder(table: FdTableRef): boolean {
+  table.users = table.users.filter((u) => u !== table.holder);
+  if (table.users.length === 0) return false;
+  table.holder = table.users[0]!;
+  return true;
 }
 
-/** One fd, or null when it was closed while being read. */
-function readFd(table: FdTableRef, tid: number, fd: number, inodes: InodeCache): FdRecord | null {
+/**
+ * Lists the table's fds into table.fds. Returns false when every user has exited;
+ * throws ProcReadError 'denied' when the fd directory cannot be listed.
+ */
+export function listFdTable(table: FdTableRef): boolean {
+  for (;;) {
+    try {
+      table.fds = listDir(`/proc/${table.holder}/fd`).map(Number).sort((a, b) => a - b);
+      return true;
+    } catch (e) {
+      if (!(e instanceof ProcReadError) || e.failure !== 'gone') throw e;
+      if (!nextHolder(table)) return false;
+    }
+  }
+}
+
+/** A read that found nothing: the fd was closed, or the task it was read through exited. */
+function gone(table: FdTableRef): 'closed' | 'retry' {
+  return !taskExists(table.holder) && nextHolder(table) ? 'retry' : 'closed';
+}
+
+/** One fd, or null when it was closed (or its table's tasks all exited) while being read. */
+export function readFd(table: FdTableRef, fd: number, inodes: InodeCache): FdRecord | null {
+  for (;;) {
+    const r = readOnce(table, table.holder, fd, inodes);
+    if (r !== null) return r;
+    if (gone(table) === 'closed') return null;
+  }
+}
+
+function readOnce(table: FdTableRef, tid: number, fd: number, inodes: InodeCache): FdRecord | null {
   const record: FdRecord = { table, fd, cloexec: false, kind: null, type: 'unknown', info: null, mode: null, dev: null, rdev: null, unreadable: null };
-  const link = attempt(() => readLink(`/proc/${tid}/fd/${fd}`));
-  if (link instanceof ProcReadError) {
-    if (link.failure === 'gone') return null;
-    record.unreadable = link.reason;
+  let link: string;
+  try {
+    link = readLink(`/proc/${tid}/fd/${fd}`);
+  } catch (e) {
+    const err = asReadError(e);
+    if (err.failure === 'gone') return null;
+    record.unreadable = err.reason;
     return record;
   }
   const kind = classifyLink(link);
   record.kind = kind;
   record.type = kind.type;
-  const info = attempt(() => parseFdInfo(readText(`/proc/${tid}/fdinfo/${fd}`)));
-  if (info instanceof ProcReadError) {
-    if (info.failure === 'gone') return null;
-    record.unreadable = info.reason;
+  let info: FdInfo;
+  try {
+    info = parseFdInfo(readRecord(`/proc/${tid}/fdinfo/${fd}`));
+  } catch (e) {
+    const err = asReadError(e);
+    if (err.failure === 'gone') return null;
+    record.unreadable = err.reason;
     return record;
   }
   record.info = info;
@@ -112,9 +131,4 @@ function readFd(table: FdTableRef, tid: number, fd: number, inodes: InodeCache):
     if (kind.needsMode) record.type = typeFromMode(kind, facts.mode);
   }
   return record;
-}
-
-/** Flags as the files table keeps them: without O_CLOEXEC, which belongs to the fd. */
-export function fileFlags(info: FdInfo): number {
-  return info.flags & ~O_CLOEXEC;
 }

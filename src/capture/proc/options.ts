@@ -9,7 +9,7 @@ export type CapturePart = 'fds' | 'maps' | 'sockets' | 'namespaces' | 'limits' |
 export const CAPTURE_PARTS: readonly CapturePart[] = ['fds', 'maps', 'sockets', 'namespaces', 'limits', 'env', 'threads'];
 
 export interface CaptureProgress {
-  phase: 'tasks' | 'fds' | 'details' | 'files';
+  phase: 'tasks' | 'tables' | 'details' | 'fds';
   done: number;
   total: number;
 }

@@ -4,7 +4,7 @@
  * not record (or, with --freeze, stop) the program doing the capturing.
  */
 import { CkptdbError } from '../../errors.js';
-import { numericEntries, ProcReadError, readText } from './procfs.js';
+import { numericEntries, ProcReadError, readRecord } from './procfs.js';
 import { readParent } from './stat.js';
 
 export interface ProcessSelection {
@@ -38,7 +38,7 @@ export function checkSelection(sel: ProcessSelection, self = process.pid): numbe
 /** The process a pid or thread id belongs to, or null when there is none. */
 function processOf(pid: number): number | null {
   try {
-    const status = readText(`/proc/${pid}/status`);
+    const status = readRecord(`/proc/${pid}/status`);
     const m = /^Tgid:\s*(\d+)/m.exec(status);
     return m ? Number(m[1]) : pid;
   } catch (e) {

@@ -36,8 +36,22 @@ export function asReadError(e: unknown): ProcReadError {
 // buffer and a plain open/read/close is about twice as fast on this hot path.
 let buffer = Buffer.allocUnsafe(64 * 1024);
 
-/** The whole text of a /proc file (latin1 is byte for byte; see readUtf8 for names). */
+/** The whole text of a /proc file (latin1 is byte for byte; utf8 for names). */
 export function readText(path: string, encoding: 'latin1' | 'utf8' = 'latin1'): string {
+  return read(path, encoding, false);
+}
+
+/**
+ * The text of a /proc file that the kernel renders as one record (stat, status,
+ * fdinfo, limits): it arrives whole in the first read that has room for it, so a short
+ * read is the end, which spares the second, empty read per file. Files of many
+ * records (maps, /proc/net/*) come a page at a time and need readText.
+ */
+export function readRecord(path: string): string {
+  return read(path, 'latin1', true);
+}
+
+function read(path: string, encoding: 'latin1' | 'utf8', shortReadEnds: boolean): string {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -47,10 +61,11 @@ export function readText(path: string, encoding: 'latin1' | 'utf8' = 'latin1'): 
   try {
     let length = 0;
     for (;;) {
-      const n = readSync(fd, buffer, length, buffer.length - length, null);
-      if (n === 0) break;
+      const room = buffer.length - length;
+      const n = readSync(fd, buffer, length, room, null);
       length += n;
-      if (length === buffer.length) {
+      if (n === 0 || (shortReadEnds && n < room)) break;
+      if (n === room) {
         const bigger = Buffer.allocUnsafe(buffer.length * 2);
         buffer.copy(bigger, 0, 0, length);
         buffer = bigger;
@@ -91,7 +106,7 @@ export function attempt<T>(read: () => T): T | ProcReadError {
 
 /** True while the task can still be read. */
 export function taskExists(tid: number): boolean {
-  const r = attempt(() => readText(`/proc/${tid}/stat`));
+  const r = attempt(() => readRecord(`/proc/${tid}/stat`));
   return !(r instanceof ProcReadError && r.failure === 'gone');
 }
 

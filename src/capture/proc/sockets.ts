@@ -1,28 +1,31 @@
 /**
- * Socket details for the socket files of a capture, from /proc/net of each network
+ * Socket details for the sockets of a capture, from /proc/net of each network
  * namespace their holders are in.
  */
-import type { FdRecord } from './fds.js';
+import type { CheckpointWriter } from '../writer.js';
+import type { SocketRef } from './fdPhase.js';
 import { readSocketTables, type SocketDetails } from './net.js';
 import { attempt, ProcReadError, readLink } from './procfs.js';
 
-export function readSocketDetails(sockets: FdRecord[]): Map<string, SocketDetails> {
+/** Reads the socket tables once per network namespace and writes what they say of each socket. */
+export function describeSockets(sockets: SocketRef[], writer: CheckpointWriter): void {
   const details = new Map<string, SocketDetails>();
   const wanted = new Set<string>();
   const holderOf = new Map<string, number>();
   const asked = new Set<number>();
-  for (const r of sockets) {
-    if (!r.info?.ino) continue;
-    wanted.add(r.info.ino);
-    const tid = r.table.holder;
-    if (asked.has(tid)) continue;
-    asked.add(tid);
-    const ns = attempt(() => readLink(`/proc/${tid}/ns/net`));
-    if (!(ns instanceof ProcReadError) && !holderOf.has(ns)) holderOf.set(ns, tid);
+  for (const s of sockets) {
+    wanted.add(s.ino);
+    if (asked.has(s.holder)) continue;
+    asked.add(s.holder);
+    const ns = attempt(() => readLink(`/proc/${s.holder}/ns/net`));
+    if (!(ns instanceof ProcReadError) && !holderOf.has(ns)) holderOf.set(ns, s.holder);
   }
   for (const tid of holderOf.values()) {
     if (details.size === wanted.size) break;
     readSocketTables(tid, wanted, details);
   }
-  return details;
+  for (const s of sockets) {
+    const d = details.get(s.ino);
+    if (d) writer.addSocket({ object: s.objectId, ...d });
+  }
 }

@@ -2,7 +2,7 @@
  * /proc/TID/stat and /proc/TID/status: who a task is and the cheap evidence about what
  * it shares.
  */
-import { readText } from './procfs.js';
+import { readRecord } from './procfs.js';
 
 /** PF_KTHREAD in the flags field: a kernel thread has no address space of its own. */
 const PF_KTHREAD = 0x00200000;
@@ -44,12 +44,12 @@ export function parseStat(text: string): TaskStat {
 }
 
 export function readStat(tid: number): TaskStat {
-  return parseStat(readText(`/proc/${tid}/stat`));
+  return parseStat(readRecord(`/proc/${tid}/stat`));
 }
 
 /** The parent of a process, from its stat: enough to walk a process tree. */
 export function readParent(pid: number): number {
-  const text = readText(`/proc/${pid}/stat`);
+  const text = readRecord(`/proc/${pid}/stat`);
   const rest = text.slice(text.lastIndexOf(')') + 2);
   const a = rest.indexOf(' ');
   return Number(rest.slice(a + 1, rest.indexOf(' ', a + 1)));
@@ -97,5 +97,5 @@ export function parseStatus(text: string): TaskStatus {
 }
 
 export function readStatus(tid: number): TaskStatus {
-  return parseStatus(readText(`/proc/${tid}/status`));
+  return parseStatus(readRecord(`/proc/${tid}/status`));
 }

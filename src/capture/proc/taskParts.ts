@@ -5,7 +5,7 @@
  */
 import type { RlimitInput } from '../types.js';
 import { parseLimits } from './limits.js';
-import { ProcReadError, readLink, readText } from './procfs.js';
+import { ProcReadError, readLink, readRecord, readText } from './procfs.js';
 
 export interface PartsRead {
   /** part -> why it could not be read (permission). */
@@ -45,7 +45,7 @@ export function readProcessParts(tid: number, want: { env: boolean; limits: bool
   p.cmdline = part('cmdline', p, () => nulList(readText(`/proc/${tid}/cmdline`, 'utf8')));
   p.exe = part('exe', p, () => readLink(`/proc/${tid}/exe`));
   if (want.env) p.env = part('environ', p, () => nulList(readText(`/proc/${tid}/environ`, 'utf8')));
-  if (want.limits) p.rlimits = part('limits', p, () => parseLimits(readText(`/proc/${tid}/limits`)));
+  if (want.limits) p.rlimits = part('limits', p, () => parseLimits(readRecord(`/proc/${tid}/limits`)));
   return p;
 }
 
