@@ -47,7 +47,7 @@ export async function captureProcesses(store: Store, options: CaptureOptions = {
     rootPid: options.all ? null : (roots[0] ?? null),
     startedAt: new Date(),
     meta: {
-      capture: { pids: roots, tree: !!options.tree, all: !!options.all, freeze: !!options.freeze, withEnv, skip: [...skip] },
+      capture: { pids: roots, tree: !!options.tree, all: !!options.all, freeze: !!options.freeze, withEnv, skip: [...skip], excludeOwnTree: !!options.excludeOwnTree },
       capturedBy: process.pid,
     },
   });

@@ -1,7 +1,9 @@
 /**
  * Which processes a capture takes: the PIDs named, with --tree their descendants, with
- * --all every process. Never ckptdb itself nor anything it started, so a capture does
- * not record (or, with --freeze, stop) the program doing the capturing.
+ * --all every process. Never the capturing process itself, so a capture does not
+ * record (or, with --freeze, stop) the program doing the capturing; with
+ * excludeOwnTree (the CLI's choice) nor anything it started either. A library caller
+ * may well want to capture the children it started, so by default they are taken.
  */
 import { CkptdbError } from '../../errors.js';
 import { numericEntries, ProcReadError, readRecord } from './procfs.js';
@@ -14,6 +16,8 @@ export interface ProcessSelection {
   tree?: boolean;
   /** Every process on the machine. */
   all?: boolean;
+  /** Leave out every descendant of the capturing process too. */
+  excludeOwnTree?: boolean;
 }
 
 /**
@@ -70,14 +74,14 @@ function childrenOf(parentOf: Map<number, number>): Map<number, number[]> {
   return children;
 }
 
-function subtree(roots: number[], children: Map<number, number[]>, excluded: Set<number>): Set<number> {
+function subtree(roots: number[], children: Map<number, number[]>): Set<number> {
   const seen = new Set<number>();
-  const stack = roots.filter((p) => !excluded.has(p));
+  const stack = [...roots];
   while (stack.length) {
     const pid = stack.pop()!;
     if (seen.has(pid)) continue;
     seen.add(pid);
-    for (const c of children.get(pid) ?? []) if (!excluded.has(c)) stack.push(c);
+    for (const c of children.get(pid) ?? []) stack.push(c);
   }
   return seen;
 }
@@ -90,7 +94,7 @@ export function selectProcesses(sel: ProcessSelection, roots: number[], self = p
   if (!sel.tree && !sel.all) return roots.filter((pid) => pid !== self).sort((a, b) => a - b);
   const parentOf = parents();
   const children = childrenOf(parentOf);
-  const own = subtree([self], children, new Set());
-  const chosen = sel.all ? [...parentOf.keys()].filter((p) => !own.has(p)) : [...subtree(roots.filter((p) => parentOf.has(p)), children, own)];
-  return chosen.sort((a, b) => a - b);
+  const left = sel.excludeOwnTree ? subtree([self], children) : new Set([self]);
+  const taken = sel.all ? parentOf.keys() : subtree(roots.filter((p) => parentOf.has(p)), children);
+  return [...taken].filter((p) => !left.has(p)).sort((a, b) => a - b);
 }

@@ -109,7 +109,8 @@ export function register(program: Command): void {
     .action(async (pidArgs: string[], flags: CaptureFlags, cmd: Command) => {
       const pids = pidArgs.map(parsePid);
       const skip = parseParts(flags.skip);
-      const selection = { pids, tree: !!flags.tree, all: !!flags.all };
+      // nothing ckptdb starts belongs in a capture
+      const selection = { pids, tree: !!flags.tree, all: !!flags.all, excludeOwnTree: true };
       // before the store is opened: a wrong PID leaves no trace, not even a new store file
       checkSelection(selection);
       const controller = new AbortController();
