@@ -20,6 +20,7 @@ import type { Store } from '../../store/store.js';
 import { freezeProcesses, type Frozen } from '../freeze.js';
 import { openKcmp } from '../kcmp.js';
 import { captureFds } from './fdPhase.js';
+import { startFdReader, type FdReader } from './fdReaders.js';
 import { listFdTable, type FdTableRef } from './fds.js';
 import { FilePlacer } from './files.js';
 import { ObjectIds } from './objects.js';
@@ -61,6 +62,7 @@ export async function captureProcesses(store: Store, options: CaptureOptions = {
   };
   const select = () => selectProcesses(options, roots);
   let frozen: Frozen | null = null;
+  let reader: FdReader | null = null;
   let frozenAt = 0;
   let frozenMs = 0;
   const thaw = () => {
@@ -91,12 +93,14 @@ export async function captureProcesses(store: Store, options: CaptureOptions = {
     await listFds(tables, fdsUnreadable, pacer);
     lap('tables');
 
+    // the fds are read ahead by another thread while the tasks are written
+    reader = startFdReader(tables);
     const objects = new ObjectIds(writer, warnings);
     const processes = await writeTasks(tasks, { writer, objects, warnings, skip, withEnv, pacer, fdsUnreadable });
     for (const t of tables) t.objectId = t.object.id;
     lap('details');
 
-    const sockets = await captureFds(tables, { writer, objects, warnings, pacer, placer: new FilePlacer(kcmp) });
+    const sockets = await captureFds(tables, reader, { writer, objects, warnings, pacer, placer: new FilePlacer(kcmp) });
     lap('fds');
     if (!skip.has('sockets')) describeSockets(sockets, writer);
     lap('sockets');
@@ -127,6 +131,7 @@ export async function captureProcesses(store: Store, options: CaptureOptions = {
     throw e;
   } finally {
     thaw();
+    await reader?.close();
   }
 }
 

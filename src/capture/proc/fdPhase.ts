@@ -6,7 +6,7 @@
 import type { CheckpointWriter } from '../writer.js';
 import type { FileInput } from '../types.js';
 import { O_CLOEXEC, parseExtra } from './fdinfo.js';
-import { startFdReader } from './fdReaders.js';
+import type { FdReader } from './fdReaders.js';
 import type { FdRecord, FdTableRef } from './fds.js';
 import type { FilePlacer, FileGroup } from './files.js';
 import { decimal64 } from './numbers.js';
@@ -65,46 +65,46 @@ function fileInput(g: FileGroup, object: number | null): FileInput {
   };
 }
 
-/** Reads, places and writes the fds of every table whose tasks were written; returns the sockets met. */
-export async function captureFds(tables: FdTableRef[], ctx: FdPhaseContext): Promise<SocketRef[]> {
+/**
+ * Places and writes the fds of every table whose tasks were written, as the reader
+ * (started on the same tables) hands them over; returns the sockets met.
+ */
+export async function captureFds(tables: FdTableRef[], reader: FdReader, ctx: FdPhaseContext): Promise<SocketRef[]> {
   const { writer, objects, warnings, placer } = ctx;
   const sockets: SocketRef[] = [];
   const total = tables.reduce((n, t) => n + t.fds.length, 0);
   let done = 0;
-  // tables none of whose tasks was written (all exited) have nowhere to hang their fds
-  const written = tables.filter((t) => t.objectId !== null);
-  for (const t of tables) if (t.objectId === null) warnings.vanishedFds += t.fds.length;
-  const reader = startFdReader(written);
-  try {
-    for (let i = 0; i < written.length; i++) {
-      const table = written[i]!;
-      const { records, vanished } = await reader.read(i);
-      warnings.vanishedFds += vanished;
-      for (const r of records) {
-        const p = placer.place(r);
-        if (!p) {
-          warnings.vanishedFds++;
-          continue;
-        }
-        const g = p.group;
-        if (p.created) {
-          const object = objectOf(r, objects);
-          g.fileId = writer.addFile(fileInput(g, object));
-          if (r.unreadable) warnings.unreadable++;
-          else if (g.inferred) warnings.inferredObjects++;
-          if (r.type === 'socket' && object !== null) sockets.push({ objectId: object, ino: r.info!.ino, holder: table.holder });
-        }
-        for (const inferred of p.nowInferred) {
-          writer.markInferred(inferred.fileId!);
-          warnings.inferredObjects++;
-        }
-        writer.addFd({ fdtable: table.objectId!, fd: r.fd, cloexec: r.cloexec, file: g.fileId! });
-      }
-      done += table.fds.length;
-      await ctx.pacer.step('fds', done, total);
+  for (let i = 0; i < tables.length; i++) {
+    const table = tables[i]!;
+    const { records, vanished } = await reader.read(i);
+    if (table.objectId === null) {
+      // none of its tasks was written (all exited): its fds have nowhere to hang
+      warnings.vanishedFds += table.fds.length;
+      continue;
     }
-  } finally {
-    await reader.close();
+    warnings.vanishedFds += vanished;
+    for (const r of records) {
+      const p = placer.place(r);
+      if (!p) {
+        warnings.vanishedFds++;
+        continue;
+      }
+      const g = p.group;
+      if (p.created) {
+        const object = objectOf(r, objects);
+        g.fileId = writer.addFile(fileInput(g, object));
+        if (r.unreadable) warnings.unreadable++;
+        else if (g.inferred) warnings.inferredObjects++;
+        if (r.type === 'socket' && object !== null) sockets.push({ objectId: object, ino: r.info!.ino, holder: table.holder });
+      }
+      for (const inferred of p.nowInferred) {
+        writer.markInferred(inferred.fileId!);
+        warnings.inferredObjects++;
+      }
+      writer.addFd({ fdtable: table.objectId!, fd: r.fd, cloexec: r.cloexec, file: g.fileId! });
+    }
+    done += table.fds.length;
+    await ctx.pacer.step('fds', done, total);
   }
   return sockets;
 }

@@ -1,4 +1,3 @@
-import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { CkptdbError } from '../../errors.js';
 import { captureProcesses } from '../../capture/proc/capture.js';
@@ -63,8 +62,9 @@ function abortOnSignals(controller: AbortController): () => void {
   };
 }
 
-/** A progress bar on a terminal; nothing elsewhere. */
-function progressBar(): { update(p: CaptureProgress): void; stop(): void } {
+/** A progress bar on a terminal (its library loaded only then). */
+async function progressBar(): Promise<{ update(p: CaptureProgress): void; stop(): void }> {
+  const { SingleBar } = await import('cli-progress');
   const bar = new SingleBar({
     stream: process.stderr,
     format: 'capturing {phase} [{bar}] {value}/{total}',
@@ -115,7 +115,8 @@ export function register(program: Command): void {
       checkSelection(selection);
       const controller = new AbortController();
       const release = abortOnSignals(controller);
-      const bar = process.stderr.isTTY && flags.all && !flags.freeze ? progressBar() : null;
+      // not while frozen: a stopped terminal emulator would block our writes to it
+      const bar = process.stderr.isTTY && flags.all && !flags.freeze ? await progressBar() : null;
       try {
         const result = await withStore(cmd, 'create', (store) =>
           captureProcesses(store, {
