@@ -8,7 +8,7 @@ import { chmodSync, existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../src/index.js';
 import { CLI, runCli } from './helpers/cli.js';
-import { startFixture } from './helpers/processes.js';
+import { startProcTree } from './helpers/processes.js';
 import { tempDir } from './helpers/tmp.js';
 
 const NOBODY = '65534';
@@ -16,15 +16,6 @@ const isRoot = process.getuid?.() === 0;
 /** A python3 that nobody may run (the one on PATH may live under /root). */
 const systemPython = ['/usr/bin/python3', '/usr/local/bin/python3'].find((p) => existsSync(p));
 
-interface TreeInfo {
-  parent: number;
-  c1: number;
-  c2: number;
-  g: number;
-  threads: number[];
-  reopen: number;
-  fds: Record<string, number>;
-}
 
 /** A directory nobody can write a store into. */
 function sharedDir(): string {
@@ -40,7 +31,7 @@ function runAs(setpriv: string[], args: string[], db: string) {
 describe.skipIf(!isRoot)('capture without full access', () => {
   it('records what it may not read as unreadable, with the reason', async () => {
     const db = `${sharedDir()}/store.sqlite`;
-    const { info } = await startFixture<TreeInfo>('proc-tree.py', [tempDir()]);
+    const info = await startProcTree(tempDir());
     const r = await runAs(['--reuid', NOBODY, '--regid', NOBODY], ['capture', String(info.parent), '--tree'], db);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/warning: \d+ entries could not be read \(permission\) and are recorded as unreadable/);
@@ -63,7 +54,7 @@ describe.skipIf(!isRoot)('capture without full access', () => {
 
   it.skipIf(!systemPython)('infers open-file sharing from evidence when kcmp is refused but fdinfo is not', async () => {
     const db = `${sharedDir()}/store.sqlite`;
-    const { info } = await startFixture<TreeInfo>('proc-tree.py', [sharedDir()], {
+    const info = await startProcTree(sharedDir(), {
       command: ['setpriv', '--reuid', NOBODY, '--regid', NOBODY, '--clear-groups', systemPython!],
     });
     // the file-system uid (from the effective uid) may read the tree's fdinfo; kcmp checks the real uid, which differs

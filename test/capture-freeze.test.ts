@@ -7,20 +7,13 @@ import { execFileSync, spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../src/index.js';
 import { CLI, runCli } from './helpers/cli.js';
-import { startFixture, taskState, waitFor } from './helpers/processes.js';
+import { startFixture, startProcTree, taskState, waitFor, type ProcTree } from './helpers/processes.js';
 import { tempDir, tempStorePath } from './helpers/tmp.js';
 
-interface TreeInfo {
-  parent: number;
-  c1: number;
-  c2: number;
-  g: number;
-  threads: number[];
-}
 
 const isRoot = process.getuid?.() === 0;
 
-function allTids(info: TreeInfo): number[] {
+function allTids(info: ProcTree): number[] {
   return [info.parent, info.c1, info.c2, info.g, ...info.threads];
 }
 
@@ -32,7 +25,7 @@ function expectRunning(pids: number[]): void {
 describe('capture --freeze', () => {
   it('reads every task stopped and resumes exactly the processes it stopped', async () => {
     const db = tempStorePath();
-    const { info } = await startFixture<TreeInfo>('proc-tree.py', [tempDir()]);
+    const info = await startProcTree(tempDir());
     // c1 was stopped before the capture: it must stay stopped after it
     process.kill(info.c1, 'SIGSTOP');
     await waitFor(() => taskState(info.c1) === 'T', 5000, 'c1 to stop');

@@ -3,20 +3,12 @@
  * reads fds in its own thread (there is no compiled worker beside the sources); the
  * CLI reads them in a worker thread. Both must store the same checkpoint.
  */
-import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { captureProcesses, CkptdbError, openStore, type CaptureProgress, type Store } from '../src/index.js';
 import { runCli } from './helpers/cli.js';
-import { startFixture } from './helpers/processes.js';
+import { startProcTree, unusedPid } from './helpers/processes.js';
 import { tempDir, tempStorePath } from './helpers/tmp.js';
 
-interface TreeInfo {
-  parent: number;
-  c1: number;
-  c2: number;
-  g: number;
-  threads: number[];
-}
 
 /** Every fd of the checkpoint with what identifies its file and objects, in a stable order. */
 function shape(store: Store, id: number): unknown[] {
@@ -32,15 +24,11 @@ function shape(store: Store, id: number): unknown[] {
     .all(id);
 }
 
-function unusedPid(): number {
-  for (let pid = 4_000_000; pid > 1000; pid -= 7919) if (!existsSync(`/proc/${pid}`)) return pid;
-  throw new Error('no free pid');
-}
 
 describe('captureProcesses', () => {
   it('stores the same checkpoint as the CLI, and reports counts and progress', async () => {
     const db = tempStorePath();
-    const { info } = await startFixture<TreeInfo>('proc-tree.py', [tempDir()]);
+    const info = await startProcTree(tempDir());
     const store = openStore(db);
     const progress: CaptureProgress[] = [];
     const result = await captureProcesses(store, { pids: [info.parent], tree: true, label: 'library', onProgress: (p) => progress.push(p) });
@@ -62,7 +50,7 @@ describe('captureProcesses', () => {
 
   it('takes the children of the calling process unless told to leave its own tree out, and never itself', async () => {
     const store = openStore(tempStorePath());
-    const { info } = await startFixture<TreeInfo>('proc-tree.py', [tempDir()]);
+    const info = await startProcTree(tempDir());
     const mine = [info.parent, info.c1, info.c2, info.g];
     const pidsOf = async (excludeOwnTree: boolean) => {
       const r = await captureProcesses(store, { pids: [process.ppid], tree: true, excludeOwnTree, skip: ['maps', 'fds'] });

@@ -6,20 +6,9 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../src/index.js';
 import { runCli } from './helpers/cli.js';
-import { startFixture } from './helpers/processes.js';
+import { startProcTree, type ProcTree } from './helpers/processes.js';
 import { tempDir, tempStorePath } from './helpers/tmp.js';
 
-interface TreeInfo {
-  parent: number;
-  c1: number;
-  c2: number;
-  g: number;
-  threads: number[];
-  reopen: number;
-  port: number;
-  dir: string;
-  fds: Record<'data' | 'dup' | 'private' | 'deleted' | 'pipe_r' | 'pipe_w' | 'sock_a' | 'sock_b' | 'listen' | 'eventfd' | 'epoll' | 'memfd', number>;
-}
 
 interface FdRow {
   pid: number;
@@ -38,13 +27,13 @@ interface FdRow {
 
 async function captureTree(args: string[] = []) {
   const db = tempStorePath();
-  const tree = await startFixture<TreeInfo>('proc-tree.py', [tempDir()]);
-  const r = await runCli(['capture', String(tree.info.parent), '--tree', ...args], { db });
+  const info: ProcTree = await startProcTree(tempDir());
+  const r = await runCli(['capture', String(info.parent), '--tree', ...args], { db });
   expect(r.stderr).not.toMatch(/warning: .*vanished/);
   expect(r.code, r.stderr).toBe(0);
   expect(r.stdout).toMatch(/^\d+\n$/);
   const store = openStore(db, { create: false });
-  return { store, info: tree.info, id: Number(r.stdout), stderr: r.stderr };
+  return { store, info, id: Number(r.stdout), stderr: r.stderr };
 }
 
 /** Every fd of every process (pid = tgid) with its file and the file's shared object. */

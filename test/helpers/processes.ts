@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach } from 'vitest';
 // imported first so that its cleanup is registered first and, hooks running as a
@@ -78,4 +78,28 @@ export async function waitFor(check: () => boolean, ms = 10_000, what = 'conditi
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** What test/fixtures/proc-tree.py reports of the tree it built. */
+export interface ProcTree {
+  parent: number;
+  c1: number;
+  c2: number;
+  g: number;
+  threads: number[];
+  reopen: number;
+  port: number;
+  dir: string;
+  fds: Record<'data' | 'dup' | 'private' | 'deleted' | 'pipe_r' | 'pipe_w' | 'sock_a' | 'sock_b' | 'listen' | 'eventfd' | 'epoll' | 'memfd', number>;
+}
+
+/** Starts test/fixtures/proc-tree.py, keeping its files in dir. */
+export async function startProcTree(dir: string, opts: { command?: string[] } = {}): Promise<ProcTree> {
+  return (await startFixture<ProcTree>('proc-tree.py', [dir], opts)).info;
+}
+
+/** A pid that is free now. */
+export function unusedPid(): number {
+  for (let pid = 4_000_000; pid > 1000; pid -= 7919) if (!existsSync(`/proc/${pid}`)) return pid;
+  throw new Error('no free pid');
 }

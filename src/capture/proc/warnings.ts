@@ -31,6 +31,7 @@ export function describeWarnings(w: CaptureWarnings): string[] {
   return lines;
 }
 
-function plural(n: number, one: string, many = `${one}s`): string {
+/** '1 fd', '3 fds'. */
+export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }

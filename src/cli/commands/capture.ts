@@ -3,7 +3,7 @@ import { CkptdbError } from '../../errors.js';
 import { captureProcesses } from '../../capture/proc/capture.js';
 import { CAPTURE_PARTS, parseParts, type CaptureProgress, type CaptureResult } from '../../capture/proc/options.js';
 import { checkSelection } from '../../capture/proc/processes.js';
-import { describeWarnings } from '../../capture/proc/warnings.js';
+import { describeWarnings, plural } from '../../capture/proc/warnings.js';
 import { say, withStore } from '../context.js';
 
 interface CaptureFlags {
@@ -89,7 +89,7 @@ async function progressBar(): Promise<{ update(p: CaptureProgress): void; stop()
 function summary(r: CaptureResult): string {
   const c = r.counts;
   const parts = [
-    `${c.processes} processes`, `${c.tasks} tasks`, `${c.fds} fds`, `${c.files} files`, `${c.maps} maps`, `${c.sockets} sockets`,
+    plural(c.processes, 'process', 'processes'), plural(c.tasks, 'task'), plural(c.fds, 'fd'), plural(c.files, 'file'), plural(c.maps, 'map'), plural(c.sockets, 'socket'),
   ];
   return `checkpoint ${r.checkpointId}: ${parts.join(', ')} in ${r.seconds.toFixed(2)} s`;
 }
@@ -132,7 +132,7 @@ export function register(program: Command): void {
         bar?.stop();
         process.stdout.write(`${result.checkpointId}\n`);
         say(summary(result));
-        if (flags.freeze) say(`froze ${result.stopped} processes for ${Math.round(result.frozenMs)} ms${result.frozen ? '' : ' (not all of them stopped)'}`);
+        if (flags.freeze) say(`froze ${plural(result.stopped, 'process', 'processes')} for ${Math.round(result.frozenMs)} ms${result.frozen ? '' : ' (not all of them stopped)'}`);
         if (result.kcmpUnavailable) say(`warning: sharing was inferred: ${result.kcmpUnavailable}`);
         for (const line of describeWarnings(result.warnings)) say(`warning: ${line}`);
       } finally {
