@@ -6,6 +6,23 @@ export type { VerifyFinding, VerifyCheck } from './store/verify.js';
 export type * from './store/schema.js';
 export { CheckpointWriter } from './capture/writer.js';
 export type * from './capture/types.js';
+export {
+  importCriu, exportCriu, detectCriuSource, listCriuImages, verifyCriuStorage,
+  type CriuImportOptions, type CriuImportResult, type CriuExportResult, type CriuSourceKind, type CriuImage, type CriuStorageFinding,
+} from './formats/criu/index.js';
+export * from './formats/image/types.js';
+export { IMAGE_SCHEMA_PATH } from './formats/image/schema.js';
+export { checkpointRecords } from './formats/image/exporter.js';
+export { exportImage } from './formats/image/format.js';
+export { ImageReader, type ImageReaderOptions, type LocatedRecord } from './formats/image/reader.js';
+export { importImage, type ImportResult, type ImageImportResult } from './formats/image/importer.js';
+export { exportTree, type TreeExportResult } from './formats/tree/writer.js';
+export { importTree } from './formats/tree/format.js';
+export { TreeReader } from './formats/tree/reader.js';
+export {
+  EXPORT_FORMATS, IMPORT_FORMATS, exportFormat, importFormat,
+  type ExportFormat, type ImportFormat, type ExportTarget, type ExportSummary,
+} from './formats/registry.js';
 export { captureProcesses } from './capture/proc/capture.js';
 export { checkSelection, selectProcesses, type ProcessSelection } from './capture/proc/processes.js';
 export { CAPTURE_PARTS, parseParts, type CaptureOptions, type CaptureResult, type CapturePart, type CaptureProgress } from './capture/proc/options.js';

@@ -6,6 +6,8 @@ import { register as list } from './commands/list.js';
 import { register as show } from './commands/show.js';
 import { register as rm } from './commands/rm.js';
 import { register as verify } from './commands/verify.js';
+import { register as exportCommand } from './commands/export.js';
+import { register as importCommand } from './commands/import.js';
 import { register as capture } from './commands/capture.js';
 
 const EXAMPLES = `
@@ -28,6 +30,6 @@ export function buildProgram(): Command {
     .addOption(new Option('--db <path>', 'store file').env('CKPTDB_DB'))
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', EXAMPLES);
-  for (const register of [list, show, rm, verify, capture]) register(program);
+  for (const register of [list, show, rm, verify, exportCommand, importCommand, capture]) register(program);
   return program;
 }
