@@ -71,7 +71,7 @@ describe('capture --freeze', () => {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`resumes them when ckptdb gets ${signal} while they are stopped, and writes nothing`, async () => {
       const db = tempStorePath();
-      const { info } = await startFixture<{ parent: number; children: number[] }>('big-tree.py', [tempDir(), '4000', '7']);
+      const { info } = await startFixture<{ parent: number; children: number[] }>('big-tree.py', [tempDir(), '8000', '7']);
       const pids = [info.parent, ...info.children];
       const cli = spawn(process.execPath, [CLI, 'capture', String(info.parent), '--tree', '--freeze'], {
         env: { ...process.env, CKPTDB_DB: db },
