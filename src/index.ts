@@ -31,3 +31,9 @@ export { cannedQueries, cannedQuery, type CannedQuery, type CannedParam } from '
 export { parseParams, type Params, type ParamValue } from './query/params.js';
 export type { QueryResult, Row } from './query/rows.js';
 export { treePrefixes } from './query/tree.js';
+export { captureProcesses } from './capture/proc/capture.js';
+export { checkSelection, selectProcesses, type ProcessSelection } from './capture/proc/processes.js';
+export { CAPTURE_PARTS, parseParts, type CaptureOptions, type CaptureResult, type CapturePart, type CaptureProgress } from './capture/proc/options.js';
+export type { CaptureWarnings } from './capture/proc/warnings.js';
+export { freezeProcesses, type Frozen, type FreezeOptions } from './capture/freeze.js';
+export { openKcmp, KcmpError, type Kcmp, type KcmpAvailability } from './capture/kcmp.js';

@@ -21,6 +21,9 @@ SELECT id FROM shared_objects WHERE checkpoint_id = ? AND kind = ? AND key = ?;
 -- name: object_kind
 SELECT kind FROM shared_objects WHERE id = ? AND checkpoint_id = ?;
 
+-- name: mark_inferred
+UPDATE shared_objects SET inferred = 1 WHERE id = ? AND checkpoint_id = ?;
+
 -- name: add_refs
 UPDATE shared_objects SET refcount = refcount + ? WHERE id = ?;
 

@@ -72,7 +72,7 @@ export class CheckpointWriter {
     try {
       this.s = {};
       for (const name of [
-        'insert_object', 'find_object', 'object_kind', 'add_refs', 'add_one_ref_each', 'insert_file', 'insert_task', 'find_task',
+        'insert_object', 'find_object', 'object_kind', 'mark_inferred', 'add_refs', 'add_one_ref_each', 'insert_file', 'insert_task', 'find_task',
         'insert_namespace', 'insert_rlimit', 'insert_fd', 'find_fd', 'insert_map', 'find_map', 'insert_socket',
         'finish_checkpoint',
       ]) {
@@ -97,6 +97,17 @@ export class CheckpointWriter {
     return this.guard(() => {
       if ((o.kind as string) === 'file') throw new CkptdbError('BAD_ARGUMENT', 'shared object of kind file: add open files with addFile');
       return this.object(o.kind, o.key, o.inferred, o.attrs).id;
+    });
+  }
+
+  /**
+   * Marks an object's sharing as inferred after it was added: a streaming source may
+   * learn only later that a guess was involved.
+   */
+  markInferred(id: ObjectId): void {
+    this.guard(() => {
+      this.checkReference(id, ['file', 'inode', 'pipe', 'socket', 'anon', 'mm', 'fdtable', 'fs', 'sighand', 'ns'], `object ${id}`);
+      this.s.mark_inferred!.run(id, this.checkpointId);
     });
   }
 
