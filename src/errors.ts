@@ -23,7 +23,8 @@ export type ErrorCode =
   | 'NO_SUCH_QUERY'
   | 'MISSING_PARAMETER'
   | 'BAD_IMAGE'
-  | 'UNSUPPORTED';
+  | 'UNSUPPORTED'
+  | 'INTERRUPTED';
 
 export class CkptdbError extends Error {
   override readonly name = 'CkptdbError';

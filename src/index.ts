@@ -6,5 +6,36 @@ export type { VerifyFinding, VerifyCheck } from './store/verify.js';
 export type * from './store/schema.js';
 export { CheckpointWriter } from './capture/writer.js';
 export type * from './capture/types.js';
+export {
+  importCriu, exportCriu, detectCriuSource, listCriuImages, verifyCriuStorage,
+  type CriuImportOptions, type CriuImportResult, type CriuExportResult, type CriuSourceKind, type CriuImage, type CriuStorageFinding,
+} from './formats/criu/index.js';
+export * from './formats/image/types.js';
+export { IMAGE_SCHEMA_PATH } from './formats/image/schema.js';
+export { checkpointRecords } from './formats/image/exporter.js';
+export { exportImage } from './formats/image/format.js';
+export { ImageReader, type ImageReaderOptions, type LocatedRecord } from './formats/image/reader.js';
+export { importImage, type ImportResult, type ImageImportResult } from './formats/image/importer.js';
+export { exportTree, type TreeExportResult } from './formats/tree/writer.js';
+export { importTree } from './formats/tree/format.js';
+export { TreeReader } from './formats/tree/reader.js';
+export {
+  EXPORT_FORMATS, IMPORT_FORMATS, exportFormat, importFormat,
+  type ExportFormat, type ImportFormat, type ExportTarget, type ExportSummary,
+} from './formats/registry.js';
+export { QuerySession } from './query/session.js';
+export { openReadOnlyDatabase } from './query/connection.js';
+export { prepareReadOnly } from './query/guard.js';
+export { storeKysely, openStoreKysely } from './query/kysely.js';
+export { cannedQueries, cannedQuery, type CannedQuery, type CannedParam } from './query/canned.js';
+export { parseParams, type Params, type ParamValue } from './query/params.js';
+export type { QueryResult, Row } from './query/rows.js';
+export { treePrefixes } from './query/tree.js';
+export { captureProcesses } from './capture/proc/capture.js';
+export { checkSelection, selectProcesses, type ProcessSelection } from './capture/proc/processes.js';
+export { CAPTURE_PARTS, parseParts, type CaptureOptions, type CaptureResult, type CapturePart, type CaptureProgress } from './capture/proc/options.js';
+export type { CaptureWarnings } from './capture/proc/warnings.js';
+export { freezeProcesses, type Frozen, type FreezeOptions } from './capture/freeze.js';
+export { openKcmp, KcmpError, type Kcmp, type KcmpAvailability } from './capture/kcmp.js';
 export { openDiff, diffCheckpoints, CheckpointDiff, diffText, DIFF_FIELDS, DIFF_KINDS, DIFF_STATUSES } from './query/diff/index.js';
 export type * from './query/diff/index.js';

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { openStore, CkptdbError, type CheckpointWriter, type Store } from '../src/index.js';
 import { tempStorePath } from './helpers/tmp.js';
@@ -165,6 +166,16 @@ describe('checkpoint writer', () => {
     expect(store.verify()).toEqual([]);
     const hist = store.db.prepare("SELECT refcount, count(*) AS n FROM shared_objects WHERE kind = 'file' GROUP BY refcount").all();
     expect(hist).toEqual([{ refcount: 2, n: 4500 }]);
+    store.close();
+  });
+
+  it('records this machine as the host unless the source says otherwise, also that it does not know', () => {
+    const store = openStore(tempStorePath());
+    const ids = [undefined, null, 'box'].map((host) => {
+      const w = store.beginCheckpoint({ source: 'import', ...(host === undefined ? {} : { host }) });
+      return w.done().checkpointId;
+    });
+    expect(ids.map((id) => store.getCheckpoint(id).host)).toEqual([hostname(), null, 'box']);
     store.close();
   });
 

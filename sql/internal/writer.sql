@@ -21,8 +21,15 @@ SELECT id FROM shared_objects WHERE checkpoint_id = ? AND kind = ? AND key = ?;
 -- name: object_kind
 SELECT kind FROM shared_objects WHERE id = ? AND checkpoint_id = ?;
 
+-- name: mark_inferred
+UPDATE shared_objects SET inferred = 1 WHERE id = ? AND checkpoint_id = ?;
+
 -- name: add_refs
 UPDATE shared_objects SET refcount = refcount + ? WHERE id = ?;
+
+-- name: add_one_ref_each
+-- One more reference to each object of a JSON array of ids.
+UPDATE shared_objects SET refcount = refcount + 1 WHERE id IN (SELECT value FROM json_each(?));
 
 -- name: insert_file
 INSERT INTO files (id, checkpoint_id, type, path, pos, flags, mode, mnt_id, dev, inode, deleted, object_id, unreadable, attrs)

@@ -21,6 +21,7 @@ export type CheckpointSource = 'proc' | 'import' | 'criu';
 export interface CheckpointMeta {
   label?: string | null;
   source: CheckpointSource;
+  /** Where it was taken; default: this machine. null: unknown (an import that does not say). */
   host?: string | null;
   kernel?: string | null;
   rootPid?: number | null;

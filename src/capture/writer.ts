@@ -23,6 +23,8 @@ const DEFAULT_BUDGET = 4 * 1024 * 1024;
 const DEFAULT_WAIT_MS = 10 * 60 * 1000;
 /** What one entry of the pending-refcount map or the kind cache costs, roughly. */
 const ENTRY_BYTES = 80;
+/** Objects whose refcount one statement raises by one. */
+const REF_BATCH = 256;
 
 const TASK_REFS = [
   ['mm', 'mm'],
@@ -70,7 +72,7 @@ export class CheckpointWriter {
     try {
       this.s = {};
       for (const name of [
-        'insert_object', 'find_object', 'object_kind', 'add_refs', 'insert_file', 'insert_task', 'find_task',
+        'insert_object', 'find_object', 'object_kind', 'mark_inferred', 'add_refs', 'add_one_ref_each', 'insert_file', 'insert_task', 'find_task',
         'insert_namespace', 'insert_rlimit', 'insert_fd', 'find_fd', 'insert_map', 'find_map', 'insert_socket',
         'finish_checkpoint',
       ]) {
@@ -80,7 +82,7 @@ export class CheckpointWriter {
       this.objectCeiling = this.objectFloor;
       const started = (meta.startedAt ?? new Date()).toISOString();
       const info = prepare(db, 'insert_checkpoint').run(
-        meta.label ?? null, meta.source, meta.host ?? hostname(), meta.kernel ?? null, meta.rootPid ?? null,
+        meta.label ?? null, meta.source, meta.host === undefined ? hostname() : meta.host, meta.kernel ?? null, meta.rootPid ?? null,
         flag(meta.frozen), started, started, toJson(meta.meta),
       );
       this.checkpointId = Number(info.lastInsertRowid);
@@ -95,6 +97,17 @@ export class CheckpointWriter {
     return this.guard(() => {
       if ((o.kind as string) === 'file') throw new CkptdbError('BAD_ARGUMENT', 'shared object of kind file: add open files with addFile');
       return this.object(o.kind, o.key, o.inferred, o.attrs).id;
+    });
+  }
+
+  /**
+   * Marks an object's sharing as inferred after it was added: a streaming source may
+   * learn only later that a guess was involved.
+   */
+  markInferred(id: ObjectId): void {
+    this.guard(() => {
+      this.checkReference(id, ['file', 'inode', 'pipe', 'socket', 'anon', 'mm', 'fdtable', 'fs', 'sighand', 'ns'], `object ${id}`);
+      this.s.mark_inferred!.run(id, this.checkpointId);
     });
   }
 
@@ -293,7 +306,21 @@ export class CheckpointWriter {
   private flushRefs(): void {
     this.peakEntries = Math.max(this.peakEntries, this.pendingRefs.size + this.kinds.size);
     const add = this.s.add_refs!;
-    for (const [id, n] of this.pendingRefs) add.run(n, id);
+    // Most objects gain one reference between flushes: those go a batch of ids per
+    // statement, which halves the time refcounts take on a large capture.
+    const ones: number[] = [];
+    for (const [id, n] of this.pendingRefs) {
+      if (n !== 1) {
+        add.run(n, id);
+        continue;
+      }
+      ones.push(id);
+      if (ones.length === REF_BATCH) {
+        this.s.add_one_ref_each!.run(JSON.stringify(ones));
+        ones.length = 0;
+      }
+    }
+    if (ones.length) this.s.add_one_ref_each!.run(JSON.stringify(ones));
     this.pendingRefs.clear();
     this.sampleRss();
   }

@@ -6,6 +6,14 @@ import { register as list } from './commands/list.js';
 import { register as show } from './commands/show.js';
 import { register as rm } from './commands/rm.js';
 import { register as verify } from './commands/verify.js';
+import { register as exportCommand } from './commands/export.js';
+import { register as importCommand } from './commands/import.js';
+import { register as query } from './commands/query.js';
+import { register as q } from './commands/q.js';
+import { register as ps } from './commands/ps.js';
+import { register as fds } from './commands/fds.js';
+import { register as objects } from './commands/objects.js';
+import { register as capture } from './commands/capture.js';
 import { register as diff } from './commands/diff.js';
 
 const EXAMPLES = `
@@ -28,6 +36,6 @@ export function buildProgram(): Command {
     .addOption(new Option('--db <path>', 'store file').env('CKPTDB_DB'))
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', EXAMPLES);
-  for (const register of [list, show, rm, verify, diff]) register(program);
+  for (const register of [capture, list, show, ps, fds, objects, q, query, diff, exportCommand, importCommand, rm, verify]) register(program);
   return program;
 }

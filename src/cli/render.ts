@@ -43,6 +43,7 @@ export async function renderRows(input: Rows, opts: RenderOptions): Promise<numb
     case 'json': {
       await w.write('[');
       for await (const row of rows) {
+        if (w.closed) break;
         await w.write((n++ ? ',\n' : '\n') + jsonValue(pick(row, (columns ??= Object.keys(row)))));
       }
       await w.write(n ? '\n]\n' : ']\n');
@@ -50,6 +51,7 @@ export async function renderRows(input: Rows, opts: RenderOptions): Promise<numb
     }
     case 'ndjson':
       for await (const row of rows) {
+        if (w.closed) break;
         await w.write(jsonValue(pick(row, (columns ??= Object.keys(row)))) + '\n');
         n++;
       }
@@ -60,6 +62,7 @@ export async function renderRows(input: Rows, opts: RenderOptions): Promise<numb
       const cell = opts.format === 'csv' ? csvCell : tsvCell;
       if (columns) await w.write(columns.map(cell).join(sep) + '\n');
       for await (const row of rows) {
+        if (w.closed) break;
         if (!columns) {
           columns = Object.keys(row);
           await w.write(columns.map(cell).join(sep) + '\n');
@@ -107,11 +110,12 @@ async function renderTable(rows: Iterable<Row> | AsyncIterable<Row>, columns: st
     await w.write(line(cols.map((c) => oneLine(text(r[c])))));
     n++;
   }
-  while (!next.done) {
+  while (!next.done && !w.closed) {
     await w.write(line(cols.map((c) => oneLine(text(next.value![c])))));
     n++;
     next = await iterator.next();
   }
+  if (!next.done) await iterator.return?.();
   return n;
 }
 
@@ -169,9 +173,12 @@ function tsvCell(s: string): string {
   return s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
 }
 
-/** Writes with back-pressure; a reader that went away (EPIPE, `| head`) ends output quietly. */
+/**
+ * Writes with back-pressure; a reader that went away (EPIPE, `| head`) ends output
+ * quietly, and the loops above stop reading rows.
+ */
 class Output {
-  private closed = false;
+  closed = false;
   constructor(private readonly out: Writable) {
     out.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'EPIPE') this.closed = true;
@@ -181,7 +188,15 @@ class Output {
 
   write(s: string): Promise<void> | void {
     if (this.closed) return;
-    if (!this.out.write(s)) return new Promise((resolve) => this.out.once('drain', resolve));
+    if (this.out.write(s)) return;
+    // a reader that goes away while we wait sends 'error' or 'close', never 'drain'
+    return new Promise((resolve) => {
+      const done = () => {
+        this.out.off('drain', done).off('close', done).off('error', done);
+        resolve();
+      };
+      this.out.on('drain', done).on('close', done).on('error', done);
+    });
   }
 
   end(): void {}

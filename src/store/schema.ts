@@ -143,6 +143,108 @@ export interface ObjectRefsView {
   ref_id: number;
 }
 
+/** View processes (migrations/0002_views.sql): one row per process, from its main thread. */
+export interface ProcessesView {
+  checkpoint_id: number;
+  pid: number;
+  ppid: number | null;
+  pgid: number | null;
+  sid: number | null;
+  state: string | null;
+  comm: string | null;
+  threads: number;
+  /** The arguments joined by spaces. */
+  command: string | null;
+  /** The arguments as a JSON array. */
+  cmdline: string | null;
+  exe: string | null;
+  cwd: string | null;
+  uid: number | null;
+  gid: number | null;
+  start_time: Int64Column | null;
+  mm_id: number | null;
+  fdtable_id: number | null;
+  task_id: number;
+}
+
+/** View task_info: every task with its process and that process's parent. */
+export interface TaskInfoView {
+  checkpoint_id: number;
+  tid: number;
+  pid: number;
+  is_thread: number;
+  comm: string | null;
+  state: string | null;
+  process_comm: string | null;
+  process_cmdline: string | null;
+  ppid: number | null;
+  parent_comm: string | null;
+  parent_cmdline: string | null;
+  mm_id: number | null;
+  fdtable_id: number | null;
+  fs_id: number | null;
+  sighand_id: number | null;
+  task_id: number;
+}
+
+/** View fdtable_holders: one row per (process, fd table it holds). */
+export interface FdtableHoldersView {
+  checkpoint_id: number;
+  pid: number;
+  fdtable_id: number;
+  tid: number;
+}
+
+/** View fd_holders: every fd with the process (and thread) holding it. */
+export interface FdHoldersView {
+  checkpoint_id: number;
+  file_id: number;
+  pid: number;
+  tid: number;
+  fd: number;
+  cloexec: number;
+  fdtable_id: number;
+  fd_id: number;
+}
+
+/** View open_fds: every fd of every process with its open file and the object behind it. */
+export interface OpenFdsView {
+  checkpoint_id: number;
+  pid: number;
+  tid: number;
+  comm: string | null;
+  fd: number;
+  cloexec: number;
+  type: string;
+  path: string | null;
+  pos: Int64Column | null;
+  flags: number | null;
+  mode: number | null;
+  deleted: number;
+  dev: string | null;
+  inode: Int64Column | null;
+  mnt_id: number | null;
+  file_id: number;
+  /** How many fds in the checkpoint point at this open file. */
+  shared: number;
+  object_id: number | null;
+  object_kind: string | null;
+  object_key: string | null;
+  fdtable_id: number;
+  fd_id: number;
+}
+
+/** View object_holders: one row per reference to a shared object, named by process. */
+export interface ObjectHoldersView {
+  checkpoint_id: number;
+  object_id: number;
+  kind: string;
+  pid: number;
+  tid: number;
+  /** null for references made by a task (address space, fd table, fs, sighand, namespace). */
+  fd: number | null;
+}
+
 export interface SchemaMigrationsTable {
   version: number;
   name: string;
@@ -160,5 +262,11 @@ export interface StoreSchema {
   task_namespaces: TaskNamespacesTable;
   task_rlimits: TaskRlimitsTable;
   object_refs: ObjectRefsView;
+  processes: ProcessesView;
+  task_info: TaskInfoView;
+  fdtable_holders: FdtableHoldersView;
+  fd_holders: FdHoldersView;
+  open_fds: OpenFdsView;
+  object_holders: ObjectHoldersView;
   schema_migrations: SchemaMigrationsTable;
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sqlDir } from '../paths.js';
+import { sqlTokens } from './sqlTokens.js';
 
 /**
  * Reads a file of named statements (`-- name: foo` starts a section, as in yesql) so
@@ -18,8 +19,7 @@ export function namedStatements(file: string): Map<string, string[]> {
   let body: string[] = [];
   const flush = () => {
     if (name === null) return;
-    const statements = body.join('\n').split(/;\s*(?:\n|$)/).map((s) => s.trim()).filter((s) => stripComments(s) !== '');
-    parsed!.set(name, statements);
+    parsed!.set(name, splitStatements(body.join('\n')));
   };
   for (const line of text.split('\n')) {
     const m = /^--\s*name:\s*(\S+)/.exec(line);
@@ -43,6 +43,20 @@ export function statement(file: string, name: string): string {
   return all[0]!;
 }
 
-function stripComments(sql: string): string {
-  return sql.replace(/--[^\n]*/g, '').trim();
+/** Statements end at a `;` that is SQL, not part of a comment or a string. */
+function splitStatements(text: string): string[] {
+  const statements: string[] = [];
+  let start = 0;
+  let hasCode = false;
+  for (const t of sqlTokens(text)) {
+    if (t.kind === 'punct' && t.text === ';') {
+      if (hasCode) statements.push(text.slice(start, t.at).trim());
+      start = t.at + 1;
+      hasCode = false;
+    } else {
+      hasCode = true;
+    }
+  }
+  if (hasCode) statements.push(text.slice(start).trim());
+  return statements;
 }

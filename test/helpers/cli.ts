@@ -10,12 +10,16 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the built CLI as a user would, as its own process. */
-export function runCli(args: string[], opts: { db?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CliResult> {
+/**
+ * Runs the built CLI as a user would, as its own process; `command` runs it through
+ * a wrapper (e.g. setpriv ... node CLI).
+ */
+export function runCli(args: string[], opts: { db?: string; env?: NodeJS.ProcessEnv; input?: string; command?: string[] } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const env: NodeJS.ProcessEnv = { ...process.env, CKPTDB_DEBUG: '', ...opts.env };
     if (opts.db) env.CKPTDB_DB = opts.db;
-    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const [command, ...prefix] = opts.command ?? [process.execPath, CLI];
+    const child = spawn(command!, [...prefix, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

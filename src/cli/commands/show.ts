@@ -7,7 +7,17 @@ export function register(program: Command): void {
     program
       .command('show')
       .argument('<id>', 'checkpoint id')
-      .description('summarise a checkpoint: where and when it was taken, and how many of each object it holds'),
+      .description('summarise a checkpoint: where and when it was taken, and how many of each object it holds')
+      .addHelpText('after', `
+Rows: id, label, source (proc, import, criu), host, kernel, root pid, frozen (yes when
+the tree was held still for a consistent capture), start and finish times, the row
+counts per table, and per kind of shared object how many there are, how many are
+shared (refcount above 1) and how many references they have. --json gives one object.
+
+Examples:
+  $ ckptdb show 3
+  $ ckptdb show 3 --json
+`),
   ).action(async (id: string, _opts, cmd: Command) => {
     await withStore(cmd, 'existing', async (store) => {
       const d = store.describeCheckpoint(parseId(id));

@@ -1,7 +1,8 @@
 import type Database from 'better-sqlite3';
 import { CkptdbError } from '../../errors.js';
-import { asStoreError, openDatabase } from '../../store/open.js';
+import { asStoreError } from '../../store/open.js';
 import { noSuchCheckpoint } from '../../store/store.js';
+import { openReadOnlyDatabase } from '../connection.js';
 import { sideSql } from './compute.js';
 import type { CheckpointRef } from './types.js';
 
@@ -13,14 +14,15 @@ export interface DiffPaths {
 
 /**
  * A read-only connection with the store of A attached as `a` and the store of B as `b`.
- * Each store is checked (a SQLite file, a ckptdb store, a schema this build reads) by
- * opening it as a store first. A read-only connection cannot write to anything it
+ * Each store is checked (a SQLite file, a ckptdb store, a schema this build reads; an
+ * older schema upgraded first, as every read-only session does) by opening it as the
+ * query layer opens a store. A read-only connection cannot write to anything it
  * attaches; its TEMP tables hold the differences. It is returned inside a read
  * transaction, so all it reads comes from one state of both stores.
  */
 export function openDiffConnection(paths: DiffPaths): Database.Database {
-  if (paths.b !== paths.a) openDatabase(paths.b, { readonly: true, create: false }).close();
-  const db = openDatabase(paths.a, { readonly: true, create: false });
+  if (paths.b !== paths.a) openReadOnlyDatabase(paths.b).close();
+  const db = openReadOnlyDatabase(paths.a);
   try {
     const attach = db.prepare('ATTACH DATABASE ? AS ?');
     attach.run(paths.a, 'a');

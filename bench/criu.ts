@@ -1,0 +1,210 @@
+/**
+ * `npm run bench -- criu [tasks] [fds] [checkpoints] [MiB]`:
+ *
+ * 1. A generated CRIU image directory of 1,000 tasks (250 processes of 4 threads) and
+ *    100,000 fds, each on a file of its own, imported into a fresh store, against
+ *    `crit decode` of every image of the same directory, in the same run. crit runs as
+ *    one Python process decoding image after image exactly as `crit decode` does
+ *    (pycriu.images.load, then json.dump), so it pays its interpreter start once, not
+ *    once per image as the CLI would; `crit decode` of files.img alone is timed as the
+ *    CLI too.
+ * 2. 20 successive checkpoints of one workload with 64 MiB of pages each, 5% of the
+ *    pages changed between one and the next, imported into one store: the store's size
+ *    against the images' size of one checkpoint.
+ *
+ * Core images come from `crit encode` of the test fixture (registers included); the
+ * generator varies their pids and comms through ckptdb's own encoder, which keeps
+ * the registers as unknown fields.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { create, fromBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
+import { openStore } from '../src/index.js';
+import { importCriu } from '../src/formats/criu/index.js';
+import { encodeImage, encodeMessage } from '../src/formats/criu/imageFile.js';
+import { kindNamed } from '../src/formats/criu/magic.js';
+import { core_entrySchema, task_kobj_ids_entrySchema } from '../src/formats/criu/gen/core_pb.js';
+import { fdinfo_entrySchema, file_entrySchema } from '../src/formats/criu/gen/fdinfo_pb.js';
+import { fown_entrySchema } from '../src/formats/criu/gen/fown_pb.js';
+import { fs_entrySchema } from '../src/formats/criu/gen/fs_pb.js';
+import { inventory_entrySchema } from '../src/formats/criu/gen/inventory_pb.js';
+import { pstree_entrySchema } from '../src/formats/criu/gen/pstree_pb.js';
+import { pagemap_entrySchema, pagemap_headSchema } from '../src/formats/criu/gen/payload_pb.js';
+import { FIXTURE_IMAGES, writeImages } from '../test/helpers/criuFixture.js';
+import type { Figure } from './report.js';
+
+const PAGE = 4096;
+
+function image<Desc extends DescMessage>(dir: string, name: string, kind: string, schema: Desc, msgs: MessageShape<Desc>[]): void {
+  writeFileSync(join(dir, name), encodeImage(kindNamed(kind), undefined, msgs.map((m) => ({ payload: encodeMessage(schema, m) }))));
+}
+
+/** A CRIU directory of `processes` processes of `threads` threads, `fds` fds in all, and `pages` pages of memory. */
+export async function generate(dir: string, processes: number, threads: number, fdsPerProcess: number, pages: Buffer): Promise<void> {
+  const templates = mkdtempSync(join(tmpdir(), 'ckptdb-bench-tpl-'));
+  await writeImages(templates, { 'leader.img': FIXTURE_IMAGES['core-100.img']!, 'thread.img': FIXTURE_IMAGES['core-101.img']!, 'mm.img': FIXTURE_IMAGES['mm-110.img']! });
+  const leaderCore = readFileSync(join(templates, 'leader.img')).subarray(12);
+  const threadCore = readFileSync(join(templates, 'thread.img')).subarray(12);
+  const mm = readFileSync(join(templates, 'mm.img'));
+  rmSync(templates, { recursive: true });
+
+  image(dir, 'inventory.img', 'INVENTORY', inventory_entrySchema, [create(inventory_entrySchema, { imgVersion: 2, fdinfoPerId: true })]);
+  const fown = create(fown_entrySchema, { uid: 0, euid: 0, signum: 0, pidType: 0, pid: 0 });
+  const files: MessageShape<typeof file_entrySchema>[] = [
+    create(file_entrySchema, { type: 1, id: 1, reg: { id: 1, flags: 0o200000, pos: 0n, fown, name: '/', mntId: 22, mode: 0o40755 } }),
+    create(file_entrySchema, { type: 1, id: 2, reg: { id: 2, flags: 0o100000, pos: 0n, fown, name: '/usr/bin/worker', mntId: 22, mode: 0o100755 } }),
+  ];
+  const tree: MessageShape<typeof pstree_entrySchema>[] = [];
+  let fileId = 10;
+  for (let p = 0; p < processes; p++) {
+    const pid = 1000 + p * threads;
+    const tids = Array.from({ length: threads }, (_, i) => pid + i);
+    tree.push(create(pstree_entrySchema, { pid, ppid: p === 0 ? 0 : 1000, pgid: 1000, sid: 1000, threads: tids }));
+    for (const tid of tids) {
+      const core = fromBinary(core_entrySchema, tid === pid ? leaderCore : threadCore);
+      if (core.tc) core.tc.comm = `worker-${p}`;
+      if (core.threadCore) core.threadCore.comm = `worker-${p}:${tid - pid}`;
+      image(dir, `core-${tid}.img`, 'CORE', core_entrySchema, [core]);
+    }
+    image(dir, `ids-${pid}.img`, 'IDS', task_kobj_ids_entrySchema, [create(task_kobj_ids_entrySchema, { vmId: 10 * p + 1, filesId: 10 * p + 2, fsId: 10 * p + 3, sighandId: 10 * p + 4, pidNsId: 5, netNsId: 6, mntNsId: 9 })]);
+    image(dir, `fs-${pid}.img`, 'FS', fs_entrySchema, [create(fs_entrySchema, { cwdId: 1, rootId: 1 })]);
+    writeFileSync(join(dir, `mm-${pid}.img`), patchExe(mm));
+    const fdinfo: MessageShape<typeof fdinfo_entrySchema>[] = [];
+    for (let fd = 0; fd < fdsPerProcess; fd++) {
+      const id = fileId++;
+      const kind = fd % 10;
+      if (kind < 7) files.push(create(file_entrySchema, { type: 1, id, reg: { id, flags: 0o102, pos: BigInt(fd * 512), fown, name: `/data/${pid}/file-${fd}.log`, mntId: 22, size: 1n << 20n, mode: 0o100644 } }));
+      else if (kind < 9) files.push(create(file_entrySchema, { type: 2, id, pipe: { id, pipeId: 100000 + Math.floor(id / 2), flags: kind === 7 ? 0 : 1 } }));
+      else files.push(create(file_entrySchema, { type: 5, id, usk: { id, ino: 200000 + id, type: 1, state: 1, flags: 2, uflags: 0, backlog: 0, peer: 200000 + id + 1, name: new Uint8Array() } }));
+      fdinfo.push(create(fdinfo_entrySchema, { id, flags: fd % 3 === 0 ? 1 : 0, type: files.at(-1)!.type, fd }));
+    }
+    image(dir, `fdinfo-${10 * p + 2}.img`, 'FDINFO', fdinfo_entrySchema, fdinfo);
+  }
+  image(dir, 'pstree.img', 'PSTREE', pstree_entrySchema, tree);
+  image(dir, 'files.img', 'FILES', file_entrySchema, files);
+  writeFileSync(join(dir, 'pagemap-1000.img'), encodeImage(kindNamed('PAGEMAP'), undefined, [
+    { payload: encodeMessage(pagemap_headSchema, create(pagemap_headSchema, { pagesId: 1 })) },
+    { payload: encodeMessage(pagemap_entrySchema, create(pagemap_entrySchema, { vaddr: 0x7f0000000000n, nrPages: pages.length / PAGE, flags: 4 })) },
+  ]));
+  writeFileSync(join(dir, 'pages-1.img'), pages);
+}
+
+/** The fixture's mm image names exe file 4 and map file 4; the generated files.img has the worker at id 2. */
+function patchExe(mm: Buffer): Buffer {
+  const { mm_entrySchema } = mmSchema;
+  const msg = fromBinary(mm_entrySchema, mm.subarray(12));
+  msg.exeFileId = 2;
+  for (const v of msg.vmas) if (v.shmid === 4n) v.shmid = 2n;
+  return encodeImage(kindNamed('MM'), undefined, [{ payload: encodeMessage(mm_entrySchema, msg) }]);
+}
+const mmSchema = await import('../src/formats/criu/gen/mm_pb.js');
+
+const CRIT_DECODE = `
+import json, os, sys, time
+sys.path.insert(0, '/usr/lib/python3/dist-packages')
+import pycriu
+d = sys.argv[1]
+names = sorted(n for n in os.listdir(d) if n.endswith('.img') and not n.startswith('pages-'))
+t0 = time.time()
+for n in names:
+    with open(os.path.join(d, n), 'rb') as f:
+        img = pycriu.images.load(f, False, False)
+    with open(os.devnull, 'w') as out:
+        json.dump(img, out)
+print(json.dumps({'seconds': time.time() - t0, 'images': len(names)}))
+`;
+
+function dirBytes(dir: string): number {
+  return readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+}
+
+function storeBytes(path: string): number {
+  return [path, `${path}-wal`].reduce((n, f) => {
+    try {
+      return n + statSync(f).size;
+    } catch {
+      return n;
+    }
+  }, 0);
+}
+
+async function decodeVersusCrit(tasks: number, fds: number): Promise<Figure[]> {
+  const threads = 4;
+  const processes = Math.max(1, Math.round(tasks / threads));
+  const dir = mkdtempSync(join(tmpdir(), 'ckptdb-bench-criu-'));
+  const storeDir = mkdtempSync(join(tmpdir(), 'ckptdb-bench-store-'));
+  try {
+    await generate(dir, processes, threads, Math.round(fds / processes), randomBytes(PAGE));
+    const store = openStore(join(storeDir, 'store.sqlite'));
+    const t0 = performance.now();
+    const r = await importCriu(store, dir);
+    const importSeconds = (performance.now() - t0) / 1000;
+    store.close();
+    const crit = JSON.parse(execFileSync('/usr/bin/python3', ['-c', CRIT_DECODE, dir], { encoding: 'utf8', maxBuffer: 1 << 20 })) as { seconds: number; images: number };
+    const t1 = performance.now();
+    execFileSync('crit', ['decode', '-i', join(dir, 'files.img'), '-o', '/dev/null']);
+    const critFilesCli = (performance.now() - t1) / 1000;
+    return [
+      { name: 'tasks', value: r.counts.tasks, unit: 'tasks' },
+      { name: 'fds', value: r.counts.fds, unit: 'fds' },
+      { name: 'images', value: crit.images, unit: 'files' },
+      { name: 'image bytes', value: Math.round(dirBytes(dir) / 2 ** 20 * 10) / 10, unit: 'MiB' },
+      { name: 'ckptdb import', value: importSeconds, unit: 's' },
+      { name: 'crit decode, all images, one process', value: crit.seconds, unit: 's' },
+      { name: 'crit decode files.img (CLI)', value: critFilesCli, unit: 's' },
+      { name: 'import / crit decode', value: importSeconds / crit.seconds, unit: 'ratio', target: '< 1', ok: importSeconds < crit.seconds },
+    ];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(storeDir, { recursive: true, force: true });
+  }
+}
+
+async function successiveCheckpoints(checkpoints: number, mib: number): Promise<Figure[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'ckptdb-bench-criu-'));
+  const storeDir = mkdtempSync(join(tmpdir(), 'ckptdb-bench-store-'));
+  try {
+    const pages = randomBytes(mib * 2 ** 20);
+    const nPages = pages.length / PAGE;
+    await generate(dir, 4, 2, 16, pages);
+    const oneCheckpoint = dirBytes(dir);
+    const path = join(storeDir, 'store.sqlite');
+    const store = openStore(path);
+    let seconds = 0;
+    for (let i = 0; i < checkpoints; i++) {
+      if (i > 0) {
+        for (let k = 0; k < Math.round(nPages * 0.05); k++) randomBytes(PAGE).copy(pages, Math.floor(Math.random() * nPages) * PAGE);
+        writeFileSync(join(dir, 'pages-1.img'), pages);
+      }
+      const t0 = performance.now();
+      await importCriu(store, dir, { label: `run ${i}` });
+      seconds += (performance.now() - t0) / 1000;
+    }
+    store.db.pragma('wal_checkpoint(TRUNCATE)');
+    store.close();
+    const stored = storeBytes(path);
+    const ratio = stored / oneCheckpoint;
+    return [
+      { name: 'checkpoints', value: checkpoints, unit: 'checkpoints' },
+      { name: 'images of one checkpoint', value: Math.round(oneCheckpoint / 2 ** 20 * 10) / 10, unit: 'MiB' },
+      { name: 'images of all checkpoints', value: Math.round((oneCheckpoint * checkpoints) / 2 ** 20), unit: 'MiB' },
+      { name: 'store size', value: Math.round(stored / 2 ** 20 * 10) / 10, unit: 'MiB' },
+      { name: 'store / one checkpoint', value: ratio, unit: 'ratio', target: '< 3', ok: ratio < 3 },
+      { name: 'import of 64 MiB checkpoint (mean)', value: seconds / checkpoints, unit: 's' },
+    ];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(storeDir, { recursive: true, force: true });
+  }
+}
+
+export default async function criuBench(args: string[]): Promise<Figure[]> {
+  const tasks = Number(args[0] ?? 1000);
+  const fds = Number(args[1] ?? 100_000);
+  const checkpoints = Number(args[2] ?? 20);
+  const mib = Number(args[3] ?? 64);
+  return [...(await decodeVersusCrit(tasks, fds)), ...(await successiveCheckpoints(checkpoints, mib))];
+}

@@ -1,0 +1,106 @@
+-- Statements of the CRIU importer and exporter (src/formats/criu/). Positional
+-- parameters on the import's hot path, named ones elsewhere.
+
+-- name: insert_chunk
+INSERT OR IGNORE INTO criu_chunks (hash, data) VALUES (?, ?);
+
+-- name: find_chunk
+SELECT id FROM criu_chunks WHERE hash = ?;
+
+-- name: insert_image
+INSERT INTO criu_images (checkpoint_id, name, kind, role, head_magic, size, entries) VALUES (?, ?, ?, ?, ?, ?, ?);
+
+-- name: finish_image
+UPDATE criu_images SET size = ?, entries = ? WHERE id = ?;
+
+-- name: insert_image_chunk
+INSERT INTO criu_image_chunks (image_id, seq, chunk_id) VALUES (?, ?, ?);
+
+-- name: image_chunks
+-- The bytes of one image, chunk by chunk, in order.
+SELECT c.data FROM criu_image_chunks ic JOIN criu_chunks c ON c.id = ic.chunk_id
+WHERE ic.image_id = :image_id ORDER BY ic.seq;
+
+-- name: checkpoint_images
+SELECT id, name, kind, role, head_magic, size, entries FROM criu_images
+WHERE checkpoint_id = :checkpoint_id ORDER BY name;
+
+-- name: file_path_by_key
+SELECT f.path FROM shared_objects o JOIN files f ON f.id = o.id
+WHERE o.checkpoint_id = ? AND o.kind = 'file' AND o.key = ?;
+
+-- name: chunk_refcount_mismatches
+-- Chunks whose refcount differs from the image chunks pointing at them.
+SELECT c.id, c.refcount, count(ic.chunk_id) AS counted
+FROM criu_chunks c LEFT JOIN criu_image_chunks ic ON ic.chunk_id = c.id
+GROUP BY c.id HAVING c.refcount <> count(ic.chunk_id);
+
+-- name: image_size_mismatches
+-- Images whose chunks do not add up to their size.
+SELECT i.checkpoint_id, i.name, i.size, coalesce(sum(length(c.data)), 0) AS stored
+FROM criu_images i
+LEFT JOIN criu_image_chunks ic ON ic.image_id = i.id
+LEFT JOIN criu_chunks c ON c.id = ic.chunk_id
+GROUP BY i.id HAVING i.size <> coalesce(sum(length(c.data)), 0);
+
+-- name: export_tasks
+-- Every task of a checkpoint with the keys of the objects it refers to; export reads
+-- CRIU's ids back from the keys.
+SELECT t.pid, t.tgid, t.ppid, t.pgid, t.sid, t.state, t.comm,
+       t.uid, t.euid, t.suid, t.fsuid, t.gid, t.egid, t.sgid, t.fsgid,
+       t.sig_blocked, t.attrs,
+       mm.key AS mm_key, ft.key AS fdtable_key, fs.key AS fs_key, sh.key AS sighand_key
+FROM tasks t
+LEFT JOIN shared_objects mm ON mm.id = t.mm_id
+LEFT JOIN shared_objects ft ON ft.id = t.fdtable_id
+LEFT JOIN shared_objects fs ON fs.id = t.fs_id
+LEFT JOIN shared_objects sh ON sh.id = t.sighand_id
+WHERE t.checkpoint_id = :checkpoint_id
+ORDER BY t.id;
+
+-- name: export_namespaces
+SELECT t.pid, n.type, o.key
+FROM task_namespaces n JOIN tasks t ON t.id = n.task_id JOIN shared_objects o ON o.id = n.ns_id
+WHERE n.checkpoint_id = :checkpoint_id;
+
+-- name: export_rlimits
+SELECT t.pid, r.resource, r.soft, r.hard
+FROM task_rlimits r JOIN tasks t ON t.id = r.task_id
+WHERE r.checkpoint_id = :checkpoint_id;
+
+-- name: export_files
+-- Open files with the details of the socket behind them, if any.
+SELECT o.key, f.type, f.path, f.pos, f.flags, f.mode, f.mnt_id,
+       s.object_id AS socket_object, s.state, s.local_addr, s.local_port, s.remote_addr, s.remote_port, s.peer_ino
+FROM files f
+JOIN shared_objects o ON o.id = f.id
+LEFT JOIN sockets s ON s.object_id = f.object_id
+WHERE f.checkpoint_id = :checkpoint_id
+ORDER BY f.id;
+
+-- name: export_fds
+SELECT ft.key AS fdtable_key, d.fd, d.cloexec, fo.key AS file_key
+FROM fds d
+JOIN shared_objects ft ON ft.id = d.fdtable_id
+JOIN shared_objects fo ON fo.id = d.file_id
+WHERE d.checkpoint_id = :checkpoint_id
+ORDER BY d.fdtable_id, d.fd;
+
+-- name: export_maps
+SELECT mo.key AS mm_key, m.start_addr, m.end_addr, m.perms, m.pgoff
+FROM maps m JOIN shared_objects mo ON mo.id = m.mm_id
+WHERE m.checkpoint_id = :checkpoint_id
+ORDER BY m.id;
+
+-- name: mark_stored
+UPDATE criu_images SET role = 'stored' WHERE checkpoint_id = ? AND name = ?;
+
+-- name: image_chunk
+-- One chunk of an image of the checkpoint being written, by its place in the image.
+SELECT c.data FROM criu_images i
+JOIN criu_image_chunks ic ON ic.image_id = i.id
+JOIN criu_chunks c ON c.id = ic.chunk_id
+WHERE i.checkpoint_id = ? AND i.name = ? AND ic.seq = ?;
+
+-- name: set_label_and_root
+UPDATE checkpoints SET label = ?, root_pid = ? WHERE id = ?;

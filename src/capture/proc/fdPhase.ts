@@ -1,0 +1,110 @@
+/**
+ * The fds of a capture, table by table in tid order and fd by fd: each is read (ahead,
+ * by another thread: fdReaders.ts), placed on its open file (kcmp), and written at
+ * once with its file when the file is new.
+ */
+import type { CheckpointWriter } from '../writer.js';
+import type { FileInput } from '../types.js';
+import { O_CLOEXEC, parseExtra } from './fdinfo.js';
+import type { FdReader } from './fdReaders.js';
+import type { FdRecord, FdTableRef } from './fds.js';
+import type { FilePlacer, FileGroup } from './files.js';
+import { decimal64 } from './numbers.js';
+import type { ObjectIds } from './objects.js';
+import type { Pacer } from './pacer.js';
+import type { CaptureWarnings } from './warnings.js';
+
+export interface FdPhaseContext {
+  writer: CheckpointWriter;
+  objects: ObjectIds;
+  warnings: CaptureWarnings;
+  pacer: Pacer;
+  placer: FilePlacer;
+}
+
+/** A socket object to describe from /proc/net once every fd is read. */
+export interface SocketRef {
+  objectId: number;
+  ino: string;
+  holder: number;
+}
+
+/** The inode, pipe or socket the file stands on. */
+function objectOf(r: FdRecord, objects: ObjectIds): number | null {
+  const kind = r.kind;
+  if (!kind?.object || !r.info) return null;
+  if (kind.object !== 'inode') return objects.get(kind.object, kind.path);
+  if (!r.info.ino) return null;
+  return objects.get('inode', `${r.dev ?? `mnt${r.info.mntId}`}:${r.info.ino}`);
+}
+
+function attrsOf(r: FdRecord): Record<string, unknown> | undefined {
+  const extra = r.info?.extra ? parseExtra(r.info.extra) : undefined;
+  if (!r.rdev) return extra;
+  return { rdev: r.rdev, ...extra };
+}
+
+function fileInput(g: FileGroup, object: number | null): FileInput {
+  const first = g.first;
+  const info = first.info;
+  return {
+    key: `${first.table.name}:${first.fd}`,
+    type: first.type,
+    path: first.kind?.path ?? null,
+    pos: info ? decimal64(info.pos) : null,
+    flags: info ? info.flags & ~O_CLOEXEC : null,
+    mode: first.mode,
+    mntId: info ? info.mntId : null,
+    dev: first.dev,
+    inode: info?.ino ? decimal64(info.ino) : null,
+    deleted: first.kind?.deleted ?? false,
+    object,
+    inferred: g.inferred,
+    unreadable: first.unreadable,
+    attrs: attrsOf(first),
+  };
+}
+
+/**
+ * Places and writes the fds of every table whose tasks were written, as the reader
+ * (started on the same tables) hands them over; returns the sockets met.
+ */
+export async function captureFds(tables: FdTableRef[], reader: FdReader, ctx: FdPhaseContext): Promise<SocketRef[]> {
+  const { writer, objects, warnings, placer } = ctx;
+  const sockets: SocketRef[] = [];
+  const total = tables.reduce((n, t) => n + t.fds.length, 0);
+  let done = 0;
+  for (let i = 0; i < tables.length; i++) {
+    const table = tables[i]!;
+    const { records, vanished } = await reader.read(i);
+    if (table.objectId === null) {
+      // none of its tasks was written (all exited): its fds have nowhere to hang
+      warnings.vanishedFds += table.fds.length;
+      continue;
+    }
+    warnings.vanishedFds += vanished;
+    for (const r of records) {
+      const p = placer.place(r);
+      if (!p) {
+        warnings.vanishedFds++;
+        continue;
+      }
+      const g = p.group;
+      if (p.created) {
+        const object = objectOf(r, objects);
+        g.fileId = writer.addFile(fileInput(g, object));
+        if (r.unreadable) warnings.unreadable++;
+        else if (g.inferred) warnings.inferredObjects++;
+        if (r.type === 'socket' && object !== null) sockets.push({ objectId: object, ino: r.info!.ino, holder: table.holder });
+      }
+      for (const inferred of p.nowInferred) {
+        writer.markInferred(inferred.fileId!);
+        warnings.inferredObjects++;
+      }
+      writer.addFd({ fdtable: table.objectId!, fd: r.fd, cloexec: r.cloexec, file: g.fileId! });
+    }
+    done += table.fds.length;
+    await ctx.pacer.step('fds', done, total);
+  }
+  return sockets;
+}

@@ -1,0 +1,46 @@
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { CkptdbError } from '../../errors.js';
+import { EXPORT_FORMATS, exportFormat } from '../../formats/registry.js';
+import { parseId, say, withStore } from '../context.js';
+
+const HELP = `
+Formats:
+${EXPORT_FORMATS.map((f) => `  ${f.name.padEnd(13)} ${f.description}`).join('\n')}
+
+The image lists the checkpoint in restore order: the process tree from its root,
+parents before children, every shared object defined before the first record that
+refers to it, ids that resolve inside the image. Its JSON Schema ships in
+schema/ckptdb-image.schema.json. Files are written readable by their owner only
+(an image holds command lines, and environments when they were captured); a failed
+export leaves no partial file behind.
+
+Examples:
+  $ ckptdb export 3 > ck3.json                        the image, to stdout
+  $ ckptdb export 3 --out ck3.json                    the image, to a file
+  $ ckptdb export 3 --format image-ndjson | jq -c 'select(.record == "task")'
+  $ ckptdb export 3 --format tree --out /tmp/trees    writes /tmp/trees/checkpoint-3/
+  $ ckptdb export 3 | ckptdb --db other.sqlite import -    copy to another store
+`;
+
+export function register(program: Command): void {
+  program
+    .command('export')
+    .argument('<id>', 'checkpoint id')
+    .description('write a checkpoint out of the store as a restore image or as a directory tree')
+    .addOption(new Option('--format <format>', 'image, image-ndjson or tree').default('image'))
+    .option('-o, --out <path>', 'file to write (default: stdout); for tree, the directory to write checkpoint-ID/ into')
+    .addHelpText('after', HELP)
+    .action(async (id: string, opts: { format: string; out?: string }, cmd: Command) => {
+      const checkpointId = parseId(id);
+      const format = exportFormat(opts.format);
+      if (format.output === 'directory' && !opts.out) {
+        throw new CkptdbError('BAD_ARGUMENT', `--format ${format.name} writes a directory: name it with --out DIR`);
+      }
+      await withStore(cmd, 'existing', async (store) => {
+        const target = opts.out ? { path: opts.out } : { stream: process.stdout };
+        const r = await format.exportCheckpoint(store, checkpointId, target);
+        if (r.path) say(`exported checkpoint ${checkpointId} to ${r.path} (${r.records} records${r.bytes !== undefined ? `, ${r.bytes} bytes` : ''})`);
+      });
+    });
+}

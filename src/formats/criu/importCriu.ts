@@ -1,0 +1,151 @@
+/**
+ * importCriu: a CRIU image directory or container checkpoint archive into the store,
+ * as one checkpoint of source `criu`, all or nothing.
+ *
+ * Every file is kept, chunked and deduplicated (chunkStore.ts), so that export gives
+ * back the same images; the images ckptdb models are decoded into the tables through
+ * the checkpoint writer. Files are read once, in the order the source gives them:
+ * pages and other large files stream straight into chunks, and only the modelled
+ * images are held in memory until all of them are there to be mapped in order.
+ */
+import type { WriterCounts } from '../../capture/types.js';
+import { CkptdbError } from '../../errors.js';
+import type { Store } from '../../store/store.js';
+import { ChunkWriter, type ImageRole } from './chunkStore.js';
+import { badImage, checkWellFormed, readEntries, readHeader } from './imageFile.js';
+import { imageNumber, modelledKind } from './images.js';
+import { isRawImageName, isServiceFileName } from './magic.js';
+import { ImportContext, type ModelledImage } from './model/context.js';
+import { importFds } from './model/fds.js';
+import { importFiles } from './model/files.js';
+import { readInventory } from './model/inventory.js';
+import { importMaps } from './model/maps.js';
+import { importTasks } from './model/tasks.js';
+import { ProcessMemory } from './model/memory.js';
+import { statement } from '../../store/sqlFile.js';
+import { containerMeta, type ContainerMeta } from './container.js';
+import { openCriuSource, type SourceFile } from './source.js';
+
+export interface CriuImportOptions {
+  /** Label of the new checkpoint; default: the container's name, or the directory's. */
+  label?: string;
+  /** Read each process's environment from its memory into tasks.env. Off by default: it may hold secrets. */
+  env?: boolean;
+  /** Passed to the checkpoint writer; default 64 MiB, in proportion to the images held in memory. */
+  memoryBudget?: number;
+}
+
+export interface CriuImportResult {
+  checkpointId: number;
+  counts: WriterCounts;
+  /** Files kept, and how many of them were decoded into tables. */
+  images: number;
+  modelled: number;
+  /** Bytes of all files, and of the chunks this import added to the store. */
+  bytes: number;
+  newBytes: number;
+}
+
+const DEFAULT_BUDGET = 64 * 2 ** 20;
+
+/** Container files whose content also goes into the checkpoint's meta. */
+const CONTAINER_META_FILES = new Set(['config.dump', 'spec.dump']);
+
+export async function importCriu(store: Store, path: string, opts: CriuImportOptions = {}): Promise<CriuImportResult> {
+  const source = openCriuSource(path);
+  const w = store.beginCheckpoint({ source: 'criu', label: opts.label ?? null, host: null, frozen: true }, { memoryBudget: opts.memoryBudget ?? DEFAULT_BUDGET });
+  try {
+    const chunks = new ChunkWriter(store.db, w.checkpointId);
+    const decoded = new Map<string, ModelledImage>();
+    const containerFiles = new Map<string, Buffer>();
+    let images = 0;
+    let modelled = 0;
+    for await (const file of source.files()) {
+      if (await keepFile(file, chunks, decoded, containerFiles)) modelled++;
+      images++;
+    }
+
+    const ctx = new ImportContext(w, store.db, decoded, (name) => source.where(name));
+    const { meta: inventory } = readInventory(ctx);
+    importFiles(ctx);
+    const { rootPid, processes, pids } = importTasks(ctx, new ProcessMemory(ctx, store.db), opts.env ?? false);
+    importFds(ctx, inventory.fdinfo_per_id);
+    importMaps(ctx);
+
+    const orphans = [...decoded.values()].filter((img) => /^(core|ids|fs|mm)-\d+\.img$/.test(img.name) && !pids.has(imageNumber(img.name)));
+    for (const img of orphans) checkWellFormed(img.entries, img.where);
+    chunks.markStored(orphans.map((img) => img.name));
+    const container: ContainerMeta | null = source.kind === 'archive' ? containerMeta(path, containerFiles) : null;
+    const label = opts.label ?? container?.name ?? source.label;
+    store.db.prepare(statement('internal/criu.sql', 'set_label_and_root')).run(label, rootPid, w.checkpointId);
+    const result = w.done({
+      criu: { source: source.kind, path, inventory, processes, images, modelled, bytes: chunks.totalBytes },
+      ...(container ? { container } : {}),
+    });
+    return { checkpointId: result.checkpointId, counts: result.counts, images, modelled, bytes: chunks.totalBytes, newBytes: chunks.newBytes };
+  } catch (e) {
+    w.abort();
+    throw asImportError(e, path);
+  }
+}
+
+/**
+ * Stores one file; images that the mapping reads are kept decoded into entries in
+ * `decoded`. Returns whether the file is a modelled image.
+ */
+async function keepFile(
+  file: SourceFile,
+  chunks: ChunkWriter,
+  decoded: Map<string, ModelledImage>,
+  containerFiles: Map<string, Buffer>,
+): Promise<boolean> {
+  if (file.role === 'container') {
+    if (CONTAINER_META_FILES.has(file.name)) {
+      const bytes = await collect(file.content);
+      containerFiles.set(file.name, bytes);
+      chunks.put({ name: file.name, kind: null, role: 'container', headMagic: null }, bytes, null);
+    } else {
+      await stream(file, chunks, 'container');
+    }
+    return false;
+  }
+  const isImage = file.name.endsWith('.img') || isServiceFileName(file.name);
+  if (isRawImageName(file.name) || !isImage) {
+    await stream(file, chunks, isImage ? 'raw' : 'other');
+    return false;
+  }
+  const bytes = await collect(file.content);
+  const header = readHeader(bytes, file.where);
+  const expected = modelledKind(file.name);
+  if (expected && expected !== header.kind) throw badImage(file.where, header.body - 4, `holds a ${header.kind.name} image where ${expected.name} belongs`);
+  const entries = readEntries(bytes, header, file.where, !expected);
+  const role: ImageRole = expected ? 'modelled' : 'stored';
+  chunks.put({ name: file.name, kind: header.kind.name, role, headMagic: header.head }, bytes, entries.length);
+  if (expected || PAGEMAP.test(file.name)) decoded.set(file.name, { name: file.name, where: file.where, header, entries });
+  return expected !== null;
+}
+
+/** Pagemaps are kept as they are but read, for the command lines in the pages. */
+const PAGEMAP = /^pagemap-\d+\.img$/;
+
+async function stream(file: SourceFile, chunks: ChunkWriter, role: ImageRole): Promise<void> {
+  const sink = chunks.begin({ name: file.name, kind: null, role, headMagic: null });
+  for await (const piece of file.content) sink.write(piece);
+  sink.finish(null);
+}
+
+async function collect(content: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Uint8Array[] = [];
+  for await (const piece of content) parts.push(piece);
+  return Buffer.concat(parts);
+}
+
+/** A file named twice in an archive is bad input; other SQLite errors are the store's. */
+function asImportError(e: unknown, path: string): unknown {
+  if (e instanceof CkptdbError) return e;
+  const code = (e as { code?: string }).code ?? '';
+  if (code === 'SQLITE_CONSTRAINT_UNIQUE' && /criu_images/.test((e as Error).message)) {
+    return new CkptdbError('BAD_IMAGE', `${path}: a file appears twice`);
+  }
+  return e;
+}

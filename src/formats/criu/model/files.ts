@@ -1,0 +1,310 @@
+/**
+ * Open files: files.img (one file_entry per open file, CRIU 3.15 on) and the per-type
+ * images older CRIU wrote (reg-files.img, pipes.img, unixsk.img, ...). Each becomes a
+ * files row keyed by its CRIU file id, standing on the inode, pipe or socket object
+ * behind it; sockets get their sockets row.
+ */
+import { clearField, create, isFieldSet, type DescMessage } from '@bufbuild/protobuf';
+import type { FileInput, FileType, SharedObjectInput, SocketInput } from '../../../capture/types.js';
+import { CkptdbError } from '../../../errors.js';
+import { badImage } from '../imageFile.js';
+import { LEGACY_FILE_IMAGES } from '../images.js';
+import {
+  fileKey, memfdInodeKey, packetSocketKey, pathInodeKey, pipeKey, socketKey,
+} from '../keys.js';
+import {
+  familyName, inetAddress, inetWords, ipProtocolName, sockStateName, sockStateNumber, sockTypeName, unixName, unixNameBytes,
+} from '../values.js';
+import { file_entrySchema, type file_entry } from '../gen/fdinfo_pb.js';
+import {
+  bpfmap_file_entrySchema, eventfd_file_entrySchema, eventpoll_file_entrySchema, ext_file_entrySchema,
+  fanotify_file_entrySchema, fifo_entrySchema, inet_sk_entrySchema, inotify_file_entrySchema, memfd_file_entrySchema,
+  netlink_sk_entrySchema, ns_file_entrySchema, packet_sock_entrySchema, pipe_entrySchema, reg_file_entrySchema,
+  signalfd_entrySchema, timerfd_entrySchema, tty_file_entrySchema, tunfile_entrySchema, unix_sk_entrySchema,
+  type inet_sk_entry, type reg_file_entry, type unix_sk_entry,
+} from '../gen/files_pb.js';
+import { int, int64, overlay, u32, u64, type Binding } from './binding.js';
+import { decodeFresh, rebuild, type ExportContext, type OriginalImage, type OutEntry } from './exportContext.js';
+import type { ImportContext } from './context.js';
+
+/** file_entry's oneof-like sub-messages, by field name. */
+type FileField =
+  | 'reg' | 'isk' | 'nsf' | 'psk' | 'nlsk' | 'efd' | 'epfd' | 'sgfd' | 'tunf' | 'tfd'
+  | 'ify' | 'ffy' | 'ext' | 'usk' | 'fifo' | 'pipe' | 'tty' | 'memfd' | 'bpf';
+
+// The sub-messages differ in shape and each spec below knows its own: typing them
+// through one union would cost a cast per field without catching anything more.
+type Sub = any;
+
+interface FileSpec {
+  field: FileField;
+  schema: DescMessage;
+  type: (sub: Sub) => FileType;
+  /** Bindings of files columns: path, pos, flags, mode, mnt_id. */
+  columns: Partial<Record<'path' | 'pos' | 'flags' | 'mode' | 'mnt_id', Binding<Sub>>>;
+  /** The object behind the file. */
+  object?: (sub: Sub, id: number) => SharedObjectInput | null;
+  /** Socket details and their bindings. */
+  socket?: (sub: Sub) => Omit<SocketInput, 'object'>;
+  socketColumns?: Partial<Record<'state' | 'local_addr' | 'local_port' | 'remote_addr' | 'remote_port' | 'peer_ino', Binding<Sub>>>;
+  /** Files whose path is that of another file (a fifo's or tty's regular file entry). */
+  pathFrom?: (sub: Sub) => number | null;
+}
+
+const S_IFMT = 0o170000;
+const MODE_TYPES: Record<number, FileType> = { 0o040000: 'dir', 0o020000: 'chr', 0o060000: 'blk', 0o010000: 'fifo', 0o140000: 'socket' };
+
+const flags: Binding<Sub> = { get: (s) => s.flags, set: (s, v) => { s.flags = u32(v, 'flags'); } };
+const anon = (path: string) => ({ get: () => path });
+
+const reg: FileSpec = {
+  field: 'reg',
+  schema: reg_file_entrySchema,
+  type: (s: reg_file_entry) => (isFieldSet(s, reg_file_entrySchema.field.mode) ? MODE_TYPES[s.mode & S_IFMT] ?? 'reg' : 'reg'),
+  columns: {
+    path: { get: (s) => s.name, set: (s, v) => { if (typeof v !== 'string') throw new Error('a path is required'); s.name = v; } },
+    pos: { get: (s) => int64(s.pos), set: (s, v) => { s.pos = u64(v, 'pos'); } },
+    flags,
+    mode: optional(reg_file_entrySchema, 'mode', (s) => s.mode, (s, v) => { s.mode = u32(v, 'mode'); }),
+    mnt_id: optional(reg_file_entrySchema, 'mntId', (s) => s.mntId, (s, v) => { s.mntId = int(v, 'mnt_id'); }),
+  },
+  object: (s: reg_file_entry) => ({ kind: 'inode', key: pathInodeKey(isFieldSet(s, reg_file_entrySchema.field.mntId) ? s.mntId : -1, s.name) }),
+};
+
+const inetSocket: FileSpec = {
+  field: 'isk',
+  schema: inet_sk_entrySchema,
+  type: () => 'socket',
+  columns: { path: { get: (s) => `socket:[${s.ino}]` }, flags },
+  object: (s: inet_sk_entry) => ({ kind: 'socket', key: socketKey(s.ino) }),
+  socket: (s: inet_sk_entry) => ({
+    family: familyName(s.family),
+    type: sockTypeName(s.type),
+    protocol: ipProtocolName(s.proto),
+    state: sockStateName(s.family, s.state),
+    localAddr: inetAddress(s.srcAddr),
+    localPort: s.srcPort,
+    remoteAddr: inetAddress(s.dstAddr),
+    remotePort: s.dstPort,
+  }),
+  socketColumns: {
+    state: { get: (s) => sockStateName(s.family, s.state), set: (s, v) => { s.state = sockState(s.family, v); } },
+    local_addr: { get: (s) => inetAddress(s.srcAddr), set: (s, v) => { s.srcAddr = words(v); } },
+    local_port: { get: (s) => s.srcPort, set: (s, v) => { s.srcPort = port(v); } },
+    remote_addr: { get: (s) => inetAddress(s.dstAddr), set: (s, v) => { s.dstAddr = words(v); } },
+    remote_port: { get: (s) => s.dstPort, set: (s, v) => { s.dstPort = port(v); } },
+  },
+};
+
+const unixSocket: FileSpec = {
+  field: 'usk',
+  schema: unix_sk_entrySchema,
+  type: () => 'socket',
+  columns: { path: { get: (s) => `socket:[${s.ino}]` }, flags },
+  object: (s: unix_sk_entry) => ({ kind: 'socket', key: socketKey(s.ino) }),
+  socket: (s: unix_sk_entry) => ({
+    family: 'unix',
+    type: sockTypeName(s.type),
+    state: sockStateName(1, s.state),
+    localAddr: unixName(s.name),
+    peerIno: s.peer || null,
+  }),
+  socketColumns: {
+    state: { get: (s) => sockStateName(1, s.state), set: (s, v) => { s.state = sockState(1, v); } },
+    local_addr: { get: (s) => unixName(s.name), set: (s, v) => { s.name = unixNameBytes(v === null ? null : String(v)); } },
+    peer_ino: { get: (s) => s.peer || null, set: (s, v) => { s.peer = v === null ? 0 : u32(v, 'peer_ino'); } },
+  },
+};
+
+function optional(schema: DescMessage, field: string, get: (s: Sub) => number, set: (s: Sub, v: Exclude<ReturnType<Binding<Sub>['get']>, null>) => void): Binding<Sub> {
+  const f = schema.field[field]!;
+  return {
+    get: (s) => (isFieldSet(s, f) ? get(s) : null),
+    set: (s, v) => (v === null ? clearField(s, f) : set(s, v)),
+  };
+}
+
+function sockState(family: number, v: unknown): number {
+  const n = typeof v === 'string' ? sockStateNumber(family, v) : null;
+  if (n === null) throw new Error('not a socket state');
+  return n;
+}
+
+function words(v: unknown): number[] {
+  if (v === null) return [];
+  const w = inetWords(String(v));
+  if (!w) throw new Error('not an IP address');
+  return w;
+}
+
+function port(v: unknown): number {
+  const n = int(v as number, 'port');
+  if (n < 0 || n > 65535) throw new Error('not a port');
+  return n;
+}
+
+/** fd_types -> how such a file maps. */
+const FILE_SPECS: Record<number, FileSpec> = {
+  1: reg,
+  2: {
+    field: 'pipe', schema: pipe_entrySchema, type: () => 'pipe',
+    columns: { path: { get: (s) => `pipe:[${s.pipeId}]` }, flags },
+    object: (s) => ({ kind: 'pipe', key: pipeKey(s.pipeId) }),
+  },
+  3: {
+    field: 'fifo', schema: fifo_entrySchema, type: () => 'fifo', columns: {},
+    object: (s) => ({ kind: 'pipe', key: pipeKey(s.pipeId) }),
+    pathFrom: (s) => (isFieldSet(s, fifo_entrySchema.field.regfId) ? s.regfId : null),
+  },
+  4: inetSocket,
+  5: unixSocket,
+  6: { field: 'efd', schema: eventfd_file_entrySchema, type: () => 'eventfd', columns: { path: anon('anon_inode:[eventfd]'), flags } },
+  7: { field: 'epfd', schema: eventpoll_file_entrySchema, type: () => 'epoll', columns: { path: anon('anon_inode:[eventpoll]'), flags } },
+  8: { field: 'ify', schema: inotify_file_entrySchema, type: () => 'inotify', columns: { path: anon('anon_inode:inotify'), flags } },
+  9: { field: 'sgfd', schema: signalfd_entrySchema, type: () => 'signalfd', columns: { path: anon('anon_inode:[signalfd]'), flags } },
+  10: {
+    field: 'psk', schema: packet_sock_entrySchema, type: () => 'socket', columns: { flags },
+    object: (_s, id) => ({ kind: 'socket', key: packetSocketKey(id) }),
+    socket: (s) => ({ family: 'packet', type: sockTypeName(s.type), protocol: String(s.protocol) }),
+  },
+  11: {
+    field: 'tty', schema: tty_file_entrySchema, type: () => 'chr', columns: { flags },
+    pathFrom: (s) => (isFieldSet(s, tty_file_entrySchema.field.regfId) ? s.regfId : null),
+  },
+  12: { field: 'ffy', schema: fanotify_file_entrySchema, type: () => 'fanotify', columns: { path: anon('anon_inode:[fanotify]'), flags } },
+  13: {
+    field: 'nlsk', schema: netlink_sk_entrySchema, type: () => 'socket', columns: { path: { get: (s) => `socket:[${s.ino}]` }, flags },
+    object: (s) => ({ kind: 'socket', key: socketKey(s.ino) }),
+    socket: (s) => ({ family: 'netlink', type: 'raw', protocol: String(s.protocol), state: String(s.state) }),
+  },
+  14: { field: 'nsf', schema: ns_file_entrySchema, type: () => 'unknown', columns: { flags } },
+  15: { field: 'tunf', schema: tunfile_entrySchema, type: () => 'chr', columns: { path: anon('/dev/net/tun') } },
+  16: { field: 'ext', schema: ext_file_entrySchema, type: () => 'unknown', columns: {} },
+  17: { field: 'tfd', schema: timerfd_entrySchema, type: () => 'timerfd', columns: { path: anon('anon_inode:[timerfd]'), flags } },
+  18: {
+    field: 'memfd', schema: memfd_file_entrySchema, type: () => 'memfd',
+    columns: { pos: { get: (s) => int64(s.pos), set: (s, v) => { s.pos = u64(v, 'pos'); } }, flags },
+    object: (s) => ({ kind: 'inode', key: memfdInodeKey(s.inodeId) }),
+  },
+  19: {
+    field: 'bpf', schema: bpfmap_file_entrySchema, type: () => 'anon',
+    columns: { path: anon('anon_inode:bpf-map'), pos: { get: (s) => int64(s.pos), set: (s, v) => { s.pos = u64(v, 'pos'); } }, flags },
+  },
+};
+
+const FD_TYPE_NAMES: Record<number, string> = {
+  0: 'UND', 1: 'REG', 2: 'PIPE', 3: 'FIFO', 4: 'INETSK', 5: 'UNIXSK', 6: 'EVENTFD', 7: 'EVENTPOLL', 8: 'INOTIFY',
+  9: 'SIGNALFD', 10: 'PACKETSK', 11: 'TTY', 12: 'FANOTIFY', 13: 'NETLINKSK', 14: 'NS', 15: 'TUNF', 16: 'EXT',
+  17: 'TIMERFD', 18: 'MEMFD', 19: 'BPFMAP', 65534: 'CTL_TTY', 65535: 'AUTOFS_PIPE',
+};
+
+/** One open file as CRIU wrote it, from files.img or a per-type image. */
+interface CriuFile {
+  image: string;
+  offset: number;
+  entry: file_entry;
+  /** Legacy images hold the sub-message itself. */
+  legacy: boolean;
+}
+
+function subMessage(f: file_entry): Sub {
+  const spec = FILE_SPECS[f.type];
+  return spec ? (f as Sub)[spec.field] : undefined;
+}
+
+/** Every open file of the checkpoint, in image order. */
+function* criuFiles(ctx: ImportContext): Generator<CriuFile> {
+  for (const { entry, msg } of ctx.decodeEach('files.img', file_entrySchema)) {
+    yield { image: 'files.img', offset: entry.offset, entry: msg, legacy: false };
+  }
+  for (const [name, legacy] of Object.entries(LEGACY_FILE_IMAGES)) {
+    const spec = FILE_SPECS[legacy.type]!;
+    for (const { entry, msg } of ctx.decodeEach(name, spec.schema)) {
+      const sub = msg as Sub;
+      yield { image: name, offset: entry.offset, entry: create(file_entrySchema, { type: legacy.type, id: sub.id, [spec.field]: sub }), legacy: true };
+    }
+  }
+}
+
+export function importFiles(ctx: ImportContext): void {
+  const deferred: CriuFile[] = [];
+  for (const f of criuFiles(ctx)) {
+    const spec = FILE_SPECS[f.entry.type];
+    if (spec?.pathFrom && spec.pathFrom(subMessage(f.entry)) !== null) deferred.push(f);
+    else addFile(ctx, f, null);
+  }
+  for (const f of deferred) {
+    const spec = FILE_SPECS[f.entry.type]!;
+    addFile(ctx, f, ctx.filePath(spec.pathFrom!(subMessage(f.entry))!, f.image, f.offset, `${FD_TYPE_NAMES[f.entry.type]} file ${f.entry.id}`));
+  }
+}
+
+function addFile(ctx: ImportContext, f: CriuFile, inheritedPath: string | null): void {
+  const { entry } = f;
+  const where = ctx.where(f.image);
+  if (ctx.files.has(entry.id)) throw badImage(where, f.offset, `file id ${entry.id} appears twice`);
+  const spec = FILE_SPECS[entry.type];
+  const sub = subMessage(entry);
+  if (spec && sub === undefined) throw badImage(where, f.offset, `file ${entry.id} of type ${FD_TYPE_NAMES[entry.type]} lacks its ${spec.field} entry`);
+  if (spec && sub.id !== entry.id) throw badImage(where, f.offset, `file ${entry.id} holds a ${spec.field} entry of file ${sub.id}`);
+  const get = (col: keyof FileSpec['columns']) => spec?.columns[col]?.get(sub) ?? null;
+  const objectInput = spec?.object?.(sub, entry.id) ?? null;
+  const object = objectInput ? ctx.w.addSharedObject(objectInput) : null;
+  const input: FileInput = {
+    key: fileKey(entry.id),
+    type: spec ? spec.type(sub) : 'unknown',
+    path: (get('path') as string | null) ?? inheritedPath,
+    pos: get('pos') as number | bigint | null,
+    flags: get('flags') as number | null,
+    mode: get('mode') as number | null,
+    mntId: get('mnt_id') as number | null,
+    object,
+  };
+  ctx.files.set(entry.id, ctx.w.addFile(input));
+  if (spec?.socket && object !== null) ctx.w.addSocket({ object, ...spec.socket(sub) });
+}
+
+/** CRIU file id -> fd type, from the original file images, for fdinfo entries. */
+export function fileTypes(ex: ExportContext): Map<number, number> {
+  const types = new Map<number, number>();
+  for (const { msg } of ex.messages('files.img', file_entrySchema)) types.set(msg.id, msg.type);
+  for (const [name, legacy] of Object.entries(LEGACY_FILE_IMAGES)) {
+    for (const { msg } of ex.messages(name, FILE_SPECS[legacy.type]!.schema)) types.set((msg as Sub).id, legacy.type);
+  }
+  return types;
+}
+
+/**
+ * files.img, or one of the per-type file images: each entry with the values of its files
+ * row (and sockets row); an entry whose row is gone is dropped.
+ */
+export function exportFileImage(ex: ExportContext, img: OriginalImage, seen: Set<string>): Buffer {
+  const legacy = LEGACY_FILE_IMAGES[img.name];
+  const out: OutEntry<DescMessage>[] = [];
+  const schema = legacy ? FILE_SPECS[legacy.type]!.schema : file_entrySchema;
+  for (const { entry, msg } of decodeFresh(img, schema)) {
+    const fe = legacy ? null : (msg as file_entry);
+    const id: number = fe ? fe.id : (msg as Sub).id;
+    const key = fileKey(id);
+    const row = ex.rows.files.get(key);
+    if (!row) continue;
+    seen.add(key);
+    const spec = FILE_SPECS[fe ? fe.type : legacy!.type];
+    const sub = fe ? subMessage(fe) : msg;
+    let changed = false;
+    if (spec && sub !== undefined) {
+      const what = `file ${key}`;
+      changed = overlay(sub, spec.columns, row, what);
+      if (spec.socketColumns && row.socket_object !== null) changed = overlay(sub, spec.socketColumns, row, what) || changed;
+    }
+    out.push(changed ? { schema, msg } : { original: entry });
+  }
+  return rebuild(img, out);
+}
+
+/** Files rows that no image holds cannot be written: CRIU needs far more of a file than a row has. */
+export function checkAllFilesWritten(ex: ExportContext, seen: Set<string>): void {
+  for (const key of ex.rows.files.keys()) {
+    if (!seen.has(key)) throw new CkptdbError('UNSUPPORTED', `file ${key} is in no CRIU file image of the checkpoint: ckptdb cannot make a CRIU image for a new open file`);
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * Conversions between CRIU's numbers and the store's column values, both ways: what
+ * import writes, export reads back and must turn into the same number.
+ */
+
+/** Signal masks as /proc shows them: 16 hex digits. */
+export function sigsetHex(mask: bigint): string {
+  return BigInt.asUintN(64, mask).toString(16).padStart(16, '0');
+}
+
+export function sigsetFromHex(text: string): bigint {
+  return BigInt(`0x${text}`);
+}
+
+/** RLIMIT_* in kernel order: index i of task_rlimits_entry is resource i. */
+export const RLIMITS = [
+  'cpu', 'fsize', 'data', 'stack', 'core', 'rss', 'nproc', 'nofile',
+  'memlock', 'as', 'locks', 'sigpending', 'msgqueue', 'nice', 'rtprio', 'rttime',
+] as const;
+
+const RLIM_INFINITY = (1n << 64n) - 1n;
+
+/** A limit as the store keeps it: null is unlimited, bigint only where a number would round. */
+export function limitValue(v: bigint): number | bigint | null {
+  if (v === RLIM_INFINITY) return null;
+  return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+}
+
+export function limitFromValue(v: number | bigint | null): bigint {
+  return v === null ? RLIM_INFINITY : BigInt(v);
+}
+
+/** task_core_entry.task_state (compel's task states). */
+const TASK_STATES: Record<number, string> = { 1: 'alive', 2: 'dead', 3: 'stopped', 6: 'zombie' };
+const TASK_STATE_NUMBERS = Object.fromEntries(Object.entries(TASK_STATES).map(([n, s]) => [s, Number(n)]));
+
+export function taskStateName(n: number): string {
+  return TASK_STATES[n] ?? String(n);
+}
+
+export function taskStateNumber(name: string): number | null {
+  if (name in TASK_STATE_NUMBERS) return TASK_STATE_NUMBERS[name]!;
+  return /^\d+$/.test(name) ? Number(name) : null;
+}
+
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+const PROT_EXEC = 4;
+export const MAP_SHARED = 1;
+export const MAP_PRIVATE = 2;
+
+/** 'rwxp' from a VMA's protection and flags, as /proc/PID/maps shows it. */
+export function vmaPerms(prot: number, flags: number): string {
+  return (
+    (prot & PROT_READ ? 'r' : '-') +
+    (prot & PROT_WRITE ? 'w' : '-') +
+    (prot & PROT_EXEC ? 'x' : '-') +
+    (flags & MAP_SHARED ? 's' : 'p')
+  );
+}
+
+export function permsToProt(perms: string): number {
+  return (perms[0] === 'r' ? PROT_READ : 0) | (perms[1] === 'w' ? PROT_WRITE : 0) | (perms[2] === 'x' ? PROT_EXEC : 0);
+}
+
+/** VMA status bits (criu/include/image.h). */
+export const VMA = {
+  REGULAR: 1 << 0,
+  STACK: 1 << 1,
+  VSYSCALL: 1 << 2,
+  VDSO: 1 << 3,
+  HEAP: 1 << 5,
+  FILE_PRIVATE: 1 << 6,
+  FILE_SHARED: 1 << 7,
+  ANON_SHARED: 1 << 8,
+  ANON_PRIVATE: 1 << 9,
+  SYSVIPC: 1 << 10,
+  SOCKET: 1 << 11,
+  VVAR: 1 << 12,
+  AIORING: 1 << 13,
+} as const;
+
+/** The name /proc/PID/maps gives a VMA that maps no file. */
+export function specialVmaPath(status: number): string | null {
+  if (status & VMA.STACK) return '[stack]';
+  if (status & VMA.HEAP) return '[heap]';
+  if (status & VMA.VDSO) return '[vdso]';
+  if (status & VMA.VVAR) return '[vvar]';
+  if (status & VMA.VSYSCALL) return '[vsyscall]';
+  if (status & VMA.AIORING) return '/[aio]';
+  if (status & VMA.ANON_SHARED) return '/dev/zero (deleted)';
+  return null;
+}
+
+export const FD_CLOEXEC = 1;
+
+const FAMILIES: Record<number, string> = { 1: 'unix', 2: 'inet', 10: 'inet6', 16: 'netlink', 17: 'packet' };
+const SOCK_TYPES: Record<number, string> = { 1: 'stream', 2: 'dgram', 3: 'raw', 4: 'rdm', 5: 'seqpacket', 10: 'packet' };
+const IP_PROTOCOLS: Record<number, string> = { 0: 'ip', 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'icmpv6', 132: 'sctp', 136: 'udplite' };
+const TCP_STATES: Record<number, string> = {
+  1: 'ESTABLISHED', 2: 'SYN_SENT', 3: 'SYN_RECV', 4: 'FIN_WAIT1', 5: 'FIN_WAIT2', 6: 'TIME_WAIT',
+  7: 'CLOSE', 8: 'CLOSE_WAIT', 9: 'LAST_ACK', 10: 'LISTEN', 11: 'CLOSING',
+};
+/** Unix sockets use the TCP state numbers; an unconnected one is TCP_CLOSE. */
+const UNIX_STATES: Record<number, string> = { ...TCP_STATES, 7: 'UNCONNECTED' };
+
+function named(table: Record<number, string>, n: number): string {
+  return table[n] ?? String(n);
+}
+
+function numbered(table: Record<number, string>, name: string): number | null {
+  for (const [n, s] of Object.entries(table)) if (s === name) return Number(n);
+  return /^\d+$/.test(name) ? Number(name) : null;
+}
+
+export const familyName = (n: number) => named(FAMILIES, n);
+export const sockTypeName = (n: number) => named(SOCK_TYPES, n);
+export const ipProtocolName = (n: number) => named(IP_PROTOCOLS, n);
+export const sockStateName = (family: number, n: number) => named(family === 1 ? UNIX_STATES : TCP_STATES, n);
+export const sockStateNumber = (family: number, name: string) => numbered(family === 1 ? UNIX_STATES : TCP_STATES, name);
+
+/**
+ * inet_sk_entry addresses: the in_addr / in6_addr bytes read as host-order (little-endian)
+ * 32-bit words, one word for IPv4, four for IPv6.
+ */
+export function inetAddress(words: number[]): string | null {
+  if (words.length !== 1 && words.length !== 4) return null;
+  const bytes = Buffer.alloc(words.length * 4);
+  words.forEach((w, i) => bytes.writeUInt32LE(w >>> 0, i * 4));
+  if (words.length === 1) return [...bytes].join('.');
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i).toString(16));
+  return new URL(`http://[${groups.join(':')}]`).hostname.slice(1, -1);
+}
+
+export function inetWords(address: string): number[] | null {
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(address)) {
+    const parts = address.split('.').map(Number);
+    if (parts.some((p) => p > 255)) return null;
+    return [Buffer.from(parts).readUInt32LE(0)];
+  }
+  let host: string;
+  try {
+    host = new URL(`http://[${address}]`).hostname.slice(1, -1);
+  } catch {
+    return null;
+  }
+  const [head, tail] = host.includes('::') ? host.split('::') : [host, null];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === null ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  if (groups.length !== 8) return null;
+  const bytes = Buffer.alloc(16);
+  groups.forEach((g, i) => bytes.writeUInt16BE(parseInt(g, 16), i * 2));
+  return [0, 4, 8, 12].map((i) => bytes.readUInt32LE(i));
+}
+
+/** A unix socket name as /proc/net/unix shows it: abstract names start with '@'. */
+export function unixName(name: Uint8Array): string | null {
+  if (name.length === 0) return null;
+  if (name[0] === 0) return '@' + Buffer.from(name.subarray(1)).toString('utf8');
+  return Buffer.from(name).toString('utf8');
+}
+
+export function unixNameBytes(text: string | null): Uint8Array {
+  if (text === null || text === '') return new Uint8Array(0);
+  if (text.startsWith('@')) return Buffer.concat([Buffer.from([0]), Buffer.from(text.slice(1), 'utf8')]);
+  return Buffer.from(text, 'utf8');
+}

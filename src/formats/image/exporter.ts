@@ -1,0 +1,270 @@
+import type Database from 'better-sqlite3';
+import type { CheckpointSource, FileType, NamespaceType } from '../../capture/types.js';
+import { CkptdbError } from '../../errors.js';
+import { namedStatements, statement } from '../../store/sqlFile.js';
+import type { Store } from '../../store/store.js';
+import type {
+  CheckpointRecord,
+  FdRecord,
+  FileRecord,
+  ImageRecord,
+  JsonObject,
+  MapRecord,
+  ObjectRecord,
+  TaskRecord,
+} from './types.js';
+
+const SQL = 'internal/image.sql';
+
+type Row = Record<string, unknown>;
+type Stmt = Database.Statement<unknown[]>;
+
+/**
+ * The records of one checkpoint in restore order (see types.ts), read from the store
+ * as they are yielded: what is held in memory is one task's worth of rows, whatever the
+ * size of the checkpoint. The order itself is worked out first, in two TEMP tables of
+ * the store's connection (SQLite keeps them on disk past its cache), inside one read
+ * transaction, so a checkpoint deleted or written meanwhile does not tear the image.
+ */
+export function* checkpointRecords(store: Store, checkpointId: number): Generator<ImageRecord> {
+  store.getCheckpoint(checkpointId);
+  const db = store.db;
+  const ownTransaction = !db.inTransaction;
+  if (ownTransaction) db.exec('BEGIN');
+  try {
+    const order = new RestoreOrder(db, checkpointId);
+    order.build();
+    yield* new RecordReader(db, checkpointId).records();
+  } finally {
+    for (const sql of namedStatements(SQL).get('drop_order_tables')!) db.exec(sql);
+    if (ownTransaction && db.inTransaction) db.exec('COMMIT');
+  }
+}
+
+/** Numbers tasks and shared objects in restore order (image_tasks, image_objects). */
+class RestoreOrder {
+  private readonly s: Record<string, Stmt> = {};
+
+  constructor(private readonly db: Database.Database, private readonly checkpointId: number) {
+    for (const sql of namedStatements(SQL).get('create_order_tables')!) db.exec(sql);
+    for (const name of ['order_tasks', 'unordered_tasks', 'ordered_tasks', 'is_numbered', 'number_task_objects', 'number_fdtable_files',
+      'count_unnumbered', 'unnumbered_fdtables', 'number_object']) {
+      this.s[name] = db.prepare(statement(SQL, name));
+    }
+  }
+
+  build(): void {
+    const id = this.checkpointId;
+    this.s.order_tasks!.run({ id });
+    const cycle = this.s.unordered_tasks!.pluck().all({ id }) as number[];
+    if (cycle.length) {
+      throw new CkptdbError('UNSUPPORTED', `checkpoint ${id}: tasks ${cycle.join(', ')} descend from themselves (their ppids form a cycle), so they have no restore order`);
+    }
+    // Tasks are few next to fds; their list is the one thing held whole.
+    const tasks = this.s.ordered_tasks!.raw().all() as [number, number, number | null][];
+    for (const [, task, fdtable] of tasks) {
+      const ownsFdtable = fdtable !== null && this.s.is_numbered!.get({ object: fdtable }) === undefined;
+      this.s.number_task_objects!.run({ task });
+      if (ownsFdtable) this.s.number_fdtable_files!.run({ fdtable });
+    }
+    if (this.unnumbered() === 0) return;
+    for (const fdtable of this.s.unnumbered_fdtables!.pluck().all({ id }) as number[]) {
+      this.s.number_object!.run({ object: fdtable });
+      this.s.number_fdtable_files!.run({ fdtable });
+    }
+    for (const sql of namedStatements(SQL).get('number_rest')!) this.db.prepare(sql).run({ id });
+  }
+
+  private unnumbered(): number {
+    return this.s.count_unnumbered!.pluck().get({ id: this.checkpointId }) as number;
+  }
+}
+
+/**
+ * Reads the records out in order. `next` is the image id the next definition gets: an
+ * object is written in full exactly when a record refers to it and its id is `next`
+ * (the ids were given in the order this reads them).
+ */
+class RecordReader {
+  private readonly s: Record<string, Stmt> = {};
+  private next = 1;
+
+  constructor(db: Database.Database, private readonly checkpointId: number) {
+    for (const name of ['checkpoint', 'ordered_tasks', 'task', 'task_namespaces', 'task_rlimits', 'object', 'file', 'objects_from', 'fdtable_fds', 'mm_maps']) {
+      this.s[name] = db.prepare(statement(SQL, name));
+    }
+  }
+
+  *records(): Generator<ImageRecord> {
+    yield this.checkpoint();
+    for (const [, task] of this.s.ordered_tasks!.raw().iterate() as IterableIterator<[number, number]>) {
+      yield* this.task(task);
+    }
+    // What the tree does not reach: fd tables and address spaces no task uses, files no fd holds.
+    for (const row of this.s.objects_from!.iterate({ image: this.next }) as IterableIterator<{ image_id: number; object_id: number; kind: string }>) {
+      if (row.image_id < this.next) continue;
+      this.next++;
+      yield row.kind === 'file' ? fileRecord(getter(this.s.file!.get({ image: row.image_id }))) : objectRecord(getter(this.s.object!.get({ image: row.image_id })));
+      if (row.kind === 'fdtable') yield* this.fds(row.object_id, row.image_id);
+      if (row.kind === 'mm') yield* this.maps(row.object_id, row.image_id);
+    }
+  }
+
+  private checkpoint(): CheckpointRecord {
+    const r = this.s.checkpoint!.get({ id: this.checkpointId }) as Row;
+    return {
+      record: 'checkpoint',
+      id: r.id as number,
+      label: r.label as string | null,
+      source: r.source as CheckpointSource,
+      host: r.host as string | null,
+      kernel: r.kernel as string | null,
+      rootPid: r.root_pid as number | null,
+      frozen: r.frozen === 1,
+      startedAt: r.started_at as string,
+      finishedAt: r.finished_at as string,
+      meta: json(r.meta),
+    };
+  }
+
+  private *task(task: number): Generator<ImageRecord> {
+    const { mm_id: mmId, fdtable_id: fdtableId, ...t } = this.s.task!.get({ task }) as Row;
+    const namespaces = this.s.task_namespaces!.raw().all({ task }) as [NamespaceType, number][];
+    // The task that defines its fd table and address space is the one that lists their contents.
+    let fdtableIsNew = false;
+    let mmIsNew = false;
+    for (const ref of [t.mm, t.fdtable, t.fs, t.sighand, ...namespaces.map((n) => n[1])]) {
+      if (ref !== this.next) continue;
+      fdtableIsNew ||= ref === t.fdtable;
+      mmIsNew ||= ref === t.mm;
+      this.next++;
+      yield objectRecord(getter(this.s.object!.get({ image: ref })));
+    }
+    // The columns come named and in order; what is JSON in the store is parsed.
+    const record = {
+      record: 'task',
+      ...t,
+      cmdline: json(t.cmdline),
+      env: json(t.env),
+      namespaces: Object.fromEntries(namespaces),
+      rlimits: this.s.task_rlimits!.all({ task }),
+      unreadable: json(t.unreadable),
+      attrs: json(t.attrs),
+    } as TaskRecord;
+    yield record;
+    if (fdtableIsNew) yield* this.fds(fdtableId as number, t.fdtable as number);
+    if (mmIsNew) yield* this.maps(mmId as number, t.mm as number);
+  }
+
+  private *fds(fdtableId: number, fdtable: number): Generator<ImageRecord> {
+    // Rows as arrays: a million objects of 35 properties each cost more than the query.
+    const stmt = this.s.fdtable_fds!.raw(true);
+    const row = new RowView(stmt.columns().map((c) => c.name));
+    const [fd, cloexec, fImage, oImage] = ['fd', 'cloexec', 'f_image', 'o_image'].map((c) => row.index(c));
+    for (const values of stmt.iterate({ fdtable: fdtableId }) as IterableIterator<unknown[]>) {
+      row.values = values;
+      if (values[oImage!] === this.next) {
+        this.next++;
+        yield objectRecord(row.get);
+      }
+      if (values[fImage!] === this.next) {
+        this.next++;
+        yield fileRecord(row.get);
+      }
+      const record: FdRecord = { record: 'fd', fdtable, fd: values[fd!] as number, cloexec: values[cloexec!] === 1, file: values[fImage!] as number };
+      yield record;
+    }
+  }
+
+  private *maps(mmId: number, mm: number): Generator<ImageRecord> {
+    for (const m of this.s.mm_maps!.iterate({ mm: mmId }) as IterableIterator<Row>) {
+      const record: MapRecord = {
+        record: 'map',
+        mm,
+        start: m.start_addr as string,
+        end: m.end_addr as string,
+        perms: m.perms as string,
+        pgoff: m.pgoff as string | null,
+        dev: m.dev as string | null,
+        inode: m.inode as string | null,
+        path: m.path as string | null,
+        attrs: json(m.attrs),
+      };
+      yield record;
+    }
+  }
+}
+
+type Get = (column: string) => unknown;
+
+/** Columns of a raw (array) row by name. */
+class RowView {
+  values: unknown[] = [];
+  private readonly indexes: Map<string, number>;
+  readonly get: Get = (column) => this.values[this.indexes.get(column)!];
+
+  constructor(columns: string[]) {
+    this.indexes = new Map(columns.map((c, i) => [c, i]));
+  }
+
+  index(column: string): number {
+    return this.indexes.get(column)!;
+  }
+}
+
+/** A shared object in full, from a row of image_object_rows (o_*, s_*). */
+function objectRecord(get: Get): ObjectRecord {
+  return {
+    record: 'object',
+    id: get('o_image') as number,
+    kind: get('o_kind') as ObjectRecord['kind'],
+    key: get('o_key') as string,
+    refcount: get('o_refcount') as number,
+    inferred: get('o_inferred') === 1,
+    attrs: json(get('o_attrs')),
+    socket: get('s_object') == null ? null : {
+      family: get('s_family') as string | null,
+      type: get('s_type') as string | null,
+      protocol: get('s_protocol') as string | null,
+      state: get('s_state') as string | null,
+      localAddr: get('s_local_addr') as string | null,
+      localPort: get('s_local_port') as number | null,
+      remoteAddr: get('s_remote_addr') as string | null,
+      remotePort: get('s_remote_port') as number | null,
+      peerIno: get('s_peer_ino') as string | null,
+      attrs: json(get('s_attrs')),
+    },
+  };
+}
+
+/** An open file in full, from a row of image_file_rows (f_*). */
+function fileRecord(get: Get): FileRecord {
+  return {
+    record: 'file',
+    id: get('f_image') as number,
+    key: get('f_key') as string,
+    refcount: get('f_refcount') as number,
+    inferred: get('f_inferred') === 1,
+    type: get('f_type') as FileType,
+    path: get('f_path') as string | null,
+    pos: get('f_pos') as string | null,
+    flags: get('f_flags') as number | null,
+    mode: get('f_mode') as number | null,
+    mntId: get('f_mnt_id') as number | null,
+    dev: get('f_dev') as string | null,
+    inode: get('f_inode') as string | null,
+    deleted: get('f_deleted') === 1,
+    object: get('f_object') as number | null,
+    unreadable: get('f_unreadable') as string | null,
+    attrs: json(get('f_attrs')),
+  };
+}
+
+function getter(row: unknown): Get {
+  return (column) => (row as Row)[column];
+}
+
+/** A JSON column: the writer stored it with JSON.stringify, and bigints as strings. */
+function json<T = JsonObject>(value: unknown): T | null {
+  return value == null ? null : (JSON.parse(value as string) as T);
+}

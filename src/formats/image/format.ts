@@ -1,0 +1,41 @@
+import type { Store } from '../../store/store.js';
+import { writeToFile, writeToStream } from '../output.js';
+import type { ExportFormat, ExportSummary, ExportTarget, ImportFormat } from '../registry.js';
+import { checkpointRecords } from './exporter.js';
+import { importImage } from './importer.js';
+import { imageText } from './serialize.js';
+import type { ImageForm, ImageRecord } from './types.js';
+import { isDirectory } from '../detect.js';
+
+/** Writes checkpoint ID as an image in one form, to a new file or a stream. */
+export async function exportImage(store: Store, checkpointId: number, form: ImageForm, target: ExportTarget): Promise<ExportSummary> {
+  let records = 0;
+  const counted = function* (rs: Iterable<ImageRecord>) {
+    for (const r of rs) {
+      records++;
+      yield r;
+    }
+  };
+  const text = imageText(counted(checkpointRecords(store, checkpointId)), form);
+  if ('path' in target) {
+    const bytes = writeToFile(text, target.path);
+    return { checkpointId, records, bytes, path: target.path };
+  }
+  await writeToStream(text, target.stream);
+  return { checkpointId, records };
+}
+
+function imageFormat(name: string, form: ImageForm, description: string): ExportFormat & ImportFormat {
+  return {
+    name,
+    description,
+    output: 'stream',
+    exportCheckpoint: (store, id, target) => exportImage(store, id, form, target),
+    // Either form is detected from the first line; the NDJSON entry only insists on its form.
+    detect: (path) => form === 'document' && (path === '-' || !isDirectory(path)),
+    importCheckpoint: (store, path) => importImage(store, path, form === 'ndjson' ? { form } : {}),
+  };
+}
+
+export const imageDocumentFormat = imageFormat('image', 'document', "ckptdb's restore image: one versioned JSON document, one record a line");
+export const imageNdjsonFormat = imageFormat('image-ndjson', 'ndjson', 'the restore image as NDJSON: a header line, one record a line, an end line');

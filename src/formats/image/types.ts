@@ -1,0 +1,207 @@
+/**
+ * ckptdb's restore image, version 1: the records a restore tool reads, in the order it
+ * needs them. schema/ckptdb-image.schema.json publishes the same format as a JSON Schema.
+ *
+ * Order (restore order):
+ *   1. one `checkpoint` record;
+ *   2. the process tree from its roots, parents before children (a thread after its
+ *      thread-group leader), each `task` preceded by the shared objects it is the first
+ *      to refer to, and followed by the `fd`s of the fd table and the `map`s of the
+ *      address space it is the first to refer to; an fd is preceded by its open `file`
+ *      and the object behind that file, when it is the first to refer to them;
+ *   3. whatever nothing in the tree refers to (an fd table no task uses, a file no fd
+ *      holds), by the same rule.
+ *
+ * Ids: every shared object (`object` and `file` records) has an image id, 1, 2, 3, ...
+ * in the order the objects are defined; they are the image's own, not row ids of any
+ * store. A reference is the image id of an object defined before it. Tasks are named
+ * by pid, fds by (fd table, fd), maps by (address space, start).
+ *
+ * 64-bit values (positions, inode numbers, start times, page offsets, resource limits)
+ * are decimal strings, since a JSON number above 2^53 loses digits in most readers;
+ * addresses are 16-digit lower-case hex strings. Every field is always present; a
+ * value the store does not have is null.
+ */
+import type { CheckpointSource, FileType, NamespaceType, SharedObjectKind } from '../../capture/types.js';
+
+export const IMAGE_FORMAT = 'ckptdb-image';
+export const IMAGE_VERSION = 1;
+
+/** A signed 64-bit integer as a decimal string: "0", "-1", "18446744073709551" ... */
+export type Int64Text = string;
+/** A memory address as 16 lower-case hex digits, without 0x: "00007ffd5e8a1000". */
+export type AddressText = string;
+/** An object's id inside the image: 1 for the first object defined, then 2, 3, ... */
+export type ImageId = number;
+export type JsonObject = Record<string, unknown>;
+
+/** The first thing in an image: what it is and which version of it. */
+export interface ImageHeader {
+  format: typeof IMAGE_FORMAT;
+  version: typeof IMAGE_VERSION;
+}
+
+/** The NDJSON form's last line: how many records came before it, so truncation shows. */
+export interface ImageTrailer {
+  record: 'end';
+  records: number;
+}
+
+export interface CheckpointRecord {
+  record: 'checkpoint';
+  /** The checkpoint's id in the store it was exported from; import assigns a new one. */
+  id: number;
+  label: string | null;
+  source: CheckpointSource;
+  host: string | null;
+  kernel: string | null;
+  rootPid: number | null;
+  frozen: boolean;
+  /** ISO 8601 in UTC with milliseconds, as Date.toISOString() writes it. */
+  startedAt: string;
+  /** When the checkpoint was committed; import records its own commit time instead. */
+  finishedAt: string;
+  meta: JsonObject | null;
+}
+
+/** What the kernel showed of a socket object. */
+export interface SocketDetails {
+  family: string | null;
+  type: string | null;
+  protocol: string | null;
+  state: string | null;
+  localAddr: string | null;
+  localPort: number | null;
+  remoteAddr: string | null;
+  remotePort: number | null;
+  peerIno: Int64Text | null;
+  attrs: JsonObject | null;
+}
+
+/** A shared kernel object other than an open file: inode, pipe, socket, address space, fd table, ... */
+export interface ObjectRecord {
+  record: 'object';
+  id: ImageId;
+  kind: Exclude<SharedObjectKind, 'file'>;
+  /** Identity on the source system, unique per kind: 'pipe:[4711]'. */
+  key: string;
+  /** How many references in this image point to it; import checks it. */
+  refcount: number;
+  /** True when sharing was inferred from evidence rather than decided by kcmp. */
+  inferred: boolean;
+  attrs: JsonObject | null;
+  /** Only for kind 'socket', when the source saw its details. */
+  socket: SocketDetails | null;
+}
+
+/** An open file description (struct file): a shared object that fds point to. */
+export interface FileRecord {
+  record: 'file';
+  id: ImageId;
+  key: string;
+  refcount: number;
+  inferred: boolean;
+  type: FileType;
+  path: string | null;
+  pos: Int64Text | null;
+  /** O_* status flags, without O_CLOEXEC (that belongs to the fd). */
+  flags: number | null;
+  /** st_mode of the target. */
+  mode: number | null;
+  mntId: number | null;
+  dev: string | null;
+  inode: Int64Text | null;
+  deleted: boolean;
+  /** The inode, pipe, socket or anon object behind the file. */
+  object: ImageId | null;
+  unreadable: string | null;
+  attrs: JsonObject | null;
+}
+
+export interface RlimitRecord {
+  resource: string;
+  /** null: unlimited. */
+  soft: Int64Text | null;
+  hard: Int64Text | null;
+}
+
+/** One thread; a process is the tasks with one tgid. */
+export interface TaskRecord {
+  record: 'task';
+  pid: number;
+  tgid: number;
+  ppid: number | null;
+  pgid: number | null;
+  sid: number | null;
+  state: string | null;
+  comm: string | null;
+  uid: number | null;
+  euid: number | null;
+  suid: number | null;
+  fsuid: number | null;
+  gid: number | null;
+  egid: number | null;
+  sgid: number | null;
+  fsgid: number | null;
+  cmdline: string[] | null;
+  exe: string | null;
+  cwd: string | null;
+  root: string | null;
+  startTime: Int64Text | null;
+  sigPending: string | null;
+  sigBlocked: string | null;
+  sigIgnored: string | null;
+  sigCaught: string | null;
+  /** Only when the checkpoint was taken with environments. */
+  env: string[] | null;
+  mm: ImageId | null;
+  fdtable: ImageId | null;
+  fs: ImageId | null;
+  sighand: ImageId | null;
+  /** Namespace objects (kind 'ns') by type, types in alphabetical order. */
+  namespaces: Partial<Record<NamespaceType, ImageId>>;
+  /** By resource name, in alphabetical order. */
+  rlimits: RlimitRecord[];
+  unreadable: Record<string, string> | null;
+  attrs: JsonObject | null;
+}
+
+/** A slot of an fd table. */
+export interface FdRecord {
+  record: 'fd';
+  fdtable: ImageId;
+  fd: number;
+  cloexec: boolean;
+  file: ImageId;
+}
+
+/** A mapping of an address space. */
+export interface MapRecord {
+  record: 'map';
+  mm: ImageId;
+  start: AddressText;
+  end: AddressText;
+  perms: string;
+  pgoff: Int64Text | null;
+  dev: string | null;
+  inode: Int64Text | null;
+  path: string | null;
+  attrs: JsonObject | null;
+}
+
+export type ImageRecord = CheckpointRecord | ObjectRecord | FileRecord | TaskRecord | FdRecord | MapRecord;
+export type RecordType = ImageRecord['record'];
+
+/** The image's two forms: one JSON document, or NDJSON (one record per line). */
+export type ImageForm = 'document' | 'ndjson';
+
+/** Figures of one export or import. */
+export interface ImageCounts {
+  /** Every record: checkpoint, objects, files, tasks, fds, maps. */
+  records: number;
+  objects: number;
+  files: number;
+  tasks: number;
+  fds: number;
+  maps: number;
+}

@@ -1,0 +1,105 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterEach } from 'vitest';
+// imported first so that its cleanup is registered first and, hooks running as a
+// stack, runs after the processes writing into its directories are dead
+import './tmp.js';
+
+export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
+
+const groups: ChildProcess[] = [];
+afterEach(async () => {
+  for (const child of groups.splice(0)) await killGroup(child);
+});
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Ends a fixture and everything it started (its own process group, stopped or not) and waits until they are gone. */
+export async function killGroup(child: ChildProcess): Promise<void> {
+  const pgid = child.pid!;
+  if (!groupAlive(pgid)) return;
+  process.kill(-pgid, 'SIGKILL');
+  const deadline = Date.now() + 5000;
+  while (groupAlive(pgid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+}
+
+export interface Fixture<T> {
+  child: ChildProcess;
+  /** The first line the fixture printed, parsed as JSON. */
+  info: T;
+}
+
+/**
+ * Starts a fixture script (python3) in a process group of its own and waits for its
+ * first stdout line; afterEach kills the group. stdin stays open so that the fixture
+ * can wait on it.
+ */
+export function startFixture<T>(script: string, args: string[] = [], opts: { command?: string[] } = {}): Promise<Fixture<T>> {
+  const command = opts.command ?? ['python3'];
+  const child = spawn(command[0]!, [...command.slice(1), FIXTURES + script, ...args], {
+    detached: true,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  groups.push(child);
+  return new Promise((resolve, reject) => {
+    let buffer = '';
+    child.on('error', reject);
+    child.on('exit', (code, signal) => reject(new Error(`${script} exited (${code ?? signal}) before it was ready`)));
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      buffer += d;
+      const nl = buffer.indexOf('\n');
+      if (nl >= 0) resolve({ child, info: JSON.parse(buffer.slice(0, nl)) as T });
+    });
+  });
+}
+
+/** A task's state letter from /proc (R, S, T, ...), or null once it is gone. */
+export function taskState(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return null;
+  }
+}
+
+/** Waits until check() holds, polling; fails after ms. */
+export async function waitFor(check: () => boolean, ms = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** What test/fixtures/proc-tree.py reports of the tree it built. */
+export interface ProcTree {
+  parent: number;
+  c1: number;
+  c2: number;
+  g: number;
+  threads: number[];
+  reopen: number;
+  port: number;
+  dir: string;
+  fds: Record<'data' | 'dup' | 'private' | 'deleted' | 'pipe_r' | 'pipe_w' | 'sock_a' | 'sock_b' | 'listen' | 'eventfd' | 'epoll' | 'memfd', number>;
+}
+
+/** Starts test/fixtures/proc-tree.py, keeping its files in dir. */
+export async function startProcTree(dir: string, opts: { command?: string[] } = {}): Promise<ProcTree> {
+  return (await startFixture<ProcTree>('proc-tree.py', [dir], opts)).info;
+}
+
+/** A pid that is free now. */
+export function unusedPid(): number {
+  for (let pid = 4_000_000; pid > 1000; pid -= 7919) if (!existsSync(`/proc/${pid}`)) return pid;
+  throw new Error('no free pid');
+}
