@@ -4,10 +4,13 @@
  * sighand objects keyed locally to the capture, namespaces and inodes / pipes / sockets
  * keyed by kernel identity, an open file written once however many fds share it.
  *
- * The diff tests make the issue's changes through the methods below and checkpoint the
- * tree before and after. When live capture exists, a tree of spawned processes with the
- * same methods (each sends the change to the process) and a `checkpoint` that captures
- * it can stand in for this model: the expectations are written in terms of the tree.
+ * The diff tests make changes through the methods below and checkpoint the tree before
+ * and after: exact shapes that live processes make hard to pin down (a reused pid,
+ * sharing won and lost, 64-bit positions, every field of the text). The issue's own
+ * test, on spawned processes and the live capture, is test/diff-capture.test.ts; a
+ * tree of spawned processes with these methods (each sends the change to the process)
+ * and a `checkpoint` that captures it can stand in for this model, because the
+ * expectations name processes, fds and files, never row ids.
  */
 import type { CheckpointWriter, FileType, ObjectId, Store } from '../../src/index.js';
 
