@@ -39,10 +39,7 @@ process 4100 python3, start_time 5000000
   - fd 1: chr /dev/pts/0 (pos 0, flags 02, shared_with 4100:0, 4100:1, 4100:2 and 5 more)
   - fd 2: chr /dev/pts/0 (pos 0, flags 02, shared_with 4100:0, 4100:1, 4100:2 and 5 more)
   - fd 4: pipe pipe:[9001] (pos 0, flags 01, shared_with 4100:4)
-  - map 000055d0c0a00000-000055d0c0a71000 r-xp /usr/bin/python3.11
-  - map 000055d0c1e00000-000055d0c1e21000 rw-p [heap]
-  - map 00007ffd4a1c0000-00007ffd4a1e1000 rw-p [stack]
-  - map ffffffffff600000-ffffffffff601000 --xp [vsyscall]
+  - 4 maps
 
 + process 4103 python3, start_time 5000300
   + task 4103 python3 (state S, ppid 4100, cmdline python3 tree.py)
@@ -54,10 +51,7 @@ process 4100 python3, start_time 5000000
   + fd 5: reg /tmp/tree/log (pos 4196, flags 0102001, shared_with 4100:5)
   + fd 7: socket socket:[9100] (pos 0, flags 02, shared_with 4100:7)
   + fd 8: reg /tmp/tree/new (pos 0, flags 0100002, shared_with 4100:8)
-  + map 000055d0c0a00000-000055d0c0a71000 r-xp /usr/bin/python3.11
-  + map 000055d0c1e00000-000055d0c1e21000 rw-p [heap]
-  + map 00007ffd4a1c0000-00007ffd4a1e1000 rw-p [stack]
-  + map ffffffffff600000-ffffffffff601000 --xp [vsyscall]
+  + 4 maps
 
 kernel objects
   - inode 8:1:500002 (refcount 1)

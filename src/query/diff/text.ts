@@ -4,7 +4,9 @@ import type { AddedOrRemoved, CheckpointRef, DiffEntry, DiffKind, FieldValue, Pr
 /**
  * The diff as a person reviews it, line by line: the two checkpoints, a summary line
  * per kind, then the changes grouped by process (`+` added, `-` removed, `~` changed,
- * each changed field as `old → new`), then the kernel objects.
+ * each changed field as `old → new`), then the kernel objects. The maps of a process
+ * that is new or gone, hundreds for a real program, are counted in one line; the JSON
+ * document lists them.
  */
 export function* diffText(diff: CheckpointDiff): Generator<string> {
   yield `--- ${describe(diff.a, null)}\n`;
@@ -20,16 +22,25 @@ export function* diffText(diff: CheckpointDiff): Generator<string> {
   }
   let process: ProcessInfo | undefined;
   let objects = false;
+  let maps = 0;
+  const counted = function* () {
+    if (maps) yield `  ${MARK[process!.status]}${maps} map${maps === 1 ? '' : 's'}\n`;
+    maps = 0;
+  };
   for (const e of diff.changes()) {
-    if (e.process && e.process !== process) {
+    if (e.process !== process) {
+      yield* counted();
       process = e.process;
-      yield `\n${processLine(process)}\n`;
-    } else if (e.kind === 'objects' && !objects) {
+      if (process) yield `\n${processLine(process)}\n`;
+    }
+    if (e.kind === 'objects' && !objects) {
       objects = true;
       yield '\nkernel objects\n';
     }
-    yield `  ${entryLine(e)}\n`;
+    if (e.kind === 'maps' && process!.status !== 'changed') maps++;
+    else yield `  ${entryLine(e)}\n`;
   }
+  yield* counted();
 }
 
 function describe(ref: CheckpointRef, otherStore: string | null): string {
