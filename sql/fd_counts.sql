@@ -5,19 +5,27 @@
 --
 -- fds counts the fds of every fd table the process's threads hold (usually one,
 -- shared by all threads); threads counts its tasks. Each count is one range of the
--- fds (fdtable_id, fd) index, so this reads no fd rows.
+-- fds (fdtable_id, fd) index, so this reads no fd rows. When the source could not
+-- list an fd table (permission), fds is null, not 0, and unreadable says why; those
+-- processes come last.
 WITH per_table AS MATERIALIZED (
-  SELECT h.pid, (SELECT count(*) FROM fds d WHERE d.fdtable_id = h.fdtable_id) AS fds
+  SELECT h.pid,
+         CASE WHEN json_extract(t.unreadable, '$.fds') IS NULL
+              THEN (SELECT count(*) FROM fds d WHERE d.fdtable_id = h.fdtable_id) END AS fds,
+         json_extract(t.unreadable, '$.fds') AS unreadable
   FROM fdtable_holders h
+  JOIN tasks t ON t.checkpoint_id = h.checkpoint_id AND t.pid = h.tid
   WHERE h.checkpoint_id = :checkpoint
 ),
 per_process AS (
-  SELECT pid, sum(fds) AS fds FROM per_table
+  -- one unreadable table makes the count unknown, not smaller
+  SELECT pid, CASE WHEN count(fds) = count(*) THEN sum(fds) END AS fds, max(unreadable) AS unreadable
+  FROM per_table
   GROUP BY pid
   ORDER BY fds DESC, pid
   LIMIT :limit
 )
-SELECT c.pid, p.comm, c.fds, p.threads, p.command
+SELECT c.pid, p.comm, c.fds, p.threads, p.command, c.unreadable
 FROM per_process c
 LEFT JOIN processes p ON p.checkpoint_id = :checkpoint AND p.pid = c.pid
 ORDER BY c.fds DESC, c.pid;
