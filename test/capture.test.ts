@@ -200,6 +200,18 @@ describe('capture of a live process tree', () => {
     store.close();
   });
 
+  // A known gap of the capture, kept as a failing test until it is closed: /proc/net/unix
+  // does not show a unix socket's peer (sock_diag's UNIX_DIAG_PEER does), so peer_ino
+  // stays null and nothing in the store pairs the two ends of a socketpair.
+  it.fails('records the peer of each end of a socketpair', async () => {
+    const { store, info, id } = await captureTree();
+    const rows = fdRows(store, id);
+    const peer = (fd: number) => store.db.prepare('SELECT peer_ino FROM sockets WHERE object_id = ?').pluck().get(fdOf(rows, info.parent, fd).object_id);
+    const peers = [peer(info.fds.sock_a), peer(info.fds.sock_b)];
+    store.close();
+    expect(peers).toEqual([info.inodes.sock_b, info.inodes.sock_a]);
+  });
+
   it('stores task details: command line, namespaces, limits, and no environment unless asked', async () => {
     const { store, info, id } = await captureTree();
     const t = store.db.prepare('SELECT comm, cmdline, exe, cwd, root, state, env, start_time, sig_blocked FROM tasks WHERE checkpoint_id = ? AND pid = ?').get(id, info.parent) as Record<string, unknown>;
