@@ -280,6 +280,24 @@ describe('canned queries on a live capture of a known process tree', () => {
   });
 });
 
+describe('views on a live capture of a known process tree', () => {
+  it('object_holders: who references an object, through fds or as a task', () => {
+    const ids = idsIn(live().newest);
+    const holders = (kind: string, key: string) =>
+      [...session.sql('SELECT pid, tid, fd FROM object_holders WHERE object_id = :id ORDER BY pid, tid, fd', { id: ids(kind, key) }).rows];
+    const byFd = (names: FileName[]) =>
+      refsOn(names).map(({ pid, tid, fd }) => ({ pid, tid, fd })).sort(byNumbers((r) => r.pid, (r) => r.tid, (r) => r.fd));
+    const asTasks = (tids: number[]) =>
+      shape.processes.flatMap((p) => p.tids.filter((tid) => tids.includes(tid)).map((tid) => ({ pid: p.pid, tid, fd: null }))).sort(byNumbers((r) => r.pid, (r) => r.tid));
+    expect(holders('pipe', shape.files.pipe_r.path)).toEqual(byFd(['pipe_r', 'pipe_w']));
+    expect(holders('file', fileKey(shape, 'null'))).toEqual(byFd(['null']));
+    expect(holders('inode', tree.files.data)).toEqual(byFd(['data', 'reopen']));
+    expect(holders('mm', String(tree.c3))).toEqual(asTasks([tree.c3, tree.t, tree.v]));
+    expect(holders('fdtable', String(tree.t))).toEqual(asTasks([tree.t]));
+    expect(holders('ns', tree.namespaces.net!)).toEqual(asTasks(shape.processes.flatMap((p) => p.tids)));
+  });
+});
+
 /**
  * What a live capture cannot produce: unix peers. /proc/net/unix does not show a
  * socket's peer, so a live capture leaves peer_ino null; CRIU images record it (and
