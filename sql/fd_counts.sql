@@ -9,18 +9,22 @@
 -- list an fd table (permission), fds is null, not 0, and unreadable says why; those
 -- processes come last.
 WITH per_table AS MATERIALIZED (
-  SELECT h.pid,
-         CASE WHEN json_extract(t.unreadable, '$.fds') IS NULL
-              THEN (SELECT count(*) FROM fds d WHERE d.fdtable_id = h.fdtable_id) END AS fds,
-         json_extract(t.unreadable, '$.fds') AS unreadable
+  SELECT h.pid, h.tid, (SELECT count(*) FROM fds d WHERE d.fdtable_id = h.fdtable_id) AS fds
   FROM fdtable_holders h
-  JOIN tasks t ON t.checkpoint_id = h.checkpoint_id AND t.pid = h.tid
   WHERE h.checkpoint_id = :checkpoint
+),
+-- a table that could not be listed has no fds: only for those is the task read
+checked AS (
+  SELECT c.pid, c.fds,
+         CASE WHEN c.fds = 0 THEN (
+           SELECT json_extract(t.unreadable, '$.fds') FROM tasks t WHERE t.checkpoint_id = :checkpoint AND t.pid = c.tid)
+         END AS unreadable
+  FROM per_table c
 ),
 per_process AS (
   -- one unreadable table makes the count unknown, not smaller
-  SELECT pid, CASE WHEN count(fds) = count(*) THEN sum(fds) END AS fds, max(unreadable) AS unreadable
-  FROM per_table
+  SELECT pid, CASE WHEN count(unreadable) = 0 THEN sum(fds) END AS fds, max(unreadable) AS unreadable
+  FROM checked
   GROUP BY pid
   ORDER BY fds DESC, pid
   LIMIT :limit

@@ -12,17 +12,15 @@
 -- (pid/tid:fd for a thread with an fd table of its own);
 -- an empty side means no process holds that end (a reader waits for EOF, a writer
 -- for EPIPE). An end whose flags the source did not record is on neither side.
-WITH candidates AS (
+WITH chosen AS (
   SELECT o.id FROM shared_objects o
   WHERE o.checkpoint_id = :checkpoint AND o.kind = 'pipe'
+    AND (:pid IS NULL OR o.id IN (SELECT object_id FROM open_fds WHERE checkpoint_id = :checkpoint AND pid = :pid))
   UNION
   SELECT f.object_id FROM files f
   WHERE f.checkpoint_id = :checkpoint AND f.type = 'fifo' AND f.object_id IS NOT NULL
-),
-chosen AS (
-  SELECT c.id FROM candidates c
-  WHERE :pid IS NULL OR c.id IN (SELECT object_id FROM open_fds WHERE checkpoint_id = :checkpoint AND pid = :pid)
-  ORDER BY c.id
+    AND (:pid IS NULL OR f.object_id IN (SELECT object_id FROM open_fds WHERE checkpoint_id = :checkpoint AND pid = :pid))
+  ORDER BY 1
   LIMIT :limit
 ),
 -- CROSS JOIN keeps this order: from the few chosen pipes to their fds, never the reverse
