@@ -83,10 +83,10 @@ export interface TreeShape {
   sockets: Map<string, SocketSpec>;
 }
 
-// the kernel adds O_LARGEFILE to every open() by a 64-bit process (x86-64 value)
 const O_WRONLY = 0o1;
 const O_RDWR = 0o2;
 const O_APPEND = 0o2000;
+// the kernel adds it to every open() of a 64-bit process (the x86-64 value)
 const O_LARGEFILE = 0o100000;
 const S_IFCHR = 0o20000;
 const S_IFREG = 0o100000;
@@ -165,10 +165,11 @@ export function procTreeShape(t: ProcTree): TreeShape {
   for (const tid of t.threads) comm.set(tid, 'worker');
   comm.set(t.t, 'own-fds');
 
-  const alone = [[t.parent], [t.c1], [t.g], [t.c2, ...t.threads]];
+  // fork gives each process objects of its own, which its threads share
+  const forked = [[t.parent], [t.c1], [t.g], [t.c2, ...t.threads]];
   const taskObjects: TaskObjectSpec[] = [
-    ...(['mm', 'fs', 'sighand'] as const).flatMap((kind) => [...alone, [t.c3, t.t, t.v]].map((tids) => ({ kind, tids }))),
-    ...[...alone, [t.c3, t.v], [t.t]].map((tids) => ({ kind: 'fdtable' as const, tids })),
+    ...(['mm', 'fs', 'sighand'] as const).flatMap((kind) => [...forked, [t.c3, t.t, t.v]].map((tids) => ({ kind, tids }))),
+    ...[...forked, [t.c3, t.v], [t.t]].map((tids) => ({ kind: 'fdtable' as const, tids })),
   ];
 
   const unix: SocketSpec = { family: 'unix', type: 'stream', state: 'CONNECTED', local_addr: null, local_port: null, remote_addr: null, remote_port: null };
