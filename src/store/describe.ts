@@ -1,19 +1,10 @@
 import type Database from 'better-sqlite3';
+import type { Selectable } from 'kysely';
+import type { CheckpointsTable } from './schema.js';
 import { statement } from './sqlFile.js';
 
 /** A checkpoint's row as stored. */
-export interface CheckpointRow {
-  id: number;
-  label: string | null;
-  source: string;
-  host: string | null;
-  kernel: string | null;
-  root_pid: number | null;
-  frozen: number;
-  started_at: string;
-  finished_at: string;
-  meta: string | null;
-}
+export type CheckpointRow = Selectable<CheckpointsTable>;
 
 /** A checkpoint with its row counts and shared objects per kind. */
 export interface CheckpointDetails extends CheckpointRow {
