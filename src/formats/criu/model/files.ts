@@ -2,9 +2,14 @@
  * Open files: files.img (one file_entry per open file, CRIU 3.15 on) and the per-type
  * images older CRIU wrote (reg-files.img, pipes.img, unixsk.img, ...). Each becomes a
  * files row keyed by its CRIU file id, standing on the inode, pipe or socket object
- * behind it; sockets get their sockets row.
+ * behind it; sockets get their sockets row, in the words a live capture uses
+ * (capture/socketNames.ts).
  */
 import { clearField, create, isFieldSet, type DescMessage } from '@bufbuild/protobuf';
+import {
+  ipProtocolName, netlinkProtocolName, packetProtocolText, socketFamilyName, socketStateName, socketStateNumber, socketTypeName,
+  TCP_CLOSE, TCP_ESTABLISHED, unixAddressText,
+} from '../../../capture/socketNames.js';
 import type { FileInput, FileType, SharedObjectInput, SocketInput } from '../../../capture/types.js';
 import { CkptdbError } from '../../../errors.js';
 import { badImage } from '../imageFile.js';
@@ -12,9 +17,7 @@ import { LEGACY_FILE_IMAGES } from '../images.js';
 import {
   fileKey, memfdInodeKey, packetSocketKey, pathInodeKey, pipeKey, socketKey,
 } from '../keys.js';
-import {
-  familyName, inetAddress, inetWords, ipProtocolName, sockStateName, sockStateNumber, sockTypeName, unixName, unixNameBytes,
-} from '../values.js';
+import { inetAddress, inetWords, packetProtocol, unixNameBytes } from '../values.js';
 import { file_entrySchema, type file_entry } from '../gen/fdinfo_pb.js';
 import {
   bpfmap_file_entrySchema, eventfd_file_entrySchema, eventpoll_file_entrySchema, ext_file_entrySchema,
@@ -52,6 +55,8 @@ interface FileSpec {
 }
 
 const S_IFMT = 0o170000;
+/** netlink_sk_entry.state: NETLINK_UNCONNECTED 0, NETLINK_CONNECTED 1. */
+const NETLINK_CONNECTED = 1;
 const MODE_TYPES: Record<number, FileType> = { 0o040000: 'dir', 0o020000: 'chr', 0o060000: 'blk', 0o010000: 'fifo', 0o140000: 'socket' };
 
 const flags: Binding<Sub> = { get: (s) => s.flags, set: (s, v) => { s.flags = u32(v, 'flags'); } };
@@ -78,17 +83,17 @@ const inetSocket: FileSpec = {
   columns: { path: { get: (s) => `socket:[${s.ino}]` }, flags },
   object: (s: inet_sk_entry) => ({ kind: 'socket', key: socketKey(s.ino) }),
   socket: (s: inet_sk_entry) => ({
-    family: familyName(s.family),
-    type: sockTypeName(s.type),
+    family: socketFamilyName(s.family),
+    type: socketTypeName(s.type),
     protocol: ipProtocolName(s.proto),
-    state: sockStateName(s.family, s.state),
+    state: socketStateName(s.state),
     localAddr: inetAddress(s.srcAddr),
     localPort: s.srcPort,
     remoteAddr: inetAddress(s.dstAddr),
     remotePort: s.dstPort,
   }),
   socketColumns: {
-    state: { get: (s) => sockStateName(s.family, s.state), set: (s, v) => { s.state = sockState(s.family, v); } },
+    state: { get: (s) => socketStateName(s.state), set: (s, v) => { s.state = sockState(v); } },
     local_addr: { get: (s) => inetAddress(s.srcAddr), set: (s, v) => { s.srcAddr = words(v); } },
     local_port: { get: (s) => s.srcPort, set: (s, v) => { s.srcPort = port(v); } },
     remote_addr: { get: (s) => inetAddress(s.dstAddr), set: (s, v) => { s.dstAddr = words(v); } },
@@ -104,14 +109,14 @@ const unixSocket: FileSpec = {
   object: (s: unix_sk_entry) => ({ kind: 'socket', key: socketKey(s.ino) }),
   socket: (s: unix_sk_entry) => ({
     family: 'unix',
-    type: sockTypeName(s.type),
-    state: sockStateName(1, s.state),
-    localAddr: unixName(s.name),
+    type: socketTypeName(s.type),
+    state: socketStateName(s.state),
+    localAddr: unixAddressText(s.name),
     peerIno: s.peer || null,
   }),
   socketColumns: {
-    state: { get: (s) => sockStateName(1, s.state), set: (s, v) => { s.state = sockState(1, v); } },
-    local_addr: { get: (s) => unixName(s.name), set: (s, v) => { s.name = unixNameBytes(v === null ? null : String(v)); } },
+    state: { get: (s) => socketStateName(s.state), set: (s, v) => { s.state = sockState(v); } },
+    local_addr: { get: (s) => unixAddressText(s.name), set: (s, v) => { s.name = unixNameBytes(v === null ? null : String(v)); } },
     peer_ino: { get: (s) => s.peer || null, set: (s, v) => { s.peer = v === null ? 0 : u32(v, 'peer_ino'); } },
   },
 };
@@ -124,8 +129,8 @@ function optional(schema: DescMessage, field: string, get: (s: Sub) => number, s
   };
 }
 
-function sockState(family: number, v: unknown): number {
-  const n = typeof v === 'string' ? sockStateNumber(family, v) : null;
+function sockState(v: unknown): number {
+  const n = typeof v === 'string' ? socketStateNumber(v) : null;
   if (n === null) throw new Error('not a socket state');
   return n;
 }
@@ -165,7 +170,7 @@ const FILE_SPECS: Record<number, FileSpec> = {
   10: {
     field: 'psk', schema: packet_sock_entrySchema, type: () => 'socket', columns: { flags },
     object: (_s, id) => ({ kind: 'socket', key: packetSocketKey(id) }),
-    socket: (s) => ({ family: 'packet', type: sockTypeName(s.type), protocol: String(s.protocol) }),
+    socket: (s) => ({ family: 'packet', type: socketTypeName(s.type), protocol: packetProtocolText(packetProtocol(s.protocol)) }),
   },
   11: {
     field: 'tty', schema: tty_file_entrySchema, type: () => 'chr', columns: { flags },
@@ -175,7 +180,11 @@ const FILE_SPECS: Record<number, FileSpec> = {
   13: {
     field: 'nlsk', schema: netlink_sk_entrySchema, type: () => 'socket', columns: { path: { get: (s) => `socket:[${s.ino}]` }, flags },
     object: (s) => ({ kind: 'socket', key: socketKey(s.ino) }),
-    socket: (s) => ({ family: 'netlink', type: 'raw', protocol: String(s.protocol), state: String(s.state) }),
+    // the entry keeps no socket type, and /proc/net/netlink shows none: both leave it unknown
+    socket: (s) => ({
+      family: 'netlink', type: null, protocol: netlinkProtocolName(s.protocol),
+      state: socketStateName(s.state === NETLINK_CONNECTED ? TCP_ESTABLISHED : TCP_CLOSE),
+    }),
   },
   14: { field: 'nsf', schema: ns_file_entrySchema, type: () => 'unknown', columns: { flags } },
   15: { field: 'tunf', schema: tunfile_entrySchema, type: () => 'chr', columns: { path: anon('/dev/net/tun') } },
