@@ -28,6 +28,9 @@ CREATE TABLE checkpoints (
 -- kind: file | inode | pipe | socket | anon | mm | fdtable | fs | sighand | ns
 -- key:  the object's identity on its source system: 'pipe:[4711]', '8:1:123456',
 --       'net:[4026531840]', or for kcmp-found objects the first (pid, fd) that holds it.
+-- A FIFO's pipe is kind 'pipe' too (every open of a FIFO shares the one pipe the kernel
+-- keeps on its inode), keyed by that inode: 'fifo:8:1:123456', device and inode number,
+-- or 'fifo:mnt25:123456' where the source knows only the mount id.
 CREATE TABLE shared_objects (
   id            INTEGER PRIMARY KEY,
   checkpoint_id INTEGER NOT NULL REFERENCES checkpoints (id),

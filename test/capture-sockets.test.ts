@@ -1,12 +1,12 @@
 /**
  * Unix sockets and FIFOs in a live capture of test/fixtures/unix-sockets.py: each unix
  * socket's peer, state, type and name as the kernel's sock_diag tells them (and `ss -x`
- * confirms), in the capture's own network namespace and in another one; and, where the
- * capture may not enter a network namespace, what /proc/net/unix shows, with the peers
- * marked unknown.
+ * confirms), in the capture's own network namespace and in another one; every open of
+ * a FIFO on the one pipe of its inode; and, where the capture may not enter a network
+ * namespace, what /proc/net/unix shows, with the peers marked unknown.
  */
 import { describe, expect, it } from 'vitest';
-import { openStore, type Store } from '../src/index.js';
+import { openStore, QuerySession, type Store } from '../src/index.js';
 import { CLI, runCli } from './helpers/cli.js';
 import { tempDir, tempStorePath } from './helpers/tmp.js';
 import { expectedUnixSockets, ssUnixSockets, startUnixSockets, type UnixSocketsTree } from './helpers/unixSockets.js';
@@ -47,7 +47,7 @@ async function capture(tree: UnixSocketsTree, command?: string[]) {
   return { db, store, id: Number(r.stdout), stderr: r.stderr };
 }
 
-describe('unix sockets in a live capture', () => {
+describe('unix sockets and FIFOs in a live capture', () => {
   it('records each unix socket as sock_diag tells it: peer, state, type and name, in every network namespace', async () => {
     const tree = await startUnixSockets(tempDir(), { netns: isRoot });
     const { store, id, stderr } = await capture(tree);
@@ -88,6 +88,32 @@ describe('unix sockets in a live capture', () => {
       expect({ ino: r.ino, sock_type: r.sock_type, state: r.state, local_addr: r.local_addr, peer_ino: r.peer_ino }).toEqual({ ino: r.ino, ...ss.get(r.ino) });
     }
     store.close();
+  });
+
+  it('stores every open of a FIFO on the one pipe of its inode, whichever path and process opened it', async () => {
+    const tree = await startUnixSockets(tempDir(), { netns: false });
+    const { db, store, id } = await capture(tree);
+    const key = `fifo:${tree.fifo.dev}:${tree.fifo.ino}`;
+    const pipe = store.db.prepare(`SELECT id, kind, refcount FROM shared_objects WHERE checkpoint_id = ? AND key = ?`).get(id, key) as { id: number; kind: string; refcount: number };
+    expect(pipe).toMatchObject({ kind: 'pipe', refcount: 3 });
+    const files = store.db
+      .prepare(`SELECT h.pid, h.fd, f.type, f.path, f.flags & 3 AS access, f.dev, f.inode, f.mnt_id FROM files f JOIN fd_holders h ON h.file_id = f.id WHERE f.object_id = ? ORDER BY h.pid, h.fd`)
+      .all(pipe.id);
+    const { p, c } = tree.procs;
+    const file = (pid: number, fd: number, path: string, access: number) => ({ pid, fd, type: 'fifo', path, access, dev: tree.fifo.dev, inode: tree.fifo.ino, mnt_id: tree.fifo.mnt_id });
+    expect(files).toEqual([
+      file(tree.p, p.fds.fifo_w!, tree.fifo_path, 1), file(tree.p, p.fds.fifo_r!, tree.link_path, 0), file(tree.c, c.fds.fifo_r!, tree.fifo_path, 0),
+    ].sort((a, b) => a.pid - b.pid || a.fd - b.fd));
+    // nothing of the FIFO is left as an inode object
+    expect(store.db.prepare(`SELECT count(*) FROM shared_objects WHERE checkpoint_id = ? AND kind = 'inode' AND key LIKE ?`).pluck().get(id, `%:${tree.fifo.ino}`)).toBe(0);
+    store.close();
+    const session = QuerySession.open(db);
+    try {
+      const readers = [`${tree.p}:${p.fds.fifo_r}`, `${tree.c}:${c.fds.fifo_r}`].sort();
+      expect([...session.canned('pipes').rows]).toEqual([{ pipe_id: pipe.id, pipe: tree.fifo_path, read_end: readers.join(' '), write_end: `${tree.p}:${p.fds.fifo_w}` }]);
+    } finally {
+      session.close();
+    }
   });
 
   it.skipIf(!isRoot)('reads /proc/net/unix in a namespace it may not enter, marks those peers unknown and says so', async () => {

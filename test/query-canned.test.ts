@@ -118,7 +118,7 @@ describe('canned queries on a live capture of a known process tree', () => {
       holdersText(refsOn(names).filter((r) => (mode === 'reads' ? [0, 2] : [1, 2]).includes(shape.files[r.file].flags & 3))) || null;
     const pipe = { pipe_id: ids('pipe', shape.files.pipe_r.path), pipe: shape.files.pipe_r.path, read_end: end(['pipe_r', 'pipe_w'], 'reads'), write_end: end(['pipe_r', 'pipe_w'], 'writes') };
     // the FIFO is open read-write: one fd on both sides
-    const fifo = { pipe_id: ids('inode', tree.files.fifo), pipe: `${tree.dir}/fifo`, read_end: `${tree.parent}:${tree.fds.fifo}`, write_end: `${tree.parent}:${tree.fds.fifo}` };
+    const fifo = { pipe_id: ids('pipe', `fifo:${tree.files.fifo}`), pipe: `${tree.dir}/fifo`, read_end: `${tree.parent}:${tree.fds.fifo}`, write_end: `${tree.parent}:${tree.fds.fifo}` };
     expect(pipe.read_end).toBe([tree.parent, tree.c1, tree.c2, tree.g].sort((a, b) => a - b).map((p) => `${p}:${tree.fds.pipe_r}`).join(' '));
     expect(run('pipes')).toEqual([pipe, fifo].sort((a, b) => a.pipe_id - b.pipe_id));
     expect(run('pipes', { pid: tree.parent, limit: 1 })).toEqual([[pipe, fifo].sort((a, b) => a.pipe_id - b.pipe_id)[0]]);
@@ -268,7 +268,9 @@ describe('canned queries on a live capture of a known process tree', () => {
     expect(expected).toHaveLength(stored as number);
     expect(run('objects', { limit: -1 })).toEqual(expected);
     expect(run('objects', { kind: 'pipe' })).toEqual(expected.filter((o) => o.kind === 'pipe'));
-    expect(run('objects', { kind: 'pipe' })[0]!.holders).toBe(
+    // the pipe; the FIFO is a pipe too, held by the parent alone
+    expect(run('objects', { kind: 'pipe' }).map((o) => o.key)).toEqual([`fifo:${tree.files.fifo}`, shape.files.pipe_r.path]);
+    expect(run('objects', { kind: 'pipe' })[1]!.holders).toBe(
       [tree.parent, tree.c1, tree.c2, tree.g].sort((a, b) => a - b).map((p) => `${p}:${tree.fds.pipe_r},${tree.fds.pipe_w}`).join(' '),
     );
     expect(run('objects', { kind: 'inode', shared: 1 })).toEqual(expected.filter((o) => o.kind === 'inode' && o.refcount > 1));

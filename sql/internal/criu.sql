@@ -25,8 +25,10 @@ WHERE ic.image_id = :image_id ORDER BY ic.seq;
 SELECT id, name, kind, role, head_magic, size, entries FROM criu_images
 WHERE checkpoint_id = :checkpoint_id ORDER BY name;
 
--- name: file_path_by_key
-SELECT f.path FROM shared_objects o JOIN files f ON f.id = o.id
+-- name: file_by_key
+-- A file already written, for what other entries take from it: cwd, root, exe and
+-- file-backed maps its path, a FIFO all of its regular-file entry.
+SELECT f.path, f.pos, f.flags, f.mode, f.mnt_id FROM shared_objects o JOIN files f ON f.id = o.id
 WHERE o.checkpoint_id = ? AND o.kind = 'file' AND o.key = ?;
 
 -- name: chunk_refcount_mismatches

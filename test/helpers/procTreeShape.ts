@@ -123,7 +123,8 @@ export function procTreeShape(t: ProcTree): TreeShape {
       type: 'memfd', path: '/memfd:ckptdb-test', pos: 2n ** 60n + 1n, flags: O_RDWR | O_LARGEFILE, mode: S_IFREG | 0o777, deleted: 1, object: inode('memfd'),
     },
     accepted: socket(t.inodes.accepted),
-    fifo: { type: 'fifo', path: `${t.dir}/fifo`, pos: 0, flags: O_RDWR | O_LARGEFILE, mode: S_IFIFO | 0o600, deleted: 0, object: inode('fifo') },
+    // every open of a FIFO shares the pipe on its inode
+    fifo: { type: 'fifo', path: `${t.dir}/fifo`, pos: 0, flags: O_RDWR | O_LARGEFILE, mode: S_IFIFO | 0o600, deleted: 0, object: { kind: 'pipe', key: `fifo:${t.files.fifo}` } },
     udp: socket(t.inodes.udp),
     reopen: reg('data', O_RDWR),
     client: socket(t.inodes.client),

@@ -3,9 +3,11 @@
  * images older CRIU wrote (reg-files.img, pipes.img, unixsk.img, ...). Each becomes a
  * files row keyed by its CRIU file id, standing on the inode, pipe or socket object
  * behind it; sockets get their sockets row, in the words a live capture uses
- * (capture/socketNames.ts).
+ * (capture/socketNames.ts), and a FIFO stands on its pipe as a live capture's does
+ * (capture/fifoKey.ts).
  */
 import { clearField, create, isFieldSet, type DescMessage } from '@bufbuild/protobuf';
+import { fifoKey } from '../../../capture/fifoKey.js';
 import {
   ipProtocolName, netlinkProtocolName, packetProtocolText, socketFamilyName, socketStateName, socketStateNumber, socketTypeName,
   TCP_CLOSE, TCP_ESTABLISHED, unixAddressText,
@@ -28,7 +30,7 @@ import {
 } from '../gen/files_pb.js';
 import { int, int64, overlay, u32, u64, type Binding } from './binding.js';
 import { decodeFresh, rebuild, type ExportContext, type OriginalImage, type OutEntry } from './exportContext.js';
-import type { ImportContext } from './context.js';
+import type { ImportContext, WrittenFile } from './context.js';
 
 /** file_entry's oneof-like sub-messages, by field name. */
 type FileField =
@@ -45,13 +47,20 @@ interface FileSpec {
   type: (sub: Sub) => FileType;
   /** Bindings of files columns: path, pos, flags, mode, mnt_id. */
   columns: Partial<Record<'path' | 'pos' | 'flags' | 'mode' | 'mnt_id', Binding<Sub>>>;
-  /** The object behind the file. */
-  object?: (sub: Sub, id: number) => SharedObjectInput | null;
+  /** The object behind the file; regular is the file's regular-file entry, for those that have one. */
+  object?: (sub: Sub, id: number, regular: WrittenFile | null) => SharedObjectInput | null;
   /** Socket details and their bindings. */
   socket?: (sub: Sub) => Omit<SocketInput, 'object'>;
   socketColumns?: Partial<Record<'state' | 'local_addr' | 'local_port' | 'remote_addr' | 'remote_port' | 'peer_ino', Binding<Sub>>>;
-  /** Files whose path is that of another file (a fifo's or tty's regular file entry). */
-  pathFrom?: (sub: Sub) => number | null;
+  /**
+   * The id of the regular-file entry CRIU writes beside a FIFO or tty file to carry
+   * its path (and for a FIFO its flags, position and mode): the file's path is that
+   * entry's, and so are the columns listed in inherits.
+   */
+  regularFile?: (sub: Sub) => number | null;
+  inherits?: ('pos' | 'flags' | 'mode' | 'mntId' | 'dev')[];
+  /** The inode number of what the file is open on, where the entry keeps it. */
+  inode?: (sub: Sub) => number;
 }
 
 const S_IFMT = 0o170000;
@@ -158,8 +167,11 @@ const FILE_SPECS: Record<number, FileSpec> = {
   },
   3: {
     field: 'fifo', schema: fifo_entrySchema, type: () => 'fifo', columns: {},
-    object: (s) => ({ kind: 'pipe', key: pipeKey(s.pipeId) }),
-    pathFrom: (s) => (isFieldSet(s, fifo_entrySchema.field.regfId) ? s.regfId : null),
+    // pipe_id is the FIFO's inode number; its regular-file entry names the mount
+    object: (s, _id, regular) => ({ kind: 'pipe', key: fifoKey(regular?.dev ?? null, regular?.mntId ?? null, s.pipeId) }),
+    inode: (s) => s.pipeId,
+    regularFile: (s) => (isFieldSet(s, fifo_entrySchema.field.regfId) ? s.regfId : null),
+    inherits: ['pos', 'flags', 'mode', 'mntId', 'dev'],
   },
   4: inetSocket,
   5: unixSocket,
@@ -174,7 +186,7 @@ const FILE_SPECS: Record<number, FileSpec> = {
   },
   11: {
     field: 'tty', schema: tty_file_entrySchema, type: () => 'chr', columns: { flags },
-    pathFrom: (s) => (isFieldSet(s, tty_file_entrySchema.field.regfId) ? s.regfId : null),
+    regularFile: (s) => (isFieldSet(s, tty_file_entrySchema.field.regfId) ? s.regfId : null),
   },
   12: { field: 'ffy', schema: fanotify_file_entrySchema, type: () => 'fanotify', columns: { path: anon('anon_inode:[fanotify]'), flags } },
   13: {
@@ -239,16 +251,16 @@ export function importFiles(ctx: ImportContext): void {
   const deferred: CriuFile[] = [];
   for (const f of criuFiles(ctx)) {
     const spec = FILE_SPECS[f.entry.type];
-    if (spec?.pathFrom && spec.pathFrom(subMessage(f.entry)) !== null) deferred.push(f);
+    if (spec?.regularFile && spec.regularFile(subMessage(f.entry)) !== null) deferred.push(f);
     else addFile(ctx, f, null);
   }
   for (const f of deferred) {
     const spec = FILE_SPECS[f.entry.type]!;
-    addFile(ctx, f, ctx.filePath(spec.pathFrom!(subMessage(f.entry))!, f.image, f.offset, `${FD_TYPE_NAMES[f.entry.type]} file ${f.entry.id}`));
+    addFile(ctx, f, ctx.writtenFile(spec.regularFile!(subMessage(f.entry))!, f.image, f.offset, `${FD_TYPE_NAMES[f.entry.type]} file ${f.entry.id}`));
   }
 }
 
-function addFile(ctx: ImportContext, f: CriuFile, inheritedPath: string | null): void {
+function addFile(ctx: ImportContext, f: CriuFile, regular: WrittenFile | null): void {
   const { entry } = f;
   const where = ctx.where(f.image);
   if (ctx.files.has(entry.id)) throw badImage(where, f.offset, `file id ${entry.id} appears twice`);
@@ -257,16 +269,19 @@ function addFile(ctx: ImportContext, f: CriuFile, inheritedPath: string | null):
   if (spec && sub === undefined) throw badImage(where, f.offset, `file ${entry.id} of type ${FD_TYPE_NAMES[entry.type]} lacks its ${spec.field} entry`);
   if (spec && sub.id !== entry.id) throw badImage(where, f.offset, `file ${entry.id} holds a ${spec.field} entry of file ${sub.id}`);
   const get = (col: keyof FileSpec['columns']) => spec?.columns[col]?.get(sub) ?? null;
-  const objectInput = spec?.object?.(sub, entry.id) ?? null;
+  const inherit = <K extends 'pos' | 'flags' | 'mode' | 'mntId' | 'dev'>(col: K) => (regular && spec?.inherits?.includes(col) ? regular[col] : null);
+  const objectInput = spec?.object?.(sub, entry.id, regular) ?? null;
   const object = objectInput ? ctx.w.addSharedObject(objectInput) : null;
   const input: FileInput = {
     key: fileKey(entry.id),
     type: spec ? spec.type(sub) : 'unknown',
-    path: (get('path') as string | null) ?? inheritedPath,
-    pos: get('pos') as number | bigint | null,
-    flags: get('flags') as number | null,
-    mode: get('mode') as number | null,
-    mntId: get('mnt_id') as number | null,
+    path: (get('path') as string | null) ?? regular?.path ?? null,
+    pos: (get('pos') as number | bigint | null) ?? inherit('pos'),
+    flags: (get('flags') as number | null) ?? inherit('flags'),
+    mode: (get('mode') as number | null) ?? inherit('mode'),
+    mntId: (get('mnt_id') as number | null) ?? inherit('mntId'),
+    dev: inherit('dev'),
+    inode: spec?.inode?.(sub) ?? null,
     object,
   };
   ctx.files.set(entry.id, ctx.w.addFile(input));
