@@ -91,11 +91,31 @@ export interface ProcTree {
   port: number;
   dir: string;
   fds: Record<'data' | 'dup' | 'private' | 'deleted' | 'pipe_r' | 'pipe_w' | 'sock_a' | 'sock_b' | 'listen' | 'eventfd' | 'epoll' | 'memfd', number>;
+  /** With `extra`: the shapes proc-tree.py --extra adds. */
+  extra?: ProcTreeExtra;
 }
 
-/** Starts test/fixtures/proc-tree.py, keeping its files in dir. */
-export async function startProcTree(dir: string, opts: { command?: string[] } = {}): Promise<ProcTree> {
-  return (await startFixture<ProcTree>('proc-tree.py', [dir], opts)).info;
+export interface ProcTreeExtra {
+  c3: number;
+  /** C3's child that exited and was never reaped. */
+  z: number;
+  /** C3's child that stopped itself. */
+  s: number;
+  /** C3's clone sharing its fd table and fs info; null off x86-64. */
+  c4: number | null;
+  /** C3's soft core limit, above 2^63, in decimal; null where the hard limit did not allow it. */
+  core: string | null;
+  /** C3's thread named "odd) name". */
+  odd_thread: number;
+  /** C3's thread with an fd table and fs info of its own, and own_fd open in that table. */
+  own_thread: number;
+  own_fd: number;
+  fds: Record<'fifo' | 'dir' | 'null' | 'odd' | 'nonblock' | 'high' | 'udp' | 'client' | 'server' | 'dgram' | 'inotify' | 'signalfd' | 'timerfd', number>;
+}
+
+/** Starts test/fixtures/proc-tree.py, keeping its files in dir; `extra` adds the shapes of its --extra. */
+export async function startProcTree(dir: string, opts: { command?: string[]; extra?: boolean } = {}): Promise<ProcTree> {
+  return (await startFixture<ProcTree>('proc-tree.py', [dir, ...(opts.extra ? ['--extra'] : [])], opts)).info;
 }
 
 /** A pid that is free now. */
