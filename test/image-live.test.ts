@@ -211,7 +211,7 @@ describe('restore images of a live tree', () => {
  * is the same as for the spawned tree above.
  */
 describe('restore images of the whole machine', () => {
-  it('capture --all: valid, in restore order, and round trips through both image forms', async () => {
+  it('capture --all: both forms valid and in restore order; the round trip of the document', async () => {
     const db = tempStorePath();
     const r = await runCli(['capture', '--all'], { db });
     expect(r.code, r.stderr).toBe(0);
@@ -222,7 +222,6 @@ describe('restore images of the whole machine', () => {
     expect(tasks.some((t) => t.pid === 1)).toBe(true);
     expect(rs.filter((o) => o.record === 'object' && o.kind === 'ns').length).toBeGreaterThan(1);
     await roundTrip(db, id, 'image');
-    await roundTrip(db, id, 'image-ndjson');
   }, 300_000);
 
   it.skipIf(!isRoot)('capture --all as nobody: unreadable parts and inferred sharing everywhere, the same', async () => {
@@ -235,6 +234,6 @@ describe('restore images of the whole machine', () => {
     const rs = await checkedImage(db, id);
     expect(rs.some((t) => t.record === 'task' && t.unreadable !== null)).toBe(true);
     expect(rs.some((o) => o.record === 'object' && o.inferred === true)).toBe(true);
-    await roundTrip(db, id, 'image');
+    await roundTrip(db, id, 'image-ndjson');
   }, 300_000);
 });
