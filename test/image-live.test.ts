@@ -2,8 +2,9 @@
  * The issue's round trip on live captures. A process tree spawned here
  * (test/fixtures/proc-tree.py --extra: pipes, a FIFO, sockets of four kinds, files
  * shared by fork and dup, threads, a thread with an fd table of its own, a process
- * sharing another's fd table, namespaces of its own, a zombie, a stopped process, a
- * file name that is not UTF-8) and this whole machine are captured through the built
+ * sharing another's fd table, namespaces of its own, a zombie, a zombie thread-group
+ * leader with a live thread, a stopped process, a file name that is not UTF-8, a
+ * resource limit above 2^63) and this whole machine are captured through the built
  * CLI, exported in every format and imported back. Then:
  *   - `ckptdb diff` finds the copy identical to the original (exit 0, "identical");
  *   - exporting the copy gives the same bytes (for the tree, the same files), apart
@@ -109,7 +110,8 @@ async function checkedImage(db: string, id: number): Promise<Rec[]> {
 
 const allTids = (info: ProcTree) => {
   const x = info.extra!;
-  return [info.parent, info.c1, info.c2, info.g, ...info.threads, x.c3, x.z, x.s, x.odd_thread, x.own_thread, ...(x.c4 === null ? [] : [x.c4])];
+  const x86 = [x.c4, x.c5, x.c5_thread].filter((pid) => pid !== null);
+  return [info.parent, info.c1, info.c2, info.g, ...info.threads, x.c3, x.z, x.s, x.odd_thread, x.own_thread, ...x86];
 };
 
 describe('restore images of a live tree', () => {
@@ -142,6 +144,12 @@ describe('restore images of a live tree', () => {
       expect([task(x.c4).fdtable, task(x.c4).fs]).toEqual([c3.fdtable, c3.fs]);
       expect(task(x.c4).mm).not.toBe(c3.mm);
       expect(task(x.c4).tgid).toBe(x.c4);
+    }
+    if (x.c5 !== null) {
+      // a thread-group leader that exited alone: its thread holds the fd table and the address space
+      expect(task(x.c5)).toMatchObject({ state: 'Z', mm: null, fdtable: null });
+      expect(task(x.c5_thread!)).toMatchObject({ tgid: x.c5, fdtable: expect.any(Number), mm: expect.any(Number) });
+      expect(fileOf(x.c5_thread!, info.fds.data)).toBe(fileOf(info.parent, info.fds.data));
     }
     expect(task(x.odd_thread)).toMatchObject({ tgid: x.c3, comm: 'odd) name' });
     if (x.core !== null) {

@@ -110,6 +110,9 @@ export interface ProcTreeExtra {
   /** C3's thread with an fd table and fs info of its own, and own_fd open in that table. */
   own_thread: number;
   own_fd: number;
+  /** A process whose main thread exited alone (a zombie leader), and its thread still running; null off x86-64. */
+  c5: number | null;
+  c5_thread: number | null;
   fds: Record<'fifo' | 'dir' | 'null' | 'odd' | 'nonblock' | 'high' | 'udp' | 'client' | 'server' | 'dgram' | 'inotify' | 'signalfd' | 'timerfd', number>;
 }
 
