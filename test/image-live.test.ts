@@ -163,6 +163,10 @@ describe('restore images of a live tree', () => {
 
     const files = rs.filter((r) => r.record === 'file');
     expect(new Set(files.map((f) => f.type))).toEqual(new Set(['reg', 'dir', 'chr', 'fifo', 'pipe', 'socket', 'eventfd', 'epoll', 'timerfd', 'signalfd', 'inotify', 'memfd']));
+    // 64-bit values as text, exactly: a position above 2^53, the vsyscall page above 2^63 (where the kernel has one)
+    expect(objects.get(fileOf(info.parent, info.fds.memfd) as number)!.pos).toBe(String(2n ** 60n + 1n));
+    const vsyscall = /^([0-9a-f]+)-([0-9a-f]+) .*\[vsyscall\]$/m.exec(readFileSync(`/proc/${info.parent}/maps`, 'utf8'));
+    if (vsyscall) expect(rs).toContainEqual(expect.objectContaining({ record: 'map', mm: task(info.parent).mm, start: vsyscall[1], end: vsyscall[2] }));
     const odd = objects.get(fileOf(info.parent, x.fds.odd) as number)!;
     expect(odd.path).toMatch(/\/odd name\n"quoted" .*\.txt$/);
     const sockets = rs.filter((r) => r.record === 'object' && r.kind === 'socket').map((s) => s.socket as Rec);
