@@ -7,10 +7,10 @@
  * main thread has exited while another thread runs (the zombie leader holds neither).
  * Two checkpoints that differ only there diff as identical, with exit 0.
  *
- * The live tree (proc-tree.py --extra) has both shapes. Its capture is exported, one
- * record of such a table changed and imported back: the first test of each case proves
- * the copy differs from the capture in exactly that row; the second asks the diff to
- * say so. It is marked `fails` while the bug is there (it passes by failing); once the
+ * The live tree (proc-tree.py; its --extra for the zombie leader) has both shapes. Its
+ * capture is exported, one record of such a table changed and imported back: the first
+ * test of each case proves the copy differs from the capture in exactly that row; the
+ * second asks the diff to say so. It is marked `fails` while the bug is there (it passes by failing); once the
  * diff compares every table, it fails: drop the marker then.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -38,17 +38,17 @@ const flipCloexec = (r: Rec) => ({ ...r, cloexec: !r.cloexec });
 
 const CASES: Case[] = [
   {
-    name: "a thread's own fd table", tid: (info) => info.extra!.own_thread, table: 'fds',
-    pick: (info) => (r) => r.fd === info.extra!.own_fd, change: flipCloexec,
+    name: "a thread's own fd table", tid: (info) => info.t, table: 'fds',
+    pick: (info) => (r) => r.fd === info.own, change: flipCloexec,
   },
   // the fixture makes a zombie leader on x86-64 only
   ...(process.arch !== 'x64' ? [] : [
     {
-      name: 'the fd table of a process whose main thread exited', tid: (info: ProcTree) => info.extra!.c5_thread!, table: 'fds' as const,
+      name: 'the fd table of a process whose main thread exited', tid: (info: ProcTree) => info.extra!.l_thread!, table: 'fds' as const,
       pick: (info: ProcTree) => (r: Rec) => r.fd === info.fds.data, change: flipCloexec,
     },
     {
-      name: 'the address space of a process whose main thread exited', tid: (info: ProcTree) => info.extra!.c5_thread!, table: 'maps' as const,
+      name: 'the address space of a process whose main thread exited', tid: (info: ProcTree) => info.extra!.l_thread!, table: 'maps' as const,
       pick: () => (r: Rec) => r.path === '[stack]', change: (r: Rec) => ({ ...r, perms: r.perms === 'rw-p' ? 'r--p' : 'rw-p' }),
     },
   ]),

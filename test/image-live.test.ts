@@ -1,10 +1,11 @@
 /**
  * The issue's round trip on live captures. A process tree spawned here
  * (test/fixtures/proc-tree.py --extra: pipes, a FIFO, sockets of four kinds, files
- * shared by fork and dup, threads, a thread with an fd table of its own, a process
- * sharing another's fd table, namespaces of its own, a zombie, a zombie thread-group
- * leader with a live thread, a stopped process, a file name that is not UTF-8, a
- * resource limit above 2^63) and this whole machine are captured through the built
+ * shared by fork and dup, threads, threads with fd tables of their own, processes
+ * sharing another's fd table (and one its address space too), namespaces of its own,
+ * a zombie, a zombie thread-group leader with a live thread, a stopped process, a file
+ * name that is not UTF-8, a resource limit above 2^63) and this whole machine are
+ * captured through the built
  * CLI, exported in every format and imported back. Then:
  *   - `ckptdb diff` finds the copy identical to the original (exit 0, "identical");
  *   - exporting the copy gives the same bytes (for the tree, the same files), apart
@@ -110,8 +111,8 @@ async function checkedImage(db: string, id: number): Promise<Rec[]> {
 
 const allTids = (info: ProcTree) => {
   const x = info.extra!;
-  const x86 = [x.c4, x.c5, x.c5_thread].filter((pid) => pid !== null);
-  return [info.parent, info.c1, info.c2, info.g, ...info.threads, x.c3, x.z, x.s, x.odd_thread, x.own_thread, ...x86];
+  const x86 = [x.k, x.l, x.l_thread].filter((pid) => pid !== null);
+  return [info.parent, info.c1, info.c2, info.g, ...info.threads, info.c3, info.v, info.t, x.n, x.z, x.s, x.odd_thread, x.own_thread, ...x86];
 };
 
 describe('restore images of a live tree', () => {
@@ -129,36 +130,41 @@ describe('restore images of a live tree', () => {
     // a zombie keeps no address space and no fd table; a stopped process keeps all
     expect(task(x.z)).toMatchObject({ state: 'Z', mm: null, fdtable: null });
     expect(task(x.s).state).toBe('T');
-    // a thread that unshared its fd table and fs info holds its own; its address space stays its process's
-    const [c3, own] = [task(x.c3), task(x.own_thread)];
-    expect([own.mm, own.sighand]).toEqual([c3.mm, c3.sighand]);
-    expect(own.fdtable).not.toBe(c3.fdtable);
-    expect(own.fs).not.toBe(c3.fs);
+    // clone(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND): a process sharing all four with C3
+    const [c3, v] = [task(info.c3), task(info.v)];
+    expect([v.tgid, v.mm, v.fdtable, v.fs, v.sighand]).toEqual([info.v, c3.mm, c3.fdtable, c3.fs, c3.sighand]);
+    // threads that unshared their fd table (and N's, its fs info too) hold their own; the address space stays their process's
+    const [n, own] = [task(x.n), task(x.own_thread)];
+    expect(task(info.t).mm).toBe(c3.mm);
+    expect(task(info.t).fdtable).not.toBe(c3.fdtable);
+    expect(fileOf(info.t, info.own)).toBeDefined();
+    expect([own.mm, own.sighand]).toEqual([n.mm, n.sighand]);
+    expect(own.fdtable).not.toBe(n.fdtable);
+    expect(own.fs).not.toBe(n.fs);
     expect(own.cwd).toBe(info.dir);
     expect(fileOf(x.own_thread, x.own_fd)).toBeDefined();
     // the open file of the parent's data is the one its forks hold, the copied fd table included
-    expect(fileOf(x.c3, info.fds.data)).toBe(fileOf(info.parent, info.fds.data));
+    expect(fileOf(x.n, info.fds.data)).toBe(fileOf(info.parent, info.fds.data));
     expect(fileOf(x.own_thread, x.fds.high)).toBe(fileOf(info.parent, info.fds.data));
-    if (x.c4 !== null) {
-      // clone(CLONE_FILES | CLONE_FS): another process on C3's fd table and fs info
-      expect([task(x.c4).fdtable, task(x.c4).fs]).toEqual([c3.fdtable, c3.fs]);
-      expect(task(x.c4).mm).not.toBe(c3.mm);
-      expect(task(x.c4).tgid).toBe(x.c4);
+    if (x.k !== null) {
+      // clone(CLONE_FILES | CLONE_FS): another process on N's fd table and fs info, with memory of its own
+      expect([task(x.k).tgid, task(x.k).fdtable, task(x.k).fs]).toEqual([x.k, n.fdtable, n.fs]);
+      expect(task(x.k).mm).not.toBe(n.mm);
     }
-    if (x.c5 !== null) {
+    if (x.l !== null) {
       // a thread-group leader that exited alone: its thread holds the fd table and the address space
-      expect(task(x.c5)).toMatchObject({ state: 'Z', mm: null, fdtable: null });
-      expect(task(x.c5_thread!)).toMatchObject({ tgid: x.c5, fdtable: expect.any(Number), mm: expect.any(Number) });
-      expect(fileOf(x.c5_thread!, info.fds.data)).toBe(fileOf(info.parent, info.fds.data));
+      expect(task(x.l)).toMatchObject({ state: 'Z', mm: null, fdtable: null });
+      expect(task(x.l_thread!)).toMatchObject({ tgid: x.l, fdtable: expect.any(Number), mm: expect.any(Number) });
+      expect(fileOf(x.l_thread!, info.fds.data)).toBe(fileOf(info.parent, info.fds.data));
     }
-    expect(task(x.odd_thread)).toMatchObject({ tgid: x.c3, comm: 'odd) name' });
+    expect(task(x.odd_thread)).toMatchObject({ tgid: x.n, comm: 'odd) name' });
     if (x.core !== null) {
       // above 2^63: the store keeps the kernel's unsigned value as its two's complement, and so does the image
-      expect((c3.rlimits as Rec[]).find((l) => l.resource === 'core')).toEqual({ resource: 'core', soft: String(BigInt.asIntN(64, BigInt(x.core))), hard: null });
+      expect((n.rlimits as Rec[]).find((l) => l.resource === 'core')).toEqual({ resource: 'core', soft: String(BigInt.asIntN(64, BigInt(x.core))), hard: null });
     }
-    if (readlinkSync(`/proc/${x.c3}/ns/uts`) !== readlinkSync(`/proc/${info.parent}/ns/uts`)) {
+    if (readlinkSync(`/proc/${x.n}/ns/uts`) !== readlinkSync(`/proc/${info.parent}/ns/uts`)) {
       const ns = (pid: number, type: string) => objects.get((task(pid).namespaces as Record<string, number>)[type]!)!.key;
-      for (const type of ['uts', 'ipc', 'net']) expect(ns(x.c3, type)).not.toBe(ns(info.parent, type));
+      for (const type of ['uts', 'ipc', 'net']) expect(ns(x.n, type)).not.toBe(ns(info.parent, type));
     }
 
     const files = rs.filter((r) => r.record === 'file');

@@ -80,45 +80,74 @@ export async function waitFor(check: () => boolean, ms = 10_000, what = 'conditi
   }
 }
 
-/** What test/fixtures/proc-tree.py reports of the tree it built. */
+/** What test/fixtures/proc-tree.py reports of the tree it built (its docstring describes the shape). */
 export interface ProcTree {
   parent: number;
+  /** The parent's parent: whoever started the fixture. */
+  ppid: number;
+  /** The comm of every process of the tree. */
+  comm: string;
   c1: number;
   c2: number;
+  c3: number;
   g: number;
+  /** C2's threads. */
   threads: number[];
+  /** C3's thread with an fd table of its own. */
+  t: number;
+  /** The process C3 cloned to share its address space and fd table. */
+  v: number;
+  /** fd numbers: of C1's second open of data, of C1's TCP client, of T's own file. */
   reopen: number;
+  client: number;
+  own: number;
   port: number;
+  client_port: number;
+  udp_port: number;
   dir: string;
-  fds: Record<'data' | 'dup' | 'private' | 'deleted' | 'pipe_r' | 'pipe_w' | 'sock_a' | 'sock_b' | 'listen' | 'eventfd' | 'epoll' | 'memfd', number>;
+  /** The command line of every process of the tree. */
+  argv: string[];
+  /** P's fds (accepted, fifo and udp P alone holds). */
+  fds: Record<
+    'data' | 'dup' | 'private' | 'deleted' | 'pipe_r' | 'pipe_w' | 'sock_a' | 'sock_b' | 'listen' | 'eventfd' | 'epoll' | 'memfd' | 'accepted' | 'fifo' | 'udp',
+    number
+  >;
+  /** Inode numbers of the pipe and the sockets (stdout: fd 1, the caller's socket). */
+  inodes: Record<'pipe_r' | 'sock_a' | 'sock_b' | 'listen' | 'accepted' | 'udp' | 'stdout' | 'client', number>;
+  /** 'major:minor:inode' of the files. */
+  files: Record<'data' | 'private' | 'stderr' | 'own' | 'fifo' | 'deleted' | 'memfd' | 'null', string>;
+  /** /proc/self/ns of the parent: type -> link ('net:[4026531840]'). */
+  namespaces: Record<string, string>;
   /** With `extra`: the shapes proc-tree.py --extra adds. */
   extra?: ProcTreeExtra;
 }
 
 export interface ProcTreeExtra {
-  c3: number;
-  /** C3's child that exited and was never reaped. */
+  /** P's extra fds. */
+  fds: Record<'dir' | 'odd' | 'nonblock' | 'high' | 'dgram' | 'inotify' | 'signalfd' | 'timerfd', number>;
+  /** The child in namespaces of its own. */
+  n: number;
+  /** N's child that exited and was never reaped. */
   z: number;
-  /** C3's child that stopped itself. */
+  /** N's child that stopped itself. */
   s: number;
-  /** C3's clone sharing its fd table and fs info; null off x86-64. */
-  c4: number | null;
-  /** C3's soft core limit, above 2^63, in decimal; null where the hard limit did not allow it. */
+  /** N's clone sharing its fd table and fs info, not its address space; null off x86-64. */
+  k: number | null;
+  /** N's soft core limit, above 2^63, in decimal; null where the hard limit did not allow it. */
   core: string | null;
-  /** C3's thread named "odd) name". */
+  /** N's thread named "odd) name". */
   odd_thread: number;
-  /** C3's thread with an fd table and fs info of its own, and own_fd open in that table. */
+  /** N's thread with an fd table (a copy of N's) and fs info of its own, and own_fd open in that table. */
   own_thread: number;
   own_fd: number;
   /** A process whose main thread exited alone (a zombie leader), and its thread still running; null off x86-64. */
-  c5: number | null;
-  c5_thread: number | null;
-  fds: Record<'fifo' | 'dir' | 'null' | 'odd' | 'nonblock' | 'high' | 'udp' | 'client' | 'server' | 'dgram' | 'inotify' | 'signalfd' | 'timerfd', number>;
+  l: number | null;
+  l_thread: number | null;
 }
 
-/** Starts test/fixtures/proc-tree.py, keeping its files in dir; `extra` adds the shapes of its --extra. */
-export async function startProcTree(dir: string, opts: { command?: string[]; extra?: boolean } = {}): Promise<ProcTree> {
-  return (await startFixture<ProcTree>('proc-tree.py', [dir, ...(opts.extra ? ['--extra'] : [])], opts)).info;
+/** Starts test/fixtures/proc-tree.py, keeping its files in dir; args go on its command line; `extra` adds the shapes of its --extra. */
+export async function startProcTree(dir: string, opts: { command?: string[]; args?: string[]; extra?: boolean } = {}): Promise<ProcTree> {
+  return (await startFixture<ProcTree>('proc-tree.py', [dir, ...(opts.extra ? ['--extra'] : []), ...(opts.args ?? [])], opts)).info;
 }
 
 /** A pid that is free now. */
