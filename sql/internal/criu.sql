@@ -104,3 +104,30 @@ WHERE i.checkpoint_id = ? AND i.name = ? AND ic.seq = ?;
 
 -- name: set_label_and_root
 UPDATE checkpoints SET label = ?, root_pid = ? WHERE id = ?;
+
+-- The kept files of a checkpoint as records of the restore image (imageRecords.ts):
+-- every distinct chunk numbered 1, 2, 3 ... in the order the image first uses it
+-- (files by name, chunks by place), in a TEMP table of the exporting connection.
+
+-- name: create_chunk_order
+DROP TABLE IF EXISTS temp.criu_chunk_order;
+CREATE TEMP TABLE criu_chunk_order (n INTEGER PRIMARY KEY, chunk_id INTEGER NOT NULL UNIQUE);
+
+-- name: number_chunks
+INSERT OR IGNORE INTO temp.criu_chunk_order (chunk_id)
+SELECT ic.chunk_id FROM criu_images i JOIN criu_image_chunks ic ON ic.image_id = i.id
+WHERE i.checkpoint_id = :checkpoint_id
+ORDER BY i.name, ic.seq;
+
+-- name: image_chunk_numbers
+-- The chunks of one image in order, by number, with their bytes when the number is
+-- :next or above (a chunk the image has not written yet).
+SELECT o.n, CASE WHEN o.n >= :next THEN c.data END AS data
+FROM criu_image_chunks ic
+JOIN temp.criu_chunk_order o ON o.chunk_id = ic.chunk_id
+JOIN criu_chunks c ON c.id = ic.chunk_id
+WHERE ic.image_id = :image_id
+ORDER BY ic.seq;
+
+-- name: drop_chunk_order
+DROP TABLE IF EXISTS temp.criu_chunk_order;
