@@ -308,7 +308,7 @@ describe('storage of CRIU images', () => {
     expect(verifyCriuStorage(store)).toEqual([]);
     expect(listCriuImages(store, second.checkpointId).find((i) => i.name === 'pages-1.img')).toEqual({ name: 'pages-1.img', kind: null, role: 'raw', size: 3 * 4096, entries: null });
     store.db.prepare('UPDATE criu_chunks SET refcount = refcount + 1 WHERE id = (SELECT min(id) FROM criu_chunks)').run();
-    expect(verifyCriuStorage(store)).toEqual([{ checkpointId: null, message: expect.stringMatching(/^chunk \d+ has refcount \d+ but \d+ references$/) }]);
+    expect(verifyCriuStorage(store)).toEqual([{ check: 'chunk_refcount', checkpointId: null, message: expect.stringMatching(/^chunk \d+ has refcount \d+ but \d+ references$/) }]);
     store.db.prepare('UPDATE criu_chunks SET refcount = refcount - 1 WHERE id = (SELECT min(id) FROM criu_chunks)').run();
     store.deleteCheckpoint(second.checkpointId);
     expect(chunks()).toBe(0);

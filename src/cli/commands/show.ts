@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { criuStorageSummary, type CriuStorageSummary } from '../../formats/criu/summary.js';
 import { addFormatOptions, formatOf, parseId, withStore } from '../context.js';
 import { jsonValue, renderRows, type Row } from '../render.js';
 
@@ -14,6 +15,15 @@ the tree was held still for a consistent capture), start and finish times, the r
 counts per table, and per kind of shared object how many there are, how many are
 shared (refcount above 1) and how many references they have. --json gives one object.
 
+A checkpoint imported from CRIU also says what it keeps of CRIU's files: how many,
+per role (modelled: decoded into the tables too; stored: a CRIU image kept as it is;
+raw: pages and other images without magic; other: the rest of the directory;
+container: the archive's files beside checkpoint/), their bytes, the distinct 4 KiB
+chunks they are made of, and how many of those chunks other checkpoints hold too
+(what deleting this one would not free); and the container, for an archive. The
+files one by one: ckptdb query "SELECT name, kind, role, size FROM criu_images
+WHERE checkpoint_id = ID".
+
 Examples:
   $ ckptdb show 3
   $ ckptdb show 3 --json
@@ -22,9 +32,10 @@ Examples:
     await withStore(cmd, 'existing', async (store) => {
       const d = store.describeCheckpoint(parseId(id));
       const format = formatOf(cmd);
-      const meta = d.meta ? (JSON.parse(d.meta) as unknown) : null;
+      const meta = d.meta ? (JSON.parse(d.meta) as { container?: Record<string, string> }) : null;
+      const criu = d.source === 'criu' ? criuStorageSummary(store, d.id) : null;
       if (format === 'json') {
-        process.stdout.write(jsonValue({ ...d, frozen: d.frozen === 1, meta }, 2) + '\n');
+        process.stdout.write(jsonValue({ ...d, frozen: d.frozen === 1, meta, ...(criu ? { criu } : {}) }, 2) + '\n');
         return;
       }
       const rows: Row[] = [
@@ -39,8 +50,23 @@ Examples:
         { field: 'finished', value: d.finished_at },
         ...Object.entries(d.counts).map(([k, n]) => ({ field: k, value: n })),
         ...d.objects.map((o) => ({ field: `objects: ${o.kind}`, value: `${o.n} (${o.shared} shared, ${o.refs} refs)` })),
+        ...(criu ? criuRows(criu) : []),
+        ...(meta?.container ? [{ field: 'container', value: containerText(meta.container) }] : []),
       ];
       await renderRows(rows, { format, columns: ['field', 'value'] });
     });
   });
+}
+
+function criuRows(s: CriuStorageSummary): Row[] {
+  return [
+    { field: 'criu files', value: `${s.files} (${s.roles.map((r) => `${r.files} ${r.role}`).join(', ')})` },
+    { field: 'criu bytes', value: `${s.bytes} in the files, ${s.chunkBytes} in ${s.chunks} distinct chunks` },
+    { field: 'criu shared', value: `${s.sharedChunks} chunks (${s.sharedBytes} bytes) held by other checkpoints too; ${s.chunkBytes - s.sharedBytes} bytes by this one alone` },
+  ];
+}
+
+function containerText(c: Record<string, string>): string {
+  const about = [c.image, c.runtime].filter((v) => v !== undefined);
+  return `${c.name ?? c.id ?? '?'}${about.length ? ` (${about.join(', ')})` : ''}`;
 }
