@@ -37,6 +37,8 @@ export { CAPTURE_PARTS, parseParts, type CaptureOptions, type CaptureResult, typ
 export type { CaptureWarnings } from './capture/proc/warnings.js';
 export { freezeProcesses, type Frozen, type FreezeOptions } from './capture/freeze.js';
 export { openKcmp, KcmpError, type Kcmp, type KcmpAvailability } from './capture/kcmp.js';
+export { openDiff, diffCheckpoints, CheckpointDiff, diffText, DIFF_FIELDS, DIFF_KINDS, DIFF_STATUSES } from './query/diff/index.js';
+export type * from './query/diff/index.js';
 export { criuFormat, criuStorageSummary, type CriuStorageSummary, type CriuStorageCheck } from './formats/criu/index.js';
 export { checkImportOptions, type ImportOptions, type ImportOption, type ImportSummary, type CountUnit } from './formats/registry.js';
 export type { RecordImportOptions } from './formats/image/importer.js';
