@@ -58,6 +58,9 @@ describe('the restore image of a CRIU checkpoint', () => {
       const shown = await cliJson<{ criu: { chunks: number; sharedChunks: number } }>(db, ['show', String(copy)]);
       expect(shown.criu.sharedChunks).toBe(shown.criu.chunks);
       expect(await runCli(['verify'], { db })).toMatchObject({ code: 0 });
+      const diff = await runCli(['diff', String(original), String(copy)], { db });
+      expect(diff.code, diff.stdout + diff.stderr).toBe(0);
+      expect(diff.stdout).toMatch(/\nidentical\n$/);
 
       const dump = join(tempDir(), 'dump');
       await okCli(db, ['export', String(copy), '--format', 'criu', '--out', dump]);
