@@ -83,7 +83,7 @@ const PATTERN_MESSAGES: Record<string, string> = {
   '^[r-][w-][x-][ps]$': 'must be permissions as /proc/PID/maps writes them (r-xp)',
   '^[a-z0-9_]+$': 'must be a lower-case resource name without RLIMIT_ (nofile)',
   '^[A-Z0-9_]+$': "must be CRIU's name of an image kind (CORE, FDINFO)",
-  '^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$': 'must be base64',
+  '^[A-Za-z0-9+/]*={0,2}$': 'must be base64',
 };
 
 const RECORD_TYPES: readonly RecordType[] = ['checkpoint', 'object', 'file', 'task', 'fd', 'map', 'criuChunk', 'criuImage'];
