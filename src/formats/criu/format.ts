@@ -7,7 +7,7 @@ import { detectCriuSource } from './source.js';
 /** CRIU's image directories and container checkpoint archives, through the format registry. */
 export const criuFormat: ExportFormat & ImportFormat = {
   name: 'criu',
-  description: "CRIU's image directory (criu dump), or a container checkpoint archive .tar[.gz|.zst] (podman, CRI-O, Kubernetes)",
+  description: "CRIU's image directory (criu dump -D, criu restore -D); import also reads container checkpoint archives, .tar[.gz|.zst] (podman, CRI-O, Kubernetes)",
   output: 'directory',
   options: ['label', 'withEnv'],
   detect: (path) => path !== '-' && detectCriuSource(path) !== null,
