@@ -1,4 +1,4 @@
-import type { Store } from '../../store/store.js';
+import type Database from 'better-sqlite3';
 import { statement } from '../../store/sqlFile.js';
 import type { ImageRole } from './chunkStore.js';
 
@@ -17,8 +17,9 @@ export interface CriuStorageSummary {
   sharedBytes: number;
 }
 
-export function criuStorageSummary(store: Store, checkpointId: number): CriuStorageSummary {
-  const q = (name: string) => store.db.prepare(statement('internal/criu.sql', name));
+/** Reads through the connection of a store or of a read-only query session: it only reads. */
+export function criuStorageSummary(source: { db: Database.Database }, checkpointId: number): CriuStorageSummary {
+  const q = (name: string) => source.db.prepare(statement('internal/criu.sql', name));
   const roles = q('checkpoint_files_by_role').all({ checkpoint_id: checkpointId }) as CriuStorageSummary['roles'];
   const c = q('checkpoint_chunks').get({ checkpoint_id: checkpointId }) as { chunks: number; chunk_bytes: number; shared_chunks: number; shared_bytes: number };
   return {
