@@ -191,6 +191,7 @@ describe('the query commands on an imported CRIU checkpoint', () => {
     const db = tempStorePath();
     const id = await imported(db, fixtureDir());
     // Without the store's row ids (pipe_id, file_id, object_id): they number rows, not the checkpoint's things.
+    // CRIU's ids decide all sharing, so none of it is inferred.
     const q = async (name: string) => (await cliJson(db, ['q', name, '-p', `checkpoint=${id}`]))
       .map(({ pipe_id: _p, file_id: _f, object_id: _o, ...rest }) => rest);
     expect(await q('pipes')).toEqual([{ pipe: 'pipe:[5000]', read_end: '110:3 130:3', write_end: '100:4' }]);
@@ -203,13 +204,13 @@ describe('the query commands on an imported CRIU checkpoint', () => {
       socket({ role: 'connected', family: 'inet', type: 'stream', state: 'ESTABLISHED', local_addr: '127.0.0.1', local_port: 45678, remote_addr: '127.0.0.1', remote_port: 8080, socket: 'socket:[8002]', holders: '110:5 130:5' }),
     ]);
     expect(await q('shared_files')).toEqual([
-      { type: 'chr', path: '/dev/null', pos: 0, flags: 0o2, fds: 3, processes: 4, holders: '100:0 110:0 120:0 130:0' },
-      { type: 'reg', path: '/var/log/app.log', pos: 1234, flags: 0o102001, fds: 3, processes: 2, holders: '100:1,5 120:7' },
+      { type: 'chr', path: '/dev/null', pos: 0, flags: 0o2, fds: 3, processes: 4, holders: '100:0 110:0 120:0 130:0', inferred: 0 },
+      { type: 'reg', path: '/var/log/app.log', pos: 1234, flags: 0o102001, fds: 3, processes: 2, holders: '100:1,5 120:7', inferred: 0 },
     ]);
     expect(await q('shared_tasks')).toEqual([
-      { kind: 'mm', key: 'vm:1', tasks: 3, processes: 1, holders: '100/100,101,102' },
-      { kind: 'fdtable', key: 'files:2', tasks: 3, processes: 1, holders: '100/100,101,102' },
-      { kind: 'fdtable', key: 'files:12', tasks: 2, processes: 2, holders: '110/110 130/130' },
+      { kind: 'mm', key: 'vm:1', tasks: 3, processes: 1, holders: '100/100,101,102', inferred: 0 },
+      { kind: 'fdtable', key: 'files:2', tasks: 3, processes: 1, holders: '100/100,101,102', inferred: 0 },
+      { kind: 'fdtable', key: 'files:12', tasks: 2, processes: 2, holders: '110/110 130/130', inferred: 0 },
     ]);
   });
 });
