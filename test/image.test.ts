@@ -1,12 +1,12 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
-import { IMAGE_SCHEMA_PATH, ImageReader, importImage, openStore, type ImageRecord } from '../src/index.js';
+import { ImageReader, importImage, openStore, type ImageRecord } from '../src/index.js';
 import { shapesCheckpoint } from './fixtures/shapes.js';
 import { checkpointContent, storeRowCounts } from './helpers/checkpointRows.js';
 import { runCli } from './helpers/cli.js';
+import { imageRecords as records, publishedSchema, schemaViolations, withoutIdAndTime } from './helpers/exported.js';
 import { restoreOrderViolations } from './helpers/imageOrder.js';
 import { tempDir, tempStorePath } from './helpers/tmp.js';
 
@@ -19,40 +19,18 @@ function setup(opts: { orphans?: boolean } = { orphans: true }) {
   return { db, id, dir: tempDir() };
 }
 
-/** The image's records, document or NDJSON form, parsed whole (fine for test sizes). */
-function records(text: string): Record<string, unknown>[] {
-  if (text.startsWith('{"format":"ckptdb-image","version":1}\n')) {
-    const lines = text.trimEnd().split('\n');
-    return lines.slice(1, -1).map((l) => JSON.parse(l) as Record<string, unknown>);
-  }
-  return (JSON.parse(text) as { records: Record<string, unknown>[] }).records;
-}
-
-/** The image with its checkpoint record's id and finishedAt blanked: what may differ after a round trip. */
-function withoutIdAndTime(text: string): string {
-  return text.replace(/\{"record":"checkpoint","id":\d+,(.*?)"finishedAt":"[^"]*"/, '{"record":"checkpoint","id":0,$1"finishedAt":""');
-}
-
-/** The published schema compiled on its own, as a consumer of the image would. */
-function publishedSchema() {
-  const ajv = new Ajv({ discriminator: true, strictRequired: false });
-  ajv.addFormat('int64', { type: 'string', validate: (s: string) => BigInt(s) >= -(2n ** 63n) && BigInt(s) < 2n ** 63n });
-  ajv.addFormat('iso-time', { type: 'string', validate: (s: string) => new Date(s).toISOString() === s });
-  const schema = JSON.parse(readFileSync(IMAGE_SCHEMA_PATH, 'utf8')) as { $id: string };
-  ajv.addSchema(schema);
-  return {
-    document: ajv.getSchema(schema.$id)!,
-    record: ajv.getSchema(`${schema.$id}#/definitions/record`)!,
-    header: ajv.getSchema(`${schema.$id}#/definitions/ndjsonHeader`)!,
-    trailer: ajv.getSchema(`${schema.$id}#/definitions/ndjsonTrailer`)!,
-  };
-}
-
 async function cli(db: string, args: string[], input?: string) {
   return runCli(args, { db, ...(input !== undefined ? { input } : {}) });
 }
 
-describe('restore image round trip', () => {
+/**
+ * The round trip of live captures is test/image-live.test.ts. These keep to what no
+ * capture of live processes produces, written through the writer as another source
+ * could: objects no task reaches (an fd table no task uses, a file no fd holds, an
+ * address space with maps and no task), start times and attributes above 2^53, an fd
+ * near 2^31.
+ */
+describe('restore image round trip of what only the writer makes', () => {
   for (const [format, file] of [['image', 'ck.json'], ['image-ndjson', 'ck.ndjson']] as const) {
     it(`${format}: export, import and export again gives the same bytes and the same rows`, async () => {
       const { db, id, dir } = setup();
@@ -119,20 +97,6 @@ describe('restore image round trip', () => {
     for (const copy of [2, 3, 4]) expect(checkpointContent(store, copy)).toEqual(original);
     store.close();
   });
-
-  it('copies a checkpoint between stores through a pipe (export to stdout, import from stdin)', async () => {
-    const { db, id } = setup();
-    const other = tempStorePath();
-    const out = await cli(db, ['export', String(id), '--format', 'image-ndjson']);
-    const r = await cli(other, ['import', '-'], out.stdout);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toBe('1\n');
-    const a = openStore(db);
-    const b = openStore(other);
-    expect(checkpointContent(b, 1)).toEqual(checkpointContent(a, 1));
-    a.close();
-    b.close();
-  });
 });
 
 describe('restore image order and schema', () => {
@@ -175,20 +139,19 @@ describe('restore image order and schema', () => {
   });
 
   it('every exported image, in both forms, validates against the published JSON Schema', async () => {
+    // Live captures are validated in test/image-live.test.ts; this one holds values at
+    // the edges of the schema's formats (addresses above 2^63, 64-bit text near 2^62).
     const { db, id } = setup();
-    const schema = publishedSchema();
     const doc = await cli(db, ['export', String(id)]);
-    const parsed = JSON.parse(doc.stdout) as unknown;
-    expect(schema.document(parsed), JSON.stringify(schema.document.errors)).toBe(true);
+    expect(schemaViolations(doc.stdout)).toEqual([]);
     const nd = await cli(db, ['export', String(id), '--format', 'image-ndjson']);
-    const lines = nd.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as unknown);
-    expect(schema.header(lines[0])).toBe(true);
-    expect(schema.trailer(lines.at(-1))).toBe(true);
-    expect((lines.at(-1) as { records: number }).records).toBe(lines.length - 2);
-    for (const rec of lines.slice(1, -1)) expect(schema.record(rec), JSON.stringify(rec)).toBe(true);
+    expect(schemaViolations(nd.stdout)).toEqual([]);
     // And it says no to what is not an image.
-    expect(schema.record({ ...(lines[1] as object), frozen: 'yes' })).toBe(false);
+    const schema = publishedSchema();
+    const checkpoint = JSON.parse(nd.stdout.split('\n')[1]!) as object;
+    expect(schema.record({ ...checkpoint, frozen: 'yes' })).toBe(false);
     expect(schema.record({ record: 'fd', fdtable: 1, fd: 3, cloexec: false, file: 2, extra: 1 })).toBe(false);
+    expect(schemaViolations(nd.stdout.replace('{"record":"end","records":', '{"record":"end","records":1'))).toHaveLength(1);
   });
 
   it('refuses to export a tree whose ppids form a cycle, naming the tasks', async () => {
@@ -398,7 +361,7 @@ describe('import refuses bad images with one line, and writes nothing', () => {
     const noId = await cli(db, ['export', '9']);
     expect(noId.stderr).toBe(`ckptdb: no checkpoint 9 in ${db} (\`ckptdb list\` shows the checkpoints there are)\n`);
     const badFormat = await cli(db, ['export', '1', '--format', 'xml']);
-    expect(badFormat.stderr).toBe('ckptdb: --format xml: expected one of image, image-ndjson, tree\n');
+    expect(badFormat.stderr).toBe('ckptdb: --format xml: expected one of image, image-ndjson, tree, criu\n');
     expect([missing.code, noId.code, badFormat.code]).toEqual([2, 2, 2]);
   });
 });

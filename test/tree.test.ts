@@ -1,11 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, lstatSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { cpSync, existsSync, lstatSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { exportTree, importTree, openStore } from '../src/index.js';
 import { shapesCheckpoint } from './fixtures/shapes.js';
 import { checkpointContent, storeRowCounts } from './helpers/checkpointRows.js';
 import { CLI, runCli } from './helpers/cli.js';
+import { treeFiles } from './helpers/exported.js';
 import { tempDir, tempStorePath } from './helpers/tmp.js';
 
 function setup() {
@@ -18,28 +19,13 @@ function setup() {
 
 const read = (...parts: string[]) => readFileSync(join(...parts), 'utf8');
 
-/** Every file of a tree by path relative to it, with its text (or link target). */
-function treeFiles(root: string): Map<string, string> {
-  const files = new Map<string, string>();
-  const walk = (dir: string) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isSymbolicLink()) files.set(relative(root, p), `-> ${relative(dir, realpathSync(p))}`);
-      else if (e.isDirectory()) walk(p);
-      else files.set(relative(root, p), readFileSync(p, 'utf8'));
-    }
-  };
-  walk(root);
-  return files;
-}
-
 describe("the proposal's tree", () => {
   it('lays a checkpoint out as task-PID/fds/N/{fd_nr,coe,fd} pointing into files/K/{fd_type,target,f_pos,...}', async () => {
     const { db, id, dir } = setup();
     const r = await runCli(['export', String(id), '--format', 'tree', '--out', dir], { db });
     expect(r.code).toBe(0);
     const root = join(dir, `checkpoint-${id}`);
-    expect(r.stderr).toBe(`exported checkpoint 1 to ${root} (${treeFiles(root).size > 0 ? '' : ''}59 records)\n`);
+    expect(r.stderr).toBe(`exported checkpoint 1 to ${root} (59 records)\n`);
     expect(read(root, 'format')).toBe('ckptdb-tree');
     expect(read(root, 'done')).toBe('');
     expect(read(root, 'label')).toBe('shapes');
@@ -84,6 +70,8 @@ describe("the proposal's tree", () => {
     expect(created.at(-1)).toContain(join(out, `checkpoint-${id}`, 'done"'));
   });
 
+  // Live captures make this round trip in test/image-live.test.ts; this one holds what
+  // no capture produces: objects no task reaches, values above 2^53 (see shapes.ts).
   it('imports back to the same checkpoint, and exports that to the same tree', async () => {
     const { db, id, dir } = setup();
     await runCli(['export', String(id), '--format', 'tree', '--out', dir], { db });

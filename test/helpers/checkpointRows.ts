@@ -3,8 +3,9 @@
  * row inside the checkpoint (an object by kind and key, a task by pid, an fd by its fd
  * table's key and number, a map by its address space's key and start), so two
  * checkpoints compare row by row. Integers are read as bigints: 64-bit values compare
- * exactly. This is the comparison `ckptdb diff` will make; the round-trip tests can
- * switch to it when it exists.
+ * exactly. The round-trip tests ask `ckptdb diff` too; this covers what it leaves out:
+ * rows no task reaches (an fd table no task holds, a file no fd holds), the
+ * checkpoint's own fields, mount ids, unreadable parts and inferred sharing.
  */
 import type { Store } from '../../src/index.js';
 

@@ -122,11 +122,36 @@ export interface ProcTree {
   files: Record<'data' | 'private' | 'stderr' | 'own' | 'fifo' | 'deleted' | 'memfd' | 'null', string>;
   /** /proc/self/ns of the parent: type -> link ('net:[4026531840]'). */
   namespaces: Record<string, string>;
+  /** With `extra`: the shapes proc-tree.py --extra adds. */
+  extra?: ProcTreeExtra;
 }
 
-/** Starts test/fixtures/proc-tree.py, keeping its files in dir; args go on its command line. */
-export async function startProcTree(dir: string, opts: { command?: string[]; args?: string[] } = {}): Promise<ProcTree> {
-  const { child, info } = await startFixture<ProcTree>('proc-tree.py', [dir, ...(opts.args ?? [])], opts);
+export interface ProcTreeExtra {
+  /** P's extra fds. */
+  fds: Record<'dir' | 'odd' | 'nonblock' | 'high' | 'dgram' | 'inotify' | 'signalfd' | 'timerfd', number>;
+  /** The child in namespaces of its own. */
+  n: number;
+  /** N's child that exited and was never reaped. */
+  z: number;
+  /** N's child that stopped itself. */
+  s: number;
+  /** N's clone sharing its fd table and fs info, not its address space; null off x86-64. */
+  k: number | null;
+  /** N's soft core limit, above 2^63, in decimal; null where the hard limit did not allow it. */
+  core: string | null;
+  /** N's thread named "odd) name". */
+  odd_thread: number;
+  /** N's thread with an fd table (a copy of N's) and fs info of its own, and own_fd open in that table. */
+  own_thread: number;
+  own_fd: number;
+  /** A process whose main thread exited alone (a zombie leader), and its thread still running; null off x86-64. */
+  l: number | null;
+  l_thread: number | null;
+}
+
+/** Starts test/fixtures/proc-tree.py, keeping its files in dir; args go on its command line; `extra` adds the shapes of its --extra. */
+export async function startProcTree(dir: string, opts: { command?: string[]; args?: string[]; extra?: boolean } = {}): Promise<ProcTree> {
+  const { child, info } = await startFixture<ProcTree>('proc-tree.py', [dir, ...(opts.extra ? ['--extra'] : []), ...(opts.args ?? [])], opts);
   info.inodes.stdout_peer = stdoutPeerInode(child);
   return info;
 }

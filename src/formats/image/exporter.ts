@@ -3,6 +3,7 @@ import type { CheckpointSource, FileType, NamespaceType } from '../../capture/ty
 import { CkptdbError } from '../../errors.js';
 import { namedStatements, statement } from '../../store/sqlFile.js';
 import type { Store } from '../../store/store.js';
+import { criuFileRecords } from '../criu/imageRecords.js';
 import type {
   CheckpointRecord,
   FdRecord,
@@ -35,6 +36,7 @@ export function* checkpointRecords(store: Store, checkpointId: number): Generato
     const order = new RestoreOrder(db, checkpointId);
     order.build();
     yield* new RecordReader(db, checkpointId).records();
+    yield* criuFileRecords(db, checkpointId);
   } finally {
     for (const sql of namedStatements(SQL).get('drop_order_tables')!) db.exec(sql);
     if (ownTransaction && db.inTransaction) db.exec('COMMIT');

@@ -1,6 +1,6 @@
 import type { Store } from '../../store/store.js';
 import { writeToFile, writeToStream } from '../output.js';
-import type { ExportFormat, ExportSummary, ExportTarget, ImportFormat } from '../registry.js';
+import type { ExportFormat, ExportSummary, ExportTarget, ImportFormat, ImportOptions } from '../registry.js';
 import { checkpointRecords } from './exporter.js';
 import { importImage } from './importer.js';
 import { imageText } from './serialize.js';
@@ -30,12 +30,18 @@ function imageFormat(name: string, form: ImageForm, description: string): Export
     name,
     description,
     output: 'stream',
+    options: ['label'],
     exportCheckpoint: (store, id, target) => exportImage(store, id, form, target),
     // Either form is detected from the first line; the NDJSON entry only insists on its form.
     detect: (path) => form === 'document' && (path === '-' || !isDirectory(path)),
-    importCheckpoint: (store, path) => importImage(store, path, form === 'ndjson' ? { form } : {}),
+    importCheckpoint: (store, path, opts) => importImage(store, path, { ...(form === 'ndjson' ? { form } : {}), ...labelOf(opts) }),
   };
 }
 
 export const imageDocumentFormat = imageFormat('image', 'document', "ckptdb's restore image: one versioned JSON document, one record a line");
 export const imageNdjsonFormat = imageFormat('image-ndjson', 'ndjson', 'the restore image as NDJSON: a header line, one record a line, an end line');
+
+/** The label option as the record importer takes it. */
+export function labelOf(opts: ImportOptions): { label?: string } {
+  return opts.label !== undefined ? { label: opts.label } : {};
+}
