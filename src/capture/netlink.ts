@@ -21,9 +21,11 @@ const CLONE_NEWNET = 0x40000000;
 
 const NLMSG_ERROR = 2;
 const NLMSG_DONE = 3;
-export const NLM_F_REQUEST = 0x1;
-export const NLM_F_DUMP = 0x300;
+const NLM_F_REQUEST = 0x1;
+const NLM_F_DUMP = 0x300;
 const NLMSG_HDRLEN = 16;
+/** Netlink messages and their attributes are padded to 4 bytes. */
+const align = (n: number) => (n + 3) & ~3;
 
 /** Larger than any message the kernel puts in one dump reply (32 KiB), so none is cut short. */
 const RECV_BUFFER = 64 * 1024;
@@ -33,13 +35,13 @@ const RECV_TIMEOUT_S = 10;
 const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
 const errnoName = (n: number) => ERRNO_NAMES.get(n) ?? `errno ${n}`;
 
-/** A netlink call that failed: what was being done and the errno's name (EPERM, ENOENT, ...). */
+/** A netlink call that failed: what was being done and why (an errno's name: EPERM, ENOENT, ...). */
 export class NetlinkError extends Error {
   constructor(
     readonly step: string,
-    readonly errno: string,
+    readonly reason: string,
   ) {
-    super(`${step}: ${errno}`);
+    super(`${step}: ${reason}`);
   }
 }
 
@@ -105,7 +107,8 @@ export class NetlinkSocket {
 
   /**
    * Sends one dump request (its payload after the netlink header) and yields every
-   * reply until the kernel says it is done; an error reply throws NetlinkError.
+   * reply until the kernel says it is done; an error reply throws NetlinkError. A
+   * reply's payload lies in the receive buffer: it is valid until the next is asked for.
    */
   *dump(type: number, request: Buffer): Generator<NetlinkMessage> {
     const seq = ++this.seq;
@@ -147,9 +150,6 @@ export class NetlinkSocket {
     closeSync(this.fd);
   }
 }
-
-/** Netlink messages and their attributes are padded to 4 bytes. */
-export const align = (n: number) => (n + 3) & ~3;
 
 /**
  * The attributes (struct rtattr / nlattr: length, type, value) that follow a
