@@ -2,7 +2,6 @@ import type { Store } from '../../store/store.js';
 import { writeToFile, writeToStream } from '../output.js';
 import type { ExportFormat, ExportSummary, ExportTarget, ImportFormat } from '../registry.js';
 import { checkpointRecords } from './exporter.js';
-import { importImage } from './importer.js';
 import { imageText } from './serialize.js';
 import type { ImageForm, ImageRecord } from './types.js';
 import { isDirectory } from '../detect.js';
@@ -33,7 +32,8 @@ function imageFormat(name: string, form: ImageForm, description: string): Export
     exportCheckpoint: (store, id, target) => exportImage(store, id, form, target),
     // Either form is detected from the first line; the NDJSON entry only insists on its form.
     detect: (path) => form === 'document' && (path === '-' || !isDirectory(path)),
-    importCheckpoint: (store, path) => importImage(store, path, form === 'ndjson' ? { form } : {}),
+    // the reader (a JSON schema validator, a streaming parser) loads when an import runs, not with every command
+    importCheckpoint: async (store, path) => (await import('./importer.js')).importImage(store, path, form === 'ndjson' ? { form } : {}),
   };
 }
 

@@ -2,15 +2,16 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CkptdbError } from '../../errors.js';
 import type { Store } from '../../store/store.js';
-import { importRecords, type ImportResult } from '../image/importer.js';
+import type { ImportResult } from '../image/importer.js';
 import type { ExportFormat, ImportFormat } from '../registry.js';
 import { DONE } from './layout.js';
-import { TreeReader } from './reader.js';
 import { exportTree } from './writer.js';
 import { isDirectory } from '../detect.js';
 
 /** Imports a tree written by exportTree as a new checkpoint: all of it, or nothing. */
-export function importTree(store: Store, path: string): Promise<ImportResult> {
+export async function importTree(store: Store, path: string): Promise<ImportResult> {
+  // loaded here, not with every command: the image reader brings a JSON schema validator
+  const [{ importRecords }, { TreeReader }] = await Promise.all([import('../image/importer.js'), import('./reader.js')]);
   const reader = new TreeReader(path);
   return importRecords(store, reader.batches(), (ref, field, message) => reader.fail(ref, field, message));
 }
