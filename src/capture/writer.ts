@@ -5,7 +5,7 @@ import { statement } from '../store/sqlFile.js';
 import { addressText, flag, toJson } from '../store/values.js';
 import { hashKey, KeyFilter } from './writer/keyFilter.js';
 import { kindCode, kindMask, kindName, maskNames, OBJECT_KINDS } from './writer/kinds.js';
-import { PendingObjects } from './writer/pendingObjects.js';
+import { PendingObjects, type PendingRow } from './writer/pendingObjects.js';
 import { RecentKinds } from './writer/recentKinds.js';
 import type {
   CheckpointMeta,
@@ -83,6 +83,8 @@ export class CheckpointWriter {
   /** Refcount increments of objects already inserted. */
   private readonly pendingRefs = new Map<number, number>();
   private readonly foreignKeys: boolean;
+  /** One function for every flush: a new closure each time would cost its callers their optimised code. */
+  private readonly insertPending: (o: PendingRow) => void;
   private peakEntries = 0;
   private peakRss = 0;
   private readonly counts: WriterCounts = { tasks: 0, fds: 0, files: 0, sharedObjects: 0, maps: 0, sockets: 0 };
@@ -122,6 +124,11 @@ export class CheckpointWriter {
         flag(meta.frozen), started, started, toJson(meta.meta),
       );
       this.checkpointId = Number(info.lastInsertRowid);
+      const insert = this.s.insert_object!;
+      const checkpoint = this.checkpointId;
+      this.insertPending = (o) => {
+        insert.run(o.id, checkpoint, kindName(o.kind), o.key, o.refcount, o.inferred, o.attrs);
+      };
     } catch (e) {
       db.exec('ROLLBACK');
       this.restoreForeignKeys();
@@ -376,11 +383,7 @@ export class CheckpointWriter {
   /** Inserts the pending objects and adds the gathered references to the older ones. */
   private flush(): void {
     this.peakEntries = Math.max(this.peakEntries, this.pending.size + this.pendingRefs.size);
-    const insert = this.s.insert_object!;
-    const checkpoint = this.checkpointId;
-    this.pending.flush((o) => {
-      insert.run(o.id, checkpoint, kindName(o.kind), o.key, o.refcount, o.inferred, o.attrs);
-    });
+    this.pending.flush(this.insertPending);
     this.flushRefs();
   }
 
