@@ -1,7 +1,7 @@
 import type { Store } from '../../store/store.js';
 import { writeToFile, writeToStream } from '../output.js';
 import type { ExportFormat, ExportSummary, ExportTarget, ImportFormat } from '../registry.js';
-import { checkpointRecords } from './exporter.js';
+import { restoreOrderRecords, type RecordText } from './exporter.js';
 import { imageText } from './serialize.js';
 import type { ImageForm, ImageRecord } from './types.js';
 import { isDirectory } from '../detect.js';
@@ -9,13 +9,13 @@ import { isDirectory } from '../detect.js';
 /** Writes checkpoint ID as an image in one form, to a new file or a stream. */
 export async function exportImage(store: Store, checkpointId: number, form: ImageForm, target: ExportTarget): Promise<ExportSummary> {
   let records = 0;
-  const counted = function* (rs: Iterable<ImageRecord>) {
+  const counted = function* (rs: Iterable<ImageRecord | RecordText>) {
     for (const r of rs) {
       records++;
       yield r;
     }
   };
-  const text = imageText(counted(checkpointRecords(store, checkpointId)), form);
+  const text = imageText(counted(restoreOrderRecords(store, checkpointId)), form);
   if ('path' in target) {
     const bytes = writeToFile(text, target.path);
     return { checkpointId, records, bytes, path: target.path };
