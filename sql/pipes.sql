@@ -4,17 +4,23 @@
 -- param: pid?  only pipes this process holds an end of
 -- param: limit = 100  at most this many pipes; -1 for all
 --
--- An end is an open file on the pipe object: read end if opened O_RDONLY, write end
--- if O_WRONLY, both if O_RDWR (a FIFO can be). Each side lists pid:fd,fd per process
+-- A pipe is an object of kind pipe, named by its key ('pipe:[4711]'). A FIFO (named
+-- pipe) is one too when imported from CRIU; a live capture, which opens it by path,
+-- keeps it as the inode behind files of type fifo. Either way a FIFO is named by its
+-- path. An end is an open file on the pipe: read end if opened O_RDONLY, write end if
+-- O_WRONLY, both if O_RDWR (a FIFO can be). Each side lists pid:fd,fd per process
 -- (pid/tid:fd for a thread with an fd table of its own);
 -- an empty side means no process holds that end (a reader waits for EOF, a writer
 -- for EPIPE). An end whose flags the source did not record is on neither side.
 WITH chosen AS (
-  SELECT o.id, o.key
-  FROM shared_objects o
+  SELECT o.id FROM shared_objects o
   WHERE o.checkpoint_id = :checkpoint AND o.kind = 'pipe'
     AND (:pid IS NULL OR o.id IN (SELECT object_id FROM open_fds WHERE checkpoint_id = :checkpoint AND pid = :pid))
-  ORDER BY o.id
+  UNION
+  SELECT f.object_id FROM files f
+  WHERE f.checkpoint_id = :checkpoint AND f.type = 'fifo' AND f.object_id IS NOT NULL
+    AND (:pid IS NULL OR f.object_id IN (SELECT object_id FROM open_fds WHERE checkpoint_id = :checkpoint AND pid = :pid))
+  ORDER BY 1
   LIMIT :limit
 ),
 -- CROSS JOIN keeps this order: from the few chosen pipes to their fds, never the reverse
@@ -38,7 +44,10 @@ by_pipe AS (
          group_concat(CASE WHEN write_fds IS NOT NULL THEN pid || CASE WHEN tid <> pid THEN '/' || tid ELSE '' END || ':' || write_fds END, ' ' ORDER BY pid, tid) AS write_end
   FROM by_process GROUP BY pipe_id
 )
-SELECT c.id AS pipe_id, c.key AS pipe, b.read_end, b.write_end
+SELECT c.id AS pipe_id,
+       coalesce((SELECT min(f.path) FROM files f WHERE f.object_id = c.id AND f.type = 'fifo'), o.key) AS pipe,
+       b.read_end, b.write_end
 FROM chosen c
+JOIN shared_objects o ON o.id = c.id
 LEFT JOIN by_pipe b ON b.pipe_id = c.id
 ORDER BY c.id;

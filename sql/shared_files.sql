@@ -6,9 +6,11 @@
 --
 -- fds is the file's refcount, processes how many processes hold it, holders each
 -- of those processes with its fds on the file: `pid:fd,fd pid:fd`, or pid/tid:fd for
--- the fds of a thread that has an fd table of its own.
+-- the fds of a thread that has an fd table of its own. inferred is 1 where the
+-- sharing was guessed from evidence (same inode, position and flags) because the
+-- kernel could not be asked (kcmp).
 WITH chosen AS (
-  SELECT o.id, o.refcount
+  SELECT o.id, o.refcount, o.inferred
   FROM shared_objects o
   WHERE o.checkpoint_id = :checkpoint AND o.kind = 'file' AND o.refcount > 1
     AND (:pid IS NULL OR o.id IN (SELECT file_id FROM open_fds WHERE checkpoint_id = :checkpoint AND pid = :pid))
@@ -29,7 +31,7 @@ by_file AS (
          group_concat(pid || CASE WHEN tid <> pid THEN '/' || tid ELSE '' END || ':' || fds, ' ' ORDER BY pid, tid) AS holders
   FROM by_process GROUP BY file_id
 )
-SELECT c.id AS file_id, f.type, f.path, f.pos, f.flags, c.refcount AS fds, b.processes, b.holders
+SELECT c.id AS file_id, f.type, f.path, f.pos, f.flags, c.refcount AS fds, b.processes, b.holders, c.inferred
 FROM chosen c
 CROSS JOIN by_file b ON b.file_id = c.id
 JOIN files f ON f.id = c.id

@@ -7,9 +7,11 @@
 --
 -- One row per shared object with more than one task on it. processes above 1 means
 -- sharing between processes (vfork, CLONE_VM or CLONE_FILES without CLONE_THREAD),
--- not just threads of one process. holders lists pid/tid,tid per process.
+-- not just threads of one process. holders lists pid/tid,tid per process. inferred
+-- is 1 where the sharing was guessed (threads of one process share) because the
+-- kernel could not be asked (kcmp).
 WITH chosen AS (
-  SELECT o.id, o.kind, o.key, o.refcount
+  SELECT o.id, o.kind, o.key, o.refcount, o.inferred
   FROM shared_objects o
   -- the IN list is two constants either way, so both are index ranges
   WHERE o.checkpoint_id = :checkpoint
@@ -34,7 +36,7 @@ by_object AS (
   SELECT id, count(*) AS processes, group_concat(tgid || '/' || tids, ' ' ORDER BY tgid) AS holders
   FROM by_process GROUP BY id
 )
-SELECT c.kind, c.key, c.refcount AS tasks, b.processes, b.holders, c.id AS object_id
+SELECT c.kind, c.key, c.refcount AS tasks, b.processes, b.holders, c.inferred, c.id AS object_id
 FROM chosen c
 CROSS JOIN by_object b ON b.id = c.id
 ORDER BY c.refcount DESC, c.id;

@@ -37,3 +37,5 @@ export { CAPTURE_PARTS, parseParts, type CaptureOptions, type CaptureResult, typ
 export type { CaptureWarnings } from './capture/proc/warnings.js';
 export { freezeProcesses, type Frozen, type FreezeOptions } from './capture/freeze.js';
 export { openKcmp, KcmpError, type Kcmp, type KcmpAvailability } from './capture/kcmp.js';
+export { openDiff, diffCheckpoints, CheckpointDiff, diffText, DIFF_FIELDS, DIFF_KINDS, DIFF_STATUSES } from './query/diff/index.js';
+export type * from './query/diff/index.js';

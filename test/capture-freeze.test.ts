@@ -14,7 +14,7 @@ import { tempDir, tempStorePath } from './helpers/tmp.js';
 const isRoot = process.getuid?.() === 0;
 
 function allTids(info: ProcTree): number[] {
-  return [info.parent, info.c1, info.c2, info.g, ...info.threads];
+  return [info.parent, info.c1, info.c2, info.c3, info.g, info.v, ...info.threads, info.t];
 }
 
 /** Every task of the processes is running again (not in a stop state). */
@@ -32,7 +32,7 @@ describe('capture --freeze', () => {
 
     const r = await runCli(['capture', String(info.parent), '--tree', '--freeze'], { db });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/froze 3 processes for \d+ ms/);
+    expect(r.stderr).toMatch(/froze 5 processes for \d+ ms/);
     const id = Number(r.stdout);
     const store = openStore(db, { create: false });
     const states = store.db.prepare('SELECT pid, state FROM tasks WHERE checkpoint_id = ? ORDER BY pid').all(id);
@@ -40,9 +40,9 @@ describe('capture --freeze', () => {
     store.close();
     expect(states).toEqual(allTids(info).sort((a, b) => a - b).map((pid) => ({ pid, state: 'T' })));
     expect(cp.frozen).toBe(1);
-    expect(JSON.parse(cp.meta!).freeze).toMatchObject({ stopped: 3, alreadyStopped: [info.c1] });
+    expect(JSON.parse(cp.meta!).freeze).toMatchObject({ stopped: 5, alreadyStopped: [info.c1] });
 
-    expectRunning([info.parent, info.c2, info.g, ...info.threads]);
+    expectRunning(allTids(info).filter((pid) => pid !== info.c1));
     expect(taskState(info.c1)).toBe('T');
   });
 

@@ -32,7 +32,7 @@ describe('captureProcesses', () => {
     const store = openStore(db);
     const progress: CaptureProgress[] = [];
     const result = await captureProcesses(store, { pids: [info.parent], tree: true, label: 'library', onProgress: (p) => progress.push(p) });
-    expect(result).toMatchObject({ checkpointId: 1, frozen: false, kcmpUnavailable: null, counts: { processes: 4, tasks: 7 } });
+    expect(result).toMatchObject({ checkpointId: 1, frozen: false, kcmpUnavailable: null, counts: { processes: 6, tasks: 10 } });
     expect(result.counts.fds).toBeGreaterThan(60);
     expect(result.kcmpCalls).toBeGreaterThan(0);
     expect(new Set(progress.map((p) => p.phase))).toEqual(new Set(['tasks', 'tables', 'details', 'fds']));

@@ -61,12 +61,14 @@ describe('capture of a live process tree', () => {
     const tasks = store.db.prepare('SELECT pid, tgid, ppid, mm_id, fdtable_id, fs_id, sighand_id FROM tasks WHERE checkpoint_id = ? ORDER BY pid').all(id) as {
       pid: number; tgid: number; ppid: number; mm_id: number; fdtable_id: number; fs_id: number; sighand_id: number;
     }[];
-    const processes = [info.parent, info.c1, info.c2, info.g].sort((a, b) => a - b);
-    expect(tasks.map((t) => t.pid)).toEqual([...processes, ...info.threads].sort((a, b) => a - b));
+    const processes = [info.parent, info.c1, info.c2, info.c3, info.g, info.v].sort((a, b) => a - b);
+    expect(tasks.map((t) => t.pid)).toEqual([...processes, ...info.threads, info.t].sort((a, b) => a - b));
     const byPid = new Map(tasks.map((t) => [t.pid, t]));
     expect(byPid.get(info.c1)!.ppid).toBe(info.parent);
     expect(byPid.get(info.c2)!.ppid).toBe(info.parent);
+    expect(byPid.get(info.c3)!.ppid).toBe(info.parent);
     expect(byPid.get(info.g)!.ppid).toBe(info.c1);
+    expect(byPid.get(info.v)!.ppid).toBe(info.c3);
 
     // the threads of c2 are tasks of c2 sharing everything with its main thread
     const main = byPid.get(info.c2)!;
@@ -75,16 +77,24 @@ describe('capture of a live process tree', () => {
       expect(t.tgid).toBe(info.c2);
       expect([t.mm_id, t.fdtable_id, t.fs_id, t.sighand_id]).toEqual([main.mm_id, main.fdtable_id, main.fs_id, main.sighand_id]);
     }
-    // separate processes share none of them (fork copies)
-    const mains = processes.map((p) => byPid.get(p)!);
+    // c3's thread unshared its fd table and nothing else; v, a process of its own, shares all four with c3
+    const c3 = byPid.get(info.c3)!;
+    const t3 = byPid.get(info.t)!;
+    expect(t3.tgid).toBe(info.c3);
+    expect([t3.mm_id, t3.fs_id, t3.sighand_id]).toEqual([c3.mm_id, c3.fs_id, c3.sighand_id]);
+    expect(t3.fdtable_id).not.toBe(c3.fdtable_id);
+    const v = byPid.get(info.v)!;
+    expect(v.tgid).toBe(info.v);
+    expect([v.mm_id, v.fdtable_id, v.fs_id, v.sighand_id]).toEqual([c3.mm_id, c3.fdtable_id, c3.fs_id, c3.sighand_id]);
+    // processes made by fork share none of them (fork copies)
+    const mains = [info.parent, info.c1, info.c2, info.c3, info.g].map((p) => byPid.get(p)!);
     for (const kind of ['mm_id', 'fdtable_id', 'fs_id', 'sighand_id'] as const) {
-      expect(new Set(mains.map((t) => t[kind])).size).toBe(4);
+      expect(new Set(mains.map((t) => t[kind])).size).toBe(5);
     }
-    // one fd table object per process, counted once per task using it, keyed by its first task
+    // one fd table object per table, counted once per task using it, keyed by its first task
     const tables = store.db.prepare(`SELECT key, refcount, inferred FROM shared_objects WHERE checkpoint_id = ? AND kind = 'fdtable' ORDER BY key`).all(id);
-    expect(tables).toEqual(
-      processes.map((p) => ({ key: String(p), refcount: p === info.c2 ? 4 : 1, inferred: 0 })).sort((a, b) => a.key.localeCompare(b.key)),
-    );
+    const users: [number, number][] = [[info.parent, 1], [info.c1, 1], [info.g, 1], [info.c2, 4], [Math.min(info.c3, info.v), 2], [info.t, 1]];
+    expect(tables).toEqual(users.map(([tid, refcount]) => ({ key: String(tid), refcount, inferred: 0 })).sort((a, b) => a.key.localeCompare(b.key)));
     expect(store.verify(id)).toEqual([]);
     store.close();
   });
@@ -188,6 +198,18 @@ describe('capture of a live process tree', () => {
     }
     expect(fdOf(rows, info.parent, info.fds.sock_a).object_id).not.toBe(fdOf(rows, info.parent, info.fds.sock_b).object_id);
     store.close();
+  });
+
+  // A known gap of the capture, kept as a failing test until it is closed: /proc/net/unix
+  // does not show a unix socket's peer (sock_diag's UNIX_DIAG_PEER does), so peer_ino
+  // stays null and nothing in the store pairs the two ends of a socketpair.
+  it.fails('records the peer of each end of a socketpair', async () => {
+    const { store, info, id } = await captureTree();
+    const rows = fdRows(store, id);
+    const peer = (fd: number) => store.db.prepare('SELECT peer_ino FROM sockets WHERE object_id = ?').pluck().get(fdOf(rows, info.parent, fd).object_id);
+    const peers = [peer(info.fds.sock_a), peer(info.fds.sock_b)];
+    store.close();
+    expect(peers).toEqual([info.inodes.sock_b, info.inodes.sock_a]);
   });
 
   it('stores task details: command line, namespaces, limits, and no environment unless asked', async () => {

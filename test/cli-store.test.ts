@@ -1,8 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../src/index.js';
-import { runCli } from './helpers/cli.js';
+import { CLI, runCli } from './helpers/cli.js';
 import { tempDir, tempStorePath } from './helpers/tmp.js';
 
 /** A store with two small checkpoints written through the library. */
@@ -135,6 +136,15 @@ describe('ckptdb CLI over a store', () => {
     const bad = await runCli(['frobnicate']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/unknown command 'frobnicate'/);
+  });
+
+  it('stops quietly when its reader goes away, help included', () => {
+    // `head -c 1` closes the pipe after one byte: the rest of the help meets EPIPE
+    for (let i = 0; i < 10; i++) {
+      const r = spawnSync('sh', ['-c', `"${process.execPath}" "${CLI}" capture --help | head -c 1 >/dev/null`], { encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+    }
   });
 
   it('never prints a stack trace unless CKPTDB_DEBUG=1', async () => {

@@ -3,36 +3,38 @@ import { describe, expect, it } from 'vitest';
 import { openStore, openStoreKysely, QuerySession, storeKysely } from '../src/index.js';
 import { latestVersion, loadMigrations, migrate } from '../src/store/migrate.js';
 import { APPLICATION_ID } from '../src/store/open.js';
-import { knownTreeStore } from './helpers/knownTreeStore.js';
+import { copyStore, useLiveTree } from './helpers/liveTree.js';
+import { fdCount, fdRefs } from './helpers/procTreeShape.js';
 import { tempStorePath } from './helpers/tmp.js';
+
+const live = useLiveTree();
 
 describe('query session (library)', () => {
   it('gives a typed kysely instance over tables and views', async () => {
-    const path = knownTreeStore();
+    const { tree, shape, newest } = live();
+    const path = copyStore(live());
     const db = openStoreKysely(path);
     try {
       const rows = await db
         .selectFrom('open_fds')
-        .select(['pid', 'fd', 'path', 'shared'])
-        .where('checkpoint_id', '=', 1)
+        .select(['pid', 'tid', 'fd', 'path', 'shared'])
+        .where('checkpoint_id', '=', newest)
         .where('type', '=', 'socket')
-        .orderBy('pid').orderBy('fd')
+        .orderBy('pid').orderBy('tid').orderBy('fd')
         .execute();
-      expect(rows).toEqual([
-        { pid: 1100, fd: 3, path: 'socket:[6001]', shared: 2 },
-        { pid: 1200, fd: 3, path: 'socket:[6001]', shared: 2 },
-        { pid: 1200, fd: 6, path: 'socket:[6002]', shared: 1 },
-        { pid: 1200, fd: 7, path: 'socket:[6003]', shared: 1 },
-        { pid: 1200, fd: 8, path: 'socket:[6004]', shared: 1 },
-        { pid: 1300, fd: 3, path: 'socket:[6005]', shared: 1 },
-      ]);
-      const holders = await db.selectFrom('fd_holders').select(['pid', 'tid', 'fd']).where('fd', '=', 1).orderBy('pid').orderBy('tid').execute();
-      expect(holders).toEqual([
-        { pid: 1000, tid: 1000, fd: 1 }, { pid: 1100, tid: 1100, fd: 1 }, { pid: 1100, tid: 1102, fd: 1 },
-        { pid: 1200, tid: 1200, fd: 1 }, { pid: 1201, tid: 1201, fd: 1 }, { pid: 1300, tid: 1300, fd: 1 },
-      ]);
-      const threads = await db.selectFrom('task_info').select(['tid', 'pid', 'parent_comm']).where('is_thread', '=', 1).orderBy('tid').execute();
-      expect(threads).toEqual([{ tid: 1101, pid: 1100, parent_comm: 'bash' }, { tid: 1102, pid: 1100, parent_comm: 'bash' }]);
+      expect(rows).toEqual(
+        fdRefs(shape)
+          .filter((f) => shape.files[f.file].type === 'socket')
+          .sort((a, b) => a.pid - b.pid || a.tid - b.tid || a.fd - b.fd)
+          .map((f) => ({ pid: f.pid, tid: f.tid, fd: f.fd, path: shape.files[f.file].path, shared: fdCount(shape, f.file) })),
+      );
+      const holders = await db.selectFrom('fd_holders').select(['pid', 'tid', 'fd']).where('checkpoint_id', '=', newest).where('fd', '=', 1).orderBy('pid').orderBy('tid').execute();
+      expect(holders).toEqual(fdRefs(shape).filter((f) => f.fd === 1).map((f) => ({ pid: f.pid, tid: f.tid, fd: 1 })).sort((a, b) => a.pid - b.pid || a.tid - b.tid));
+      const threads = await db.selectFrom('task_info').select(['tid', 'pid', 'comm', 'parent_comm']).where('checkpoint_id', '=', newest).where('is_thread', '=', 1).orderBy('tid').execute();
+      expect(threads).toEqual([
+        ...tree.threads.map((tid) => ({ tid, pid: tree.c2, comm: 'worker', parent_comm: tree.comm })),
+        { tid: tree.t, pid: tree.c3, comm: 'own-fds', parent_comm: tree.comm },
+      ].sort((a, b) => a.tid - b.tid));
       // the connection is read-only
       await expect(db.deleteFrom('fds').execute()).rejects.toThrowError(/readonly/);
     } finally {
@@ -41,12 +43,13 @@ describe('query session (library)', () => {
     // storeKysely on a store's own connection
     const store = openStore(path);
     const k = storeKysely(store.db);
-    const n = await k.selectFrom('processes').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-    expect(n.n).toBe(5);
+    const n = await k.selectFrom('processes').select((eb) => eb.fn.countAll<number>().as('n')).where('checkpoint_id', '=', newest).executeTakeFirstOrThrow();
+    expect(n.n).toBe(shape.processes.length);
     await k.destroy();
     expect(store.db.open).toBe(false);
   });
 
+  // written through the writer: no file system here has inode numbers above 2^53
   it('reads 64-bit values exactly and tells apart columns of one name', () => {
     const path = tempStorePath();
     const store = openStore(path);

@@ -26,6 +26,13 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A reader that stops early (`ckptdb ps | head`) is not an error, whatever was being
+// written: help, a summary or rows.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+  process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+});
+
 main(process.argv).then((code) => {
   process.exitCode = code;
 });

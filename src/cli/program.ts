@@ -14,6 +14,7 @@ import { register as ps } from './commands/ps.js';
 import { register as fds } from './commands/fds.js';
 import { register as objects } from './commands/objects.js';
 import { register as capture } from './commands/capture.js';
+import { register as diff } from './commands/diff.js';
 
 const EXAMPLES = `
 Examples:
@@ -35,6 +36,6 @@ export function buildProgram(): Command {
     .addOption(new Option('--db <path>', 'store file').env('CKPTDB_DB'))
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', EXAMPLES);
-  for (const register of [capture, list, show, ps, fds, objects, q, query, exportCommand, importCommand, rm, verify]) register(program);
+  for (const register of [capture, list, show, ps, fds, objects, q, query, diff, exportCommand, importCommand, rm, verify]) register(program);
   return program;
 }

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import { CkptdbError } from '../errors.js';
+import { checkpointDetails, type CheckpointDetails } from '../store/describe.js';
 import { noSuchCheckpoint } from '../store/store.js';
 import type { StoreSchema } from '../store/schema.js';
 import { cannedQuery, NEWEST, type CannedQuery } from './canned.js';
@@ -53,6 +54,11 @@ export class QuerySession {
     const exists = k.selectFrom('checkpoints').select('id').where('id', '=', id).compile();
     if (!this.db.prepare(exists.sql).get(...exists.parameters)) throw noSuchCheckpoint(id, this.path);
     return id;
+  }
+
+  /** A checkpoint (default: the newest) with its row counts and shared objects per kind. */
+  describe(id?: number): CheckpointDetails {
+    return checkpointDetails(this.db, this.checkpointId(id))!;
   }
 
   /** A typed query builder on this session's read-only connection. */

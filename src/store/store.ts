@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import { CkptdbError } from '../errors.js';
 import { CheckpointWriter } from '../capture/writer.js';
 import type { CheckpointMeta, WriterOptions } from '../capture/types.js';
+import { checkpointDetails, type CheckpointDetails, type CheckpointRow } from './describe.js';
 import { namedStatements, statement } from './sqlFile.js';
 import { asStoreError, openDatabase, type OpenOptions } from './open.js';
 import { verifyStore, type VerifyFinding } from './verify.js';
@@ -19,23 +20,7 @@ export interface CheckpointSummary {
   fds: number;
 }
 
-export interface CheckpointRow {
-  id: number;
-  label: string | null;
-  source: string;
-  host: string | null;
-  kernel: string | null;
-  root_pid: number | null;
-  frozen: number;
-  started_at: string;
-  finished_at: string;
-  meta: string | null;
-}
-
-export interface CheckpointDetails extends CheckpointRow {
-  counts: Record<string, number>;
-  objects: { kind: string; n: number; refs: number; shared: number }[];
-}
+export type { CheckpointRow, CheckpointDetails };
 
 /** An open store: one SQLite file holding many checkpoints. */
 export class Store {
@@ -67,13 +52,9 @@ export class Store {
 
   /** The checkpoint with its row counts and shared objects per kind. */
   describeCheckpoint(id: number): CheckpointDetails {
-    const row = this.getCheckpoint(id);
-    const counts: Record<string, number> = {};
-    for (const r of this.db.prepare(statement('internal/store.sql', 'count_rows')).all({ id }) as { kind: string; n: number }[]) {
-      counts[r.kind] = r.n;
-    }
-    const objects = this.db.prepare(statement('internal/store.sql', 'count_objects_by_kind')).all({ id }) as CheckpointDetails['objects'];
-    return { ...row, counts, objects };
+    const details = checkpointDetails(this.db, checkId(id));
+    if (!details) throw noSuchCheckpoint(id, this.path);
+    return details;
   }
 
   /** Removes a checkpoint and every row of it, all or nothing. */

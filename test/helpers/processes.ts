@@ -80,22 +80,49 @@ export async function waitFor(check: () => boolean, ms = 10_000, what = 'conditi
   }
 }
 
-/** What test/fixtures/proc-tree.py reports of the tree it built. */
+/** What test/fixtures/proc-tree.py reports of the tree it built (its docstring describes the shape). */
 export interface ProcTree {
   parent: number;
+  /** The parent's parent: whoever started the fixture. */
+  ppid: number;
+  /** The comm of every process of the tree. */
+  comm: string;
   c1: number;
   c2: number;
+  c3: number;
   g: number;
+  /** C2's threads. */
   threads: number[];
+  /** C3's thread with an fd table of its own. */
+  t: number;
+  /** The process C3 cloned to share its address space and fd table. */
+  v: number;
+  /** fd numbers: of C1's second open of data, of C1's TCP client, of T's own file. */
   reopen: number;
+  client: number;
+  own: number;
   port: number;
+  client_port: number;
+  udp_port: number;
   dir: string;
-  fds: Record<'data' | 'dup' | 'private' | 'deleted' | 'pipe_r' | 'pipe_w' | 'sock_a' | 'sock_b' | 'listen' | 'eventfd' | 'epoll' | 'memfd', number>;
+  /** The command line of every process of the tree. */
+  argv: string[];
+  /** P's fds (accepted, fifo and udp P alone holds). */
+  fds: Record<
+    'data' | 'dup' | 'private' | 'deleted' | 'pipe_r' | 'pipe_w' | 'sock_a' | 'sock_b' | 'listen' | 'eventfd' | 'epoll' | 'memfd' | 'accepted' | 'fifo' | 'udp',
+    number
+  >;
+  /** Inode numbers of the pipe and the sockets (stdout: fd 1, the caller's socket). */
+  inodes: Record<'pipe_r' | 'sock_a' | 'sock_b' | 'listen' | 'accepted' | 'udp' | 'stdout' | 'client', number>;
+  /** 'major:minor:inode' of the files. */
+  files: Record<'data' | 'private' | 'stderr' | 'own' | 'fifo' | 'deleted' | 'memfd' | 'null', string>;
+  /** /proc/self/ns of the parent: type -> link ('net:[4026531840]'). */
+  namespaces: Record<string, string>;
 }
 
-/** Starts test/fixtures/proc-tree.py, keeping its files in dir. */
-export async function startProcTree(dir: string, opts: { command?: string[] } = {}): Promise<ProcTree> {
-  return (await startFixture<ProcTree>('proc-tree.py', [dir], opts)).info;
+/** Starts test/fixtures/proc-tree.py, keeping its files in dir; args go on its command line. */
+export async function startProcTree(dir: string, opts: { command?: string[]; args?: string[] } = {}): Promise<ProcTree> {
+  return (await startFixture<ProcTree>('proc-tree.py', [dir, ...(opts.args ?? [])], opts)).info;
 }
 
 /** A pid that is free now. */

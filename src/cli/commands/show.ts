@@ -1,27 +1,39 @@
 import type { Command } from 'commander';
-import { addFormatOptions, formatOf, parseId, withStore } from '../context.js';
+import { checkpointNotes } from '../checkpointNotes.js';
+import { addFormatOptions, formatOf, parseId } from '../context.js';
 import { jsonValue, renderRows, type Row } from '../render.js';
+import { withQuerySession } from '../session.js';
+
+const HELP = `
+Rows: id, label, source (proc, import, criu), host, kernel, root pid, frozen (yes when
+the tree was held still for a consistent capture), start and finish times; for a
+capture what it took (the pids, with --tree their descendants) and left out, whether
+environments were recorded, whether the kernel's kcmp decided what is shared (else
+sharing was inferred from evidence), what --freeze held, and its warnings: tasks
+and fds that vanished while being read, entries it was not allowed to read. Then
+the row counts per table, and per kind of shared object how many there are, how
+many are shared (refcount above 1) and how many references they have.
+
+--json gives one object: the checkpoint's columns, meta as stored (the capture's
+warnings, kcmp, timings), counts and objects.
+
+Examples:
+  $ ckptdb show               the newest checkpoint
+  $ ckptdb show 3
+  $ ckptdb show 3 --json | jq .meta.warnings
+`;
 
 export function register(program: Command): void {
   addFormatOptions(
     program
       .command('show')
-      .argument('<id>', 'checkpoint id')
-      .description('summarise a checkpoint: where and when it was taken, and how many of each object it holds')
-      .addHelpText('after', `
-Rows: id, label, source (proc, import, criu), host, kernel, root pid, frozen (yes when
-the tree was held still for a consistent capture), start and finish times, the row
-counts per table, and per kind of shared object how many there are, how many are
-shared (refcount above 1) and how many references they have. --json gives one object.
-
-Examples:
-  $ ckptdb show 3
-  $ ckptdb show 3 --json
-`),
-  ).action(async (id: string, _opts, cmd: Command) => {
-    await withStore(cmd, 'existing', async (store) => {
-      const d = store.describeCheckpoint(parseId(id));
-      const format = formatOf(cmd);
+      .argument('[id]', 'checkpoint id; default: the newest')
+      .description('summarise a checkpoint: how, where and when it was taken, its warnings, and how many of each object it holds')
+      .addHelpText('after', HELP),
+  ).action(async (id: string | undefined, _opts, cmd: Command) => {
+    const format = formatOf(cmd);
+    await withQuerySession(cmd, async (session) => {
+      const d = session.describe(id === undefined ? undefined : parseId(id));
       const meta = d.meta ? (JSON.parse(d.meta) as unknown) : null;
       if (format === 'json') {
         process.stdout.write(jsonValue({ ...d, frozen: d.frozen === 1, meta }, 2) + '\n');
@@ -37,6 +49,7 @@ Examples:
         { field: 'frozen', value: d.frozen ? 'yes' : 'no' },
         { field: 'started', value: d.started_at },
         { field: 'finished', value: d.finished_at },
+        ...checkpointNotes(meta),
         ...Object.entries(d.counts).map(([k, n]) => ({ field: k, value: n })),
         ...d.objects.map((o) => ({ field: `objects: ${o.kind}`, value: `${o.n} (${o.shared} shared, ${o.refs} refs)` })),
       ];

@@ -1,0 +1,463 @@
+-- Statements of the diff engine (src/query/diff/): what changed from checkpoint :a to
+-- checkpoint :b, computed in SQLite over both checkpoints and written to TEMP tables
+-- that hold only the differences; nothing of either checkpoint is loaded into memory.
+--
+-- The engine opens a read-only connection and attaches the store of A as schema `a`
+-- and the store of B as schema `b` (the same file twice when both checkpoints are in
+-- one store), so every statement reads `a.` against `b.` in the same way.
+-- Statements marked "per side" are run once for each side: `{side}` stands for a or b
+-- (a schema, a column prefix, a parameter name), `{other}` for the other one.
+--
+-- Identity (row ids differ between checkpoints and are never compared):
+--   process  tgid + start time of its main thread (NULL when that thread has no row)
+--   task     pid + start time
+--   fd       process + fd number; the open file behind it is compared by what it is
+--   map      process + start address
+--   object   kind + key, for the kinds whose key is a kernel identity
+--
+-- Every `mask` has one bit per compared field, in the order of FIELDS in
+-- src/query/diff/fields.ts; a change whose bits are all ignored is dropped. In SQLite
+-- `|` and `<<` bind equally, so every shifted term stands in its own parentheses.
+
+-- name: create_work_tables
+CREATE TEMP TABLE diff_procs (
+  id         INTEGER PRIMARY KEY,        -- numbered in (pid, start_time) order: the output order
+  pid        INTEGER NOT NULL,           -- the tgid
+  start_time INTEGER,
+  a_task     INTEGER,                    -- the main thread's row on each side
+  b_task     INTEGER,
+  a_fdtable  INTEGER,
+  b_fdtable  INTEGER,
+  a_mm       INTEGER,
+  b_mm       INTEGER
+);
+CREATE INDEX temp.diff_procs_key ON diff_procs (pid, start_time);
+CREATE INDEX temp.diff_procs_a_fdtable ON diff_procs (a_fdtable);
+CREATE INDEX temp.diff_procs_b_fdtable ON diff_procs (b_fdtable);
+-- Owner of an address space, fd table, fs info or signal-handler table (see fill_owners).
+CREATE TEMP TABLE diff_owners (side TEXT, object_id INTEGER, owner INTEGER, PRIMARY KEY (side, object_id)) WITHOUT ROWID;
+-- What a task is compared by beside its own columns.
+CREATE TEMP TABLE diff_task_facts (
+  side TEXT, task_id INTEGER, proc INTEGER,
+  mm INTEGER, fdtable INTEGER, fs INTEGER, sighand INTEGER,
+  ns TEXT,                               -- JSON object: namespace type -> key
+  rlimits TEXT,                          -- JSON object: resource -> 'soft/hard'
+  PRIMARY KEY (side, task_id)
+) WITHOUT ROWID;
+CREATE INDEX temp.diff_task_facts_proc ON diff_task_facts (side, proc);
+-- The fds of every open file that more than one fd shares.
+CREATE TEMP TABLE diff_holders (side TEXT, file_id INTEGER, proc INTEGER, fd INTEGER, common INTEGER);
+CREATE INDEX temp.diff_holders_common ON diff_holders (common, proc, fd);
+-- Per shared open file: all its holders as 'pid:fd', and those in both checkpoints as
+-- 'proc:fd'. A rowid table: these lists can be long, and an index b-tree (WITHOUT
+-- ROWID) would read a whole overflowing row to compare each key.
+CREATE TEMP TABLE diff_shares (side TEXT, file_id INTEGER, holders TEXT, common TEXT);
+CREATE UNIQUE INDEX temp.diff_shares_key ON diff_shares (side, file_id);
+-- The differences: status added | removed | changed, and the row on each side.
+CREATE TEMP TABLE diff_tasks (proc INTEGER, pid INTEGER, start_time INTEGER, status TEXT, mask INTEGER, a_id INTEGER, b_id INTEGER);
+CREATE INDEX temp.diff_tasks_key ON diff_tasks (proc, pid, start_time);
+CREATE TEMP TABLE diff_fds (proc INTEGER, fd INTEGER, status TEXT, mask INTEGER, a_id INTEGER, b_id INTEGER, PRIMARY KEY (proc, fd)) WITHOUT ROWID;
+CREATE TEMP TABLE diff_maps (proc INTEGER, start_addr TEXT, status TEXT, mask INTEGER, a_id INTEGER, b_id INTEGER, PRIMARY KEY (proc, start_addr)) WITHOUT ROWID;
+CREATE TEMP TABLE diff_objects (kind TEXT, key TEXT, status TEXT, mask INTEGER, a_id INTEGER, b_id INTEGER, PRIMARY KEY (kind, key)) WITHOUT ROWID;
+
+-- name: fill_procs
+-- Every process of either checkpoint, once, matched by tgid and main-thread start time.
+INSERT INTO diff_procs (pid, start_time, a_task, b_task, a_fdtable, b_fdtable, a_mm, b_mm)
+SELECT pid, start_time, max(a_task), max(b_task), max(a_fdtable), max(b_fdtable), max(a_mm), max(b_mm)
+FROM (
+  SELECT t.tgid AS pid, l.start_time, l.id AS a_task, NULL AS b_task,
+         l.fdtable_id AS a_fdtable, NULL AS b_fdtable, l.mm_id AS a_mm, NULL AS b_mm
+  FROM a.tasks t LEFT JOIN a.tasks l ON l.checkpoint_id = t.checkpoint_id AND l.pid = t.tgid
+  WHERE t.checkpoint_id = :a
+  UNION ALL
+  SELECT t.tgid, l.start_time, NULL, l.id, NULL, l.fdtable_id, NULL, l.mm_id
+  FROM b.tasks t LEFT JOIN b.tasks l ON l.checkpoint_id = t.checkpoint_id AND l.pid = t.tgid
+  WHERE t.checkpoint_id = :b
+)
+GROUP BY pid, start_time
+ORDER BY pid, start_time;
+
+-- name: fill_owners
+-- Per side. The keys of address spaces, fd tables, fs info and signal handlers are
+-- local to one capture, so each is named by its owner instead: the lowest pid of a
+-- main thread holding it, else the lowest pid holding it. A thread that leaves or
+-- joins one shows as a task whose mm / fdtable / fs / sighand changed owner.
+INSERT INTO diff_owners (side, object_id, owner)
+SELECT '{side}', object_id, coalesce(min(iif(pid = tgid, pid, NULL)), min(pid))
+FROM (
+  SELECT mm_id AS object_id, pid, tgid FROM {side}.tasks WHERE checkpoint_id = :{side} AND mm_id IS NOT NULL
+  UNION ALL
+  SELECT fdtable_id, pid, tgid FROM {side}.tasks WHERE checkpoint_id = :{side} AND fdtable_id IS NOT NULL
+  UNION ALL
+  SELECT fs_id, pid, tgid FROM {side}.tasks WHERE checkpoint_id = :{side} AND fs_id IS NOT NULL
+  UNION ALL
+  SELECT sighand_id, pid, tgid FROM {side}.tasks WHERE checkpoint_id = :{side} AND sighand_id IS NOT NULL
+)
+GROUP BY object_id;
+
+-- name: fill_task_facts
+-- Per side. :ignored is a JSON array of ignored field names ('ns.net', 'rlimits.core').
+INSERT INTO diff_task_facts (side, task_id, proc, mm, fdtable, fs, sighand, ns, rlimits)
+SELECT '{side}', t.id,
+  (SELECT p.id FROM diff_procs p
+   WHERE p.pid = t.tgid
+     AND p.start_time IS (SELECT l.start_time FROM {side}.tasks l WHERE l.checkpoint_id = :{side} AND l.pid = t.tgid)),
+  (SELECT owner FROM diff_owners WHERE side = '{side}' AND object_id = t.mm_id),
+  (SELECT owner FROM diff_owners WHERE side = '{side}' AND object_id = t.fdtable_id),
+  (SELECT owner FROM diff_owners WHERE side = '{side}' AND object_id = t.fs_id),
+  (SELECT owner FROM diff_owners WHERE side = '{side}' AND object_id = t.sighand_id),
+  (SELECT json_group_object(n.type, o.key ORDER BY n.type)
+   FROM {side}.task_namespaces n JOIN {side}.shared_objects o ON o.id = n.ns_id
+   WHERE n.task_id = t.id AND 'ns.' || n.type NOT IN (SELECT value FROM json_each(:ignored))),
+  (SELECT json_group_object(r.resource, coalesce(r.soft, 'unlimited') || '/' || coalesce(r.hard, 'unlimited') ORDER BY r.resource)
+   FROM {side}.task_rlimits r
+   WHERE r.task_id = t.id AND 'rlimits.' || r.resource NOT IN (SELECT value FROM json_each(:ignored)))
+FROM {side}.tasks t
+WHERE t.checkpoint_id = :{side};
+
+-- name: tasks_removed_or_changed
+-- Tasks are few beside fds: one pass computes every field's bit.
+INSERT INTO diff_tasks (proc, pid, start_time, status, mask, a_id, b_id)
+SELECT fa.proc, ta.pid, ta.start_time, iif(tb.id IS NULL, 'removed', 'changed'),
+  iif(tb.id IS NULL, 0,
+      (ta.tgid IS NOT tb.tgid)
+    | ((ta.ppid IS NOT tb.ppid) << 1)
+    | ((ta.pgid IS NOT tb.pgid) << 2)
+    | ((ta.sid IS NOT tb.sid) << 3)
+    | ((ta.state IS NOT tb.state) << 4)
+    | ((ta.comm IS NOT tb.comm) << 5)
+    | ((ta.uid IS NOT tb.uid) << 6)
+    | ((ta.euid IS NOT tb.euid) << 7)
+    | ((ta.suid IS NOT tb.suid) << 8)
+    | ((ta.fsuid IS NOT tb.fsuid) << 9)
+    | ((ta.gid IS NOT tb.gid) << 10)
+    | ((ta.egid IS NOT tb.egid) << 11)
+    | ((ta.sgid IS NOT tb.sgid) << 12)
+    | ((ta.fsgid IS NOT tb.fsgid) << 13)
+    | ((ta.cmdline IS NOT tb.cmdline) << 14)
+    | ((ta.exe IS NOT tb.exe) << 15)
+    | ((ta.cwd IS NOT tb.cwd) << 16)
+    | ((ta.root IS NOT tb.root) << 17)
+    | ((ta.sig_pending IS NOT tb.sig_pending) << 18)
+    | ((ta.sig_blocked IS NOT tb.sig_blocked) << 19)
+    | ((ta.sig_ignored IS NOT tb.sig_ignored) << 20)
+    | ((ta.sig_caught IS NOT tb.sig_caught) << 21)
+    | ((ta.env IS NOT tb.env) << 22)
+    | ((ta.attrs IS NOT tb.attrs) << 23)
+    | ((fa.mm IS NOT fb.mm) << 24)
+    | ((fa.fdtable IS NOT fb.fdtable) << 25)
+    | ((fa.fs IS NOT fb.fs) << 26)
+    | ((fa.sighand IS NOT fb.sighand) << 27)
+    | ((fa.ns IS NOT fb.ns) << 28)
+    | ((fa.rlimits IS NOT fb.rlimits) << 29)) AS mask,
+  ta.id, tb.id
+FROM a.tasks ta
+JOIN diff_task_facts fa ON fa.side = 'a' AND fa.task_id = ta.id
+LEFT JOIN b.tasks tb ON tb.checkpoint_id = :b AND tb.pid = ta.pid AND tb.start_time IS ta.start_time
+LEFT JOIN diff_task_facts fb ON fb.side = 'b' AND fb.task_id = tb.id
+WHERE ta.checkpoint_id = :a AND (tb.id IS NULL OR mask <> 0);
+
+-- name: tasks_added
+INSERT INTO diff_tasks (proc, pid, start_time, status, mask, a_id, b_id)
+SELECT fb.proc, tb.pid, tb.start_time, 'added', 0, NULL, tb.id
+FROM b.tasks tb
+JOIN diff_task_facts fb ON fb.side = 'b' AND fb.task_id = tb.id
+WHERE tb.checkpoint_id = :b
+  AND NOT EXISTS (SELECT 1 FROM a.tasks ta WHERE ta.checkpoint_id = :a AND ta.pid = tb.pid AND ta.start_time IS tb.start_time);
+
+-- name: fds_removed_or_changed
+-- The hot path. Each side's fds with what their open file is, in (process, fd) order
+-- (CROSS JOIN keeps the processes outermost, so both come in index order), merged by
+-- EXCEPT: SQLite runs it as one merge pass over both, with no per-fd lookup. What is
+-- left, the fds of A with no identical fd in B, is few: CROSS JOIN keeps it outermost
+-- while it is classified and masked by key.
+INSERT INTO diff_fds (proc, fd, status, mask, a_id, b_id)
+SELECT c.proc, c.fd, iif(fb.id IS NULL, 'removed', 'changed'),
+  iif(fb.id IS NULL, 0,
+      (fa.cloexec IS NOT fb.cloexec)
+    | ((xa.type IS NOT xb.type) << 1)
+    | ((xa.path IS NOT xb.path) << 2)
+    | ((xa.dev IS NOT xb.dev) << 3)
+    | ((xa.inode IS NOT xb.inode) << 4)
+    | ((xa.pos IS NOT xb.pos) << 5)
+    | ((xa.flags IS NOT xb.flags) << 6)
+    | ((xa.mode IS NOT xb.mode) << 7)
+    | ((xa.deleted IS NOT xb.deleted) << 8)
+    | ((xa.attrs IS NOT xb.attrs) << 9)),
+  fa.id, fb.id
+FROM (
+  SELECT p.id AS proc, f.fd, f.cloexec, x.type, x.path, x.dev, x.inode, x.pos, x.flags, x.mode, x.deleted, x.attrs
+  FROM diff_procs p CROSS JOIN a.fds f ON f.fdtable_id = p.a_fdtable JOIN a.files x ON x.id = f.file_id
+  EXCEPT
+  SELECT p.id, f.fd, f.cloexec, x.type, x.path, x.dev, x.inode, x.pos, x.flags, x.mode, x.deleted, x.attrs
+  FROM diff_procs p CROSS JOIN b.fds f ON f.fdtable_id = p.b_fdtable JOIN b.files x ON x.id = f.file_id
+  ORDER BY 1, 2
+) c
+CROSS JOIN diff_procs p ON p.id = c.proc
+CROSS JOIN a.fds fa ON fa.fdtable_id = p.a_fdtable AND fa.fd = c.fd
+CROSS JOIN a.files xa ON xa.id = fa.file_id
+LEFT JOIN b.fds fb ON fb.fdtable_id = p.b_fdtable AND fb.fd = c.fd
+LEFT JOIN b.files xb ON xb.id = fb.file_id;
+
+-- name: fds_added
+-- The (process, fd) keys of B not in A, merged from the two covering (fdtable_id, fd) indexes.
+INSERT INTO diff_fds (proc, fd, status, mask, a_id, b_id)
+SELECT c.proc, c.fd, 'added', 0, NULL, fb.id
+FROM (
+  SELECT p.id AS proc, f.fd FROM diff_procs p CROSS JOIN b.fds f ON f.fdtable_id = p.b_fdtable
+  EXCEPT
+  SELECT p.id, f.fd FROM diff_procs p CROSS JOIN a.fds f ON f.fdtable_id = p.a_fdtable
+  ORDER BY 1, 2
+) c
+CROSS JOIN diff_procs p ON p.id = c.proc
+CROSS JOIN b.fds fb ON fb.fdtable_id = p.b_fdtable AND fb.fd = c.fd;
+
+-- name: fill_holders
+-- Per side. Each fd of a process whose open file more than one fd shares (the partial
+-- index of 0004_diff finds those files), and whether the same fd, same process and
+-- number, exists in the other checkpoint.
+INSERT INTO diff_holders (side, file_id, proc, fd, common)
+SELECT '{side}', d.file_id, p.id, d.fd,
+       EXISTS (SELECT 1 FROM {other}.fds x WHERE x.fdtable_id = p.{other}_fdtable AND x.fd = d.fd)
+FROM {side}.shared_objects o
+JOIN {side}.fds d ON d.file_id = o.id
+JOIN diff_procs p ON p.{side}_fdtable = d.fdtable_id
+WHERE o.checkpoint_id = :{side} AND o.kind = 'file' AND o.refcount > 1;
+
+-- name: fill_shares
+INSERT INTO diff_shares (side, file_id, holders, common)
+SELECT h.side, h.file_id,
+       group_concat(p.pid || ':' || h.fd, ',' ORDER BY p.pid, h.fd),
+       group_concat(iif(h.common, h.proc || ':' || h.fd, NULL), ',' ORDER BY h.proc, h.fd)
+FROM diff_holders h JOIN diff_procs p ON p.id = h.proc
+GROUP BY h.side, h.file_id;
+
+-- name: fds_sharing_changed
+-- An fd in both checkpoints whose open file is shared with another set of fds (bit 10,
+-- shared_with). Only fds present in both checkpoints count: the child that ended, the
+-- fd that was closed, show as themselves, not again as a change of every fd that
+-- shared a file with them. An fd whose file nobody else holds shares with itself alone.
+INSERT INTO diff_fds (proc, fd, status, mask, a_id, b_id)
+SELECT c.proc, c.fd, 'changed', 1 << 10, fa.id, fb.id
+FROM (SELECT DISTINCT proc, fd FROM diff_holders WHERE common) c
+JOIN diff_procs p ON p.id = c.proc
+JOIN a.fds fa ON fa.fdtable_id = p.a_fdtable AND fa.fd = c.fd
+JOIN b.fds fb ON fb.fdtable_id = p.b_fdtable AND fb.fd = c.fd
+LEFT JOIN diff_shares sa ON sa.side = 'a' AND sa.file_id = fa.file_id
+LEFT JOIN diff_shares sb ON sb.side = 'b' AND sb.file_id = fb.file_id
+WHERE coalesce(sa.common, c.proc || ':' || c.fd) IS NOT coalesce(sb.common, c.proc || ':' || c.fd)
+ON CONFLICT (proc, fd) DO UPDATE SET mask = mask | excluded.mask;
+
+-- name: maps_removed_or_changed
+-- A process's maps are those of its main thread's address space; merged as the fds are.
+INSERT INTO diff_maps (proc, start_addr, status, mask, a_id, b_id)
+SELECT c.proc, c.start_addr, iif(mb.id IS NULL, 'removed', 'changed'),
+  iif(mb.id IS NULL, 0,
+      (ma.end_addr IS NOT mb.end_addr)
+    | ((ma.perms IS NOT mb.perms) << 1)
+    | ((ma.pgoff IS NOT mb.pgoff) << 2)
+    | ((ma.dev IS NOT mb.dev) << 3)
+    | ((ma.inode IS NOT mb.inode) << 4)
+    | ((ma.path IS NOT mb.path) << 5)
+    | ((ma.attrs IS NOT mb.attrs) << 6)),
+  ma.id, mb.id
+FROM (
+  SELECT p.id AS proc, m.start_addr, m.end_addr, m.perms, m.pgoff, m.dev, m.inode, m.path, m.attrs
+  FROM diff_procs p CROSS JOIN a.maps m ON m.mm_id = p.a_mm
+  EXCEPT
+  SELECT p.id, m.start_addr, m.end_addr, m.perms, m.pgoff, m.dev, m.inode, m.path, m.attrs
+  FROM diff_procs p CROSS JOIN b.maps m ON m.mm_id = p.b_mm
+  ORDER BY 1, 2
+) c
+CROSS JOIN diff_procs p ON p.id = c.proc
+CROSS JOIN a.maps ma ON ma.mm_id = p.a_mm AND ma.start_addr = c.start_addr
+LEFT JOIN b.maps mb ON mb.mm_id = p.b_mm AND mb.start_addr = c.start_addr;
+
+-- name: maps_added
+INSERT INTO diff_maps (proc, start_addr, status, mask, a_id, b_id)
+SELECT c.proc, c.start_addr, 'added', 0, NULL, mb.id
+FROM (
+  SELECT p.id AS proc, m.start_addr FROM diff_procs p CROSS JOIN b.maps m ON m.mm_id = p.b_mm
+  EXCEPT
+  SELECT p.id, m.start_addr FROM diff_procs p CROSS JOIN a.maps m ON m.mm_id = p.a_mm
+  ORDER BY 1, 2
+) c
+CROSS JOIN diff_procs p ON p.id = c.proc
+CROSS JOIN b.maps mb ON mb.mm_id = p.b_mm AND mb.start_addr = c.start_addr;
+
+-- name: objects_removed_or_changed
+-- Kinds whose key is a kernel identity, read in (kind, key) order from the unique
+-- index and merged by EXCEPT as the fds are.
+INSERT INTO diff_objects (kind, key, status, mask, a_id, b_id)
+SELECT c.kind, c.key, iif(ob.id IS NULL, 'removed', 'changed'),
+  iif(ob.id IS NULL, 0, (oa.refcount IS NOT ob.refcount) | ((oa.attrs IS NOT ob.attrs) << 1)),
+  oa.id, ob.id
+FROM (
+  SELECT kind, key, refcount, attrs FROM a.shared_objects
+  WHERE checkpoint_id = :a AND kind IN ('anon', 'inode', 'ns', 'pipe', 'socket')
+  EXCEPT
+  SELECT kind, key, refcount, attrs FROM b.shared_objects
+  WHERE checkpoint_id = :b AND kind IN ('anon', 'inode', 'ns', 'pipe', 'socket')
+  ORDER BY kind, key
+) c
+CROSS JOIN a.shared_objects oa ON oa.checkpoint_id = :a AND oa.kind = c.kind AND oa.key = c.key
+LEFT JOIN b.shared_objects ob ON ob.checkpoint_id = :b AND ob.kind = c.kind AND ob.key = c.key;
+
+-- name: objects_added
+INSERT INTO diff_objects (kind, key, status, mask, a_id, b_id)
+SELECT c.kind, c.key, 'added', 0, NULL, ob.id
+FROM (
+  SELECT kind, key FROM b.shared_objects
+  WHERE checkpoint_id = :b AND kind IN ('anon', 'inode', 'ns', 'pipe', 'socket')
+  EXCEPT
+  SELECT kind, key FROM a.shared_objects
+  WHERE checkpoint_id = :a AND kind IN ('anon', 'inode', 'ns', 'pipe', 'socket')
+  ORDER BY kind, key
+) c
+CROSS JOIN b.shared_objects ob ON ob.checkpoint_id = :b AND ob.kind = c.kind AND ob.key = c.key;
+
+-- name: sockets_changed
+-- What the kernel shows of a socket in both checkpoints (bits 2-11).
+INSERT INTO diff_objects (kind, key, status, mask, a_id, b_id)
+SELECT oa.kind, oa.key, 'changed',
+    ((sa.family IS NOT sb.family) << 2)
+  | ((sa.sock_type IS NOT sb.sock_type) << 3)
+  | ((sa.protocol IS NOT sb.protocol) << 4)
+  | ((sa.state IS NOT sb.state) << 5)
+  | ((sa.local_addr IS NOT sb.local_addr) << 6)
+  | ((sa.local_port IS NOT sb.local_port) << 7)
+  | ((sa.remote_addr IS NOT sb.remote_addr) << 8)
+  | ((sa.remote_port IS NOT sb.remote_port) << 9)
+  | ((sa.peer_ino IS NOT sb.peer_ino) << 10)
+  | ((sa.attrs IS NOT sb.attrs) << 11) AS mask,
+  oa.id, ob.id
+FROM a.shared_objects oa
+JOIN b.shared_objects ob ON ob.checkpoint_id = :b AND ob.kind = oa.kind AND ob.key = oa.key
+LEFT JOIN a.sockets sa ON sa.object_id = oa.id
+LEFT JOIN b.sockets sb ON sb.object_id = ob.id
+WHERE oa.checkpoint_id = :a AND oa.kind = 'socket' AND mask <> 0
+ON CONFLICT (kind, key) DO UPDATE SET mask = mask | excluded.mask;
+
+-- name: drop_ignored
+-- Changes in ignored fields only. Each parameter is the mask of a kind's compared fields.
+DELETE FROM diff_tasks WHERE status = 'changed' AND mask & :tasks = 0;
+DELETE FROM diff_fds WHERE status = 'changed' AND mask & :fds = 0;
+DELETE FROM diff_maps WHERE status = 'changed' AND mask & :maps = 0;
+DELETE FROM diff_objects WHERE status = 'changed' AND mask & :objects = 0;
+
+-- name: count_changes
+SELECT 'tasks' AS kind, status, count(*) AS n FROM diff_tasks GROUP BY status
+UNION ALL SELECT 'fds', status, count(*) FROM diff_fds GROUP BY status
+UNION ALL SELECT 'maps', status, count(*) FROM diff_maps GROUP BY status
+UNION ALL SELECT 'objects', status, count(*) FROM diff_objects GROUP BY status;
+
+-- name: changed_processes
+-- Processes with a change, in order; in_a / in_b: whether it has tasks on that side.
+SELECT p.id, p.pid, p.start_time, coalesce(tb.comm, ta.comm) AS comm,
+       EXISTS (SELECT 1 FROM diff_task_facts f WHERE f.side = 'a' AND f.proc = p.id) AS in_a,
+       EXISTS (SELECT 1 FROM diff_task_facts f WHERE f.side = 'b' AND f.proc = p.id) AS in_b
+FROM diff_procs p
+LEFT JOIN a.tasks ta ON ta.id = p.a_task
+LEFT JOIN b.tasks tb ON tb.id = p.b_task
+WHERE EXISTS (SELECT 1 FROM diff_tasks d WHERE d.proc = p.id)
+   OR EXISTS (SELECT 1 FROM diff_fds d WHERE d.proc = p.id)
+   OR EXISTS (SELECT 1 FROM diff_maps d WHERE d.proc = p.id)
+ORDER BY p.id;
+
+-- name: read_tasks
+-- The differences with both sides' values, in process order; of one status when
+-- :status is not NULL.
+SELECT d.proc, p.pid AS proc_pid, p.start_time AS proc_start_time, d.pid, d.start_time, d.status, d.mask,
+  ta.tgid AS a_tgid, ta.ppid AS a_ppid, ta.pgid AS a_pgid, ta.sid AS a_sid, ta.state AS a_state, ta.comm AS a_comm,
+  ta.uid AS a_uid, ta.euid AS a_euid, ta.suid AS a_suid, ta.fsuid AS a_fsuid,
+  ta.gid AS a_gid, ta.egid AS a_egid, ta.sgid AS a_sgid, ta.fsgid AS a_fsgid,
+  ta.cmdline AS a_cmdline, ta.exe AS a_exe, ta.cwd AS a_cwd, ta.root AS a_root,
+  ta.sig_pending AS a_sig_pending, ta.sig_blocked AS a_sig_blocked, ta.sig_ignored AS a_sig_ignored, ta.sig_caught AS a_sig_caught,
+  ta.env AS a_env, ta.attrs AS a_attrs,
+  fa.mm AS a_mm, fa.fdtable AS a_fdtable, fa.fs AS a_fs, fa.sighand AS a_sighand, fa.ns AS a_ns, fa.rlimits AS a_rlimits,
+  tb.tgid AS b_tgid, tb.ppid AS b_ppid, tb.pgid AS b_pgid, tb.sid AS b_sid, tb.state AS b_state, tb.comm AS b_comm,
+  tb.uid AS b_uid, tb.euid AS b_euid, tb.suid AS b_suid, tb.fsuid AS b_fsuid,
+  tb.gid AS b_gid, tb.egid AS b_egid, tb.sgid AS b_sgid, tb.fsgid AS b_fsgid,
+  tb.cmdline AS b_cmdline, tb.exe AS b_exe, tb.cwd AS b_cwd, tb.root AS b_root,
+  tb.sig_pending AS b_sig_pending, tb.sig_blocked AS b_sig_blocked, tb.sig_ignored AS b_sig_ignored, tb.sig_caught AS b_sig_caught,
+  tb.env AS b_env, tb.attrs AS b_attrs,
+  fb.mm AS b_mm, fb.fdtable AS b_fdtable, fb.fs AS b_fs, fb.sighand AS b_sighand, fb.ns AS b_ns, fb.rlimits AS b_rlimits
+FROM diff_tasks d
+JOIN diff_procs p ON p.id = d.proc
+LEFT JOIN a.tasks ta ON ta.id = d.a_id
+LEFT JOIN diff_task_facts fa ON fa.side = 'a' AND fa.task_id = d.a_id
+LEFT JOIN b.tasks tb ON tb.id = d.b_id
+LEFT JOIN diff_task_facts fb ON fb.side = 'b' AND fb.task_id = d.b_id
+WHERE :status IS NULL OR d.status = :status
+ORDER BY d.proc, d.pid, d.start_time;
+
+-- name: read_fds
+SELECT d.proc, p.pid, p.start_time, d.fd, d.status, d.mask,
+  fa.cloexec AS a_cloexec, xa.type AS a_type, xa.path AS a_path, xa.dev AS a_dev, xa.inode AS a_inode,
+  xa.pos AS a_pos, xa.flags AS a_flags, xa.mode AS a_mode, xa.deleted AS a_deleted, xa.attrs AS a_attrs,
+  sa.holders AS a_shared_with,
+  fb.cloexec AS b_cloexec, xb.type AS b_type, xb.path AS b_path, xb.dev AS b_dev, xb.inode AS b_inode,
+  xb.pos AS b_pos, xb.flags AS b_flags, xb.mode AS b_mode, xb.deleted AS b_deleted, xb.attrs AS b_attrs,
+  sb.holders AS b_shared_with
+FROM diff_fds d
+JOIN diff_procs p ON p.id = d.proc
+LEFT JOIN a.fds fa ON fa.id = d.a_id
+LEFT JOIN a.files xa ON xa.id = fa.file_id
+LEFT JOIN diff_shares sa ON sa.side = 'a' AND sa.file_id = fa.file_id
+LEFT JOIN b.fds fb ON fb.id = d.b_id
+LEFT JOIN b.files xb ON xb.id = fb.file_id
+LEFT JOIN diff_shares sb ON sb.side = 'b' AND sb.file_id = fb.file_id
+WHERE :status IS NULL OR d.status = :status
+ORDER BY d.proc, d.fd;
+
+-- name: read_maps
+SELECT d.proc, p.pid, p.start_time, d.start_addr AS start, d.status, d.mask,
+  ma.end_addr AS a_end, ma.perms AS a_perms, ma.pgoff AS a_pgoff, ma.dev AS a_dev, ma.inode AS a_inode,
+  ma.path AS a_path, ma.attrs AS a_attrs,
+  mb.end_addr AS b_end, mb.perms AS b_perms, mb.pgoff AS b_pgoff, mb.dev AS b_dev, mb.inode AS b_inode,
+  mb.path AS b_path, mb.attrs AS b_attrs
+FROM diff_maps d
+JOIN diff_procs p ON p.id = d.proc
+LEFT JOIN a.maps ma ON ma.id = d.a_id
+LEFT JOIN b.maps mb ON mb.id = d.b_id
+WHERE :status IS NULL OR d.status = :status
+ORDER BY d.proc, d.start_addr;
+
+-- name: read_objects
+SELECT d.kind, d.key, d.status, d.mask,
+  oa.refcount AS a_refcount, oa.attrs AS a_attrs,
+  sa.family AS a_family, sa.sock_type AS a_sock_type, sa.protocol AS a_protocol, sa.state AS a_state,
+  sa.local_addr AS a_local_addr, sa.local_port AS a_local_port, sa.remote_addr AS a_remote_addr,
+  sa.remote_port AS a_remote_port, sa.peer_ino AS a_peer_ino, sa.attrs AS a_sock_attrs,
+  ob.refcount AS b_refcount, ob.attrs AS b_attrs,
+  sb.family AS b_family, sb.sock_type AS b_sock_type, sb.protocol AS b_protocol, sb.state AS b_state,
+  sb.local_addr AS b_local_addr, sb.local_port AS b_local_port, sb.remote_addr AS b_remote_addr,
+  sb.remote_port AS b_remote_port, sb.peer_ino AS b_peer_ino, sb.attrs AS b_sock_attrs
+FROM diff_objects d
+LEFT JOIN a.shared_objects oa ON oa.id = d.a_id
+LEFT JOIN a.sockets sa ON sa.object_id = d.a_id
+LEFT JOIN b.shared_objects ob ON ob.id = d.b_id
+LEFT JOIN b.sockets sb ON sb.object_id = d.b_id
+WHERE :status IS NULL OR d.status = :status
+ORDER BY d.kind, d.key;
+
+-- name: checkpoint_ref
+-- Per side.
+SELECT id AS checkpoint, label, source, started_at FROM {side}.checkpoints WHERE id = :id;
+
+-- name: fds_in_a
+-- How large the diff is: the fds of checkpoint A.
+SELECT count(*) FROM a.fds WHERE checkpoint_id = :a;
+
+-- name: dump_fds
+-- The differences one connection found, to hand to another.
+SELECT proc, fd, status, mask, a_id, b_id FROM diff_fds;
+
+-- name: dump_objects
+SELECT kind, key, status, mask, a_id, b_id FROM diff_objects;
+
+-- name: load_fds
+INSERT INTO diff_fds (proc, fd, status, mask, a_id, b_id) VALUES (?, ?, ?, ?, ?, ?);
+
+-- name: load_objects
+INSERT INTO diff_objects (kind, key, status, mask, a_id, b_id) VALUES (?, ?, ?, ?, ?, ?);

@@ -1,0 +1,61 @@
+/**
+ * What a checkpoint's meta says about how it was taken, as field/value rows for
+ * `ckptdb show`: what was selected and left out, whether the kernel (kcmp) decided
+ * the sharing, what a freeze held, and the warnings of the capture. Meta is JSON
+ * that older versions and other sources wrote too, so every part is optional.
+ */
+import { describeWarnings, noWarnings, plural, type CaptureWarnings } from '../capture/proc/warnings.js';
+import type { Row } from './render.js';
+
+/** The parts of a capture's meta that show reads (src/capture/proc/capture.ts writes them). */
+interface CaptureMeta {
+  capture?: { pids?: number[]; tree?: boolean; all?: boolean; withEnv?: boolean; skip?: string[] };
+  warnings?: Partial<CaptureWarnings>;
+  kcmp?: { used?: boolean; calls?: number; reason?: string };
+  freeze?: { stopped?: number; alreadyStopped?: number[]; heldMs?: number };
+  criu?: { source?: string; path?: string; images?: number };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function selection(c: NonNullable<CaptureMeta['capture']>): string {
+  if (c.all) return 'every process';
+  const pids = c.pids ?? [];
+  if (!c.tree) return pids.join(' ');
+  return `${pids.join(' ')} and ${pids.length === 1 ? 'its' : 'their'} descendants`;
+}
+
+function kcmpNote(k: NonNullable<CaptureMeta['kcmp']>): string {
+  // where kcmp is available but refused for some tasks, a warning counts the inferred objects
+  if (k.used) return `available (${plural(k.calls ?? 0, 'call')})`;
+  return `not available${k.reason ? ` (${k.reason})` : ''}: all sharing was inferred from evidence`;
+}
+
+function freezeNote(f: NonNullable<CaptureMeta['freeze']>): string {
+  const already = f.alreadyStopped?.length ? `; already stopped before: ${f.alreadyStopped.join(' ')}` : '';
+  return `stopped ${plural(f.stopped ?? 0, 'process', 'processes')} for ${f.heldMs ?? 0} ms${already}`;
+}
+
+export function checkpointNotes(meta: unknown): Row[] {
+  if (!isObject(meta)) return [];
+  const m = meta as CaptureMeta;
+  const rows: Row[] = [];
+  if (isObject(m.criu)) {
+    rows.push({ field: 'imported from', value: `CRIU ${m.criu.source ?? 'images'} ${m.criu.path ?? ''}`.trimEnd() });
+  }
+  if (isObject(m.capture)) {
+    rows.push({ field: 'captured', value: selection(m.capture) });
+    if (m.capture.skip?.length) rows.push({ field: 'left out', value: m.capture.skip.join(', ') });
+    rows.push({ field: 'environments', value: m.capture.withEnv ? 'recorded' : 'not recorded' });
+  }
+  if (isObject(m.kcmp)) rows.push({ field: 'kcmp', value: kcmpNote(m.kcmp) });
+  if (isObject(m.freeze)) rows.push({ field: 'freeze', value: freezeNote(m.freeze) });
+  if (isObject(m.warnings)) {
+    const lines = describeWarnings({ ...noWarnings(), ...m.warnings });
+    if (lines.length === 0) rows.push({ field: 'warnings', value: 'none' });
+    for (const line of lines) rows.push({ field: 'warning', value: line });
+  }
+  return rows;
+}

@@ -1,0 +1,120 @@
+import { once } from 'node:events';
+import { Command, Option } from 'commander';
+import { openDiff, type CheckpointDiff } from '../../query/diff/engine.js';
+import { diffText } from '../../query/diff/text.js';
+import { FIELDS } from '../../query/diff/fields.js';
+import { DIFF_KINDS, DIFF_STATUSES } from '../../query/diff/types.js';
+import { parseId, withStore } from '../context.js';
+import { jsonValue } from '../render.js';
+
+/** Words into lines of at most `width` characters. */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  for (const word of text.split(' ')) {
+    const last = lines.length - 1;
+    if (last >= 0 && lines[last]!.length + 1 + word.length <= width) lines[last] += ` ${word}`;
+    else lines.push(word);
+  }
+  return lines;
+}
+
+const HELP = `
+Identity: a task is its pid and start time (the same pid with another start time is
+one task gone and another new); an fd is its process and number, and what it points
+to is compared by what the file is (type, path, dev, inode, pos, flags, mode); a map
+is its process and start address; a kernel object (pipe, socket, inode, ns, anon) is
+its kind and key. Sharing is compared too: shared_with lists the other fds holding an
+fd's open file, and a task's mm / fdtable / fs / sighand name the task that owns it.
+
+Fields (for --ignore):
+${DIFF_KINDS.map((k) => `  ${k.padEnd(8)} ${wrap(FIELDS[k].join(' '), 68).join(`\n${' '.repeat(11)}`)}`).join('\n')}
+
+Exit status: 0 identical, 1 different, 2 error (unknown checkpoint, unreadable store).
+
+Examples:
+  $ ckptdb diff 1 2                          what changed from checkpoint 1 to 2
+  $ ckptdb diff 1 2 --only fds --ignore pos  open, closed and re-pointed fds; positions aside
+  $ ckptdb diff 3 1 --db-b other.sqlite      checkpoint 1 of another store against 3 of this one
+  $ ckptdb diff 1 2 --json | jq '.fds.changed[].key'
+  $ ckptdb diff 1 2 >/dev/null && echo same
+`;
+
+interface DiffCommandOptions {
+  dbB?: string;
+  format: 'text' | 'json';
+  json?: boolean;
+  only?: string[];
+  ignore?: string[];
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function register(program: Command): void {
+  program
+    .command('diff')
+    .argument('<a>', 'checkpoint id: before')
+    .argument('<b>', 'checkpoint id: after')
+    .description('what changed from checkpoint A to checkpoint B: tasks, fds, memory maps, kernel objects and their sharing')
+    .option('--db-b <path>', 'the store file of checkpoint B, opened read-only (default: the store of A)')
+    .addOption(new Option('--format <format>', 'text: a review grouped by process; json: one document').choices(['text', 'json']).default('text'))
+    .option('--json', 'short for --format json')
+    .option('--only <kinds>', 'compare only these kinds (comma-separated, repeatable): tasks, fds, maps, objects', collect)
+    .option('--ignore <fields>', 'leave these fields out (comma-separated, repeatable): pos in every kind, fds.pos in one, ns.net, rlimits.nofile', collect)
+    .addHelpText('after', HELP)
+    .action(async (a: string, b: string, opts: DiffCommandOptions, cmd: Command) => {
+      const ids = [parseId(a), parseId(b)] as const;
+      await withStore(cmd, 'existing', async (store) => {
+        const diff = await openDiff(store, ids[0], ids[1], { storeB: opts.dbB, only: opts.only, ignore: opts.ignore });
+        try {
+          await writeAll(opts.json || opts.format === 'json' ? diffJson(diff) : diffText(diff));
+          if (!diff.identical) process.exitCode = 1;
+        } finally {
+          diff.close();
+        }
+      });
+    });
+}
+
+/**
+ * The JSON document of src/query/diff/types.ts, streamed: the head, then each kind's
+ * entries one per line as they are read.
+ */
+function* diffJson(diff: CheckpointDiff): Generator<string> {
+  const head = {
+    format: 'ckptdb-diff', version: 1, a: diff.a, b: diff.b, kinds: diff.kinds, ignored: diff.ignored,
+    identical: diff.identical, summary: diff.summary,
+  };
+  yield `{\n${Object.entries(head).map(([k, v]) => `  ${JSON.stringify(k)}: ${jsonValue(v)}`).join(',\n')}`;
+  for (const kind of diff.kinds) {
+    yield `,\n  ${JSON.stringify(kind)}: {`;
+    for (const [i, status] of DIFF_STATUSES.entries()) {
+      yield `${i ? ',' : ''}\n    ${JSON.stringify(status)}: [`;
+      let n = 0;
+      for (const e of diff.entries(kind, status)) yield `${n++ ? ',' : ''}\n      ${jsonValue(e)}`;
+      yield n ? '\n    ]' : ']';
+    }
+    yield '\n  }';
+  }
+  yield '\n}\n';
+}
+
+const CHUNK = 64 * 1024;
+
+/** Writes with back-pressure, in chunks; a reader that went away (EPIPE, `| head`) ends it quietly. */
+async function writeAll(parts: Iterable<string>): Promise<void> {
+  const out = process.stdout;
+  let closed = false;
+  out.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    closed = true;
+  });
+  let buffer = '';
+  for (const part of parts) {
+    buffer += part;
+    if (buffer.length < CHUNK) continue;
+    if (!out.write(buffer)) await Promise.race([once(out, 'drain'), once(out, 'close')]).catch(() => undefined);
+    buffer = '';
+    if (closed) return;
+  }
+  if (buffer && !closed) out.write(buffer);
+}

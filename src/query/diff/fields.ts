@@ -1,0 +1,103 @@
+import { CkptdbError } from '../../errors.js';
+import { DIFF_KINDS, type DiffKind } from './types.js';
+
+/**
+ * The fields each kind is compared by, in the order of the bits of its `mask` in
+ * sql/internal/diff.sql. Identity fields (pid, start time, fd number, start address,
+ * kind and key) are the key, not fields.
+ *
+ * tasks: mm / fdtable / fs / sighand name the owner of the object (see fill_owners);
+ *   ns is namespace type -> key; rlimits is resource -> 'soft/hard'.
+ * fds: the slot's cloexec, then what its open file is, then shared_with: the other
+ *   fds ('pid:fd') pointing at the same open file.
+ * objects: refcount and attrs of every kernel object; the rest only for sockets.
+ */
+export const FIELDS = {
+  tasks: [
+    'tgid', 'ppid', 'pgid', 'sid', 'state', 'comm', 'uid', 'euid', 'suid', 'fsuid', 'gid', 'egid', 'sgid', 'fsgid',
+    'cmdline', 'exe', 'cwd', 'root', 'sig_pending', 'sig_blocked', 'sig_ignored', 'sig_caught', 'env', 'attrs',
+    'mm', 'fdtable', 'fs', 'sighand', 'ns', 'rlimits',
+  ],
+  fds: ['cloexec', 'type', 'path', 'dev', 'inode', 'pos', 'flags', 'mode', 'deleted', 'attrs', 'shared_with'],
+  maps: ['end', 'perms', 'pgoff', 'dev', 'inode', 'path', 'attrs'],
+  objects: [
+    'refcount', 'attrs', 'family', 'sock_type', 'protocol', 'state', 'local_addr', 'local_port', 'remote_addr',
+    'remote_port', 'peer_ino', 'sock_attrs',
+  ],
+} as const satisfies Record<DiffKind, readonly string[]>;
+
+/** How a stored value becomes a field value. */
+type Decoding = 'plain' | 'flag' | 'json' | 'holders';
+
+const DECODING: Partial<Record<string, Decoding>> = {
+  cloexec: 'flag',
+  deleted: 'flag',
+  cmdline: 'json',
+  env: 'json',
+  attrs: 'json',
+  sock_attrs: 'json',
+  ns: 'json',
+  rlimits: 'json',
+  shared_with: 'holders',
+};
+
+export function decodingOf(field: string): Decoding {
+  return DECODING[field] ?? 'plain';
+}
+
+/** Task fields that are JSON objects whose members are reported one by one ('ns.net'). */
+export const GROUPED_FIELDS: readonly string[] = ['ns', 'rlimits'];
+
+/** What to compare: the kinds, and per kind the mask of the fields that count. */
+export interface Selection {
+  kinds: DiffKind[];
+  ignored: string[];
+  /** Per kind, the bits of the fields compared. */
+  care: Record<DiffKind, number>;
+  /** Group entries left out one by one ('ns.net', 'rlimits.core'); the SQL filters them. */
+  ignoredEntries: string[];
+}
+
+function listOption(value: readonly string[] | string | undefined): string[] {
+  if (value === undefined) return [];
+  const items = typeof value === 'string' ? [value] : [...value];
+  return items.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+}
+
+export function selectFields(only: readonly string[] | string | undefined, ignore: readonly string[] | string | undefined): Selection {
+  const wanted = listOption(only);
+  for (const k of wanted) {
+    if (!(DIFF_KINDS as readonly string[]).includes(k)) {
+      throw new CkptdbError('BAD_ARGUMENT', `only: no kind '${k}'`, `kinds are ${DIFF_KINDS.join(', ')}`);
+    }
+  }
+  const kinds = DIFF_KINDS.filter((k) => wanted.length === 0 || wanted.includes(k));
+  const care = Object.fromEntries(DIFF_KINDS.map((k) => [k, 2 ** FIELDS[k].length - 1])) as Record<DiffKind, number>;
+  const ignored = listOption(ignore);
+  const ignoredEntries: string[] = [];
+  for (const name of ignored) {
+    const entry = /^(?:tasks\.)?(ns|rlimits)\.([a-z_]+)$/.exec(name);
+    if (entry) {
+      ignoredEntries.push(`${entry[1]}.${entry[2]}`);
+      continue;
+    }
+    const m = /^(?:([a-z]+)\.)?([a-z_]+)$/.exec(name);
+    const scope = DIFF_KINDS.filter((k) => m && (m[1] === undefined || m[1] === k));
+    let known = false;
+    for (const k of scope) {
+      const bit = (FIELDS[k] as readonly string[]).indexOf(m![2]!);
+      if (bit < 0) continue;
+      care[k] &= ~(2 ** bit);
+      known = true;
+    }
+    if (!known) {
+      throw new CkptdbError('BAD_ARGUMENT', `ignore: no field '${name}'`, 'name a field (pos), a kind and field (fds.pos), or an entry (ns.net, rlimits.nofile)');
+    }
+  }
+  return { kinds, ignored, care, ignoredEntries };
+}
+
+/** The fields whose bits are set in mask. */
+export function fieldsIn(kind: DiffKind, mask: number): string[] {
+  return FIELDS[kind].filter((_f, bit) => (mask & 2 ** bit) !== 0);
+}

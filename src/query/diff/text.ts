@@ -1,0 +1,124 @@
+import type { CheckpointDiff } from './engine.js';
+import type { AddedOrRemoved, CheckpointRef, DiffEntry, DiffKind, FieldValue, ProcessInfo } from './types.js';
+
+/**
+ * The diff as a person reviews it, line by line: the two checkpoints, a summary line
+ * per kind, then the changes grouped by process (`+` added, `-` removed, `~` changed,
+ * each changed field as `old → new`), then the kernel objects. The maps of a process
+ * that is new or gone, hundreds for a real program, are counted in one line; the JSON
+ * document lists them.
+ */
+export function* diffText(diff: CheckpointDiff): Generator<string> {
+  yield `--- ${describe(diff.a, null)}\n`;
+  yield `+++ ${describe(diff.b, diff.a.store)}\n`;
+  if (diff.ignored.length) yield `ignoring ${diff.ignored.join(', ')}\n`;
+  for (const kind of diff.kinds) {
+    const c = diff.summary[kind]!;
+    yield `${kind.padEnd(8)} ${c.added} added, ${c.removed} removed, ${c.changed} changed\n`;
+  }
+  if (diff.identical) {
+    yield `identical\n`;
+    return;
+  }
+  let process: ProcessInfo | undefined;
+  let objects = false;
+  let maps = 0;
+  const counted = function* () {
+    if (maps) yield `  ${MARK[process!.status]}${maps} map${maps === 1 ? '' : 's'}\n`;
+    maps = 0;
+  };
+  for (const e of diff.changes()) {
+    if (e.process !== process) {
+      yield* counted();
+      process = e.process;
+      if (process) yield `\n${processLine(process)}\n`;
+    }
+    if (e.kind === 'objects' && !objects) {
+      objects = true;
+      yield '\nkernel objects\n';
+    }
+    if (e.kind === 'maps' && process!.status !== 'changed') maps++;
+    else yield `  ${entryLine(e)}\n`;
+  }
+  yield* counted();
+}
+
+function describe(ref: CheckpointRef, otherStore: string | null): string {
+  const label = ref.label === null ? '' : ` ${JSON.stringify(ref.label)}`;
+  const store = otherStore !== null && ref.store !== otherStore ? ` in ${ref.store}` : '';
+  return `checkpoint ${ref.checkpoint}${label} (${ref.source}, ${ref.started_at})${store}`;
+}
+
+const MARK = { added: '+ ', removed: '- ', changed: '' } as const;
+
+function processLine(p: ProcessInfo): string {
+  const comm = p.comm === null ? '' : ` ${p.comm}`;
+  const start = p.start_time === null ? '' : `, start_time ${p.start_time}`;
+  return `${MARK[p.status]}process ${p.pid}${comm}${start}`;
+}
+
+function entryLine(e: DiffEntry): string {
+  const name = entryName(e);
+  if (e.status === 'changed') {
+    const fields = Object.entries(e.changes).map(([f, c]) => `${f} ${show(f, c.old)} → ${show(f, c.new)}`);
+    return `~ ${name}: ${fields.join('; ')}`;
+  }
+  return `${MARK[e.status]}${name}${describeValues(e.kind, e.values, name.startsWith('thread'))}`;
+}
+
+function entryName(e: DiffEntry): string {
+  switch (e.kind) {
+    case 'tasks':
+      return `${e.process && e.key.pid !== e.process.pid ? 'thread' : 'task'} ${e.key.pid}`;
+    case 'fds':
+      return `fd ${e.key.fd}`;
+    case 'maps':
+      return `map ${e.key.start}`;
+    case 'objects':
+      return `${e.key.kind} ${e.key.key}`;
+  }
+}
+
+/** A few of its values say what was added or removed; the JSON document has them all. */
+function describeValues(kind: DiffKind, v: AddedOrRemoved['values'], thread: boolean): string {
+  // A flag is named when set and left out when not.
+  const some = (fields: readonly string[]) => {
+    const parts = fields.filter((f) => present(v[f]) && v[f] !== false).map((f) => (v[f] === true ? f : `${f} ${show(f, v[f])}`));
+    return parts.length ? ` (${parts.join(', ')})` : '';
+  };
+  const head = (fields: readonly string[]) => fields.filter((f) => present(v[f])).map((f) => ` ${show(f, v[f])}`).join('');
+  switch (kind) {
+    case 'tasks':
+      // A thread's command line and parent are its process's: not repeated.
+      return head(['comm']) + some(thread ? ['state'] : ['state', 'ppid', 'cmdline']);
+    case 'fds':
+      return `:${head(['type', 'path'])}${some(['pos', 'flags', 'deleted', 'cloexec', 'shared_with'])}`;
+    case 'maps':
+      return `${present(v.end) ? `-${show('end', v.end)}` : ''}${head(['perms', 'path'])}${v.pgoff ? some(['pgoff']) : ''}`;
+    case 'objects':
+      return some(['refcount', 'family', 'sock_type', 'state', 'local_addr', 'remote_addr']);
+  }
+}
+
+function present(v: FieldValue | undefined): boolean {
+  return v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0);
+}
+
+/** Lists longer than this are cut in text: `a, b, c and 5 more`. */
+const LIST_SHOWN = 3;
+
+/** A value as text: flags and modes in octal, yes/no, lists joined, nothing as (none). */
+function show(field: string, v: FieldValue | undefined): string {
+  if (v === null || v === undefined) return '(none)';
+  if (typeof v === 'boolean') return v ? 'yes' : 'no';
+  if ((field === 'flags' || field === 'mode') && typeof v === 'number') return v === 0 ? '0' : `0${v.toString(8)}`;
+  if (Array.isArray(v)) {
+    if (v.length === 0) return '(none)';
+    if (field !== 'shared_with') return v.map(String).join(' ');
+    const cut = v.length > LIST_SHOWN + 1 ? ` and ${v.length - LIST_SHOWN} more` : '';
+    return v.slice(0, cut ? LIST_SHOWN : v.length).map(String).join(', ') + cut;
+  }
+  if (typeof v === 'object') return JSON.stringify(v);
+  if (v === '') return '""';
+  return String(v);
+}

@@ -1,0 +1,165 @@
+/**
+ * The diff of two checkpoints, as the library returns it and as `ckptdb diff --format
+ * json` prints it: one document, stable within its `version`.
+ *
+ * ```json
+ * {
+ *   "format": "ckptdb-diff", "version": 1,
+ *   "a": { "store": "/…/store.sqlite", "checkpoint": 1, "label": "before", "source": "proc", "started_at": "…" },
+ *   "b": { … },
+ *   "kinds": ["tasks", "fds", "maps", "objects"], "ignored": ["pos"],
+ *   "identical": false,
+ *   "summary": { "fds": { "added": 1, "removed": 0, "changed": 1 }, … },
+ *   "fds": {
+ *     "added":   [{ "kind": "fds", "status": "added", "key": { "pid": 10, "start_time": 5000, "fd": 7 },
+ *                   "process": { … }, "values": { "cloexec": false, "type": "reg", "path": "/tmp/x", … } }],
+ *     "removed": [],
+ *     "changed": [{ "kind": "fds", "status": "changed", "key": { "pid": 10, "start_time": 5000, "fd": 3 },
+ *                   "process": { … }, "changes": { "pos": { "old": 0, "new": 4096 } } }]
+ *   },
+ *   "tasks": { … }, "maps": { … }, "objects": { … }
+ * }
+ * ```
+ *
+ * Every kind compared has `added`, `removed` and `changed`, each in key order; a kind
+ * left out with `only` is absent. 64-bit values are exact JSON numbers (never rounded,
+ * never quoted); memory addresses are 16-digit hex text, as in the store.
+ */
+import type { Int64 } from '../../capture/types.js';
+
+export const DIFF_KINDS = ['tasks', 'fds', 'maps', 'objects'] as const;
+/** tasks (threads), fds (per process), maps (per process), objects (kernel objects by key). */
+export type DiffKind = (typeof DIFF_KINDS)[number];
+
+export const DIFF_STATUSES = ['added', 'removed', 'changed'] as const;
+export type DiffStatus = (typeof DIFF_STATUSES)[number];
+
+/** A process: its tgid and the start time of its main thread (null when that thread has no row). */
+export interface ProcessKey {
+  pid: number;
+  start_time: Int64 | null;
+}
+
+/** The process a task, fd or map belongs to, with its name and whether it is new or gone. */
+export interface ProcessInfo extends ProcessKey {
+  comm: string | null;
+  /** added: only in B; removed: only in A; changed: in both, with something of it changed. */
+  status: DiffStatus;
+}
+
+/** A task (thread): its pid and start time; the same pid with another start time is another task. */
+export interface TaskKey {
+  pid: number;
+  start_time: Int64 | null;
+}
+
+/** An fd: its process and number. */
+export interface FdKey extends ProcessKey {
+  fd: number;
+}
+
+/** A memory map: its process and start address (16-digit hex). */
+export interface MapKey extends ProcessKey {
+  start: string;
+}
+
+/** A kernel object: its kind (anon, inode, ns, pipe, socket) and its key on the source system. */
+export interface ObjectKey {
+  kind: string;
+  key: string;
+}
+
+export interface KeyOf {
+  tasks: TaskKey;
+  fds: FdKey;
+  maps: MapKey;
+  objects: ObjectKey;
+}
+
+/**
+ * A field's value: a number (a bigint above 2^53), text, a flag, a list (cmdline, env,
+ * shared_with) or an object (attrs, ns, rlimits). The fields of each kind are listed in
+ * FIELDS (src/query/diff/fields.ts).
+ */
+export type FieldValue = string | number | bigint | boolean | null | FieldValue[] | { [name: string]: FieldValue };
+
+export interface FieldChange {
+  old: FieldValue;
+  new: FieldValue;
+}
+
+interface EntryBase<K extends DiffKind> {
+  kind: K;
+  key: KeyOf[K];
+  /** For tasks, fds and maps: the process they belong to. */
+  process?: ProcessInfo;
+}
+
+/** Something only in B (added) or only in A (removed), with all its compared fields. */
+export interface AddedOrRemoved<K extends DiffKind = DiffKind> extends EntryBase<K> {
+  status: 'added' | 'removed';
+  values: Record<string, FieldValue>;
+}
+
+/** Something in both, with only the fields that differ. */
+export interface Changed<K extends DiffKind = DiffKind> extends EntryBase<K> {
+  status: 'changed';
+  changes: Record<string, FieldChange>;
+}
+
+export type DiffEntry<K extends DiffKind = DiffKind> = K extends DiffKind ? AddedOrRemoved<K> | Changed<K> : never;
+
+export interface DiffCounts {
+  added: number;
+  removed: number;
+  changed: number;
+}
+
+/** One side of the diff. */
+export interface CheckpointRef {
+  store: string;
+  checkpoint: number;
+  label: string | null;
+  source: string;
+  started_at: string;
+}
+
+export interface KindChanges<K extends DiffKind> {
+  added: AddedOrRemoved<K>[];
+  removed: AddedOrRemoved<K>[];
+  changed: Changed<K>[];
+}
+
+export interface DiffDocument {
+  format: 'ckptdb-diff';
+  version: 1;
+  a: CheckpointRef;
+  b: CheckpointRef;
+  /** The kinds compared. */
+  kinds: DiffKind[];
+  /** The fields left out of the comparison, as given. */
+  ignored: string[];
+  identical: boolean;
+  summary: Partial<Record<DiffKind, DiffCounts>>;
+  tasks?: KindChanges<'tasks'>;
+  fds?: KindChanges<'fds'>;
+  maps?: KindChanges<'maps'>;
+  objects?: KindChanges<'objects'>;
+}
+
+export interface DiffOptions {
+  /** The store file holding checkpoint B; default: the store of A. Opened read-only. */
+  storeB?: string;
+  /** The kinds to compare (a list, or comma-separated); default: all. */
+  only?: readonly string[] | string;
+  /**
+   * Fields to leave out (a list, or comma-separated): `pos` in every kind that has it,
+   * `fds.pos` in one kind, `ns.net` / `rlimits.nofile` for one namespace or limit.
+   */
+  ignore?: readonly string[] | string;
+  /**
+   * Threads computing the diff: 1, or 2 (a worker thread takes the kernel objects and
+   * the added fds). Default: 2 from 200,000 fds in checkpoint A on, else 1.
+   */
+  threads?: 1 | 2;
+}
