@@ -66,8 +66,9 @@ export function register(program: Command): void {
       await withStore(cmd, 'existing', async (store) => {
         const diff = await openDiff(store, ids[0], ids[1], { storeB: opts.dbB, only: opts.only, ignore: opts.ignore });
         try {
-          await writeAll(opts.json || opts.format === 'json' ? diffJson(diff) : diffText(diff));
+          // set before writing: a reader that goes away (`| head`) ends the process mid-write
           if (!diff.identical) process.exitCode = 1;
+          await writeAll(opts.json || opts.format === 'json' ? diffJson(diff) : diffText(diff));
         } finally {
           diff.close();
         }
