@@ -64,7 +64,9 @@ function prepare(db: Database.Database, name: string): Stmt {
  * so that their refcounts are counted before their rows are inserted; references to
  * older objects are gathered and added in batches; a Bloom filter (KeyFilter) and a
  * ring of recent kinds (RecentKinds) spare most lookups. Every other row is inserted
- * at its call.
+ * at its call. So a shared_objects row may reach SQLite some calls after its add: code
+ * that reads the checkpoint on this connection while it is being written must not
+ * count on those rows before done().
  *
  * References are checked by the writer at the call that makes them (an id of this
  * checkpoint, of a kind that fits), so SQLite's foreign key checks, which would look
