@@ -1,7 +1,5 @@
 import { CkptdbError } from '../../errors.js';
 import type { ExportFormat, ImportFormat } from '../registry.js';
-import { exportCriu } from './exportCriu.js';
-import { importCriu } from './importCriu.js';
 import { detectCriuSource } from './source.js';
 
 /** CRIU's image directories and container checkpoint archives, through the format registry. */
@@ -12,11 +10,14 @@ export const criuFormat: ExportFormat & ImportFormat = {
   options: ['label', 'withEnv'],
   detect: (path) => path !== '-' && detectCriuSource(path) !== null,
   async importCheckpoint(store, path, opts) {
+    // the decoder (protobuf messages, archive readers) loads when an import runs, not with every command
+    const { importCriu } = await import('./importCriu.js');
     const r = await importCriu(store, path, { ...(opts.label !== undefined ? { label: opts.label } : {}), env: opts.withEnv ?? false });
     return { checkpointId: r.checkpointId, records: r.images, unit: 'files', bytes: r.bytes, newBytes: r.newBytes };
   },
   async exportCheckpoint(store, checkpointId, target) {
     if (!('path' in target)) throw new CkptdbError('BAD_ARGUMENT', 'the criu format writes an image directory: name it with --out DIR');
+    const { exportCriu } = await import('./exportCriu.js');
     const r = await exportCriu(store, checkpointId, target.path);
     return { checkpointId, records: r.files, unit: 'files', bytes: r.bytes, path: r.dir };
   },

@@ -9,7 +9,6 @@ import type { ObjectId } from '../../../capture/types.js';
 import { statement } from '../../../store/sqlFile.js';
 import { badImage, decodeMessage, type Entry, type ImageHeader } from '../imageFile.js';
 import { mnt_entrySchema } from '../gen/mnt_pb.js';
-import { fileKey } from '../keys.js';
 import { int64 } from './binding.js';
 
 /** Images of the mounts of each mount namespace: kept as they are, read for the devices of mount ids. */
@@ -39,7 +38,8 @@ export interface WrittenFile {
   dev: string | null;
 }
 
-interface FileByKey {
+/** A files row as file_by_id reads it, every integer a bigint. */
+interface FileRow {
   path: string | null;
   pos: bigint | null;
   flags: bigint | null;
@@ -50,7 +50,7 @@ interface FileByKey {
 export class ImportContext {
   /** CRIU file id -> the files row made for it. */
   readonly files = new Map<number, ObjectId>();
-  private readonly byKey: Database.Statement<unknown[]>;
+  private readonly byId: Database.Statement<unknown[]>;
   private devices: Map<number, string> | null = null;
 
   constructor(
@@ -59,7 +59,7 @@ export class ImportContext {
     readonly images: ReadonlyMap<string, ModelledImage>,
     private readonly whereMissing: (name: string) => string,
   ) {
-    this.byKey = db.prepare(statement('internal/criu.sql', 'file_by_key')).safeIntegers(true);
+    this.byId = db.prepare(statement('internal/criu.sql', 'file_by_id')).safeIntegers(true);
   }
 
   decodeAll<Desc extends DescMessage>(name: string, schema: Desc): Decoded<MessageShape<Desc>>[] {
@@ -99,8 +99,7 @@ export class ImportContext {
 
   /** A file already written, as the entry that refers to it by id (at offset of image name) needs it. */
   writtenFile(id: number, name: string, offset: number, what: string): WrittenFile {
-    this.fileRow(id, name, offset, what);
-    const r = this.byKey.get(this.w.checkpointId, fileKey(id)) as FileByKey;
+    const r = this.byId.get(this.fileRow(id, name, offset, what)) as FileRow;
     const num = (v: bigint | null) => (v === null ? null : Number(v));
     const mntId = num(r.mnt_id);
     return { path: r.path, pos: r.pos === null ? null : int64(r.pos), flags: num(r.flags), mode: num(r.mode), mntId, dev: this.mountDevice(mntId) };
