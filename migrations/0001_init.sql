@@ -28,6 +28,9 @@ CREATE TABLE checkpoints (
 -- kind: file | inode | pipe | socket | anon | mm | fdtable | fs | sighand | ns
 -- key:  the object's identity on its source system: 'pipe:[4711]', '8:1:123456',
 --       'net:[4026531840]', or for kcmp-found objects the first (pid, fd) that holds it.
+-- A FIFO's pipe is kind 'pipe' too (every open of a FIFO shares the one pipe the kernel
+-- keeps on its inode), keyed by that inode: 'fifo:8:1:123456', device and inode number,
+-- or 'fifo:mnt25:123456' where the source knows only the mount id.
 CREATE TABLE shared_objects (
   id            INTEGER PRIMARY KEY,
   checkpoint_id INTEGER NOT NULL REFERENCES checkpoints (id),
@@ -139,18 +142,21 @@ CREATE TABLE maps (
 CREATE INDEX maps_checkpoint ON maps (checkpoint_id);
 
 -- What the kernel shows of a socket object (kind 'socket') in /proc/net or sock_diag.
+-- state is the kernel's sk_state by its TCP_* name, for every family, as ss and CRIU
+-- know it: ESTABLISHED (a connected stream, a connected unix or UDP socket), LISTEN,
+-- SYN_SENT, CLOSE_WAIT, ...; TCP_CLOSE (neither connected nor listening) is UNCONNECTED.
 CREATE TABLE sockets (
   object_id     INTEGER PRIMARY KEY REFERENCES shared_objects (id),
   checkpoint_id INTEGER NOT NULL REFERENCES checkpoints (id),
   family        TEXT,                           -- unix | inet | inet6 | netlink | packet | ...
   sock_type     TEXT,                           -- stream | dgram | seqpacket | raw | ...
   protocol      TEXT,
-  state         TEXT,                           -- LISTEN | ESTABLISHED | ... | UNCONNECTED
-  local_addr    TEXT,
+  state         TEXT,                           -- ESTABLISHED | LISTEN | ... | UNCONNECTED
+  local_addr    TEXT,                           -- unix: the path, or '@name' for an abstract name
   local_port    INTEGER,
   remote_addr   TEXT,
   remote_port   INTEGER,
-  peer_ino      INTEGER,                        -- unix: the peer socket's inode
+  peer_ino      INTEGER,                        -- unix: the peer socket's inode; attrs.peer = 'unknown' when not known
   attrs         TEXT
 );
 CREATE INDEX sockets_checkpoint ON sockets (checkpoint_id, family);

@@ -5,22 +5,17 @@
 -- param: limit = 100  at most this many pipes; -1 for all
 --
 -- A pipe is an object of kind pipe, named by its key ('pipe:[4711]'). A FIFO (named
--- pipe) is one too when imported from CRIU; a live capture, which opens it by path,
--- keeps it as the inode behind files of type fifo. Either way a FIFO is named by its
--- path. An end is an open file on the pipe: read end if opened O_RDONLY, write end if
--- O_WRONLY, both if O_RDWR (a FIFO can be). Each side lists pid:fd,fd per process
--- (pid/tid:fd for a thread with an fd table of its own);
--- an empty side means no process holds that end (a reader waits for EOF, a writer
--- for EPIPE). An end whose flags the source did not record is on neither side.
+-- pipe) is one too: the one pipe every open of it shares, keyed by the FIFO's inode
+-- ('fifo:8:1:123456') and named here by its path. An end is an open file on the pipe:
+-- read end if opened O_RDONLY, write end if O_WRONLY, both if O_RDWR (a FIFO can be).
+-- Each side lists pid:fd,fd per process (pid/tid:fd for a thread with an fd table of
+-- its own); an empty side means no process holds that end (a reader waits for EOF, a
+-- writer for EPIPE). An end whose flags the source did not record is on neither side.
 WITH chosen AS (
   SELECT o.id FROM shared_objects o
   WHERE o.checkpoint_id = :checkpoint AND o.kind = 'pipe'
     AND (:pid IS NULL OR o.id IN (SELECT object_id FROM open_fds WHERE checkpoint_id = :checkpoint AND pid = :pid))
-  UNION
-  SELECT f.object_id FROM files f
-  WHERE f.checkpoint_id = :checkpoint AND f.type = 'fifo' AND f.object_id IS NOT NULL
-    AND (:pid IS NULL OR f.object_id IN (SELECT object_id FROM open_fds WHERE checkpoint_id = :checkpoint AND pid = :pid))
-  ORDER BY 1
+  ORDER BY o.id
   LIMIT :limit
 ),
 -- CROSS JOIN keeps this order: from the few chosen pipes to their fds, never the reverse

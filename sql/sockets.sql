@@ -5,9 +5,12 @@
 -- param: state?  only sockets in this state (LISTEN, ESTABLISHED, ...)
 -- param: limit = 100  at most this many sockets; -1 for all
 --
--- role is listening (state LISTEN) or connected (ESTABLISHED or CONNECTED, or any
--- socket with a peer: a unix socket pair, a connected datagram socket). Sockets the source has no
--- details of (no row in sockets) are not listed. holders is pid:fd,fd per process
+-- state is the kernel's sk_state by its TCP_* name, as ss shows it, for every family;
+-- a socket neither connected nor listening (TCP_CLOSE) is UNCONNECTED. role is
+-- listening (state LISTEN) or connected (ESTABLISHED, a TCP connection in any other
+-- state with a remote end, or a socket with a peer: a unix datagram socket connected
+-- on a kernel that left it UNCONNECTED). Sockets the source has no details of (no row
+-- in sockets) are not listed. holders is pid:fd,fd per process
 -- (pid/tid:fd for a thread with an fd table of its own).
 WITH listening AS (
   SELECT s.* FROM sockets s
@@ -20,7 +23,7 @@ WITH listening AS (
 connected AS (
   SELECT s.* FROM sockets s
   WHERE s.checkpoint_id = :checkpoint AND (s.state IS NULL OR s.state <> 'LISTEN')
-    AND (s.state IN ('ESTABLISHED', 'CONNECTED') OR s.peer_ino <> 0 OR s.remote_port <> 0)
+    AND (s.state = 'ESTABLISHED' OR s.peer_ino <> 0 OR s.remote_port <> 0)
     AND (:state IS NULL OR s.state = :state)
     AND (:pid IS NULL OR s.object_id IN (SELECT object_id FROM open_fds WHERE checkpoint_id = :checkpoint AND pid = :pid))
   ORDER BY s.state, s.object_id

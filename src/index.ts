@@ -42,3 +42,8 @@ export type * from './query/diff/index.js';
 export { criuFormat, criuStorageSummary, type CriuStorageSummary, type CriuStorageCheck } from './formats/criu/index.js';
 export { checkImportOptions, type ImportOptions, type ImportOption, type ImportSummary, type CountUnit } from './formats/registry.js';
 export type { RecordImportOptions } from './formats/image/importer.js';
+export {
+  socketFamilyName, socketTypeName, socketStateName, socketStateNumber, ipProtocolName, ipAddressText, unixAddressText,
+} from './capture/socketNames.js';
+export { fifoKey } from './capture/fifoKey.js';
+export type { UnixSource } from './capture/proc/sockets.js';

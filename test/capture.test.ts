@@ -185,14 +185,14 @@ describe('capture of a live process tree', () => {
     store.close();
   });
 
-  it('describes sockets as /proc/net shows them: the socketpair and the TCP listener', async () => {
+  it('describes sockets as sock_diag and /proc/net show them: the socketpair and the TCP listener', async () => {
     const { store, info, id } = await captureTree();
     const rows = fdRows(store, id);
     const sock = (fd: number) =>
       store.db.prepare('SELECT family, sock_type, protocol, state, local_addr, local_port FROM sockets WHERE object_id = ?').get(fdOf(rows, info.parent, fd).object_id);
     expect(sock(info.fds.listen)).toEqual({ family: 'inet', sock_type: 'stream', protocol: 'tcp', state: 'LISTEN', local_addr: '127.0.0.1', local_port: info.port });
     for (const fd of [info.fds.sock_a, info.fds.sock_b]) {
-      expect(sock(fd)).toMatchObject({ family: 'unix', sock_type: 'stream', state: 'CONNECTED' });
+      expect(sock(fd)).toMatchObject({ family: 'unix', sock_type: 'stream', state: 'ESTABLISHED' });
       const row = fdOf(rows, info.parent, fd);
       expect([row.type, row.refcount]).toEqual(['socket', 4]);
     }
@@ -200,16 +200,14 @@ describe('capture of a live process tree', () => {
     store.close();
   });
 
-  // A known gap of the capture, kept as a failing test until it is closed: /proc/net/unix
-  // does not show a unix socket's peer (sock_diag's UNIX_DIAG_PEER does), so peer_ino
-  // stays null and nothing in the store pairs the two ends of a socketpair.
-  it.fails('records the peer of each end of a socketpair', async () => {
+  it('records the peer of each end of a socketpair, and of the socket the test gave as stdout', async () => {
     const { store, info, id } = await captureTree();
     const rows = fdRows(store, id);
     const peer = (fd: number) => store.db.prepare('SELECT peer_ino FROM sockets WHERE object_id = ?').pluck().get(fdOf(rows, info.parent, fd).object_id);
-    const peers = [peer(info.fds.sock_a), peer(info.fds.sock_b)];
+    const peers = [peer(info.fds.sock_a), peer(info.fds.sock_b), peer(1)];
     store.close();
-    expect(peers).toEqual([info.inodes.sock_b, info.inodes.sock_a]);
+    // stdout's peer is outside the capture: this process's end of the socketpair
+    expect(peers).toEqual([info.inodes.sock_b, info.inodes.sock_a, info.inodes.stdout_peer]);
   });
 
   it('stores task details: command line, namespaces, limits, and no environment unless asked', async () => {

@@ -112,7 +112,7 @@ describe('importCriu of a directory made by crit encode', () => {
       { key: 'socket:[7003]', family: 'unix', sock_type: 'stream', protocol: null, state: 'LISTEN', local_addr: '/run/app.sock', local_port: null, remote_addr: null, remote_port: null, peer_ino: null },
       { key: 'socket:[8001]', family: 'inet', sock_type: 'stream', protocol: 'tcp', state: 'LISTEN', local_addr: '0.0.0.0', local_port: 8080, remote_addr: '0.0.0.0', remote_port: 0, peer_ino: null },
       { key: 'socket:[8002]', family: 'inet', sock_type: 'stream', protocol: 'tcp', state: 'ESTABLISHED', local_addr: '127.0.0.1', local_port: 45678, remote_addr: '127.0.0.1', remote_port: 8080, peer_ino: null },
-      { key: 'socket:[8003]', family: 'inet6', sock_type: 'dgram', protocol: 'udp', state: 'CLOSE', local_addr: 'fe80::1:2', local_port: 9090, remote_addr: '::', remote_port: 0, peer_ino: null },
+      { key: 'socket:[8003]', family: 'inet6', sock_type: 'dgram', protocol: 'udp', state: 'UNCONNECTED', local_addr: 'fe80::1:2', local_port: 9090, remote_addr: '::', remote_port: 0, peer_ino: null },
     ]);
     const pipe = rows(store, `SELECT refcount FROM shared_objects WHERE checkpoint_id = ? AND key = 'pipe:[5000]'`, id);
     expect(pipe).toEqual([{ refcount: 2 }]);

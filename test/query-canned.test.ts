@@ -118,7 +118,7 @@ describe('canned queries on a live capture of a known process tree', () => {
       holdersText(refsOn(names).filter((r) => (mode === 'reads' ? [0, 2] : [1, 2]).includes(shape.files[r.file].flags & 3))) || null;
     const pipe = { pipe_id: ids('pipe', shape.files.pipe_r.path), pipe: shape.files.pipe_r.path, read_end: end(['pipe_r', 'pipe_w'], 'reads'), write_end: end(['pipe_r', 'pipe_w'], 'writes') };
     // the FIFO is open read-write: one fd on both sides
-    const fifo = { pipe_id: ids('inode', tree.files.fifo), pipe: `${tree.dir}/fifo`, read_end: `${tree.parent}:${tree.fds.fifo}`, write_end: `${tree.parent}:${tree.fds.fifo}` };
+    const fifo = { pipe_id: ids('pipe', `fifo:${tree.files.fifo}`), pipe: `${tree.dir}/fifo`, read_end: `${tree.parent}:${tree.fds.fifo}`, write_end: `${tree.parent}:${tree.fds.fifo}` };
     expect(pipe.read_end).toBe([tree.parent, tree.c1, tree.c2, tree.g].sort((a, b) => a - b).map((p) => `${p}:${tree.fds.pipe_r}`).join(' '));
     expect(run('pipes')).toEqual([pipe, fifo].sort((a, b) => a.pipe_id - b.pipe_id));
     expect(run('pipes', { pid: tree.parent, limit: 1 })).toEqual([[pipe, fifo].sort((a, b) => a.pipe_id - b.pipe_id)[0]]);
@@ -130,19 +130,24 @@ describe('canned queries on a live capture of a known process tree', () => {
     const ids = idsIn(live().newest);
     const row = (role: string, name: FileName) => {
       const key = shape.files[name].path;
-      return { role, ...shape.sockets.get(key)!, peer_ino: null, socket: key, holders: holdersText(refsOn([name])) };
+      return { role, ...shape.sockets.get(key)!, socket: key, holders: holdersText(refsOn([name])) };
     };
     const id = (r: { socket: string }) => ids('socket', r.socket);
-    const connected = [...['stdout', 'sock_a', 'sock_b'].map((n) => row('connected', n as FileName)).sort((a, b) => id(a) - id(b)),
-      ...['accepted', 'client'].map((n) => row('connected', n as FileName)).sort((a, b) => id(a) - id(b))];
+    // unix and TCP sockets alike are ESTABLISHED once connected: one order, by object id
+    const connected = (['stdout', 'sock_a', 'sock_b', 'accepted', 'client'] as const).map((n) => row('connected', n)).sort((a, b) => id(a) - id(b));
     const listening = row('listening', 'listen');
     // the UDP socket is bound but neither listening nor connected
     expect(run('sockets')).toEqual([listening, ...connected]);
-    expect(connected.map((s) => s.state)).toEqual(['CONNECTED', 'CONNECTED', 'CONNECTED', 'ESTABLISHED', 'ESTABLISHED']);
+    expect(connected.map((s) => s.state)).toEqual(Array(5).fill('ESTABLISHED'));
+    expect(row('connected', 'sock_a')).toMatchObject({ family: 'unix', peer_ino: tree.inodes.sock_b });
     expect(row('connected', 'client')).toMatchObject({ local_port: tree.client_port, remote_port: tree.port, holders: `${tree.c1}:${tree.client}` });
     expect(run('sockets', { state: 'LISTEN' })).toEqual([listening]);
-    expect(run('sockets', { state: 'ESTABLISHED' })).toEqual(connected.slice(3));
-    expect(run('sockets', { pid: tree.c1, state: 'ESTABLISHED' })).toEqual([row('connected', 'client')]);
+    expect(run('sockets', { state: 'ESTABLISHED' })).toEqual(connected);
+    expect(run('sockets', { state: 'UNCONNECTED' })).toEqual([]);
+    // C1's own TCP client, and the unix sockets it inherited
+    const heldByC1 = connected.filter((s) => s.holders.split(' ').some((h) => h.startsWith(`${tree.c1}:`)));
+    expect(heldByC1.map((s) => s.socket).sort()).toEqual(['stdout', 'sock_a', 'sock_b', 'client'].map((n) => shape.files[n as FileName].path).sort());
+    expect(run('sockets', { pid: tree.c1, state: 'ESTABLISHED' })).toEqual(heldByC1);
     expect(run('sockets', { pid: tree.v })).toEqual([connected.find((s) => s.socket === shape.files.stdout.path)]);
     expect(run('sockets', { limit: 2 })).toEqual([listening, connected[0]]);
     expect(run('sockets', { checkpoint: live().older }).map((s) => s.socket)).toEqual([listening, ...connected].map((s) => s.socket));
@@ -263,7 +268,9 @@ describe('canned queries on a live capture of a known process tree', () => {
     expect(expected).toHaveLength(stored as number);
     expect(run('objects', { limit: -1 })).toEqual(expected);
     expect(run('objects', { kind: 'pipe' })).toEqual(expected.filter((o) => o.kind === 'pipe'));
-    expect(run('objects', { kind: 'pipe' })[0]!.holders).toBe(
+    // the pipe; the FIFO is a pipe too, held by the parent alone
+    expect(run('objects', { kind: 'pipe' }).map((o) => o.key)).toEqual([`fifo:${tree.files.fifo}`, shape.files.pipe_r.path]);
+    expect(run('objects', { kind: 'pipe' })[1]!.holders).toBe(
       [tree.parent, tree.c1, tree.c2, tree.g].sort((a, b) => a - b).map((p) => `${p}:${tree.fds.pipe_r},${tree.fds.pipe_w}`).join(' '),
     );
     expect(run('objects', { kind: 'inode', shared: 1 })).toEqual(expected.filter((o) => o.kind === 'inode' && o.refcount > 1));
@@ -299,12 +306,12 @@ describe('views on a live capture of a known process tree', () => {
 });
 
 /**
- * What a live capture cannot produce: unix peers. /proc/net/unix does not show a
- * socket's peer, so a live capture leaves peer_ino null; CRIU images record it (and
- * call a connected unix socket ESTABLISHED). Written through the writer, as the CRIU
- * import writes such sockets.
+ * Unix sockets a live capture of the tree does not have: a listener with a name, and a
+ * datagram socket connected on a kernel that left it UNCONNECTED (kernels before the
+ * 2021 commit 83301b5367a9 did; CRIU images taken there hold such sockets), written
+ * through the writer as the CRIU import writes them.
  */
-describe('sockets of a source that records unix peers', () => {
+describe('sockets with peers, as every source records them', () => {
   it('lists each end of a pair with its peer, and a datagram socket sending to a peer, as connected', () => {
     const path = tempStorePath();
     const store = openStore(path);

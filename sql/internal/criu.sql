@@ -25,10 +25,11 @@ WHERE ic.image_id = :image_id ORDER BY ic.seq;
 SELECT id, name, kind, role, head_magic, size, entries FROM criu_images
 WHERE checkpoint_id = :checkpoint_id ORDER BY name;
 
--- name: file_path
--- The path of a file row written earlier in this import (by its row id: the writer
--- inserts the file's shared_objects row later, in a batch).
-SELECT path FROM files WHERE id = ?;
+-- name: file_by_id
+-- A file row written earlier in this import, by its row id (the writer inserts the
+-- file's shared_objects row later, in a batch): cwd, root, exe and file-backed maps
+-- take its path, a FIFO all of its regular-file entry.
+SELECT path, pos, flags, mode, mnt_id FROM files WHERE id = ?;
 
 -- name: chunk_refcount_mismatches
 -- Chunks whose refcount differs from the image chunks pointing at them; with :id, of

@@ -4,6 +4,7 @@
  * the sharing, what a freeze held, and the warnings of the capture. Meta is JSON
  * that older versions and other sources wrote too, so every part is optional.
  */
+import type { UnixSource } from '../capture/proc/sockets.js';
 import { describeWarnings, noWarnings, plural, type CaptureWarnings } from '../capture/proc/warnings.js';
 import type { Row } from './render.js';
 
@@ -13,6 +14,7 @@ interface CaptureMeta {
   warnings?: Partial<CaptureWarnings>;
   kcmp?: { used?: boolean; calls?: number; reason?: string };
   freeze?: { stopped?: number; alreadyStopped?: number[]; heldMs?: number };
+  sockets?: { unix?: UnixSource[] };
   criu?: { source?: string; path?: string; images?: number };
   /** A container checkpoint archive's container (src/formats/criu/container.ts). */
   container?: { id?: string; name?: string; image?: string; runtime?: string };
@@ -40,6 +42,17 @@ function freezeNote(f: NonNullable<CaptureMeta['freeze']>): string {
   return `stopped ${plural(f.stopped ?? 0, 'process', 'processes')} for ${f.heldMs ?? 0} ms${already}`;
 }
 
+/** How unix sockets were read: sock_diag (with peers) counted, each namespace read from /proc/net/unix named. */
+function unixNotes(sources: UnixSource[]): Row[] {
+  const rows: Row[] = [];
+  const diag = sources.filter((s) => s.via === 'sock_diag').length;
+  if (diag) rows.push({ field: 'unix sockets', value: `sock_diag in ${plural(diag, 'network namespace')}: peers recorded` });
+  for (const s of sources) {
+    if (s.via !== 'sock_diag') rows.push({ field: 'unix sockets', value: `/proc/net/unix in ${s.netns} (${s.reason}): peers unknown` });
+  }
+  return rows;
+}
+
 function containerNote(c: NonNullable<CaptureMeta['container']>): string {
   const about = [c.image, c.runtime].filter((v) => v !== undefined);
   return `${c.name ?? c.id ?? '?'}${about.length ? ` (${about.join(', ')})` : ''}`;
@@ -60,6 +73,7 @@ export function checkpointNotes(meta: unknown): Row[] {
   }
   if (isObject(m.kcmp)) rows.push({ field: 'kcmp', value: kcmpNote(m.kcmp) });
   if (isObject(m.freeze)) rows.push({ field: 'freeze', value: freezeNote(m.freeze) });
+  if (isObject(m.sockets) && Array.isArray(m.sockets.unix)) rows.push(...unixNotes(m.sockets.unix));
   if (isObject(m.warnings)) {
     const lines = describeWarnings({ ...noWarnings(), ...m.warnings });
     if (lines.length === 0) rows.push({ field: 'warnings', value: 'none' });

@@ -24,8 +24,8 @@ export function criuJson(value: unknown): string {
 
 export type Image = { magic: string; entries: Record<string, unknown>[] };
 
-const fown = { uid: 0, euid: 0, signum: 0, pid_type: 0, pid: 0 };
-const skOpts = { so_sndbuf: 16384, so_rcvbuf: 131072, so_snd_tmo_sec: 0, so_snd_tmo_usec: 0, so_rcv_tmo_sec: 0, so_rcv_tmo_usec: 0 };
+export const fown = { uid: 0, euid: 0, signum: 0, pid_type: 0, pid: 0 };
+export const skOpts = { so_sndbuf: 16384, so_rcvbuf: 131072, so_snd_tmo_sec: 0, so_snd_tmo_usec: 0, so_rcv_tmo_sec: 0, so_rcv_tmo_usec: 0 };
 
 function regs(ip: bigint) {
   const names = ['r15', 'r14', 'r13', 'r12', 'bp', 'bx', 'r11', 'r10', 'r9', 'r8', 'ax', 'cx', 'dx', 'si', 'di', 'orig_ax', 'ip', 'cs', 'flags', 'sp', 'ss', 'fs_base', 'gs_base', 'ds', 'es', 'fs', 'gs'];
@@ -59,7 +59,7 @@ function threadCore(uid: number, comm: string | null, blk?: bigint) {
 const INF = (1n << 64n) - 1n;
 const rlimits = Array.from({ length: 16 }, (_, i) => (i === 7 ? { cur: 1024, max: 524288 } : i === 3 ? { cur: 8388608, max: INF } : { cur: INF, max: INF }));
 
-function leaderCore(comm: string, state: string | number, uid: number, extra: Record<string, unknown> = {}) {
+export function leaderCore(comm: string, state: string | number, uid: number, extra: Record<string, unknown> = {}) {
   return {
     mtype: 'X86_64',
     thread_info: regs(0x401000n),
@@ -73,12 +73,12 @@ function leaderCore(comm: string, state: string | number, uid: number, extra: Re
   };
 }
 
-const reg = (id: number, name: string, mode: number, flags = 0o100000, pos = 0) => ({ type: 'REG', id, reg: { id, flags, pos, fown, name, mnt_id: 22, size: 4096, mode } });
-const ids = (vm: number, files: number, fs: number, sighand: number) => ({
+export const reg = (id: number, name: string, mode: number, flags = 0o100000, pos = 0) => ({ type: 'REG', id, reg: { id, flags, pos, fown, name, mnt_id: 22, size: 4096, mode } });
+export const ids = (vm: number, files: number, fs: number, sighand: number) => ({
   vm_id: vm, files_id: files, fs_id: fs, sighand_id: sighand,
   pid_ns_id: 5, net_ns_id: 6, ipc_ns_id: 7, uts_ns_id: 8, mnt_ns_id: 9, user_ns_id: 10, cgroup_ns_id: 11,
 });
-const fdi = (fd: number, id: number, type: string, flags = 0) => ({ id, flags, type, fd });
+export const fdi = (fd: number, id: number, type: string, flags = 0) => ({ id, flags, type, fd });
 
 function vma(start: bigint, end: bigint, prot: number, flags: number, status: number, shmid = 0, pgoff = 0) {
   return { start, end, pgoff, shmid, prot, flags, status, fd: -1 };

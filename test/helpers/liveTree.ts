@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { runCli } from './cli.js';
-import { killGroup, startFixture, type ProcTree } from './processes.js';
+import { killGroup, startFixture, stdoutPeerInode, type ProcTree } from './processes.js';
 import { procTreeShape, type TreeShape } from './procTreeShape.js';
 import { tempStorePath } from './tmp.js';
 
@@ -33,6 +33,7 @@ export function useLiveTree(): () => LiveTree {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ckptdb-live-'));
     const { child, info } = await startFixture<ProcTree>('proc-tree.py', [dir, TRICKY_ARG]);
+    info.inodes.stdout_peer = stdoutPeerInode(child);
     try {
       const db = join(dir, 'store.sqlite');
       const ids: number[] = [];

@@ -63,6 +63,7 @@ export interface SocketSpec {
   local_port: number | null;
   remote_addr: string | null;
   remote_port: number | null;
+  peer_ino: number | null;
 }
 
 /** One fd as a process holds it: a table's fd, once per process holding the table. */
@@ -122,7 +123,8 @@ export function procTreeShape(t: ProcTree): TreeShape {
       type: 'memfd', path: '/memfd:ckptdb-test', pos: 2n ** 60n + 1n, flags: O_RDWR | O_LARGEFILE, mode: S_IFREG | 0o777, deleted: 1, object: inode('memfd'),
     },
     accepted: socket(t.inodes.accepted),
-    fifo: { type: 'fifo', path: `${t.dir}/fifo`, pos: 0, flags: O_RDWR | O_LARGEFILE, mode: S_IFIFO | 0o600, deleted: 0, object: inode('fifo') },
+    // every open of a FIFO shares the pipe on its inode
+    fifo: { type: 'fifo', path: `${t.dir}/fifo`, pos: 0, flags: O_RDWR | O_LARGEFILE, mode: S_IFIFO | 0o600, deleted: 0, object: { kind: 'pipe', key: `fifo:${t.files.fifo}` } },
     udp: socket(t.inodes.udp),
     reopen: reg('data', O_RDWR),
     client: socket(t.inodes.client),
@@ -172,14 +174,16 @@ export function procTreeShape(t: ProcTree): TreeShape {
     ...[...forked, [t.c3, t.v], [t.t]].map((tids) => ({ kind: 'fdtable' as const, tids })),
   ];
 
-  const unix: SocketSpec = { family: 'unix', type: 'stream', state: 'CONNECTED', local_addr: null, local_port: null, remote_addr: null, remote_port: null };
+  const unix = (peer: number): SocketSpec => ({
+    family: 'unix', type: 'stream', state: 'ESTABLISHED', local_addr: null, local_port: null, remote_addr: null, remote_port: null, peer_ino: peer,
+  });
   const inet = (type: string, state: string, local: number, remote: [string, number]): SocketSpec => ({
-    family: 'inet', type, state, local_addr: '127.0.0.1', local_port: local, remote_addr: remote[0], remote_port: remote[1],
+    family: 'inet', type, state, local_addr: '127.0.0.1', local_port: local, remote_addr: remote[0], remote_port: remote[1], peer_ino: null,
   });
   const sockets = new Map<string, SocketSpec>([
-    [files.stdout.path, unix],
-    [files.sock_a.path, unix],
-    [files.sock_b.path, unix],
+    [files.stdout.path, unix(t.inodes.stdout_peer)],
+    [files.sock_a.path, unix(t.inodes.sock_b)],
+    [files.sock_b.path, unix(t.inodes.sock_a)],
     [files.listen.path, inet('stream', 'LISTEN', t.port, ['0.0.0.0', 0])],
     [files.accepted.path, inet('stream', 'ESTABLISHED', t.port, ['127.0.0.1', t.client_port])],
     [files.client.path, inet('stream', 'ESTABLISHED', t.client_port, ['127.0.0.1', t.port])],

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, fstatSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach } from 'vitest';
 // imported first so that its cleanup is registered first and, hooks running as a
@@ -112,8 +112,12 @@ export interface ProcTree {
     'data' | 'dup' | 'private' | 'deleted' | 'pipe_r' | 'pipe_w' | 'sock_a' | 'sock_b' | 'listen' | 'eventfd' | 'epoll' | 'memfd' | 'accepted' | 'fifo' | 'udp',
     number
   >;
-  /** Inode numbers of the pipe and the sockets (stdout: fd 1, the caller's socket). */
-  inodes: Record<'pipe_r' | 'sock_a' | 'sock_b' | 'listen' | 'accepted' | 'udp' | 'stdout' | 'client', number>;
+  /**
+   * Inode numbers of the pipe and the sockets (stdout: fd 1, a socket of the socketpair
+   * node made for it; stdout_peer: this process's end of that pair, which the helper
+   * starting the tree adds).
+   */
+  inodes: Record<'pipe_r' | 'sock_a' | 'sock_b' | 'listen' | 'accepted' | 'udp' | 'stdout' | 'client' | 'stdout_peer', number>;
   /** 'major:minor:inode' of the files. */
   files: Record<'data' | 'private' | 'stderr' | 'own' | 'fifo' | 'deleted' | 'memfd' | 'null', string>;
   /** /proc/self/ns of the parent: type -> link ('net:[4026531840]'). */
@@ -147,7 +151,16 @@ export interface ProcTreeExtra {
 
 /** Starts test/fixtures/proc-tree.py, keeping its files in dir; args go on its command line; `extra` adds the shapes of its --extra. */
 export async function startProcTree(dir: string, opts: { command?: string[]; args?: string[]; extra?: boolean } = {}): Promise<ProcTree> {
-  return (await startFixture<ProcTree>('proc-tree.py', [dir, ...(opts.extra ? ['--extra'] : []), ...(opts.args ?? [])], opts)).info;
+  const { child, info } = await startFixture<ProcTree>('proc-tree.py', [dir, ...(opts.extra ? ['--extra'] : []), ...(opts.args ?? [])], opts);
+  info.inodes.stdout_peer = stdoutPeerInode(child);
+  return info;
+}
+
+/** The inode of this process's end of the socketpair node made for the child's stdout: its fd 1's peer. */
+export function stdoutPeerInode(child: ChildProcess): number {
+  // node's stream over that end holds its fd; there is no public way to it
+  const fd = (child.stdout as unknown as { _handle: { fd: number } })._handle.fd;
+  return fstatSync(fd).ino;
 }
 
 /** A pid that is free now. */

@@ -8,7 +8,8 @@
  *   4. list each fd table once, through one task that uses it
  *   5. write the tasks with their details and memory maps
  *   6. read the fds table by table, place each on its open file (kcmp) and write
- *      files and fds as they are found; then socket details from /proc/net
+ *      files and fds as they are found; then socket details, per network namespace,
+ *      from sock_diag (unix) and /proc/net
  *   7. resume the frozen processes, commit
  *
  * Everything that vanishes meanwhile is skipped and counted; access denied is recorded
@@ -102,7 +103,7 @@ export async function captureProcesses(store: Store, options: CaptureOptions = {
 
     const sockets = await captureFds(tables, reader, { writer, objects, warnings, pacer, placer: new FilePlacer(kcmp) });
     lap('fds');
-    if (!skip.has('sockets')) describeSockets(sockets, writer);
+    const unixSources = skip.has('sockets') ? [] : describeSockets(sockets, writer, warnings);
     lap('sockets');
     thaw();
 
@@ -112,6 +113,7 @@ export async function captureProcesses(store: Store, options: CaptureOptions = {
       warnings,
       kcmp: access.available ? { used: true, calls: kcmp!.calls } : { used: false, reason: access.reason },
       timingMs: timing,
+      sockets: { unix: unixSources },
       ...(frozen ? { freeze: { stopped: frozen.stopped.length, alreadyStopped: frozen.alreadyStopped, heldMs: Math.round(frozenMs) } } : {}),
     });
     return {

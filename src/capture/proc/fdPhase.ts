@@ -4,6 +4,7 @@
  * once with its file when the file is new.
  */
 import type { CheckpointWriter } from '../writer.js';
+import { fifoKey } from '../fifoKey.js';
 import type { FileInput } from '../types.js';
 import { O_CLOEXEC, parseExtra } from './fdinfo.js';
 import type { FdReader } from './fdReaders.js';
@@ -29,12 +30,13 @@ export interface SocketRef {
   holder: number;
 }
 
-/** The inode, pipe or socket the file stands on. */
+/** The inode, pipe or socket the file stands on: a FIFO's pipe rather than its inode. */
 function objectOf(r: FdRecord, objects: ObjectIds): number | null {
   const kind = r.kind;
   if (!kind?.object || !r.info) return null;
   if (kind.object !== 'inode') return objects.get(kind.object, kind.path);
   if (!r.info.ino) return null;
+  if (r.type === 'fifo') return objects.get('pipe', fifoKey(r.dev, r.info.mntId, r.info.ino));
   return objects.get('inode', `${r.dev ?? `mnt${r.info.mntId}`}:${r.info.ino}`);
 }
 

@@ -1,30 +1,25 @@
 /**
  * Sockets as the kernel shows them in /proc/PID/net/*, which are the tables of that
  * task's network namespace: family, type, protocol, state and addresses, by inode.
+ * Unix sockets are read here only when sock_diag cannot be asked (unixDiag.ts):
+ * /proc/net/unix does not show peers.
  */
 import type { SocketInput } from '../types.js';
+import {
+  ipProtocolName, netlinkProtocolName, packetProtocolText, socketStateName, socketTypeName, TCP_CLOSE, TCP_ESTABLISHED, TCP_LISTEN,
+} from '../socketNames.js';
 import { endpoint } from './inetAddress.js';
 import { ProcReadError, readText } from './procfs.js';
 
 export type SocketDetails = Omit<SocketInput, 'object'>;
 
-const TCP_STATES = [
-  '', 'ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN_WAIT1', 'FIN_WAIT2', 'TIME_WAIT', 'CLOSE',
-  'CLOSE_WAIT', 'LAST_ACK', 'LISTEN', 'CLOSING', 'NEW_SYN_RECV', 'BOUND_INACTIVE',
-];
-
-const IP_PROTOCOLS: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'ipv6-icmp', 132: 'sctp', 136: 'udplite', 255: 'raw' };
-
-const NETLINK_PROTOCOLS: Record<number, string> = {
-  0: 'route', 2: 'usersock', 3: 'firewall', 4: 'sock_diag', 5: 'nflog', 6: 'xfrm', 7: 'selinux', 8: 'iscsi',
-  9: 'audit', 10: 'fib_lookup', 11: 'connector', 12: 'netfilter', 13: 'ip6_fw', 14: 'dnrtmsg',
-  15: 'kobject_uevent', 16: 'generic', 18: 'scsitransport', 19: 'ecryptfs', 20: 'rdma', 21: 'crypto', 22: 'smc',
-};
-
-const SOCK_TYPES: Record<number, string> = { 1: 'stream', 2: 'dgram', 3: 'raw', 4: 'rdm', 5: 'seqpacket', 6: 'dccp', 10: 'packet' };
-
-const UNIX_STATES = ['', 'UNCONNECTED', 'CONNECTING', 'CONNECTED', 'DISCONNECTING'];
-/** __SO_ACCEPTCON in the Flags column of /proc/net/unix: a listening socket. */
+/**
+ * The St column of /proc/net/unix is not sk_state but the socket's SS_* state, which
+ * the kernel derives from it: SS_CONNECTED (3), or SS_CONNECTING (2) for a connection
+ * not yet accepted, when sk_state is TCP_ESTABLISHED; else SS_UNCONNECTED (1) or
+ * SS_DISCONNECTING (4). A listener has __SO_ACCEPTCON in its Flags.
+ */
+const UNIX_ST_ESTABLISHED = new Set([2, 3]);
 const SO_ACCEPTCON = 0x10000;
 
 interface InetTable {
@@ -49,10 +44,10 @@ const INET_TABLES: InetTable[] = [
 ];
 
 /** A table's lines after the header, or none when this kernel has no such table. */
-function rows(tid: number, file: string): string[][] {
+function rows(tid: number, file: string, encoding: 'latin1' | 'utf8' = 'latin1'): string[][] {
   let text: string;
   try {
-    text = readText(`/proc/${tid}/net/${file}`);
+    text = readText(`/proc/${tid}/net/${file}`, encoding);
   } catch (e) {
     if (e instanceof ProcReadError && e.failure === 'gone') return [];
     throw e;
@@ -61,9 +56,9 @@ function rows(tid: number, file: string): string[][] {
 }
 
 /**
- * Details of the sockets with the wanted inodes, from the tables of the network
- * namespace that task tid is in. Socket inode numbers are unique on the machine, so
- * results from several namespaces merge into one map.
+ * Details of the inet, netlink and packet sockets with the wanted inodes, from the
+ * tables of the network namespace that task tid is in. Socket inode numbers are unique
+ * on the machine, so results from several namespaces merge into one map.
  */
 export function readSocketTables(tid: number, wanted: Set<string>, into: Map<string, SocketDetails>): void {
   for (const t of INET_TABLES) {
@@ -73,14 +68,11 @@ export function readSocketTables(tid: number, wanted: Set<string>, into: Map<str
       if (!wanted.has(ino) || into.has(ino)) continue;
       const local = endpoint(f[1]!, t.v6);
       const remote = endpoint(f[2]!, t.v6);
-      const st = parseInt(f[3]!, 16);
-      const connectionless = t.type !== 'stream';
       into.set(ino, {
         family: t.v6 ? 'inet6' : 'inet',
         type: t.type,
-        protocol: t.protocol ?? IP_PROTOCOLS[local.port] ?? String(local.port),
-        // UDP, raw and ping sockets use TCP_ESTABLISHED / TCP_CLOSE for connected / not
-        state: connectionless ? (st === 1 ? 'CONNECTED' : 'UNCONNECTED') : (TCP_STATES[st] ?? String(st)),
+        protocol: t.protocol ?? ipProtocolName(local.port),
+        state: socketStateName(parseInt(f[3]!, 16)),
         localAddr: local.addr,
         localPort: t.protocol === null ? null : local.port,
         remoteAddr: remote.addr,
@@ -88,20 +80,6 @@ export function readSocketTables(tid: number, wanted: Set<string>, into: Map<str
         attrs: { uid: Number(f[7]) },
       });
     }
-  }
-  for (const f of rows(tid, 'unix')) {
-    // Num RefCount Protocol Flags Type St Inode [Path]
-    const ino = f[6]!;
-    if (!wanted.has(ino) || into.has(ino)) continue;
-    const flags = parseInt(f[3]!, 16);
-    const st = parseInt(f[5]!, 16);
-    into.set(ino, {
-      family: 'unix',
-      type: SOCK_TYPES[parseInt(f[4]!, 16)] ?? f[4]!,
-      protocol: null,
-      state: flags & SO_ACCEPTCON ? 'LISTEN' : (UNIX_STATES[st] ?? String(st)),
-      localAddr: f.length > 7 ? f.slice(7).join(' ') : null,
-    });
   }
   for (const f of rows(tid, 'netlink')) {
     // sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode
@@ -112,7 +90,7 @@ export function readSocketTables(tid: number, wanted: Set<string>, into: Map<str
       family: 'netlink',
       // the table does not say whether it is SOCK_RAW or SOCK_DGRAM
       type: null,
-      protocol: NETLINK_PROTOCOLS[proto] ?? String(proto),
+      protocol: netlinkProtocolName(proto),
       localPort: Number(f[2]),
       attrs: { groups: f[3] },
     });
@@ -123,9 +101,33 @@ export function readSocketTables(tid: number, wanted: Set<string>, into: Map<str
     if (!wanted.has(ino) || into.has(ino)) continue;
     into.set(ino, {
       family: 'packet',
-      type: SOCK_TYPES[Number(f[2])] ?? f[2]!,
-      protocol: `0x${f[3]!.toLowerCase()}`,
+      type: socketTypeName(Number(f[2])),
+      protocol: packetProtocolText(parseInt(f[3]!, 16)),
       attrs: { ifindex: Number(f[4]), uid: Number(f[7]) },
+    });
+  }
+}
+
+/**
+ * Details of the unix sockets with the wanted inodes from /proc/PID/net/unix, which
+ * shows no peers: each is marked { peer: 'unknown' }, so that a null peer_ino is not
+ * read as "no peer".
+ */
+export function readUnixTable(tid: number, wanted: Set<string>, into: Map<string, SocketDetails>): void {
+  // utf8: the paths are names
+  for (const f of rows(tid, 'unix', 'utf8')) {
+    // Num RefCount Protocol Flags Type St Inode [Path]
+    const ino = f[6]!;
+    if (!wanted.has(ino) || into.has(ino)) continue;
+    const listening = (parseInt(f[3]!, 16) & SO_ACCEPTCON) !== 0;
+    const st = parseInt(f[5]!, 16);
+    into.set(ino, {
+      family: 'unix',
+      type: socketTypeName(parseInt(f[4]!, 16)),
+      protocol: null,
+      state: socketStateName(listening ? TCP_LISTEN : UNIX_ST_ESTABLISHED.has(st) ? TCP_ESTABLISHED : TCP_CLOSE),
+      localAddr: f.length > 7 ? f.slice(7).join(' ') : null,
+      attrs: { peer: 'unknown' },
     });
   }
 }

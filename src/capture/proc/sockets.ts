@@ -1,14 +1,56 @@
 /**
- * Socket details for the sockets of a capture, from /proc/net of each network
- * namespace their holders are in.
+ * Socket details for the sockets of a capture, namespace by namespace: each network
+ * namespace their holders are in is asked once. Unix sockets come from sock_diag,
+ * which names each one's peer; inet, netlink and packet sockets from /proc/net, whose
+ * tables show both ends of a connection. Where sock_diag cannot be asked (entering
+ * the namespace is not permitted, the kernel has no unix_diag), the unix sockets of
+ * that namespace come from /proc/net/unix, peers unknown, and the capture says so.
  */
+import { socketStateName, socketTypeName, unixAddressText } from '../socketNames.js';
+import { NetlinkError } from '../netlink.js';
+import { dumpUnixSockets, type UnixSocketDiag } from '../unixDiag.js';
 import type { CheckpointWriter } from '../writer.js';
 import type { SocketRef } from './fdPhase.js';
-import { readSocketTables, type SocketDetails } from './net.js';
-import { attempt, ProcReadError, readLink } from './procfs.js';
+import { readSocketTables, readUnixTable, type SocketDetails } from './net.js';
+import { attempt, ProcReadError, readLink, taskExists } from './procfs.js';
+import type { CaptureWarnings } from './warnings.js';
 
-/** Reads the socket tables once per network namespace and writes what they say of each socket. */
-export function describeSockets(sockets: SocketRef[], writer: CheckpointWriter): void {
+/** How the unix sockets of one network namespace were read; kept in the checkpoint's meta. */
+export type UnixSource =
+  | { netns: string; via: 'sock_diag' }
+  | { netns: string; via: '/proc/net/unix'; reason: string };
+
+function unixDetails(d: UnixSocketDiag): SocketDetails {
+  return {
+    family: 'unix',
+    type: socketTypeName(d.type),
+    protocol: null,
+    state: socketStateName(d.state),
+    localAddr: d.name ? unixAddressText(d.name) : null,
+    peerIno: d.peer,
+  };
+}
+
+/** The unix sockets of the namespace tid is in; null when tid exited before it could be asked. */
+function readUnix(netns: string, tid: number, wanted: Set<string>, into: Map<string, SocketDetails>): UnixSource | null {
+  try {
+    for (const d of dumpUnixSockets((ino) => wanted.has(String(ino)) && !into.has(String(ino)), `/proc/${tid}/ns/net`)) {
+      into.set(String(d.ino), unixDetails(d));
+    }
+    return { netns, via: 'sock_diag' };
+  } catch (e) {
+    if (!(e instanceof NetlinkError)) throw e;
+    if (!taskExists(tid)) return null;
+    readUnixTable(tid, wanted, into);
+    return { netns, via: '/proc/net/unix', reason: e.message };
+  }
+}
+
+/**
+ * Reads every network namespace the sockets' holders are in and writes what it says
+ * of each socket; returns how the unix sockets of each namespace were read.
+ */
+export function describeSockets(sockets: SocketRef[], writer: CheckpointWriter, warnings: CaptureWarnings): UnixSource[] {
   const details = new Map<string, SocketDetails>();
   const wanted = new Set<string>();
   const holderOf = new Map<string, number>();
@@ -20,12 +62,18 @@ export function describeSockets(sockets: SocketRef[], writer: CheckpointWriter):
     const ns = attempt(() => readLink(`/proc/${s.holder}/ns/net`));
     if (!(ns instanceof ProcReadError) && !holderOf.has(ns)) holderOf.set(ns, s.holder);
   }
-  for (const tid of holderOf.values()) {
+  const sources: UnixSource[] = [];
+  for (const [ns, tid] of holderOf) {
     if (details.size === wanted.size) break;
+    const source = readUnix(ns, tid, wanted, details);
+    if (source) sources.push(source);
     readSocketTables(tid, wanted, details);
   }
   for (const s of sockets) {
     const d = details.get(s.ino);
-    if (d) writer.addSocket({ object: s.objectId, ...d });
+    if (!d) continue;
+    writer.addSocket({ object: s.objectId, ...d });
+    if (d.family === 'unix' && d.attrs?.peer === 'unknown') warnings.unixPeersUnknown++;
   }
+  return sources;
 }

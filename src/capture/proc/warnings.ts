@@ -13,10 +13,12 @@ export interface CaptureWarnings {
   inferredObjects: number;
   /** With --freeze: processes that did not stop in time (uninterruptible sleep, ...). */
   notStopped: number[];
+  /** Unix sockets read from /proc/net/unix because sock_diag could not be asked: their peers are unknown. */
+  unixPeersUnknown: number;
 }
 
 export function noWarnings(): CaptureWarnings {
-  return { vanishedTasks: 0, vanishedFds: 0, unreadable: 0, inferredObjects: 0, notStopped: [] };
+  return { vanishedTasks: 0, vanishedFds: 0, unreadable: 0, inferredObjects: 0, notStopped: [], unixPeersUnknown: 0 };
 }
 
 /** One line each for a person. */
@@ -27,6 +29,9 @@ export function describeWarnings(w: CaptureWarnings): string[] {
   }
   if (w.unreadable) lines.push(`${plural(w.unreadable, 'entry', 'entries')} could not be read (permission) and are recorded as unreadable`);
   if (w.inferredObjects) lines.push(`sharing of ${plural(w.inferredObjects, 'object')} was inferred, not decided by kcmp`);
+  if (w.unixPeersUnknown) {
+    lines.push(`the peers of ${plural(w.unixPeersUnknown, 'unix socket')} are unknown: sock_diag could not be asked, /proc/net/unix was read instead`);
+  }
   if (w.notStopped.length) lines.push(`${plural(w.notStopped.length, 'process', 'processes')} did not stop for --freeze: ${w.notStopped.join(' ')}`);
   return lines;
 }

@@ -19,10 +19,12 @@ const HELP = `
 What is read, per task (every thread): pid, tgid, ppid, pgid, sid, state, comm, uids
 and gids, command line, exe, cwd, root, start time, signal masks, namespaces, resource
 limits; per process its fds and memory map; per open file its type, path, position,
-flags, mode, mount id and inode, and for sockets what /proc/net shows. Which fds share
-one open file, and which tasks share an address space, fd table, fs info or signal
-handlers, is asked of the kernel (kcmp); where it cannot be asked the sharing is
-guessed from evidence and marked inferred.
+flags, mode, mount id and inode. Sockets are described per network namespace: unix
+sockets by sock_diag, with their peers (where the namespace cannot be entered, from
+/proc/net/unix, peers unknown, with a warning), inet, netlink and packet sockets by
+/proc/net. Which fds share one open file, and which tasks share an address space, fd
+table, fs info or signal handlers, is asked of the kernel (kcmp); where it cannot be
+asked the sharing is guessed from evidence and marked inferred.
 
 A task or fd that vanishes while being read is skipped and counted in a warning; an
 entry the kernel will not show (permission) is recorded as unreadable with the reason.

@@ -16,7 +16,7 @@ import { ChunkWriter, type ImageRole } from './chunkStore.js';
 import { badImage, checkWellFormed, readEntries, readHeader } from './imageFile.js';
 import { imageNumber, modelledKind } from './images.js';
 import { isRawImageName, isServiceFileName } from './magic.js';
-import { ImportContext, type ModelledImage } from './model/context.js';
+import { ImportContext, MOUNTPOINTS, type ModelledImage } from './model/context.js';
 import { importFds } from './model/fds.js';
 import { importFiles } from './model/files.js';
 import { readInventory } from './model/inventory.js';
@@ -126,7 +126,7 @@ async function keepFile(
   const entries = readEntries(bytes, header, file.where, !expected);
   const role: ImageRole = expected ? 'modelled' : 'stored';
   chunks.put({ name: file.name, kind: header.kind.name, role, headMagic: header.head }, bytes, entries.length);
-  if (expected || PAGEMAP.test(file.name)) decoded.set(file.name, { name: file.name, where: file.where, header, entries });
+  if (expected || PAGEMAP.test(file.name) || MOUNTPOINTS.test(file.name)) decoded.set(file.name, { name: file.name, where: file.where, header, entries });
   return expected !== null;
 }
 

@@ -2,6 +2,7 @@
  * Conversions between CRIU's numbers and the store's column values, both ways: what
  * import writes, export reads back and must turn into the same number.
  */
+import { ipAddressText } from '../../capture/socketNames.js';
 
 /** Signal masks as /proc shows them: 16 hex digits. */
 export function sigsetHex(mask: bigint): string {
@@ -94,31 +95,6 @@ export function specialVmaPath(status: number): string | null {
 
 export const FD_CLOEXEC = 1;
 
-const FAMILIES: Record<number, string> = { 1: 'unix', 2: 'inet', 10: 'inet6', 16: 'netlink', 17: 'packet' };
-const SOCK_TYPES: Record<number, string> = { 1: 'stream', 2: 'dgram', 3: 'raw', 4: 'rdm', 5: 'seqpacket', 10: 'packet' };
-const IP_PROTOCOLS: Record<number, string> = { 0: 'ip', 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'icmpv6', 132: 'sctp', 136: 'udplite' };
-const TCP_STATES: Record<number, string> = {
-  1: 'ESTABLISHED', 2: 'SYN_SENT', 3: 'SYN_RECV', 4: 'FIN_WAIT1', 5: 'FIN_WAIT2', 6: 'TIME_WAIT',
-  7: 'CLOSE', 8: 'CLOSE_WAIT', 9: 'LAST_ACK', 10: 'LISTEN', 11: 'CLOSING',
-};
-/** Unix sockets use the TCP state numbers; an unconnected one is TCP_CLOSE. */
-const UNIX_STATES: Record<number, string> = { ...TCP_STATES, 7: 'UNCONNECTED' };
-
-function named(table: Record<number, string>, n: number): string {
-  return table[n] ?? String(n);
-}
-
-function numbered(table: Record<number, string>, name: string): number | null {
-  for (const [n, s] of Object.entries(table)) if (s === name) return Number(n);
-  return /^\d+$/.test(name) ? Number(name) : null;
-}
-
-export const familyName = (n: number) => named(FAMILIES, n);
-export const sockTypeName = (n: number) => named(SOCK_TYPES, n);
-export const ipProtocolName = (n: number) => named(IP_PROTOCOLS, n);
-export const sockStateName = (family: number, n: number) => named(family === 1 ? UNIX_STATES : TCP_STATES, n);
-export const sockStateNumber = (family: number, name: string) => numbered(family === 1 ? UNIX_STATES : TCP_STATES, name);
-
 /**
  * inet_sk_entry addresses: the in_addr / in6_addr bytes read as host-order (little-endian)
  * 32-bit words, one word for IPv4, four for IPv6.
@@ -127,10 +103,7 @@ export function inetAddress(words: number[]): string | null {
   if (words.length !== 1 && words.length !== 4) return null;
   const bytes = Buffer.alloc(words.length * 4);
   words.forEach((w, i) => bytes.writeUInt32LE(w >>> 0, i * 4));
-  if (words.length === 1) return [...bytes].join('.');
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i).toString(16));
-  return new URL(`http://[${groups.join(':')}]`).hostname.slice(1, -1);
+  return ipAddressText(bytes);
 }
 
 export function inetWords(address: string): number[] | null {
@@ -155,15 +128,18 @@ export function inetWords(address: string): number[] | null {
   return [0, 4, 8, 12].map((i) => bytes.readUInt32LE(i));
 }
 
-/** A unix socket name as /proc/net/unix shows it: abstract names start with '@'. */
-export function unixName(name: Uint8Array): string | null {
-  if (name.length === 0) return null;
-  if (name[0] === 0) return '@' + Buffer.from(name.subarray(1)).toString('utf8');
-  return Buffer.from(name).toString('utf8');
-}
-
+/**
+ * A unix socket's name as unix_sk_entry holds it: sun_path as the kernel reports it,
+ * which for a path name ends in its NUL. The store keeps it as ss shows it
+ * (socketNames.ts: unixAddressText); this is the way back, for export.
+ */
 export function unixNameBytes(text: string | null): Uint8Array {
   if (text === null || text === '') return new Uint8Array(0);
   if (text.startsWith('@')) return Buffer.concat([Buffer.from([0]), Buffer.from(text.slice(1), 'utf8')]);
-  return Buffer.from(text, 'utf8');
+  return Buffer.concat([Buffer.from(text, 'utf8'), Buffer.from([0])]);
+}
+
+/** CRIU keeps a packet socket's protocol as socket(2) takes it, in network byte order; x86-64 and arm64 images are little-endian. */
+export function packetProtocol(networkOrder: number): number {
+  return ((networkOrder & 0xff) << 8) | ((networkOrder >>> 8) & 0xff);
 }

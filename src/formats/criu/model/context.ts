@@ -8,6 +8,11 @@ import type { CheckpointWriter } from '../../../capture/writer.js';
 import type { ObjectId } from '../../../capture/types.js';
 import { statement } from '../../../store/sqlFile.js';
 import { badImage, decodeMessage, type Entry, type ImageHeader } from '../imageFile.js';
+import { mnt_entrySchema } from '../gen/mnt_pb.js';
+import { int64 } from './binding.js';
+
+/** Images of the mounts of each mount namespace: kept as they are, read for the devices of mount ids. */
+export const MOUNTPOINTS = /^mountpoints-\d+\.img$/;
 
 export interface ModelledImage {
   name: string;
@@ -22,10 +27,31 @@ interface Decoded<M> {
   msg: M;
 }
 
+/** The columns of a files row that other entries take from it. */
+export interface WrittenFile {
+  path: string | null;
+  pos: number | bigint | null;
+  flags: number | null;
+  mode: number | null;
+  mntId: number | null;
+  /** 'major:minor' of the filesystem its mount stands on, where a mountpoints image says. */
+  dev: string | null;
+}
+
+/** A files row as file_by_id reads it, every integer a bigint. */
+interface FileRow {
+  path: string | null;
+  pos: bigint | null;
+  flags: bigint | null;
+  mode: bigint | null;
+  mnt_id: bigint | null;
+}
+
 export class ImportContext {
   /** CRIU file id -> the files row made for it. */
   readonly files = new Map<number, ObjectId>();
-  private readonly pathById: Database.Statement<unknown[]>;
+  private readonly byId: Database.Statement<unknown[]>;
+  private devices: Map<number, string> | null = null;
 
   constructor(
     readonly w: CheckpointWriter,
@@ -33,7 +59,7 @@ export class ImportContext {
     readonly images: ReadonlyMap<string, ModelledImage>,
     private readonly whereMissing: (name: string) => string,
   ) {
-    this.pathById = db.prepare(statement('internal/criu.sql', 'file_path')).pluck();
+    this.byId = db.prepare(statement('internal/criu.sql', 'file_by_id')).safeIntegers(true);
   }
 
   decodeAll<Desc extends DescMessage>(name: string, schema: Desc): Decoded<MessageShape<Desc>>[] {
@@ -71,8 +97,31 @@ export class ImportContext {
     return row;
   }
 
+  /** A file already written, as the entry that refers to it by id (at offset of image name) needs it. */
+  writtenFile(id: number, name: string, offset: number, what: string): WrittenFile {
+    const r = this.byId.get(this.fileRow(id, name, offset, what)) as FileRow;
+    const num = (v: bigint | null) => (v === null ? null : Number(v));
+    const mntId = num(r.mnt_id);
+    return { path: r.path, pos: r.pos === null ? null : int64(r.pos), flags: num(r.flags), mode: num(r.mode), mntId, dev: this.mountDevice(mntId) };
+  }
+
+  /** The device a mount id stands on, from the checkpoint's mountpoints images (CRIU writes them for mount namespaces). */
+  mountDevice(mntId: number | null): string | null {
+    if (!this.devices) {
+      this.devices = new Map();
+      for (const name of this.images.keys()) {
+        if (!MOUNTPOINTS.test(name) || this.images.get(name)!.header.kind.name !== 'MNTS') continue;
+        for (const { msg } of this.decodeEach(name, mnt_entrySchema)) {
+          // the kernel's own encoding of dev_t, as CRIU keeps it
+          this.devices.set(msg.mntId, `${msg.rootDev >>> 20}:${msg.rootDev & 0xfffff}`);
+        }
+      }
+    }
+    return mntId === null ? null : (this.devices.get(mntId) ?? null);
+  }
+
   /** The path of a file already written, for cwd, root, exe and file-backed maps. */
   filePath(id: number, name: string, offset: number, what: string): string | null {
-    return (this.pathById.get(this.fileRow(id, name, offset, what)) as string | null | undefined) ?? null;
+    return this.writtenFile(id, name, offset, what).path;
   }
 }

@@ -2,9 +2,16 @@
  * Open files: files.img (one file_entry per open file, CRIU 3.15 on) and the per-type
  * images older CRIU wrote (reg-files.img, pipes.img, unixsk.img, ...). Each becomes a
  * files row keyed by its CRIU file id, standing on the inode, pipe or socket object
- * behind it; sockets get their sockets row.
+ * behind it; sockets get their sockets row, in the words a live capture uses
+ * (capture/socketNames.ts), and a FIFO stands on its pipe as a live capture's does
+ * (capture/fifoKey.ts).
  */
 import { clearField, create, isFieldSet, type DescMessage } from '@bufbuild/protobuf';
+import { fifoKey } from '../../../capture/fifoKey.js';
+import {
+  ipProtocolName, netlinkProtocolName, packetProtocolText, socketFamilyName, socketStateName, socketStateNumber, socketTypeName,
+  TCP_CLOSE, TCP_ESTABLISHED, unixAddressText,
+} from '../../../capture/socketNames.js';
 import type { FileInput, FileType, SharedObjectInput, SocketInput } from '../../../capture/types.js';
 import { CkptdbError } from '../../../errors.js';
 import { badImage } from '../imageFile.js';
@@ -12,9 +19,7 @@ import { LEGACY_FILE_IMAGES } from '../images.js';
 import {
   fileKey, memfdInodeKey, packetSocketKey, pathInodeKey, pipeKey, socketKey,
 } from '../keys.js';
-import {
-  familyName, inetAddress, inetWords, ipProtocolName, sockStateName, sockStateNumber, sockTypeName, unixName, unixNameBytes,
-} from '../values.js';
+import { inetAddress, inetWords, packetProtocol, unixNameBytes } from '../values.js';
 import { file_entrySchema, type file_entry } from '../gen/fdinfo_pb.js';
 import {
   bpfmap_file_entrySchema, eventfd_file_entrySchema, eventpoll_file_entrySchema, ext_file_entrySchema,
@@ -25,7 +30,7 @@ import {
 } from '../gen/files_pb.js';
 import { int, int64, overlay, u32, u64, type Binding } from './binding.js';
 import { decodeFresh, rebuild, type ExportContext, type OriginalImage, type OutEntry } from './exportContext.js';
-import type { ImportContext } from './context.js';
+import type { ImportContext, WrittenFile } from './context.js';
 
 /** file_entry's oneof-like sub-messages, by field name. */
 type FileField =
@@ -42,16 +47,25 @@ interface FileSpec {
   type: (sub: Sub) => FileType;
   /** Bindings of files columns: path, pos, flags, mode, mnt_id. */
   columns: Partial<Record<'path' | 'pos' | 'flags' | 'mode' | 'mnt_id', Binding<Sub>>>;
-  /** The object behind the file. */
-  object?: (sub: Sub, id: number) => SharedObjectInput | null;
+  /** The object behind the file; regular is the file's regular-file entry, for those that have one. */
+  object?: (sub: Sub, id: number, regular: WrittenFile | null) => SharedObjectInput | null;
   /** Socket details and their bindings. */
   socket?: (sub: Sub) => Omit<SocketInput, 'object'>;
   socketColumns?: Partial<Record<'state' | 'local_addr' | 'local_port' | 'remote_addr' | 'remote_port' | 'peer_ino', Binding<Sub>>>;
-  /** Files whose path is that of another file (a fifo's or tty's regular file entry). */
-  pathFrom?: (sub: Sub) => number | null;
+  /**
+   * The id of the regular-file entry CRIU writes beside a FIFO or tty file to carry
+   * its path (and for a FIFO its flags, position and mode): the file's path is that
+   * entry's, and so are the columns listed in inherits.
+   */
+  regularFile?: (sub: Sub) => number | null;
+  inherits?: ('pos' | 'flags' | 'mode' | 'mntId' | 'dev')[];
+  /** The inode number of what the file is open on, where the entry keeps it. */
+  inode?: (sub: Sub) => number;
 }
 
 const S_IFMT = 0o170000;
+/** netlink_sk_entry.state: NETLINK_UNCONNECTED 0, NETLINK_CONNECTED 1. */
+const NETLINK_CONNECTED = 1;
 const MODE_TYPES: Record<number, FileType> = { 0o040000: 'dir', 0o020000: 'chr', 0o060000: 'blk', 0o010000: 'fifo', 0o140000: 'socket' };
 
 const flags: Binding<Sub> = { get: (s) => s.flags, set: (s, v) => { s.flags = u32(v, 'flags'); } };
@@ -78,17 +92,17 @@ const inetSocket: FileSpec = {
   columns: { path: { get: (s) => `socket:[${s.ino}]` }, flags },
   object: (s: inet_sk_entry) => ({ kind: 'socket', key: socketKey(s.ino) }),
   socket: (s: inet_sk_entry) => ({
-    family: familyName(s.family),
-    type: sockTypeName(s.type),
+    family: socketFamilyName(s.family),
+    type: socketTypeName(s.type),
     protocol: ipProtocolName(s.proto),
-    state: sockStateName(s.family, s.state),
+    state: socketStateName(s.state),
     localAddr: inetAddress(s.srcAddr),
     localPort: s.srcPort,
     remoteAddr: inetAddress(s.dstAddr),
     remotePort: s.dstPort,
   }),
   socketColumns: {
-    state: { get: (s) => sockStateName(s.family, s.state), set: (s, v) => { s.state = sockState(s.family, v); } },
+    state: { get: (s) => socketStateName(s.state), set: (s, v) => { s.state = sockState(v); } },
     local_addr: { get: (s) => inetAddress(s.srcAddr), set: (s, v) => { s.srcAddr = words(v); } },
     local_port: { get: (s) => s.srcPort, set: (s, v) => { s.srcPort = port(v); } },
     remote_addr: { get: (s) => inetAddress(s.dstAddr), set: (s, v) => { s.dstAddr = words(v); } },
@@ -104,14 +118,14 @@ const unixSocket: FileSpec = {
   object: (s: unix_sk_entry) => ({ kind: 'socket', key: socketKey(s.ino) }),
   socket: (s: unix_sk_entry) => ({
     family: 'unix',
-    type: sockTypeName(s.type),
-    state: sockStateName(1, s.state),
-    localAddr: unixName(s.name),
+    type: socketTypeName(s.type),
+    state: socketStateName(s.state),
+    localAddr: unixAddressText(s.name),
     peerIno: s.peer || null,
   }),
   socketColumns: {
-    state: { get: (s) => sockStateName(1, s.state), set: (s, v) => { s.state = sockState(1, v); } },
-    local_addr: { get: (s) => unixName(s.name), set: (s, v) => { s.name = unixNameBytes(v === null ? null : String(v)); } },
+    state: { get: (s) => socketStateName(s.state), set: (s, v) => { s.state = sockState(v); } },
+    local_addr: { get: (s) => unixAddressText(s.name), set: (s, v) => { s.name = unixNameBytes(v === null ? null : String(v)); } },
     peer_ino: { get: (s) => s.peer || null, set: (s, v) => { s.peer = v === null ? 0 : u32(v, 'peer_ino'); } },
   },
 };
@@ -124,8 +138,8 @@ function optional(schema: DescMessage, field: string, get: (s: Sub) => number, s
   };
 }
 
-function sockState(family: number, v: unknown): number {
-  const n = typeof v === 'string' ? sockStateNumber(family, v) : null;
+function sockState(v: unknown): number {
+  const n = typeof v === 'string' ? socketStateNumber(v) : null;
   if (n === null) throw new Error('not a socket state');
   return n;
 }
@@ -153,8 +167,11 @@ const FILE_SPECS: Record<number, FileSpec> = {
   },
   3: {
     field: 'fifo', schema: fifo_entrySchema, type: () => 'fifo', columns: {},
-    object: (s) => ({ kind: 'pipe', key: pipeKey(s.pipeId) }),
-    pathFrom: (s) => (isFieldSet(s, fifo_entrySchema.field.regfId) ? s.regfId : null),
+    // pipe_id is the FIFO's inode number; its regular-file entry names the mount
+    object: (s, _id, regular) => ({ kind: 'pipe', key: fifoKey(regular?.dev ?? null, regular?.mntId ?? null, s.pipeId) }),
+    inode: (s) => s.pipeId,
+    regularFile: (s) => (isFieldSet(s, fifo_entrySchema.field.regfId) ? s.regfId : null),
+    inherits: ['pos', 'flags', 'mode', 'mntId', 'dev'],
   },
   4: inetSocket,
   5: unixSocket,
@@ -165,17 +182,21 @@ const FILE_SPECS: Record<number, FileSpec> = {
   10: {
     field: 'psk', schema: packet_sock_entrySchema, type: () => 'socket', columns: { flags },
     object: (_s, id) => ({ kind: 'socket', key: packetSocketKey(id) }),
-    socket: (s) => ({ family: 'packet', type: sockTypeName(s.type), protocol: String(s.protocol) }),
+    socket: (s) => ({ family: 'packet', type: socketTypeName(s.type), protocol: packetProtocolText(packetProtocol(s.protocol)) }),
   },
   11: {
     field: 'tty', schema: tty_file_entrySchema, type: () => 'chr', columns: { flags },
-    pathFrom: (s) => (isFieldSet(s, tty_file_entrySchema.field.regfId) ? s.regfId : null),
+    regularFile: (s) => (isFieldSet(s, tty_file_entrySchema.field.regfId) ? s.regfId : null),
   },
   12: { field: 'ffy', schema: fanotify_file_entrySchema, type: () => 'fanotify', columns: { path: anon('anon_inode:[fanotify]'), flags } },
   13: {
     field: 'nlsk', schema: netlink_sk_entrySchema, type: () => 'socket', columns: { path: { get: (s) => `socket:[${s.ino}]` }, flags },
     object: (s) => ({ kind: 'socket', key: socketKey(s.ino) }),
-    socket: (s) => ({ family: 'netlink', type: 'raw', protocol: String(s.protocol), state: String(s.state) }),
+    // the entry keeps no socket type, and /proc/net/netlink shows none: both leave it unknown
+    socket: (s) => ({
+      family: 'netlink', type: null, protocol: netlinkProtocolName(s.protocol),
+      state: socketStateName(s.state === NETLINK_CONNECTED ? TCP_ESTABLISHED : TCP_CLOSE),
+    }),
   },
   14: { field: 'nsf', schema: ns_file_entrySchema, type: () => 'unknown', columns: { flags } },
   15: { field: 'tunf', schema: tunfile_entrySchema, type: () => 'chr', columns: { path: anon('/dev/net/tun') } },
@@ -230,16 +251,16 @@ export function importFiles(ctx: ImportContext): void {
   const deferred: CriuFile[] = [];
   for (const f of criuFiles(ctx)) {
     const spec = FILE_SPECS[f.entry.type];
-    if (spec?.pathFrom && spec.pathFrom(subMessage(f.entry)) !== null) deferred.push(f);
+    if (spec?.regularFile && spec.regularFile(subMessage(f.entry)) !== null) deferred.push(f);
     else addFile(ctx, f, null);
   }
   for (const f of deferred) {
     const spec = FILE_SPECS[f.entry.type]!;
-    addFile(ctx, f, ctx.filePath(spec.pathFrom!(subMessage(f.entry))!, f.image, f.offset, `${FD_TYPE_NAMES[f.entry.type]} file ${f.entry.id}`));
+    addFile(ctx, f, ctx.writtenFile(spec.regularFile!(subMessage(f.entry))!, f.image, f.offset, `${FD_TYPE_NAMES[f.entry.type]} file ${f.entry.id}`));
   }
 }
 
-function addFile(ctx: ImportContext, f: CriuFile, inheritedPath: string | null): void {
+function addFile(ctx: ImportContext, f: CriuFile, regular: WrittenFile | null): void {
   const { entry } = f;
   const where = ctx.where(f.image);
   if (ctx.files.has(entry.id)) throw badImage(where, f.offset, `file id ${entry.id} appears twice`);
@@ -248,16 +269,19 @@ function addFile(ctx: ImportContext, f: CriuFile, inheritedPath: string | null):
   if (spec && sub === undefined) throw badImage(where, f.offset, `file ${entry.id} of type ${FD_TYPE_NAMES[entry.type]} lacks its ${spec.field} entry`);
   if (spec && sub.id !== entry.id) throw badImage(where, f.offset, `file ${entry.id} holds a ${spec.field} entry of file ${sub.id}`);
   const get = (col: keyof FileSpec['columns']) => spec?.columns[col]?.get(sub) ?? null;
-  const objectInput = spec?.object?.(sub, entry.id) ?? null;
+  const inherit = <K extends 'pos' | 'flags' | 'mode' | 'mntId' | 'dev'>(col: K) => (regular && spec?.inherits?.includes(col) ? regular[col] : null);
+  const objectInput = spec?.object?.(sub, entry.id, regular) ?? null;
   const object = objectInput ? ctx.w.addSharedObject(objectInput) : null;
   const input: FileInput = {
     key: fileKey(entry.id),
     type: spec ? spec.type(sub) : 'unknown',
-    path: (get('path') as string | null) ?? inheritedPath,
-    pos: get('pos') as number | bigint | null,
-    flags: get('flags') as number | null,
-    mode: get('mode') as number | null,
-    mntId: get('mnt_id') as number | null,
+    path: (get('path') as string | null) ?? regular?.path ?? null,
+    pos: (get('pos') as number | bigint | null) ?? inherit('pos'),
+    flags: (get('flags') as number | null) ?? inherit('flags'),
+    mode: (get('mode') as number | null) ?? inherit('mode'),
+    mntId: (get('mnt_id') as number | null) ?? inherit('mntId'),
+    dev: inherit('dev'),
+    inode: spec?.inode?.(sub) ?? null,
     object,
   };
   ctx.files.set(entry.id, ctx.w.addFile(input));
