@@ -38,7 +38,12 @@ import type { CheckpointSource, FileType, NamespaceType, SharedObjectKind } from
 export const IMAGE_FORMAT = 'ckptdb-image';
 export const IMAGE_VERSION = 1;
 
-/** A signed 64-bit integer as a decimal string: "0", "-1", "18446744073709551" ... */
+/**
+ * A signed 64-bit integer as a decimal string: "0", "-1", "18446744073709551" ... The
+ * store keeps 64-bit values as SQLite's signed INTEGER, so a kernel value that is
+ * unsigned (an inode number, a resource limit, a page offset) of 2^63 or more appears as
+ * its two's complement, negative: read it back with BigInt.asUintN(64, BigInt(text)).
+ */
 export type Int64Text = string;
 /** A memory address as 16 lower-case hex digits, without 0x: "00007ffd5e8a1000". */
 export type AddressText = string;
