@@ -5,7 +5,7 @@
  * dups, eventfd, epoll, timerfd, signalfd), then times `ckptdb capture --all` against
  * `lsof -n -P` on the same machine state, alternating which goes first, for several
  * rounds. Both are timed by the same wrapper (bench/measure.py), which also reads the
- * peak resident set of the command. Target: capture / lsof <= 1.0.
+ * CPU time and the peak resident set of the command. Target: capture / lsof <= 1.0.
  *
  * Two shapes of tree, both by default (shapes: mixed,inherited):
  *   mixed      every process opens most of its fds itself (35,000 open files for
@@ -23,6 +23,7 @@ import { median, type Figure } from './report.js';
 
 interface Measured {
   seconds: number;
+  cpuSeconds: number;
   peakRss: number;
   status: number;
   stderr: string;
@@ -49,6 +50,8 @@ function startHolders(binary: string, processes: number, fds: number, dir: strin
 interface ShapeResult {
   lsof: number;
   capture: number;
+  lsofCpu: number;
+  captureCpu: number;
   peakRss: number;
   objects: number;
   counts: Record<string, number>;
@@ -90,6 +93,8 @@ async function runShape(binary: string, dir: string, shape: string, processes: n
     return {
       lsof: median(lsof.map((m) => m.seconds)),
       capture: median(capture.map((m) => m.seconds)),
+      lsofCpu: median(lsof.map((m) => m.cpuSeconds)),
+      captureCpu: median(capture.map((m) => m.cpuSeconds)),
       peakRss: Math.max(...capture.map((m) => m.peakRss)),
       objects,
       counts,
@@ -123,6 +128,8 @@ export default async function captureBench(args: string[]): Promise<Figure[]> {
         { name: `${shape}: lsof -n -P median`, value: r.lsof, unit: 's' },
         { name: `${shape}: capture --all median`, value: r.capture, unit: 's' },
         { name: `${shape}: capture / lsof`, value: ratio, unit: 'ratio', target: '<= 1.0', ok: ratio <= 1.0 },
+        { name: `${shape}: lsof CPU time median`, value: r.lsofCpu, unit: 's' },
+        { name: `${shape}: capture CPU time median`, value: r.captureCpu, unit: 's (all its threads)' },
         { name: `${shape}: capture peak RSS`, value: Math.round(r.peakRss / 2 ** 20), unit: 'MiB' },
         { name: `${shape}: objects stored per second`, value: Math.round(r.objects / r.capture), unit: 'objects/s' },
       );

@@ -11,6 +11,9 @@
  * 2. 20 successive checkpoints of one workload with 64 MiB of pages each, 5% of the
  *    pages changed between one and the next, imported into one store: the store's size
  *    against the images' size of one checkpoint.
+ * 3. The last of them through the restore image (NDJSON, which carries CRIU's files as
+ *    base64 chunks): export and import times against export --format criu and the
+ *    CRIU import of the same checkpoint, and the image's size against the images'.
  *
  * Core images come from `crit encode` of the test fixture (registers included); the
  * generator varies their pids and comms through ckptdb's own encoder, which keeps
@@ -22,8 +25,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create, fromBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
-import { openStore } from '../src/index.js';
-import { importCriu } from '../src/formats/criu/index.js';
+import { exportImage, importImage, openStore, type Store } from '../src/index.js';
+import { exportCriu, importCriu } from '../src/formats/criu/index.js';
 import { encodeImage, encodeMessage } from '../src/formats/criu/imageFile.js';
 import { kindNamed } from '../src/formats/criu/magic.js';
 import { core_entrySchema, task_kobj_ids_entrySchema } from '../src/formats/criu/gen/core_pb.js';
@@ -174,15 +177,17 @@ async function successiveCheckpoints(checkpoints: number, mib: number): Promise<
     const path = join(storeDir, 'store.sqlite');
     const store = openStore(path);
     let seconds = 0;
+    let last = 0;
     for (let i = 0; i < checkpoints; i++) {
       if (i > 0) {
         for (let k = 0; k < Math.round(nPages * 0.05); k++) randomBytes(PAGE).copy(pages, Math.floor(Math.random() * nPages) * PAGE);
         writeFileSync(join(dir, 'pages-1.img'), pages);
       }
       const t0 = performance.now();
-      await importCriu(store, dir, { label: `run ${i}` });
+      last = (await importCriu(store, dir, { label: `run ${i}` })).checkpointId;
       seconds += (performance.now() - t0) / 1000;
     }
+    const image = await throughImage(store, last, storeDir, oneCheckpoint);
     store.db.pragma('wal_checkpoint(TRUNCATE)');
     store.close();
     const stored = storeBytes(path);
@@ -193,12 +198,44 @@ async function successiveCheckpoints(checkpoints: number, mib: number): Promise<
       { name: 'images of all checkpoints', value: Math.round((oneCheckpoint * checkpoints) / 2 ** 20), unit: 'MiB' },
       { name: 'store size', value: Math.round(stored / 2 ** 20 * 10) / 10, unit: 'MiB' },
       { name: 'store / one checkpoint', value: ratio, unit: 'ratio', target: '< 3', ok: ratio < 3 },
-      { name: 'import of 64 MiB checkpoint (mean)', value: seconds / checkpoints, unit: 's' },
+      { name: `import of ${mib} MiB checkpoint (mean)`, value: seconds / checkpoints, unit: 's' },
+      ...image,
     ];
   } finally {
     rmSync(dir, { recursive: true, force: true });
     rmSync(storeDir, { recursive: true, force: true });
   }
+}
+
+/** One CRIU checkpoint out as a restore image and into a fresh store, beside export --format criu of it. */
+async function throughImage(store: Store, id: number, workDir: string, imagesBytes: number): Promise<Figure[]> {
+  const t0 = performance.now();
+  await exportCriu(store, id, join(workDir, 'dump'));
+  const criuExport = (performance.now() - t0) / 1000;
+  const path = join(workDir, 'checkpoint.ndjson');
+  const t1 = performance.now();
+  await exportImage(store, id, 'ndjson', { path });
+  const imageExport = (performance.now() - t1) / 1000;
+  const copy = openStore(join(workDir, 'copy.sqlite'));
+  const t2 = performance.now();
+  await importImage(copy, path);
+  const imageImport = (performance.now() - t2) / 1000;
+  copy.close();
+  const t3 = performance.now();
+  const fresh = openStore(join(workDir, 'fresh.sqlite'));
+  await importCriu(fresh, join(workDir, 'dump'));
+  const criuImport = (performance.now() - t3) / 1000;
+  fresh.close();
+  const ratio = statSync(path).size / imagesBytes;
+  return [
+    { name: 'export --format criu of the last', value: criuExport, unit: 's' },
+    { name: 'export as image (NDJSON)', value: imageExport, unit: 's' },
+    { name: 'image export / criu export', value: imageExport / criuExport, unit: 'ratio' },
+    { name: 'CRIU import into a fresh store', value: criuImport, unit: 's' },
+    { name: 'image import into a fresh store', value: imageImport, unit: 's' },
+    { name: 'image import / CRIU import', value: imageImport / criuImport, unit: 'ratio' },
+    { name: 'image size / images size', value: ratio, unit: 'ratio', target: '< 1.4 (base64)', ok: ratio < 1.4 },
+  ];
 }
 
 export default async function criuBench(args: string[]): Promise<Figure[]> {

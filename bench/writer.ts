@@ -17,6 +17,8 @@ import { peakRssBytes, type Figure } from './report.js';
 
 interface Side {
   seconds: number;
+  /** CPU time of the side's process (user + system): on a shared machine, steadier than wall time. */
+  cpuSeconds: number;
   rows: number;
   peakRss: number;
   peakBuffered?: number;
@@ -41,7 +43,7 @@ function viaWriter(path: string, tasks: number, perTask: number): Side {
   const r = w.done();
   const seconds = (performance.now() - t0) / 1000;
   store.close();
-  return { seconds, rows: rowCount(r.counts), peakRss: 0, peakBuffered: r.peakBufferedBytes };
+  return { seconds, cpuSeconds: 0, rows: rowCount(r.counts), peakRss: 0, peakBuffered: r.peakBufferedBytes };
 }
 
 function rowCount(c: { tasks: number; fds: number; files: number; sharedObjects: number }): number {
@@ -82,11 +84,14 @@ function bareLoop(path: string, tasks: number, perTask: number): Side {
   }).immediate();
   const seconds = (performance.now() - t0) / 1000;
   db.close();
-  return { seconds, rows, peakRss: 0 };
+  return { seconds, cpuSeconds: 0, rows, peakRss: 0 };
 }
 
 async function child(side: string, path: string, tasks: number, perTask: number): Promise<void> {
+  const cpu = process.cpuUsage();
   const result = side === 'writer' ? viaWriter(path, tasks, perTask) : bareLoop(path, tasks, perTask);
+  const used = process.cpuUsage(cpu);
+  result.cpuSeconds = (used.user + used.system) / 1e6;
   result.peakRss = await peakRssBytes();
   process.stdout.write(JSON.stringify(result) + '\n');
 }
@@ -114,12 +119,15 @@ export default async function writerBench(args: string[]): Promise<Figure[]> {
   const bareRate = bare.rows / bare.seconds;
   const writerRate = writer.rows / writer.seconds;
   const ratio = writerRate / bareRate;
+  const perCpu = (side: Side) => Math.round(side.rows / side.cpuSeconds);
   return [
     { name: 'fds', value: tasks * perTask, unit: 'fds' },
     { name: 'rows per checkpoint', value: writer.rows, unit: 'rows' },
     { name: 'bare loop', value: Math.round(bareRate), unit: 'rows/s' },
     { name: 'writer', value: Math.round(writerRate), unit: 'rows/s' },
     { name: 'writer / bare loop', value: ratio, unit: 'ratio', target: '>= 0.5', ok: ratio >= 0.5 },
+    { name: 'bare loop per CPU second', value: perCpu(bare), unit: 'rows/cpu-s' },
+    { name: 'writer per CPU second', value: perCpu(writer), unit: 'rows/cpu-s' },
     { name: 'writer peak RSS', value: Math.round(writer.peakRss / 2 ** 20), unit: 'MiB', target: '< 150', ok: writer.peakRss < 150 * 2 ** 20 },
     { name: 'writer buffered peak', value: Math.round((writer.peakBuffered ?? 0) / 2 ** 10), unit: 'KiB' },
     { name: 'bare loop peak RSS', value: Math.round(bare.peakRss / 2 ** 20), unit: 'MiB' },

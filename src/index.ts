@@ -39,3 +39,6 @@ export { freezeProcesses, type Frozen, type FreezeOptions } from './capture/free
 export { openKcmp, KcmpError, type Kcmp, type KcmpAvailability } from './capture/kcmp.js';
 export { openDiff, diffCheckpoints, CheckpointDiff, diffText, DIFF_FIELDS, DIFF_KINDS, DIFF_STATUSES } from './query/diff/index.js';
 export type * from './query/diff/index.js';
+export { criuFormat, criuStorageSummary, type CriuStorageSummary, type CriuStorageCheck } from './formats/criu/index.js';
+export { checkImportOptions, type ImportOptions, type ImportOption, type ImportSummary, type CountUnit } from './formats/registry.js';
+export type { RecordImportOptions } from './formats/image/importer.js';

@@ -1,34 +1,17 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../src/index.js';
 import { exportCriu, importCriu, detectCriuSource } from '../src/formats/criu/index.js';
+import { buildArchive, type Compression } from './helpers/criuArchive.js';
 import { useFixture } from './helpers/useCriuFixture.js';
 import { tempDir, tempStorePath } from './helpers/tmp.js';
 
 const fixtureDir = useFixture();
 
-const CONFIG = { id: 'c0ffee', name: 'web-1', rootfsImageName: 'docker.io/library/nginx:latest', OCIRuntime: 'crun', createdTime: '2024-05-01T10:00:00Z' };
-const SPEC = { ociVersion: '1.0.2', hostname: 'web-1', process: { env: ['SECRET=hunter2'] } };
-
-/** A container checkpoint archive as podman writes one: checkpoint/ beside config.dump and spec.dump. */
-function buildArchive(compression: 'none' | 'gzip' | 'zstd', extra: (root: string) => void = () => {}): string {
-  const root = tempDir();
-  cpSync(fixtureDir(), join(root, 'checkpoint'), { recursive: true });
-  writeFileSync(join(root, 'config.dump'), JSON.stringify(CONFIG));
-  writeFileSync(join(root, 'spec.dump'), JSON.stringify(SPEC));
-  mkdirSync(join(root, 'rootfs'));
-  writeFileSync(join(root, 'rootfs', 'etc-hostname'), 'web-1\n');
-  execFileSync('tar', ['-C', join(root, 'rootfs'), '-cf', join(root, 'rootfs-diff.tar'), '.']);
-  rmSync(join(root, 'rootfs'), { recursive: true });
-  extra(root);
-  const tar = join(tempDir(), 'web-1.tar');
-  execFileSync('tar', ['-C', root, '-cf', tar, '.']);
-  if (compression === 'none') return tar;
-  execFileSync(compression, ['-q', tar]);
-  return `${tar}.${compression === 'gzip' ? 'gz' : 'zst'}`;
-}
+/** A container checkpoint archive of the fixture. */
+const archiveOf = (compression: Compression, extra?: (root: string) => void) => buildArchive(fixtureDir(), compression, extra);
 
 /** Every row of a checkpoint without its ids: what two imports of the same images must agree on. */
 function content(store: Store, id: number): Record<string, unknown[]> {
@@ -47,7 +30,7 @@ function content(store: Store, id: number): Record<string, unknown[]> {
 describe('importCriu of a container checkpoint archive', () => {
   for (const compression of ['none', 'gzip', 'zstd'] as const) {
     it(`reads a tar${compression === 'none' ? '' : ` compressed with ${compression}`} as a stream into the same rows as the directory`, async () => {
-      const archive = buildArchive(compression);
+      const archive = archiveOf(compression);
       expect(detectCriuSource(archive)).toBe('archive');
       expect(detectCriuSource(fixtureDir())).toBe('directory');
       const store = openStore(tempStorePath());
@@ -74,11 +57,11 @@ describe('importCriu of a container checkpoint archive', () => {
 
   it('refuses an archive without config.dump, a cut compressed stream, and a tar of images without checkpoint/, writing nothing', async () => {
     const store = openStore(tempStorePath());
-    const noConfig = buildArchive('none', (root) => rmSync(join(root, 'config.dump')));
+    const noConfig = archiveOf('none', (root) => rmSync(join(root, 'config.dump')));
     await expect(importCriu(store, noConfig)).rejects.toMatchObject({ code: 'BAD_IMAGE', message: `${noConfig}: no config.dump; a container checkpoint archive has one beside checkpoint/` });
 
     for (const [compression, message] of [['gzip', /gzip stream is broken: unexpected end of file$/], ['zstd', /zstd stream is broken: .*$/]] as const) {
-      const whole = readFileSync(buildArchive(compression));
+      const whole = readFileSync(archiveOf(compression));
       const cut = join(tempDir(), `cut.tar.${compression === 'gzip' ? 'gz' : 'zst'}`);
       writeFileSync(cut, whole.subarray(0, Math.floor(whole.length / 2)));
       const err = await importCriu(store, cut).catch((e: unknown) => e);

@@ -70,4 +70,16 @@ describe('importCriu refuses bad images with one line naming the file and offset
     expect(store.listCheckpoints()).toEqual([]);
     store.close();
   });
+
+  it('refuses an image directory that holds the store itself', async () => {
+    const dir = tempDir();
+    cpSync(fixtureDir(), dir, { recursive: true });
+    const store = openStore(join(dir, 'store.sqlite'));
+    await expect(importCriu(store, dir)).rejects.toMatchObject({
+      code: 'BAD_ARGUMENT',
+      message: `${dir} holds the store ${join(dir, 'store.sqlite')}: an image directory is read whole, so the store must live elsewhere`,
+    });
+    expect(store.listCheckpoints()).toEqual([]);
+    store.close();
+  });
 });

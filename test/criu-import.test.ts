@@ -1,9 +1,9 @@
-import { cpSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../src/index.js';
 import { exportCriu, importCriu, listCriuImages, verifyCriuStorage } from '../src/formats/criu/index.js';
-import { ARGS, FIXTURE_IMAGES, critDecode, critX, writeImages } from './helpers/criuFixture.js';
+import { ARGS, buildFixtureWithoutZombie, critDecode, critX } from './helpers/criuFixture.js';
 import { useFixture } from './helpers/useCriuFixture.js';
 import { tempDir, tempStorePath } from './helpers/tmp.js';
 
@@ -168,11 +168,7 @@ describe('importCriu of a directory made by crit encode', () => {
   it('holds what `crit x DIR fds` shows, fd by fd', async () => {
     // crit x stops at a zombie (it has no ids image), so this tree has none.
     const dir = tempDir();
-    cpSync(fixtureDir(), dir, { recursive: true });
-    rmSync(join(dir, 'core-140.img'));
-    const tree = structuredClone(FIXTURE_IMAGES['pstree.img']!);
-    tree.entries = tree.entries.filter((e) => e.pid !== 140);
-    await writeImages(dir, { 'pstree.img': tree });
+    await buildFixtureWithoutZombie(dir);
     const store = openStore(tempStorePath());
     const { checkpointId } = await importCriu(store, dir);
     expect(fdsLikeCrit(store, checkpointId)).toBe(await critX(dir, 'fds'));
@@ -308,7 +304,7 @@ describe('storage of CRIU images', () => {
     expect(verifyCriuStorage(store)).toEqual([]);
     expect(listCriuImages(store, second.checkpointId).find((i) => i.name === 'pages-1.img')).toEqual({ name: 'pages-1.img', kind: null, role: 'raw', size: 3 * 4096, entries: null });
     store.db.prepare('UPDATE criu_chunks SET refcount = refcount + 1 WHERE id = (SELECT min(id) FROM criu_chunks)').run();
-    expect(verifyCriuStorage(store)).toEqual([{ checkpointId: null, message: expect.stringMatching(/^chunk \d+ has refcount \d+ but \d+ references$/) }]);
+    expect(verifyCriuStorage(store)).toEqual([{ check: 'chunk_refcount', checkpointId: null, message: expect.stringMatching(/^chunk \d+ has refcount \d+ but \d+ references$/) }]);
     store.db.prepare('UPDATE criu_chunks SET refcount = refcount - 1 WHERE id = (SELECT min(id) FROM criu_chunks)').run();
     store.deleteCheckpoint(second.checkpointId);
     expect(chunks()).toBe(0);

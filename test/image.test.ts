@@ -361,7 +361,7 @@ describe('import refuses bad images with one line, and writes nothing', () => {
     const noId = await cli(db, ['export', '9']);
     expect(noId.stderr).toBe(`ckptdb: no checkpoint 9 in ${db} (\`ckptdb list\` shows the checkpoints there are)\n`);
     const badFormat = await cli(db, ['export', '1', '--format', 'xml']);
-    expect(badFormat.stderr).toBe('ckptdb: --format xml: expected one of image, image-ndjson, tree\n');
+    expect(badFormat.stderr).toBe('ckptdb: --format xml: expected one of image, image-ndjson, tree, criu\n');
     expect([missing.code, noId.code, badFormat.code]).toEqual([2, 2, 2]);
   });
 });

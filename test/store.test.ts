@@ -12,11 +12,24 @@ describe('openStore', () => {
     expect(statSync(path).mode & 0o777).toBe(0o600);
     expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(store.db.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(store.db.pragma('page_size', { simple: true })).toBe(16384);
     const versions = store.db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all();
     expect(versions).toEqual(loadMigrations().map((m) => m.version));
     for (const table of ['checkpoints', 'tasks', 'fds', 'files', 'shared_objects']) {
       expect(store.db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?").pluck().get(table)).toBe(1);
     }
+    store.close();
+  });
+
+  it('keeps the page size of a store made with another one', () => {
+    const path = tempStorePath();
+    const made = new Database(path);
+    made.pragma('page_size = 4096');
+    made.exec('CREATE TABLE t (x)');
+    made.exec('DROP TABLE t');
+    made.close();
+    const store = openStore(path);
+    expect(store.db.pragma('page_size', { simple: true })).toBe(4096);
     store.close();
   });
 

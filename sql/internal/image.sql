@@ -169,23 +169,35 @@ SELECT * FROM temp.image_file_rows WHERE f_image = :image;
 SELECT i.image_id, i.object_id, o.kind FROM temp.image_objects i JOIN shared_objects o ON o.id = i.object_id
 WHERE i.image_id >= :image ORDER BY i.image_id;
 
--- name: fdtable_fds
--- An fd table's slots by fd, each with its open file (f_*, as image_file_rows) and the
--- object behind it (o_*, s_*, as image_object_rows), in full: the slot that is first to
--- refer to them defines them. The object side is spelled out, not joined as the view: as
--- the right side of a LEFT JOIN, SQLite would materialise the whole view per fd table.
-SELECT d.fd, d.cloexec, fr.*,
-       o.id AS o_store, oi.image_id AS o_image, o.kind AS o_kind, o.key AS o_key, o.refcount AS o_refcount,
-       o.inferred AS o_inferred, o.attrs AS o_attrs,
-       s.object_id AS s_object, s.family AS s_family, s.sock_type AS s_type, s.protocol AS s_protocol,
-       s.state AS s_state, s.local_addr AS s_local_addr, s.local_port AS s_local_port,
-       s.remote_addr AS s_remote_addr, s.remote_port AS s_remote_port,
-       CAST(s.peer_ino AS TEXT) AS s_peer_ino, s.attrs AS s_attrs
+-- name: fdtable_records
+-- An fd table's slots by fd, each with the records of its open file and of the object
+-- behind that file as JSON text, written here as JSON.stringify writes the records of
+-- types.ts (same fields, same order; 64-bit values as decimal text): on a checkpoint of
+-- a million fds, building them in SQLite saves the exporter most of its time. A record
+-- is only needed where its object is defined, at its first reference, so it is only
+-- rendered where its image id is not below :next, the first id not yet written.
+SELECT d.fd, d.cloexec, fi.image_id AS f_image, oi.image_id AS o_image,
+       CASE WHEN fi.image_id >= :next THEN json_object(
+         'record', 'file', 'id', fi.image_id, 'key', fo.key, 'refcount', fo.refcount,
+         'inferred', json(iif(fo.inferred, 'true', 'false')),
+         'type', f.type, 'path', f.path, 'pos', CAST(f.pos AS TEXT), 'flags', f.flags, 'mode', f.mode,
+         'mntId', f.mnt_id, 'dev', f.dev, 'inode', CAST(f.inode AS TEXT),
+         'deleted', json(iif(f.deleted, 'true', 'false')), 'object', oi.image_id,
+         'unreadable', f.unreadable, 'attrs', json(f.attrs)) END AS file_json,
+       CASE WHEN oi.image_id >= :next THEN json_object(
+         'record', 'object', 'id', oi.image_id, 'kind', o.kind, 'key', o.key, 'refcount', o.refcount,
+         'inferred', json(iif(o.inferred, 'true', 'false')), 'attrs', json(o.attrs),
+         'socket', CASE WHEN s.object_id IS NOT NULL THEN json_object(
+           'family', s.family, 'type', s.sock_type, 'protocol', s.protocol, 'state', s.state,
+           'localAddr', s.local_addr, 'localPort', s.local_port, 'remoteAddr', s.remote_addr,
+           'remotePort', s.remote_port, 'peerIno', CAST(s.peer_ino AS TEXT), 'attrs', json(s.attrs)) END) END AS object_json
 FROM fds d
-JOIN temp.image_file_rows fr ON fr.f_store = d.file_id
-LEFT JOIN temp.image_objects oi ON oi.object_id = fr.f_store_object
-LEFT JOIN shared_objects o ON o.id = fr.f_store_object
-LEFT JOIN sockets s ON s.object_id = fr.f_store_object
+JOIN temp.image_objects fi ON fi.object_id = d.file_id
+JOIN files f ON f.id = d.file_id
+JOIN shared_objects fo ON fo.id = d.file_id
+LEFT JOIN temp.image_objects oi ON oi.object_id = f.object_id
+LEFT JOIN shared_objects o ON o.id = f.object_id
+LEFT JOIN sockets s ON s.object_id = f.object_id
 WHERE d.fdtable_id = :fdtable
 ORDER BY d.fd;
 

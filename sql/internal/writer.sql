@@ -12,8 +12,10 @@ UPDATE checkpoints SET finished_at = ?, frozen = ?, meta = ? WHERE id = ?;
 SELECT coalesce(max(id), 0) FROM shared_objects;
 
 -- name: insert_object
-INSERT OR IGNORE INTO shared_objects (checkpoint_id, kind, key, inferred, attrs)
-VALUES (?, ?, ?, ?, ?);
+-- The writer gives the ids (it holds the write lock) and inserts each object once,
+-- with the references counted while it waited to be inserted.
+INSERT INTO shared_objects (id, checkpoint_id, kind, key, refcount, inferred, attrs)
+VALUES (?, ?, ?, ?, ?, ?, ?);
 
 -- name: find_object
 SELECT id FROM shared_objects WHERE checkpoint_id = ? AND kind = ? AND key = ?;

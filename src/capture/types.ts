@@ -208,8 +208,9 @@ export interface SocketInput {
 
 export interface WriterOptions {
   /**
-   * Bytes the writer may hold for pending refcount updates and its id caches before
-   * it flushes them to SQLite. Default 4 MiB. Rows themselves are never held.
+   * Bytes the writer may hold: shared objects and refcount updates waiting to be
+   * flushed to SQLite, a filter of the keys seen and the kinds of recent objects.
+   * Default 4 MiB; it does not grow with the checkpoint. Other rows are never held.
    */
   memoryBudget?: number;
   /** How long to wait for another writer to finish, in ms. Default 10 minutes. */

@@ -3,6 +3,10 @@ import type Database from 'better-sqlite3';
 import { CkptdbError } from '../errors.js';
 import { statement } from '../store/sqlFile.js';
 import { addressText, flag, toJson } from '../store/values.js';
+import { hashKey, KeyFilter } from './writer/keyFilter.js';
+import { kindCode, kindMask, kindName, maskNames, OBJECT_KINDS } from './writer/kinds.js';
+import { PendingObjects, type PendingRow } from './writer/pendingObjects.js';
+import { RecentKinds } from './writer/recentKinds.js';
 import type {
   CheckpointMeta,
   FdInput,
@@ -10,7 +14,6 @@ import type {
   MapInput,
   ObjectId,
   SharedObjectInput,
-  SharedObjectKind,
   SocketInput,
   TaskInput,
   WriterCounts,
@@ -21,17 +24,29 @@ import { FILE_TYPES } from './types.js';
 
 const DEFAULT_BUDGET = 4 * 1024 * 1024;
 const DEFAULT_WAIT_MS = 10 * 60 * 1000;
-/** What one entry of the pending-refcount map or the kind cache costs, roughly. */
+/** What one pending object or pending refcount entry costs, roughly. */
 const ENTRY_BYTES = 80;
 /** Objects whose refcount one statement raises by one. */
 const REF_BATCH = 256;
+/** Pending objects at most: enough for references to find their object unflushed. */
+const MAX_PENDING = 4096;
+const MIN_PENDING = 256;
 
 const TASK_REFS = [
-  ['mm', 'mm'],
-  ['fdtable', 'fdtable'],
-  ['fs', 'fs'],
-  ['sighand', 'sighand'],
+  ['mm', kindMask('mm')],
+  ['fdtable', kindMask('fdtable')],
+  ['fs', kindMask('fs')],
+  ['sighand', kindMask('sighand')],
 ] as const;
+const FILE_OBJECT_KINDS = kindMask('inode', 'pipe', 'socket', 'anon');
+const ANY_KIND = kindMask(...OBJECT_KINDS);
+const FILE_KIND = kindCode('file');
+const NS_KIND = kindMask('ns');
+const FDTABLE_KIND = kindMask('fdtable');
+const FILE_KIND_MASK = kindMask('file');
+const MM_KIND = kindMask('mm');
+const SOCKET_KIND = kindMask('socket');
+const FILE_TYPE_SET: ReadonlySet<string> = new Set(FILE_TYPES);
 
 type Stmt = Database.Statement<unknown[]>;
 
@@ -40,24 +55,38 @@ function prepare(db: Database.Database, name: string): Stmt {
 }
 
 /**
- * Writes one checkpoint. Every add goes straight to SQLite inside one transaction
- * that commits at done(); until then no reader sees any of it, and abort(), an error
- * or the death of the process leaves nothing behind.
+ * Writes one checkpoint. Every add goes to SQLite inside one transaction that commits
+ * at done(); until then no reader sees any of it, and abort(), an error or the death
+ * of the process leaves nothing behind.
  *
- * What the writer keeps in memory is bounded by the budget: refcount increments are
- * gathered and flushed in batches, and object kinds are cached for validating
- * references. Everything else lives in SQLite.
+ * What the writer keeps in memory is bounded by the budget and does not grow with the
+ * checkpoint: the shared objects of the last few thousand calls wait in PendingObjects
+ * so that their refcounts are counted before their rows are inserted; references to
+ * older objects are gathered and added in batches; a Bloom filter (KeyFilter) and a
+ * ring of recent kinds (RecentKinds) spare most lookups. Every other row is inserted
+ * at its call. So a shared_objects row may reach SQLite some calls after its add: code
+ * that reads the checkpoint on this connection while it is being written must not
+ * count on those rows before done().
+ *
+ * References are checked by the writer at the call that makes them (an id of this
+ * checkpoint, of a kind that fits), so SQLite's foreign key checks, which would look
+ * each one up again, are off on this connection while the checkpoint is written;
+ * `verify` still checks every foreign key of the store.
  */
 export class CheckpointWriter {
   readonly checkpointId: number;
   private open = true;
   private readonly s: Record<string, Stmt>;
-  /** Ids of this checkpoint's shared objects lie in (floor, ceiling]. */
+  /** Ids of this checkpoint's shared objects lie in (floor, pending.nextId). */
   private readonly objectFloor: number;
-  private objectCeiling: number;
+  private readonly pending: PendingObjects;
+  private readonly filter: KeyFilter;
+  private readonly recentKinds: RecentKinds;
+  /** Refcount increments of objects already inserted. */
   private readonly pendingRefs = new Map<number, number>();
-  private readonly kinds = new Map<number, SharedObjectKind>();
-  private readonly maxEntries: number;
+  private readonly foreignKeys: boolean;
+  /** One function for every flush: a new closure each time would cost its callers their optimised code. */
+  private readonly insertPending: (o: PendingRow) => void;
   private peakEntries = 0;
   private peakRss = 0;
   private readonly counts: WriterCounts = { tasks: 0, fds: 0, files: 0, sharedObjects: 0, maps: 0, sockets: 0 };
@@ -67,8 +96,19 @@ export class CheckpointWriter {
     if (db.inTransaction) throw new CkptdbError('STORE_BUSY', 'a checkpoint is already being written on this store connection');
     validateMeta(meta);
     this.meta = meta;
-    this.maxEntries = Math.max(1024, Math.floor((opts.memoryBudget ?? DEFAULT_BUDGET) / ENTRY_BYTES / 2));
-    beginImmediate(db, opts.waitMs ?? DEFAULT_WAIT_MS);
+    const budget = Math.max(0, opts.memoryBudget ?? DEFAULT_BUDGET);
+    this.filter = new KeyFilter(budget / 2);
+    this.recentKinds = new RecentKinds(budget / 4);
+    const capacity = Math.min(MAX_PENDING, Math.max(MIN_PENDING, Math.floor(budget / 4 / ENTRY_BYTES / 2)));
+    // PRAGMA foreign_keys does nothing inside a transaction: set it before BEGIN
+    this.foreignKeys = db.pragma('foreign_keys', { simple: true }) === 1;
+    db.pragma('foreign_keys = OFF');
+    try {
+      beginImmediate(db, opts.waitMs ?? DEFAULT_WAIT_MS);
+    } catch (e) {
+      this.restoreForeignKeys();
+      throw e;
+    }
     try {
       this.s = {};
       for (const name of [
@@ -79,25 +119,38 @@ export class CheckpointWriter {
         this.s[name] = prepare(db, name);
       }
       this.objectFloor = Number(prepare(db, 'max_object_id').pluck().get());
-      this.objectCeiling = this.objectFloor;
+      this.pending = new PendingObjects(capacity, this.objectFloor + 1);
       const started = (meta.startedAt ?? new Date()).toISOString();
       const info = prepare(db, 'insert_checkpoint').run(
         meta.label ?? null, meta.source, meta.host === undefined ? hostname() : meta.host, meta.kernel ?? null, meta.rootPid ?? null,
         flag(meta.frozen), started, started, toJson(meta.meta),
       );
       this.checkpointId = Number(info.lastInsertRowid);
+      const insert = this.s.insert_object!;
+      const checkpoint = this.checkpointId;
+      this.insertPending = (o) => {
+        insert.run(o.id, checkpoint, kindName(o.kind), o.key, o.refcount, o.inferred, o.attrs);
+      };
     } catch (e) {
       db.exec('ROLLBACK');
+      this.restoreForeignKeys();
       throw e;
     }
   }
 
   /** Adds a kernel object that references can point to; a key seen before returns its id. */
   addSharedObject(o: SharedObjectInput): ObjectId {
-    return this.guard(() => {
-      if ((o.kind as string) === 'file') throw new CkptdbError('BAD_ARGUMENT', 'shared object of kind file: add open files with addFile');
-      return this.object(o.kind, o.key, o.inferred, o.attrs).id;
-    });
+    this.assertOpen();
+    try {
+      const code = kindCode(o.kind);
+      if (code < 0 || code === FILE_KIND) {
+        throw new CkptdbError('BAD_ARGUMENT', code === FILE_KIND ? 'shared object of kind file: add open files with addFile' : `shared object of unknown kind ${String(o.kind)}`);
+      }
+      const id = this.object(code, o.key, o.inferred, o.attrs);
+      return id < 0 ? -id : id;
+    } catch (e) {
+      throw this.failed(e);
+    }
   }
 
   /**
@@ -105,19 +158,25 @@ export class CheckpointWriter {
    * learn only later that a guess was involved.
    */
   markInferred(id: ObjectId): void {
-    this.guard(() => {
-      this.checkReference(id, ['file', 'inode', 'pipe', 'socket', 'anon', 'mm', 'fdtable', 'fs', 'sighand', 'ns'], `object ${id}`);
-      this.s.mark_inferred!.run(id, this.checkpointId);
-    });
+    this.assertOpen();
+    try {
+      this.checkReference(id, ANY_KIND, `object ${id}`);
+      if (this.pending.holds(id)) this.pending.markInferred(id);
+      else this.s.mark_inferred!.run(id, this.checkpointId);
+    } catch (e) {
+      throw this.failed(e);
+    }
   }
 
   /** Adds an open file description; a key seen before returns its id. */
   addFile(f: FileInput): ObjectId {
-    return this.guard(() => {
-      if (!FILE_TYPES.includes(f.type)) throw new CkptdbError('BAD_ARGUMENT', `file ${f.key}: unknown type ${String(f.type)}`);
-      const { id, created } = this.object('file', f.key, f.inferred, undefined);
-      if (!created) return id;
-      if (f.object != null) this.reference(f.object, ['inode', 'pipe', 'socket', 'anon'], `file ${f.key}: object`);
+    this.assertOpen();
+    try {
+      if (!FILE_TYPE_SET.has(f.type)) throw new CkptdbError('BAD_ARGUMENT', `file ${f.key}: unknown type ${String(f.type)}`);
+      if (f.object != null) this.checkReference(f.object, FILE_OBJECT_KINDS, `file ${f.key}: object`);
+      const id = this.object(FILE_KIND, f.key, f.inferred, undefined);
+      if (id < 0) return -id;
+      if (f.object != null) this.countReference(f.object);
       this.s.insert_file!.run(
         id, this.checkpointId, f.type, f.path ?? null, f.pos ?? null, f.flags ?? null, f.mode ?? null,
         f.mntId ?? null, f.dev ?? null, f.inode ?? null, flag(f.deleted), f.object ?? null, f.unreadable ?? null,
@@ -125,19 +184,22 @@ export class CheckpointWriter {
       );
       this.counts.files++;
       return id;
-    });
+    } catch (e) {
+      throw this.failed(e);
+    }
   }
 
   /** Adds one thread with its namespaces and resource limits; a pid seen before returns its id. */
   addTask(t: TaskInput): ObjectId {
-    return this.guard(() => {
+    this.assertOpen();
+    try {
       if (!Number.isInteger(t.pid) || !Number.isInteger(t.tgid)) throw new CkptdbError('BAD_ARGUMENT', `task ${t.pid}: pid and tgid must be integers`);
-      for (const [field, kind] of TASK_REFS) {
+      for (const [field, kinds] of TASK_REFS) {
         const ref = t[field];
-        if (ref != null) this.checkReference(ref, [kind], `task ${t.pid}: ${field}`);
+        if (ref != null) this.checkReference(ref, kinds, `task ${t.pid}: ${field}`);
       }
       const nsEntries = Object.entries(t.namespaces ?? {});
-      for (const [type, ref] of nsEntries) this.checkReference(ref, ['ns'], `task ${t.pid}: namespace ${type}`);
+      for (const [type, ref] of nsEntries) this.checkReference(ref, NS_KIND, `task ${t.pid}: namespace ${type}`);
 
       const info = this.s.insert_task!.run(
         this.checkpointId, t.pid, t.tgid, t.ppid ?? null, t.pgid ?? null, t.sid ?? null, t.state ?? null, t.comm ?? null,
@@ -160,27 +222,33 @@ export class CheckpointWriter {
       for (const r of t.rlimits ?? []) this.s.insert_rlimit!.run(this.checkpointId, id, r.resource, r.soft, r.hard);
       this.counts.tasks++;
       return id;
-    });
+    } catch (e) {
+      throw this.failed(e);
+    }
   }
 
   /** Adds an fd slot pointing at an open file; an (fd table, fd) seen before returns its id. */
   addFd(f: FdInput): ObjectId {
-    return this.guard(() => {
+    this.assertOpen();
+    try {
       if (!Number.isInteger(f.fd) || f.fd < 0) throw new CkptdbError('BAD_ARGUMENT', `fd ${f.fd}: not a file descriptor number`);
-      this.checkReference(f.fdtable, ['fdtable'], `fd ${f.fd}: fdtable`);
-      this.checkReference(f.file, ['file'], `fd ${f.fd}: file`);
-      const info = this.s.insert_fd!.run(this.checkpointId, f.fdtable, f.fd, flag(f.cloexec), f.file);
+      this.checkReference(f.fdtable, FDTABLE_KIND, `fd ${f.fd}: fdtable`);
+      this.checkReference(f.file, FILE_KIND_MASK, `fd ${f.fd}: file`);
+      const info = this.s.insert_fd!.run(this.checkpointId, f.fdtable, f.fd, f.cloexec ? 1 : 0, f.file);
       if (info.changes === 0) return Number(this.s.find_fd!.pluck().get(f.fdtable, f.fd));
       this.countReference(f.file);
       this.counts.fds++;
       return Number(info.lastInsertRowid);
-    });
+    } catch (e) {
+      throw this.failed(e);
+    }
   }
 
   /** Adds a memory mapping of an address space; a start address seen before returns its id. */
   addMap(m: MapInput): ObjectId {
-    return this.guard(() => {
-      this.checkReference(m.mm, ['mm'], `map ${String(m.start)}: mm`);
+    this.assertOpen();
+    try {
+      this.checkReference(m.mm, MM_KIND, `map ${String(m.start)}: mm`);
       const start = addressText(m.start, 'map start');
       const end = addressText(m.end, 'map end');
       if (end <= start) throw new CkptdbError('BAD_ARGUMENT', `map ${start}: end ${end} is not above start`);
@@ -190,38 +258,47 @@ export class CheckpointWriter {
       if (info.changes === 0) return Number(this.s.find_map!.pluck().get(m.mm, start));
       this.counts.maps++;
       return Number(info.lastInsertRowid);
-    });
+    } catch (e) {
+      throw this.failed(e);
+    }
   }
 
   /** Records what the kernel shows of a socket object; the first details given win. */
   addSocket(s: SocketInput): ObjectId {
-    return this.guard(() => {
-      this.checkReference(s.object, ['socket'], 'socket details: object');
+    this.assertOpen();
+    try {
+      this.checkReference(s.object, SOCKET_KIND, 'socket details: object');
       const info = this.s.insert_socket!.run(
         s.object, this.checkpointId, s.family ?? null, s.type ?? null, s.protocol ?? null, s.state ?? null,
         s.localAddr ?? null, s.localPort ?? null, s.remoteAddr ?? null, s.remotePort ?? null, s.peerIno ?? null, toJson(s.attrs),
       );
       if (info.changes) this.counts.sockets++;
       return s.object;
-    });
+    } catch (e) {
+      throw this.failed(e);
+    }
   }
 
   /** Commits the checkpoint: from now on readers see all of it. */
   done(extraMeta?: Record<string, unknown>): WriterResult {
-    return this.guard(() => {
-      this.flushRefs();
+    this.assertOpen();
+    try {
+      this.flush();
       const meta = extraMeta ? { ...this.meta.meta, ...extraMeta } : this.meta.meta;
       this.s.finish_checkpoint!.run(new Date().toISOString(), flag(this.meta.frozen), toJson(meta), this.checkpointId);
       this.db.exec('COMMIT');
       this.open = false;
+      this.restoreForeignKeys();
       this.sampleRss();
       return {
         checkpointId: this.checkpointId,
         counts: { ...this.counts },
-        peakBufferedBytes: this.peakEntries * ENTRY_BYTES,
+        peakBufferedBytes: this.filter.bytes + this.recentKinds.bytes + this.peakEntries * ENTRY_BYTES,
         peakRss: this.peakRss,
       };
-    });
+    } catch (e) {
+      throw this.failed(e);
+    }
   }
 
   /** Drops everything written so far. Safe to call more than once. */
@@ -229,8 +306,8 @@ export class CheckpointWriter {
     if (!this.open) return;
     this.open = false;
     this.pendingRefs.clear();
-    this.kinds.clear();
     if (this.db.inTransaction) this.db.exec('ROLLBACK');
+    this.restoreForeignKeys();
   }
 
   get isOpen(): boolean {
@@ -242,72 +319,81 @@ export class CheckpointWriter {
     this.meta.frozen = frozen;
   }
 
-  private guard<T>(fn: () => T): T {
+  private assertOpen(): void {
     if (!this.open) throw new CkptdbError('WRITER_CLOSED', `checkpoint ${this.checkpointId} is no longer being written`);
-    try {
-      return fn();
-    } catch (e) {
-      this.abort();
-      if (e instanceof CkptdbError) throw e;
-      const err = e as { code?: string; message: string };
-      if (err.code === 'SQLITE_CONSTRAINT_FOREIGNKEY') {
-        throw new CkptdbError('DANGLING_REFERENCE', `checkpoint ${this.checkpointId}: ${err.message}`, undefined, { cause: e });
-      }
-      throw new CkptdbError('SQL_ERROR', `checkpoint ${this.checkpointId}: ${err.message}`, undefined, { cause: e });
-    }
   }
 
-  private object(kind: SharedObjectKind, key: string, inferred: boolean | undefined, attrs: Record<string, unknown> | undefined) {
-    if (typeof key !== 'string' || key === '') throw new CkptdbError('BAD_ARGUMENT', `${kind} object: key must be a non-empty string`);
-    const info = this.s.insert_object!.run(this.checkpointId, kind, key, flag(inferred), toJson(attrs));
-    if (info.changes === 0) {
-      return { id: Number(this.s.find_object!.pluck().get(this.checkpointId, kind, key)), created: false };
+  /** Any error ends the checkpoint: nothing of it stays. */
+  private failed(e: unknown): CkptdbError {
+    this.abort();
+    if (e instanceof CkptdbError) return e;
+    const err = e as { code?: string; message: string };
+    return new CkptdbError('SQL_ERROR', `checkpoint ${this.checkpointId}: ${err.message}`, undefined, { cause: e });
+  }
+
+  private restoreForeignKeys(): void {
+    if (this.foreignKeys && !this.db.inTransaction) this.db.pragma('foreign_keys = ON');
+  }
+
+  /** The id of the object with this kind and key: made now (positive), or made before (negated). */
+  private object(kind: number, key: string, inferred: boolean | undefined, attrs: Record<string, unknown> | undefined): number {
+    if (typeof key !== 'string' || key === '') throw new CkptdbError('BAD_ARGUMENT', `${kindName(kind)} object: key must be a non-empty string`);
+    const hash = hashKey(kind, key);
+    if (this.filter.testAndAdd(hash)) {
+      const known = this.pending.find(kind, key, hash) || this.storedObject(kind, key);
+      if (known) return -known;
     }
-    const id = Number(info.lastInsertRowid);
-    this.objectCeiling = id;
+    if (this.pending.full) this.flush();
+    const id = this.pending.add(kind, key, hash, inferred === true, toJson(attrs));
+    this.recentKinds.add(id, kind);
     this.counts.sharedObjects++;
-    this.remember(id, kind);
-    return { id, created: true };
+    return id;
   }
 
-  private reference(id: ObjectId, kinds: readonly SharedObjectKind[], what: string): void {
-    this.checkReference(id, kinds, what);
-    this.countReference(id);
+  private storedObject(kind: number, key: string): number {
+    const id = this.s.find_object!.pluck().get(this.checkpointId, kindName(kind), key) as number | undefined;
+    return id ?? 0;
   }
 
   /** A reference must name an object of this checkpoint, of a kind that fits. */
-  private checkReference(id: ObjectId, kinds: readonly SharedObjectKind[], what: string): void {
-    if (!Number.isInteger(id) || id <= this.objectFloor || id > this.objectCeiling) {
+  private checkReference(id: ObjectId, kinds: number, what: string): void {
+    if (!Number.isInteger(id) || id <= this.objectFloor || id >= this.pending.nextId) {
       throw new CkptdbError('DANGLING_REFERENCE', `${what} refers to object ${String(id)}, which does not exist in checkpoint ${this.checkpointId}`);
     }
-    let kind = this.kinds.get(id);
-    if (kind === undefined) {
-      kind = this.s.object_kind!.pluck().get(id, this.checkpointId) as SharedObjectKind | undefined;
-      if (kind === undefined) {
+    let kind = this.recentKinds.get(id);
+    if (kind < 0) {
+      const name = this.s.object_kind!.pluck().get(id, this.checkpointId) as string | undefined;
+      if (name === undefined) {
         throw new CkptdbError('DANGLING_REFERENCE', `${what} refers to object ${id}, which does not exist in checkpoint ${this.checkpointId}`);
       }
-      this.remember(id, kind);
+      kind = kindCode(name);
     }
-    if (!kinds.includes(kind)) {
-      throw new CkptdbError('WRONG_KIND', `${what} refers to object ${id} of kind ${kind}; expected ${kinds.join(' or ')}`);
+    if ((kinds & (1 << kind)) === 0) {
+      throw new CkptdbError('WRONG_KIND', `${what} refers to object ${id} of kind ${kindName(kind)}; expected ${maskNames(kinds).join(' or ')}`);
     }
   }
 
   private countReference(id: ObjectId): void {
+    if (this.pending.holds(id)) {
+      this.pending.addRef(id);
+      return;
+    }
     this.pendingRefs.set(id, (this.pendingRefs.get(id) ?? 0) + 1);
-    if (this.pendingRefs.size >= this.maxEntries) this.flushRefs();
+    if (this.pendingRefs.size >= this.pending.capacity) this.flushRefs();
   }
 
-  private remember(id: number, kind: SharedObjectKind): void {
-    if (this.kinds.size >= this.maxEntries) this.kinds.clear();
-    this.kinds.set(id, kind);
+  /** Inserts the pending objects and adds the gathered references to the older ones. */
+  private flush(): void {
+    this.peakEntries = Math.max(this.peakEntries, this.pending.size + this.pendingRefs.size);
+    this.pending.flush(this.insertPending);
+    this.flushRefs();
   }
 
   private flushRefs(): void {
-    this.peakEntries = Math.max(this.peakEntries, this.pendingRefs.size + this.kinds.size);
+    this.peakEntries = Math.max(this.peakEntries, this.pending.size + this.pendingRefs.size);
     const add = this.s.add_refs!;
     // Most objects gain one reference between flushes: those go a batch of ids per
-    // statement, which halves the time refcounts take on a large capture.
+    // statement, which halves the time these updates take.
     const ones: number[] = [];
     for (const [id, n] of this.pendingRefs) {
       if (n !== 1) {

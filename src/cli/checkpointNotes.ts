@@ -14,6 +14,8 @@ interface CaptureMeta {
   kcmp?: { used?: boolean; calls?: number; reason?: string };
   freeze?: { stopped?: number; alreadyStopped?: number[]; heldMs?: number };
   criu?: { source?: string; path?: string; images?: number };
+  /** A container checkpoint archive's container (src/formats/criu/container.ts). */
+  container?: { id?: string; name?: string; image?: string; runtime?: string };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -38,6 +40,11 @@ function freezeNote(f: NonNullable<CaptureMeta['freeze']>): string {
   return `stopped ${plural(f.stopped ?? 0, 'process', 'processes')} for ${f.heldMs ?? 0} ms${already}`;
 }
 
+function containerNote(c: NonNullable<CaptureMeta['container']>): string {
+  const about = [c.image, c.runtime].filter((v) => v !== undefined);
+  return `${c.name ?? c.id ?? '?'}${about.length ? ` (${about.join(', ')})` : ''}`;
+}
+
 export function checkpointNotes(meta: unknown): Row[] {
   if (!isObject(meta)) return [];
   const m = meta as CaptureMeta;
@@ -45,6 +52,7 @@ export function checkpointNotes(meta: unknown): Row[] {
   if (isObject(m.criu)) {
     rows.push({ field: 'imported from', value: `CRIU ${m.criu.source ?? 'images'} ${m.criu.path ?? ''}`.trimEnd() });
   }
+  if (isObject(m.container)) rows.push({ field: 'container', value: containerNote(m.container) });
   if (isObject(m.capture)) {
     rows.push({ field: 'captured', value: selection(m.capture) });
     if (m.capture.skip?.length) rows.push({ field: 'left out', value: m.capture.skip.join(', ') });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { QuerySession } from '../query/session.js';
+import type { QuerySession } from '../query/session.js';
 import { storePath } from './context.js';
 
 /**
@@ -8,6 +8,8 @@ import { storePath } from './context.js';
  * they may not write and can never change it.
  */
 export async function withQuerySession<T>(cmd: Command, fn: (session: QuerySession) => T | Promise<T>): Promise<T> {
+  // loaded here, not at startup: kysely alone costs every command (capture too) a tenth of a second
+  const { QuerySession } = await import('../query/session.js');
   const session = QuerySession.open(storePath(cmd));
   try {
     return await fn(session);

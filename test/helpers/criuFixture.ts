@@ -213,6 +213,18 @@ export async function buildFixture(dir: string): Promise<void> {
   writeFileSync(join(dir, 'dump.log'), 'criu dump log\n');
 }
 
+/**
+ * The fixture without the zombie 140: `crit x DIR fds` stops at a task without an ids
+ * image, which a zombie is.
+ */
+export async function buildFixtureWithoutZombie(dir: string): Promise<void> {
+  await buildFixture(dir);
+  rmSync(join(dir, 'core-140.img'));
+  const tree = structuredClone(FIXTURE_IMAGES['pstree.img']!);
+  tree.entries = tree.entries.filter((e) => e.pid !== 140);
+  await writeImages(dir, { 'pstree.img': tree });
+}
+
 /** `crit decode` of one image, as text: what two images must agree on. */
 export async function critDecode(path: string): Promise<string> {
   return (await run('crit', ['decode', '-i', path], { maxBuffer: 1 << 28 })).stdout;

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { criuStorageSummary, type CriuStorageSummary } from '../../formats/criu/summary.js';
 import { checkpointNotes } from '../checkpointNotes.js';
 import { addFormatOptions, formatOf, parseId } from '../context.js';
 import { jsonValue, renderRows, type Row } from '../render.js';
@@ -14,8 +15,17 @@ and fds that vanished while being read, entries it was not allowed to read. Then
 the row counts per table, and per kind of shared object how many there are, how
 many are shared (refcount above 1) and how many references they have.
 
+A checkpoint imported from CRIU says where from (and the container, for an archive)
+and what it keeps of CRIU's files: how many, per role (modelled: decoded into the
+tables too; stored: a CRIU image kept as it is; raw: pages and other images without
+magic; other: the rest of the directory; container: the archive's files beside
+checkpoint/), their bytes, the distinct 4 KiB chunks they are made of, and how many
+of those chunks other checkpoints hold too (what deleting this one would not free).
+The files one by one: ckptdb query "SELECT name, kind, role, size FROM criu_images
+WHERE checkpoint_id = ID".
+
 --json gives one object: the checkpoint's columns, meta as stored (the capture's
-warnings, kcmp, timings), counts and objects.
+warnings, kcmp, timings), counts and objects, and criu for a CRIU checkpoint.
 
 Examples:
   $ ckptdb show               the newest checkpoint
@@ -35,8 +45,9 @@ export function register(program: Command): void {
     await withQuerySession(cmd, async (session) => {
       const d = session.describe(id === undefined ? undefined : parseId(id));
       const meta = d.meta ? (JSON.parse(d.meta) as unknown) : null;
+      const criu = d.source === 'criu' ? criuStorageSummary(session, d.id) : null;
       if (format === 'json') {
-        process.stdout.write(jsonValue({ ...d, frozen: d.frozen === 1, meta }, 2) + '\n');
+        process.stdout.write(jsonValue({ ...d, frozen: d.frozen === 1, meta, ...(criu ? { criu } : {}) }, 2) + '\n');
         return;
       }
       const rows: Row[] = [
@@ -52,8 +63,17 @@ export function register(program: Command): void {
         ...checkpointNotes(meta),
         ...Object.entries(d.counts).map(([k, n]) => ({ field: k, value: n })),
         ...d.objects.map((o) => ({ field: `objects: ${o.kind}`, value: `${o.n} (${o.shared} shared, ${o.refs} refs)` })),
+        ...(criu ? criuRows(criu) : []),
       ];
       await renderRows(rows, { format, columns: ['field', 'value'] });
     });
   });
+}
+
+function criuRows(s: CriuStorageSummary): Row[] {
+  return [
+    { field: 'criu files', value: `${s.files} (${s.roles.map((r) => `${r.files} ${r.role}`).join(', ')})` },
+    { field: 'criu bytes', value: `${s.bytes} in the files, ${s.chunkBytes} in ${s.chunks} distinct chunks` },
+    { field: 'criu shared', value: `${s.sharedChunks} chunks (${s.sharedBytes} bytes) held by other checkpoints too; ${s.chunkBytes - s.sharedBytes} bytes by this one alone` },
+  ];
 }

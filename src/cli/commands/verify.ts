@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { verifyCriuStorage } from '../../formats/criu/verify.js';
 import { addFormatOptions, formatOf, parseId, say, withStore } from '../context.js';
 import { renderRows } from '../render.js';
 
@@ -7,10 +8,24 @@ export function register(program: Command): void {
     program
       .command('verify')
       .argument('[id]', 'checkpoint id; default: the whole store')
-      .description("check SQLite's integrity, foreign keys and every refcount; exit 1 if anything is wrong"),
+      .description("check SQLite's integrity, foreign keys, every refcount and CRIU's stored files; exit 1 if anything is wrong")
+      .addHelpText('after', `
+Checks: integrity (SQLite's integrity_check), foreign_key, refcount (every shared
+object's refcount equals the references stored), cross_checkpoint (no reference
+into another checkpoint), file_object; and for the files kept of CRIU checkpoints:
+chunk_refcount (each chunk's refcount equals the files using it), chunk_hash (each
+chunk still holds the bytes its SHA-256 names; this reads every chunk) and
+image_size (each file's chunks add up to its size). With an id, the checks that
+concern that checkpoint and the chunks it uses. One row per problem found; exit 0
+when there is none, 1 when there is any.
+
+Examples:
+  $ ckptdb verify
+  $ ckptdb verify 3 --json
+`),
   ).action(async (id: string | undefined, _opts, cmd: Command) => {
     const checkpoint = id === undefined ? undefined : parseId(id);
-    const findings = await withStore(cmd, 'existing', (store) => store.verify(checkpoint));
+    const findings = await withStore(cmd, 'existing', (store) => [...store.verify(checkpoint), ...verifyCriuStorage(store, checkpoint)]);
     if (findings.length === 0) {
       say(checkpoint === undefined ? 'ok: the store is consistent' : `ok: checkpoint ${checkpoint} is consistent`);
       return;

@@ -68,18 +68,30 @@ export class ChunkWriter {
     return sink.finish(entries);
   }
 
-  /** @internal */
-  storeChunk(imageId: number, seq: number, data: Uint8Array): void {
+  /**
+   * An image made of chunks stored before (by chunk()), in order: each 4 KiB but the
+   * last, as every image is cut, so that it shares them with images cut here.
+   */
+  putChunks(rec: ImageRecord, chunkIds: readonly number[], size: number, entries: number | null): number {
+    const imageId = Number(this.s.insertImage.run(this.checkpointId, rec.name, rec.kind, rec.role, rec.headMagic, 0, null).lastInsertRowid);
+    chunkIds.forEach((chunkId, seq) => this.s.insertImageChunk.run(imageId, seq, chunkId));
+    this.totalBytes += size;
+    this.finishImage(imageId, size, entries);
+    return imageId;
+  }
+
+  /** The row of a chunk with these bytes: the store's own when it holds them already. */
+  chunk(data: Uint8Array): number {
     const digest = hash('sha256', data, 'buffer');
     const info = this.s.insertChunk.run(digest, data);
-    let chunkId: number;
-    if (info.changes) {
-      chunkId = Number(info.lastInsertRowid);
-      this.newBytes += data.length;
-    } else {
-      chunkId = Number(this.s.findChunk.get(digest));
-    }
-    this.s.insertImageChunk.run(imageId, seq, chunkId);
+    if (!info.changes) return Number(this.s.findChunk.get(digest));
+    this.newBytes += data.length;
+    return Number(info.lastInsertRowid);
+  }
+
+  /** @internal */
+  storeChunk(imageId: number, seq: number, data: Uint8Array): void {
+    this.s.insertImageChunk.run(imageId, seq, this.chunk(data));
     this.totalBytes += data.length;
   }
 

@@ -42,6 +42,13 @@ export async function exportCriu(store: Store, checkpointId: number, dir: string
   if (existsSync(target) && readdirSync(target).length > 0) throw new CkptdbError('BAD_ARGUMENT', `${target} exists and is not empty`);
   const images = checkpointImages(store.db, checkpointId).filter((i) => i.role !== 'container');
   const byName = new Map(images.map((i) => [i.name, i]));
+  if (!byName.has('inventory.img')) {
+    throw new CkptdbError(
+      'UNSUPPORTED',
+      `checkpoint ${checkpointId} is of source criu but keeps none of CRIU's files (no inventory.img): it came through an image without them, and criu restore needs them`,
+      'import the CRIU image directory or archive itself',
+    );
+  }
   const meta = cp.meta ? (JSON.parse(cp.meta) as { criu?: { inventory?: { fdinfo_per_id?: boolean } } }) : {};
   const ex = new ExportContext(
     loadRows(store.db, checkpointId),

@@ -8,6 +8,7 @@
  * pages and other large files stream straight into chunks, and only the modelled
  * images are held in memory until all of them are there to be mapped in order.
  */
+import { dirname, resolve } from 'node:path';
 import type { WriterCounts } from '../../capture/types.js';
 import { CkptdbError } from '../../errors.js';
 import type { Store } from '../../store/store.js';
@@ -53,6 +54,10 @@ const CONTAINER_META_FILES = new Set(['config.dump', 'spec.dump']);
 
 export async function importCriu(store: Store, path: string, opts: CriuImportOptions = {}): Promise<CriuImportResult> {
   const source = openCriuSource(path);
+  // The store would be read as one of the directory's files while it grows with them.
+  if (source.kind === 'directory' && resolve(dirname(store.path)) === resolve(path)) {
+    throw new CkptdbError('BAD_ARGUMENT', `${path} holds the store ${store.path}: an image directory is read whole, so the store must live elsewhere`);
+  }
   const w = store.beginCheckpoint({ source: 'criu', label: opts.label ?? null, host: null, frozen: true }, { memoryBudget: opts.memoryBudget ?? DEFAULT_BUDGET });
   try {
     const chunks = new ChunkWriter(store.db, w.checkpointId);

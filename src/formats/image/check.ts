@@ -1,5 +1,5 @@
 import type { SharedObjectKind } from '../../capture/types.js';
-import type { FileRecord, ImageRecord, ObjectRecord, TaskRecord } from './types.js';
+import type { CriuChunkRecord, CriuImageRecord, FileRecord, ImageRecord, ObjectRecord, TaskRecord } from './types.js';
 
 /** Where a record came from, for messages: a record index, a line number, a tree path... */
 export type RecordRef = number;
@@ -15,6 +15,8 @@ const KIND_NAME: Record<SharedObjectKind, string> = {
 };
 const FILE_OBJECT_KINDS: readonly SharedObjectKind[] = ['inode', 'pipe', 'socket', 'anon'];
 const TASK_REFS = [['mm', 'mm'], ['fdtable', 'fdtable'], ['fs', 'fs'], ['sighand', 'sighand']] as const;
+/** CRIU's files are cut into chunks of this size from their start (src/formats/criu/chunkStore.ts). */
+const CHUNK_SIZE = 4096;
 
 /**
  * The rules of an image that a schema cannot say: the checkpoint first; object ids
@@ -22,9 +24,14 @@ const TASK_REFS = [['mm', 'mm'], ['fdtable', 'fdtable'], ['fs', 'fs'], ['sighand
  * of a kind that fits; parents before children; each pid once; every refcount equal to
  * the references that point to the object.
  *
+ * For CRIU's files: chunk ids 1, 2, 3 ... in order; a file's chunks defined before it,
+ * 4 KiB each but the last, adding up to its size; every chunk used; file names that
+ * stay inside the directory they are written to, each once.
+ *
  * Per shared object it keeps 13 bytes (kind, declared refcount, references seen, where
- * it was defined) in typed arrays: a million objects cost 13 MB; nothing else grows
- * with the image but a set of pids.
+ * it was defined) in typed arrays: a million objects cost 13 MB; per chunk 7 bytes
+ * (length, used, where defined); nothing else grows with the image but sets of pids
+ * and of CRIU file names.
  */
 export class ImageChecker {
   private seenCheckpoint = false;
@@ -34,6 +41,12 @@ export class ImageChecker {
   private seen = new Int32Array(1024);
   private definedAt = new Uint32Array(1024);
   private readonly pids = new Set<number>();
+  private source: string | null = null;
+  private nextChunk = 1;
+  private chunkLength = new Uint16Array(1024);
+  private chunkUsed = new Uint8Array(1024);
+  private chunkDefinedAt = new Uint32Array(1024);
+  private readonly criuNames = new Set<string>();
   /** Parents not seen yet, with a child that came before them. */
   private readonly awaitedParents = new Map<number, { child: number; ref: RecordRef }>();
 
@@ -43,6 +56,7 @@ export class ImageChecker {
     if (!this.seenCheckpoint) {
       if (r.record !== 'checkpoint') this.fail(ref, '/record', 'the first record must be the checkpoint');
       this.seenCheckpoint = true;
+      this.source = r.source;
       return;
     }
     switch (r.record) {
@@ -62,6 +76,10 @@ export class ImageChecker {
         this.use(ref, '/mm', r.mm, ['mm'], false);
         if (r.end <= r.start) this.fail(ref, '/end', `the map ends at ${r.end}, not above its start ${r.start}`);
         return;
+      case 'criuChunk':
+        return this.chunk(r, ref);
+      case 'criuImage':
+        return this.criuImage(r, ref);
     }
   }
 
@@ -72,6 +90,9 @@ export class ImageChecker {
       if (this.seen[id] !== this.declared[id]) {
         this.fail(this.definedAt[id]!, '/refcount', `object ${id} has refcount ${this.declared[id]}, but ${this.seen[id]} references in the image point to it`);
       }
+    }
+    for (let id = 1; id < this.nextChunk; id++) {
+      if (!this.chunkUsed[id]) this.fail(this.chunkDefinedAt[id]!, '/id', `chunk ${id} is used by no criuImage record`);
     }
   }
 
@@ -110,6 +131,41 @@ export class ImageChecker {
     });
   }
 
+  private chunk(r: CriuChunkRecord, ref: RecordRef): void {
+    if (r.id !== this.nextChunk) {
+      this.fail(ref, '/id', r.id < this.nextChunk ? `chunk ${r.id} is defined a second time` : `chunk ids count up from 1: expected ${this.nextChunk}, not ${r.id}`);
+    }
+    // The schema's pattern takes any length: the exact base64 pattern costs twice as much on every page of data.
+    if (r.data.length % 4 !== 0) this.fail(ref, '/data', 'must be base64: its length is not a multiple of 4');
+    const length = base64Length(r.data);
+    if (length > CHUNK_SIZE) this.fail(ref, '/data', `holds ${length} bytes; a chunk holds at most ${CHUNK_SIZE}`);
+    if (r.id >= this.chunkLength.length) {
+      this.chunkLength = grown(this.chunkLength, new Uint16Array(r.id * 2));
+      this.chunkUsed = grown(this.chunkUsed, new Uint8Array(r.id * 2));
+      this.chunkDefinedAt = grown(this.chunkDefinedAt, new Uint32Array(r.id * 2));
+    }
+    this.chunkLength[r.id] = length;
+    this.chunkDefinedAt[r.id] = ref;
+    this.nextChunk++;
+  }
+
+  private criuImage(r: CriuImageRecord, ref: RecordRef): void {
+    if (this.source !== 'criu') this.fail(ref, '/record', `CRIU's files belong to a checkpoint of source criu, and this one is of source ${this.source}`);
+    const badName = r.role === 'container' ? badRelativePath(r.name) : badFileName(r.name);
+    if (badName) this.fail(ref, '/name', `${JSON.stringify(r.name)} ${badName}`);
+    if (this.criuNames.has(r.name)) this.fail(ref, '/name', `the file ${JSON.stringify(r.name)} appears twice`);
+    this.criuNames.add(r.name);
+    let size = 0;
+    r.chunks.forEach((id, i) => {
+      if (id >= this.nextChunk) this.fail(ref, `/chunks/${i}`, `refers to chunk ${id}, which is not defined before this record`);
+      const length = this.chunkLength[id]!;
+      if (i < r.chunks.length - 1 && length !== CHUNK_SIZE) this.fail(ref, `/chunks/${i}`, `chunk ${id} holds ${length} bytes; every chunk but a file's last holds ${CHUNK_SIZE}`);
+      this.chunkUsed[id] = 1;
+      size += length;
+    });
+    if (size !== r.size) this.fail(ref, '/size', `is ${r.size}, but the chunks hold ${size} bytes`);
+  }
+
   private define(id: number, kind: SharedObjectKind, refcount: number, ref: RecordRef): void {
     if (id !== this.nextId) {
       this.fail(ref, '/id', id < this.nextId
@@ -133,13 +189,36 @@ export class ImageChecker {
 
   private grow(): void {
     const n = this.kinds.length * 2;
-    const grown = <T extends Uint8Array | Int32Array | Uint32Array>(a: T, b: T): T => {
-      b.set(a);
-      return b;
-    };
     this.kinds = grown(this.kinds, new Uint8Array(n));
     this.declared = grown(this.declared, new Int32Array(n));
     this.seen = grown(this.seen, new Int32Array(n));
     this.definedAt = grown(this.definedAt, new Uint32Array(n));
   }
+}
+
+function grown<T extends Uint8Array | Uint16Array | Int32Array | Uint32Array>(a: T, b: T): T {
+  b.set(a);
+  return b;
+}
+
+/** Bytes that base64 text (of a length that is a multiple of 4, padding only at its end) stands for. */
+function base64Length(text: string): number {
+  const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+  return (text.length / 4) * 3 - padding;
+}
+
+/** Why a name is no plain file name, or null: it is written into a directory as it is. */
+function badFileName(name: string): string | null {
+  if (name.includes('/')) return 'is not a plain file name: it holds a /';
+  if (name === '.' || name === '..') return 'is not a file name';
+  if (name.includes('\0')) return 'holds a NUL byte';
+  return null;
+}
+
+/** Why a path would not stay inside the directory it is relative to, or null. */
+function badRelativePath(path: string): string | null {
+  if (path.startsWith('/')) return 'is not a relative path';
+  if (path.split('/').some((p) => p === '' || p === '.' || p === '..')) return 'is not a path inside the archive';
+  if (path.includes('\0')) return 'holds a NUL byte';
+  return null;
 }

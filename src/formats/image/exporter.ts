@@ -3,9 +3,9 @@ import type { CheckpointSource, FileType, NamespaceType } from '../../capture/ty
 import { CkptdbError } from '../../errors.js';
 import { namedStatements, statement } from '../../store/sqlFile.js';
 import type { Store } from '../../store/store.js';
+import { criuFileRecords } from '../criu/imageRecords.js';
 import type {
   CheckpointRecord,
-  FdRecord,
   FileRecord,
   ImageRecord,
   JsonObject,
@@ -20,13 +20,31 @@ type Row = Record<string, unknown>;
 type Stmt = Database.Statement<unknown[]>;
 
 /**
+ * A record already written as JSON text, exactly as JSON.stringify would write the
+ * record object: the exporter renders the records of fds, open files and their objects
+ * so, where a million of them go straight into an image file.
+ */
+export type RecordText = string;
+
+/** An fdtable_records row. */
+type FdRow = [fd: number, cloexec: number, fileImage: number, objectImage: number | null, fileJson: string | null, objectJson: string | null];
+
+/**
  * The records of one checkpoint in restore order (see types.ts), read from the store
  * as they are yielded: what is held in memory is one task's worth of rows, whatever the
- * size of the checkpoint. The order itself is worked out first, in two TEMP tables of
- * the store's connection (SQLite keeps them on disk past its cache), inside one read
- * transaction, so a checkpoint deleted or written meanwhile does not tear the image.
+ * size of the checkpoint.
  */
 export function* checkpointRecords(store: Store, checkpointId: number): Generator<ImageRecord> {
+  for (const r of restoreOrderRecords(store, checkpointId)) yield typeof r === 'string' ? (JSON.parse(r) as ImageRecord) : r;
+}
+
+/**
+ * checkpointRecords with some records as their JSON text, for writing them out. The
+ * order itself is worked out first, in two TEMP tables of the store's connection
+ * (SQLite keeps them on disk past its cache), inside one read transaction, so a
+ * checkpoint deleted or written meanwhile does not tear the image.
+ */
+export function* restoreOrderRecords(store: Store, checkpointId: number): Generator<ImageRecord | RecordText> {
   store.getCheckpoint(checkpointId);
   const db = store.db;
   const ownTransaction = !db.inTransaction;
@@ -35,6 +53,7 @@ export function* checkpointRecords(store: Store, checkpointId: number): Generato
     const order = new RestoreOrder(db, checkpointId);
     order.build();
     yield* new RecordReader(db, checkpointId).records();
+    yield* criuFileRecords(db, checkpointId);
   } finally {
     for (const sql of namedStatements(SQL).get('drop_order_tables')!) db.exec(sql);
     if (ownTransaction && db.inTransaction) db.exec('COMMIT');
@@ -90,12 +109,12 @@ class RecordReader {
   private next = 1;
 
   constructor(db: Database.Database, private readonly checkpointId: number) {
-    for (const name of ['checkpoint', 'ordered_tasks', 'task', 'task_namespaces', 'task_rlimits', 'object', 'file', 'objects_from', 'fdtable_fds', 'mm_maps']) {
+    for (const name of ['checkpoint', 'ordered_tasks', 'task', 'task_namespaces', 'task_rlimits', 'object', 'file', 'objects_from', 'fdtable_records', 'mm_maps']) {
       this.s[name] = db.prepare(statement(SQL, name));
     }
   }
 
-  *records(): Generator<ImageRecord> {
+  *records(): Generator<ImageRecord | RecordText> {
     yield this.checkpoint();
     for (const [, task] of this.s.ordered_tasks!.raw().iterate() as IterableIterator<[number, number]>) {
       yield* this.task(task);
@@ -127,7 +146,7 @@ class RecordReader {
     };
   }
 
-  private *task(task: number): Generator<ImageRecord> {
+  private *task(task: number): Generator<ImageRecord | RecordText> {
     const { mm_id: mmId, fdtable_id: fdtableId, ...t } = this.s.task!.get({ task }) as Row;
     const namespaces = this.s.task_namespaces!.raw().all({ task }) as [NamespaceType, number][];
     // The task that defines its fd table and address space is the one that lists their contents.
@@ -156,23 +175,21 @@ class RecordReader {
     if (mmIsNew) yield* this.maps(mmId as number, t.mm as number);
   }
 
-  private *fds(fdtableId: number, fdtable: number): Generator<ImageRecord> {
-    // Rows as arrays: a million objects of 35 properties each cost more than the query.
-    const stmt = this.s.fdtable_fds!.raw(true);
-    const row = new RowView(stmt.columns().map((c) => c.name));
-    const [fd, cloexec, fImage, oImage] = ['fd', 'cloexec', 'f_image', 'o_image'].map((c) => row.index(c));
-    for (const values of stmt.iterate({ fdtable: fdtableId }) as IterableIterator<unknown[]>) {
-      row.values = values;
-      if (values[oImage!] === this.next) {
+  private *fds(fdtableId: number, fdtable: number): Generator<ImageRecord | RecordText> {
+    // Rows as arrays, the file and object records already JSON (fdtable_records): the
+    // fd records of a million-fd checkpoint are this exporter's hot path.
+    const rows = this.s.fdtable_records!.raw(true).iterate({ fdtable: fdtableId, next: this.next }) as IterableIterator<FdRow>;
+    for (const [fd, cloexec, file, object, fileJson, objectJson] of rows) {
+      if (object === this.next) {
         this.next++;
-        yield objectRecord(row.get);
+        yield objectJson!;
       }
-      if (values[fImage!] === this.next) {
+      if (file === this.next) {
         this.next++;
-        yield fileRecord(row.get);
+        yield fileJson!;
       }
-      const record: FdRecord = { record: 'fd', fdtable, fd: values[fd!] as number, cloexec: values[cloexec!] === 1, file: values[fImage!] as number };
-      yield record;
+      // every field a number or a boolean: the text JSON.stringify would make of an FdRecord
+      yield `{"record":"fd","fdtable":${fdtable},"fd":${fd},"cloexec":${cloexec === 1},"file":${file}}`;
     }
   }
 
@@ -196,21 +213,6 @@ class RecordReader {
 }
 
 type Get = (column: string) => unknown;
-
-/** Columns of a raw (array) row by name. */
-class RowView {
-  values: unknown[] = [];
-  private readonly indexes: Map<string, number>;
-  readonly get: Get = (column) => this.values[this.indexes.get(column)!];
-
-  constructor(columns: string[]) {
-    this.indexes = new Map(columns.map((c, i) => [c, i]));
-  }
-
-  index(column: string): number {
-    return this.indexes.get(column)!;
-  }
-}
 
 /** A shared object in full, from a row of image_object_rows (o_*, s_*). */
 function objectRecord(get: Get): ObjectRecord {

@@ -4,9 +4,16 @@ import type { Int64, WriterResult } from '../../capture/types.js';
 import { CkptdbError } from '../../errors.js';
 import type { Store } from '../../store/store.js';
 import { badImage } from '../badImage.js';
+import { CriuFileWriter } from '../criu/imageRecords.js';
 import type { Fail, RecordRef } from './check.js';
 import { ImageReader, type ImageReaderOptions, type LocatedRecord } from './reader.js';
 import type { CheckpointRecord, FdRecord, FileRecord, ImageForm, ImageRecord, Int64Text, MapRecord, ObjectRecord, TaskRecord } from './types.js';
+
+/** What an import may set that the input does not decide. */
+export interface RecordImportOptions {
+  /** The new checkpoint's label, instead of the one the input carries. */
+  label?: string;
+}
 
 export interface ImportResult {
   checkpointId: number;
@@ -24,15 +31,20 @@ export interface ImageImportResult extends ImportResult {
  * is validated before it is written, and all of it is written in the writer's one
  * transaction: any problem, anywhere in the image, leaves the store as it was.
  */
-export async function importImage(store: Store, source: string | Readable, opts: ImageReaderOptions = {}): Promise<ImageImportResult> {
+export async function importImage(store: Store, source: string | Readable, opts: ImageReaderOptions & RecordImportOptions = {}): Promise<ImageImportResult> {
   const reader = new ImageReader(source, opts);
-  const result = await importRecords(store, reader.batches(), (ref, field, message) => reader.fail(ref, field, message));
+  const result = await importRecords(store, reader.batches(), (ref, field, message) => reader.fail(ref, field, message), opts);
   return { ...result, form: reader.form! };
 }
 
 /** Writes validated records, in the order given, through the checkpoint writer; all or nothing. */
-export async function importRecords(store: Store, batches: AsyncIterable<LocatedRecord[]> | Iterable<LocatedRecord[]>, fail: Fail): Promise<ImportResult> {
-  const w = new RecordWriter(store, fail);
+export async function importRecords(
+  store: Store,
+  batches: AsyncIterable<LocatedRecord[]> | Iterable<LocatedRecord[]>,
+  fail: Fail,
+  opts: RecordImportOptions = {},
+): Promise<ImportResult> {
+  const w = new RecordWriter(store, fail, opts);
   try {
     for await (const batch of batches) {
       for (const { record, ref } of batch) w.write(record, ref);
@@ -51,12 +63,13 @@ export async function importRecords(store: Store, batches: AsyncIterable<Located
  */
 class RecordWriter {
   private writer: CheckpointWriter | null = null;
+  private criuFiles: CriuFileWriter | null = null;
   private base = 0;
   private lastFd = 0;
   private lastMap = 0;
   private records = 0;
 
-  constructor(private readonly store: Store, private readonly fail: Fail) {}
+  constructor(private readonly store: Store, private readonly fail: Fail, private readonly opts: RecordImportOptions) {}
 
   write(r: ImageRecord, ref: RecordRef): void {
     try {
@@ -74,6 +87,10 @@ class RecordWriter {
           return this.fd(r, ref);
         case 'map':
           return this.map(r, ref);
+        case 'criuChunk':
+          return this.criu().chunk(r);
+        case 'criuImage':
+          return this.criu().image(r, (field, message) => this.fail(ref, field, message));
       }
     } catch (e) {
       if (e instanceof CkptdbError && e.code === 'BAD_IMAGE') throw e;
@@ -97,9 +114,14 @@ class RecordWriter {
     return this.writer;
   }
 
+  private criu(): CriuFileWriter {
+    this.criuFiles ??= new CriuFileWriter(this.store.db, this.open().checkpointId);
+    return this.criuFiles;
+  }
+
   private begin(r: CheckpointRecord): void {
     this.writer = this.store.beginCheckpoint({
-      label: r.label,
+      label: this.opts.label ?? r.label,
       source: r.source,
       host: r.host,
       kernel: r.kernel,

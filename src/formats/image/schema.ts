@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { packageRoot } from '../../paths.js';
+import type { RecordType } from './types.js';
 
 /** The published JSON Schema of the image, as shipped in the package. */
 export const IMAGE_SCHEMA_PATH = join(packageRoot, 'schema', 'ckptdb-image.schema.json');
@@ -70,7 +71,7 @@ export function describeSchemaError(errors: ErrorObject[] | null | undefined): {
     case 'pattern':
       return { pointer: e.instancePath, message: PATTERN_MESSAGES[String(params.pattern)] ?? `must match ${String(params.pattern)}` };
     case 'discriminator':
-      return { pointer: `${e.instancePath}/record`, message: 'must be one of "checkpoint", "object", "file", "task", "fd", "map"' };
+      return { pointer: `${e.instancePath}/record`, message: `must be one of ${RECORD_TYPES.map((t) => JSON.stringify(t)).join(', ')}` };
     default:
       return { pointer: e.instancePath, message: e.message ?? 'does not match the image schema' };
   }
@@ -81,7 +82,11 @@ const PATTERN_MESSAGES: Record<string, string> = {
   '^[0-9a-f]{16}$': 'must be an address: 16 lower-case hex digits',
   '^[r-][w-][x-][ps]$': 'must be permissions as /proc/PID/maps writes them (r-xp)',
   '^[a-z0-9_]+$': 'must be a lower-case resource name without RLIMIT_ (nofile)',
+  '^[A-Z0-9_]+$': "must be CRIU's name of an image kind (CORE, FDINFO)",
+  '^[A-Za-z0-9+/]*={0,2}$': 'must be base64',
 };
+
+const RECORD_TYPES: readonly RecordType[] = ['checkpoint', 'object', 'file', 'task', 'fd', 'map', 'criuChunk', 'criuImage'];
 
 /** anyOf reports one error per branch; the most useful is the deepest one that is not about null. */
 function pickError(errors: ErrorObject[]): ErrorObject | undefined {

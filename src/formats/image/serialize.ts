@@ -1,3 +1,4 @@
+import type { RecordText } from './exporter.js';
 import { IMAGE_FORMAT, IMAGE_VERSION, type ImageForm, type ImageRecord } from './types.js';
 
 /**
@@ -11,18 +12,18 @@ export const DOCUMENT_TAIL = ']}';
 export const NDJSON_HEAD = `{"format":"${IMAGE_FORMAT}","version":${IMAGE_VERSION}}`;
 
 /** The image as text pieces, one per line, for a writer that gathers them into chunks. */
-export function* imageText(records: Iterable<ImageRecord>, form: ImageForm): Generator<string> {
+export function* imageText(records: Iterable<ImageRecord | RecordText>, form: ImageForm): Generator<string> {
   let n = 0;
   if (form === 'document') {
     yield DOCUMENT_HEAD;
     for (const r of records) {
-      yield (n++ ? ',\n' : '\n') + JSON.stringify(r);
+      yield (n++ ? ',\n' : '\n') + (typeof r === 'string' ? r : JSON.stringify(r));
     }
     yield `\n${DOCUMENT_TAIL}\n`;
   } else {
     yield NDJSON_HEAD + '\n';
     for (const r of records) {
-      yield JSON.stringify(r) + '\n';
+      yield (typeof r === 'string' ? r : JSON.stringify(r)) + '\n';
       n++;
     }
     yield JSON.stringify({ record: 'end', records: n }) + '\n';

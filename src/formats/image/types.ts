@@ -10,12 +10,23 @@
  *      address space it is the first to refer to; an fd is preceded by its open `file`
  *      and the object behind that file, when it is the first to refer to them;
  *   3. whatever nothing in the tree refers to (an fd table no task uses, a file no fd
- *      holds), by the same rule.
+ *      holds), by the same rule;
+ *   4. for a checkpoint imported from CRIU, the files CRIU wrote (`criuImage`), each
+ *      preceded by the `criuChunk`s of its bytes that no earlier file holds.
  *
  * Ids: every shared object (`object` and `file` records) has an image id, 1, 2, 3, ...
  * in the order the objects are defined; they are the image's own, not row ids of any
  * store. A reference is the image id of an object defined before it. Tasks are named
  * by pid, fds by (fd table, fd), maps by (address space, start).
+ *
+ * CRIU's files: the image carries every file of the CRIU image directory (and of a
+ * container checkpoint archive) as ckptdb keeps it, so that export --format criu of
+ * the imported checkpoint gives back the same images; memory pages, registers and
+ * whatever else ckptdb does not model travel this way. A file's bytes are cut into
+ * chunks of 4 KiB from its start (a page each, for pages files); a chunk is written
+ * once per image, however many files or pages hold the same bytes (zero pages, a
+ * library mapped by every process), as base64. Chunks have their own numbering 1, 2,
+ * 3 ..., and every chunk written is used by a file after it.
  *
  * 64-bit values (positions, inode numbers, start times, page offsets, resource limits)
  * are decimal strings, since a JSON number above 2^53 loses digits in most readers;
@@ -189,7 +200,37 @@ export interface MapRecord {
   attrs: JsonObject | null;
 }
 
-export type ImageRecord = CheckpointRecord | ObjectRecord | FileRecord | TaskRecord | FdRecord | MapRecord;
+/** Up to 4 KiB of a CRIU file's bytes, defined before the first file that holds them. */
+export interface CriuChunkRecord {
+  record: 'criuChunk';
+  /** 1 for the first chunk, then 2, 3, ...: a numbering of its own, apart from the objects'. */
+  id: number;
+  /** The bytes, base64: 1 to 4096 of them. */
+  data: string;
+}
+
+/** What a kept file is to ckptdb (the role column of criu_images). */
+export type CriuFileRole = 'modelled' | 'stored' | 'raw' | 'other' | 'container';
+
+/** One file of a CRIU image directory, or of a container checkpoint archive beside it. */
+export interface CriuImageRecord {
+  record: 'criuImage';
+  /** The file name in the image directory; for a container file, its path in the archive. */
+  name: string;
+  /** CRIU's image kind (CORE, FDINFO, ...); null for a file without CRIU's magic. */
+  kind: string | null;
+  /** modelled: its content is also in the tables, and export --format criu rebuilds it from them. */
+  role: CriuFileRole;
+  /** The image's leading magic (IMG_COMMON or IMG_SERVICE), null when it has none. */
+  headMagic: number | null;
+  size: number;
+  /** Protobuf entries, for images made of them. */
+  entries: number | null;
+  /** The file's bytes: chunks defined before this record, in order; 4 KiB each but the last. */
+  chunks: number[];
+}
+
+export type ImageRecord = CheckpointRecord | ObjectRecord | FileRecord | TaskRecord | FdRecord | MapRecord | CriuChunkRecord | CriuImageRecord;
 export type RecordType = ImageRecord['record'];
 
 /** The image's two forms: one JSON document, or NDJSON (one record per line). */

@@ -2,17 +2,19 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CkptdbError } from '../../errors.js';
 import type { Store } from '../../store/store.js';
-import { importRecords, type ImportResult } from '../image/importer.js';
+import { labelOf } from '../image/format.js';
+import type { ImportResult, RecordImportOptions } from '../image/importer.js';
 import type { ExportFormat, ImportFormat } from '../registry.js';
 import { DONE } from './layout.js';
-import { TreeReader } from './reader.js';
 import { exportTree } from './writer.js';
 import { isDirectory } from '../detect.js';
 
 /** Imports a tree written by exportTree as a new checkpoint: all of it, or nothing. */
-export function importTree(store: Store, path: string): Promise<ImportResult> {
+export async function importTree(store: Store, path: string, opts: RecordImportOptions = {}): Promise<ImportResult> {
+  // loaded here, not with every command: the image reader brings a JSON schema validator
+  const [{ importRecords }, { TreeReader }] = await Promise.all([import('../image/importer.js'), import('./reader.js')]);
   const reader = new TreeReader(path);
-  return importRecords(store, reader.batches(), (ref, field, message) => reader.fail(ref, field, message));
+  return importRecords(store, reader.batches(), (ref, field, message) => reader.fail(ref, field, message), opts);
 }
 
 export const treeFormat: ExportFormat & ImportFormat = {
@@ -28,5 +30,6 @@ export const treeFormat: ExportFormat & ImportFormat = {
     if (path === '-' || !isDirectory(path)) return false;
     return existsSync(join(path, DONE)) || existsSync(join(path, 'format')) || readdirSync(path).some((e) => /^checkpoint-[0-9]+$/.test(e));
   },
-  importCheckpoint: importTree,
+  options: ['label'],
+  importCheckpoint: (store, path, opts) => importTree(store, path, labelOf(opts)),
 };

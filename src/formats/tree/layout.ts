@@ -10,12 +10,18 @@
  *     task-PID/{tgid,ppid,comm,...,mm,fdtable,...}       a task; mm, fdtable, ... are object ids
  *     task-PID/ns/TYPE, task-PID/rlimits/RES/{soft,hard}
  *     task-PID/fds -> ../objects/K/fds, task-PID/maps -> ../objects/K/maps
+ *     criu/chunks/C                                      for a CRIU checkpoint: chunk C of its files, the bytes as they are
+ *     criu/images/NAME/{kind,role,head_magic,size,entries,chunks}   a file CRIU wrote; chunks = chunk ids
  *     done                                               written last: the tree is whole
  *
  * One value a file, its text exactly (no trailing newline): integers in decimal,
  * booleans 0 / 1, JSON for lists and objects. A null value is a missing file. Ids are
  * the image's (see ../image/types.ts), so objects and files share one numbering 1..N.
  * The kernel's f_version is not captured, so files/K has no f_version.
+ *
+ * CRIU's files travel as in the image: each chunk once, a file as the list of its
+ * chunks. A chunk file holds bytes, not text; NAME is the file's name (its path in a
+ * container archive) percent-encoded as encodeURIComponent does, so a / stays in the name.
  */
 
 export type ValueKind = 'string' | 'int' | 'int64' | 'bool' | 'json';
@@ -135,6 +141,17 @@ export const MAP_FIELDS: readonly TreeField[] = [
   f('path', 'path', 'string'),
   f('attrs', 'attrs', 'json'),
 ];
+
+export const CRIU_IMAGE_FIELDS: readonly TreeField[] = [
+  f('kind', 'kind', 'string'),
+  f('role', 'role', 'string', true),
+  f('headMagic', 'head_magic', 'int'),
+  f('size', 'size', 'int', true),
+  f('entries', 'entries', 'int'),
+  f('chunks', 'chunks', 'json', true),
+];
+
+export const CRIU_DIR = 'criu';
 
 export const RLIMIT_FIELDS: readonly TreeField[] = [f('soft', 'soft', 'int64'), f('hard', 'hard', 'int64')];
 

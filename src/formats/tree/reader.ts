@@ -7,14 +7,15 @@ import type { LocatedRecord } from '../image/reader.js';
 import { describeSchemaError, imageValidators } from '../image/schema.js';
 import type { ImageRecord, RecordType, TaskRecord } from '../image/types.js';
 import {
-  CHECKPOINT_FIELDS, DONE, FD_FIELDS, FILE_FIELDS, MAP_FIELDS, OBJECT_FIELDS, RLIMIT_FIELDS, SOCKET_FIELDS, TASK_FIELDS,
+  CHECKPOINT_FIELDS, CRIU_DIR, CRIU_IMAGE_FIELDS, DONE, FD_FIELDS, FILE_FIELDS, MAP_FIELDS, OBJECT_FIELDS, RLIMIT_FIELDS, SOCKET_FIELDS, TASK_FIELDS,
   TREE_FORMAT, TREE_VERSION, parseValue, type TreeField,
 } from './layout.js';
 
 const FIELDS_OF: Record<RecordType, readonly TreeField[]> = {
   checkpoint: CHECKPOINT_FIELDS, object: OBJECT_FIELDS, file: FILE_FIELDS, task: TASK_FIELDS, fd: FD_FIELDS, map: MAP_FIELDS,
+  criuChunk: [], criuImage: CRIU_IMAGE_FIELDS,
 };
-const ROOT_ENTRIES = new Set(['format', 'version', DONE, 'objects', 'files', ...CHECKPOINT_FIELDS.map((f) => f.file)]);
+const ROOT_ENTRIES = new Set(['format', 'version', DONE, 'objects', 'files', CRIU_DIR, ...CHECKPOINT_FIELDS.map((f) => f.file)]);
 const ADDRESS = /^[0-9a-f]{16}$/;
 
 /** Where the record being read lives, for messages. */
@@ -29,7 +30,8 @@ interface Current {
  * and yields the records with all shared objects first (in id order, so they are defined
  * before any reference), then the tasks parents first, then fds and maps. Each record is
  * checked against the image schema and the image's rules; a problem is reported with the
- * path of the file (or directory) that holds it.
+ * path of the file (or directory) that holds it. CRIU's files come last: every chunk,
+ * then every file made of them.
  */
 export class TreeReader {
   readonly root: string;
@@ -55,6 +57,7 @@ export class TreeReader {
     }
     for (const fdtable of this.fdtables) yield* this.fds(fdtable);
     for (const mm of this.mms) yield* this.maps(mm);
+    yield* this.criuFiles();
     this.current = { dir: this.root, type: 'checkpoint' };
     this.checker.finish(0);
   }
@@ -175,6 +178,29 @@ export class TreeReader {
     }
   }
 
+  private *criuFiles(): Generator<LocatedRecord[]> {
+    const dir = join(this.root, CRIU_DIR);
+    if (!existsSync(dir)) return;
+    for (const entry of this.list(dir)) if (entry !== 'chunks' && entry !== 'images') this.failAt(join(dir, entry), 'is not part of a checkpoint tree');
+    const chunks = join(dir, 'chunks');
+    if (existsSync(chunks)) {
+      for (const name of this.sortedEntries(chunks, /^[1-9][0-9]*$/, 'is not a chunk id', (a, b) => Number(a) - Number(b))) {
+        const path = join(chunks, name);
+        this.current = { dir: path, type: 'criuChunk' };
+        yield [this.accept({ record: 'criuChunk', id: Number(name), data: this.readBytes(path).toString('base64') }, 0)];
+      }
+    }
+    const images = join(dir, 'images');
+    if (!existsSync(images)) return;
+    for (const entry of this.list(images).sort()) {
+      const imageDir = join(images, entry);
+      const name = decodedName(entry);
+      if (name === null) this.failAt(imageDir, 'is not a file name as export writes it (encodeURIComponent)');
+      this.current = { dir: imageDir, type: 'criuImage' };
+      yield [this.accept({ record: 'criuImage', name, ...this.readFields(imageDir, CRIU_IMAGE_FIELDS, []) } as ImageRecord, 0)];
+    }
+  }
+
   private sortedEntries(dir: string, pattern: RegExp, what: string, order?: (a: string, b: string) => number): string[] {
     const names = this.list(dir);
     for (const name of names) if (!pattern.test(name)) this.failAt(join(dir, name), what);
@@ -220,9 +246,12 @@ export class TreeReader {
   }
 
   private readText(dir: string, file: string): string {
-    const path = join(dir, file);
+    return this.readBytes(join(dir, file)).toString('utf8');
+  }
+
+  private readBytes(path: string): Buffer {
     try {
-      return readFileSync(path, 'utf8');
+      return readFileSync(path);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       return this.failAt(path, code === 'ENOENT' ? 'is missing' : code === 'EISDIR' ? 'is a directory, not a value file' : `cannot read it: ${code ?? (e as Error).message}`);
@@ -239,6 +268,8 @@ export class TreeReader {
 function fileOf(at: Current, pointer: string): string {
   const [, first = '', second, third] = pointer.split('/');
   if (first === '' || first === 'record' || first === 'id' || (at.type === 'map' && first === 'start')) return '';
+  // A chunk is its file; a CRIU file's name is its directory's.
+  if (at.type === 'criuChunk' || (at.type === 'criuImage' && first === 'name')) return '';
   if (first === 'socket') return second ? join('socket', SOCKET_FIELDS.find((f) => f.key === second)?.file ?? second) : 'socket';
   if (first === 'namespaces') return second ? join('ns', second) : 'ns';
   if (first === 'rlimits') {
@@ -275,6 +306,16 @@ export function restoreOrder(tasks: TaskRecord[]): TaskRecord[] {
   // Tasks in a ppid cycle are reached from no root: they go last, where the checker names them.
   for (const t of tasks) if (!seen.has(t.pid)) ordered.push(t);
   return ordered;
+}
+
+/** A directory name of criu/images/ as the name it encodes; null unless export would write exactly it. */
+function decodedName(entry: string): string | null {
+  try {
+    const name = decodeURIComponent(entry);
+    return encodeURIComponent(name) === entry ? name : null;
+  } catch {
+    return null;
+  }
 }
 
 function findRoot(path: string): string {

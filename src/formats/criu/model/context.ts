@@ -8,7 +8,6 @@ import type { CheckpointWriter } from '../../../capture/writer.js';
 import type { ObjectId } from '../../../capture/types.js';
 import { statement } from '../../../store/sqlFile.js';
 import { badImage, decodeMessage, type Entry, type ImageHeader } from '../imageFile.js';
-import { fileKey } from '../keys.js';
 
 export interface ModelledImage {
   name: string;
@@ -26,7 +25,7 @@ interface Decoded<M> {
 export class ImportContext {
   /** CRIU file id -> the files row made for it. */
   readonly files = new Map<number, ObjectId>();
-  private readonly pathByKey: Database.Statement<unknown[]>;
+  private readonly pathById: Database.Statement<unknown[]>;
 
   constructor(
     readonly w: CheckpointWriter,
@@ -34,7 +33,7 @@ export class ImportContext {
     readonly images: ReadonlyMap<string, ModelledImage>,
     private readonly whereMissing: (name: string) => string,
   ) {
-    this.pathByKey = db.prepare(statement('internal/criu.sql', 'file_path_by_key')).pluck();
+    this.pathById = db.prepare(statement('internal/criu.sql', 'file_path')).pluck();
   }
 
   decodeAll<Desc extends DescMessage>(name: string, schema: Desc): Decoded<MessageShape<Desc>>[] {
@@ -74,7 +73,6 @@ export class ImportContext {
 
   /** The path of a file already written, for cwd, root, exe and file-backed maps. */
   filePath(id: number, name: string, offset: number, what: string): string | null {
-    this.fileRow(id, name, offset, what);
-    return (this.pathByKey.get(this.w.checkpointId, fileKey(id)) as string | null | undefined) ?? null;
+    return (this.pathById.get(this.fileRow(id, name, offset, what)) as string | null | undefined) ?? null;
   }
 }
