@@ -3,7 +3,10 @@
  * 2,000 processes x 500 fds (1,000,000 fds each) written with the writer, B with 1% of
  * the fds changed, removed or added (a third each); every process's fds 0-2 share one
  * inherited tty, each other fd has an open file and inode of its own; 10 maps per
- * process, a thread in every tenth.
+ * process, a thread in every tenth. Of those threads, every other one holds an fd
+ * table of its own with the upper half of its process's fds (unshare(CLONE_FILES));
+ * in the rest of those processes the main thread has exited (a zombie holding no
+ * table), so the fds and maps are reached through the thread alone.
  *
  * Times the built CLI, `ckptdb diff` (exit 1 expected), on both checkpoints in one
  * store and on the same pair written as two store files, and `sqldiff` (Debian's
@@ -62,8 +65,12 @@ export function writeCheckpoint(w: CheckpointWriter, side: 'a' | 'b', shape: Sha
     const mm = w.addSharedObject({ kind: 'mm', key: `mm:${pid}` });
     const fdtable = w.addSharedObject({ kind: 'fdtable', key: `fdtable:${pid}` });
     const task = { tgid: pid, ppid: p === 0 ? 1 : 10_000, comm: 'worker', cmdline: ['worker', String(p)], mm, fdtable, namespaces: { net } };
-    w.addTask({ ...task, pid, startTime: 1_000_000 + p });
-    if (p % 10 === 0) w.addTask({ ...task, pid: 100_000 + p, startTime: 2_000_000 + p });
+    const tid = 100_000 + p;
+    const threadTable = p % 20 === 0 ? w.addSharedObject({ kind: 'fdtable', key: `fdtable:${tid}` }) : null;
+    const zombie = p % 20 === 10;
+    w.addTask({ ...task, pid, startTime: 1_000_000 + p, ...(zombie ? { state: 'Z', mm: null, fdtable: null } : {}) });
+    if (p % 10 === 0) w.addTask({ ...task, pid: tid, startTime: 2_000_000 + p, fdtable: threadTable ?? fdtable });
+    const tableOf = (fd: number) => (threadTable !== null && fd % shape.fdsPerProcess >= shape.fdsPerProcess / 2 ? threadTable : fdtable);
     for (let fd = 0; fd < 3; fd++) w.addFd({ fdtable, fd, cloexec: false, file: tty });
     for (let fd = 3; fd < shape.fdsPerProcess; fd++) {
       const n = p * shape.fdsPerProcess + fd;
@@ -75,7 +82,7 @@ export function writeCheckpoint(w: CheckpointWriter, side: 'a' | 'b', shape: Sha
         const inode = w.addSharedObject({ kind: 'inode', key: `8:1:${ino}` });
         const file = w.addFile({ key: `${pid}:${f}`, type: 'reg', path: `/data/${pid}/${f}`, pos: change === 'changed' ? f + 4096 : f,
           flags: 0o100002, mode: 0o100644, dev: '8:1', inode: ino, object: inode });
-        w.addFd({ fdtable, fd: f, cloexec: f % 2 === 0, file });
+        w.addFd({ fdtable: tableOf(f), fd: f, cloexec: f % 2 === 0, file });
       }
     }
     for (let m = 0; m < 10; m++) {

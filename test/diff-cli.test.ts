@@ -9,10 +9,11 @@ import { tempDir, tempStorePath } from './helpers/tmp.js';
 import { Tree, checkpoint } from './helpers/tree.js';
 
 /** A store holding the starting tree (checkpoint 1) and the tree after `change` (checkpoint 2). */
-function storeWith(change: (tree: Tree) => void = makeIssueChanges): string {
+function storeWith(change: (tree: Tree) => void = makeIssueChanges, prepare?: (tree: Tree) => void): string {
   const path = tempStorePath();
   const store = openStore(path);
   const tree = new Tree();
+  prepare?.(tree);
   checkpoint(store, tree, { label: 'before' });
   change(tree);
   checkpoint(store, tree, { label: 'after', order: 'reverse' });
@@ -158,6 +159,41 @@ describe('ckptdb diff', () => {
     const doc = JSON.parse(none.stdout) as DiffDocument;
     expect(doc.kinds).toEqual(['fds', 'maps']);
     expect(doc.summary).toEqual({ fds: { added: 9, removed: 5, changed: 0 }, maps: { added: 5, removed: 4, changed: 0 } });
+  });
+
+  it("shows the fds of a thread's own fd table under their process, named by the thread", async () => {
+    const db = storeWith(
+      (t) => {
+        t.thread(4104).fds.delete(3);
+        t.threadFd(4104, 6).cloexec = false;
+        t.startThread(4100, 4105, 5_000_500);
+        t.unshareFiles(4105);
+      },
+      (t) => {
+        t.startThread(4100, 4104, 5_000_400);
+        t.unshareFiles(4104);
+      },
+    );
+    const r = await runCli(['diff', '1', '2', '--only', 'tasks,fds'], { db });
+    expect(r.code).toBe(1);
+    expect(r.stdout.replace(HEAD, '')).toBe(`tasks    1 added, 0 removed, 0 changed
+fds      8 added, 1 removed, 1 changed
+
+process 4100 python3, start_time 5000000
+  + thread 4105 python3 (state S)
+  - fd 3 (thread 4104): pipe pipe:[9001] (pos 0, flags 0, shared_with 4100:3, 4101:3)
+  ~ fd 6 (thread 4104): cloexec yes → no
+  + fd 0 (thread 4105): chr /dev/pts/0 (pos 0, flags 02, shared_with 4100:0, 4100:1, 4100:2 and 11 more)
+  + fd 1 (thread 4105): chr /dev/pts/0 (pos 0, flags 02, shared_with 4100:0, 4100:1, 4100:2 and 11 more)
+  + fd 2 (thread 4105): chr /dev/pts/0 (pos 0, flags 02, shared_with 4100:0, 4100:1, 4100:2 and 11 more)
+  + fd 3 (thread 4105): pipe pipe:[9001] (pos 0, flags 0, shared_with 4100:3, 4101:3)
+  + fd 4 (thread 4105): pipe pipe:[9001] (pos 0, flags 01, shared_with 4100:4, 4100/4104:4, 4102:4)
+  + fd 5 (thread 4105): reg /tmp/tree/log (pos 100, flags 0102001, shared_with 4100:5, 4100/4104:5)
+  + fd 6 (thread 4105): reg /etc/hosts (pos 0, flags 0100000, cloexec, shared_with 4100:6, 4100/4104:6)
+  + fd 7 (thread 4105): socket socket:[9100] (pos 0, flags 02, cloexec, shared_with 4100:7, 4100/4104:7)
+`);
+    const doc = JSON.parse((await runCli(['diff', '1', '2', '--only', 'fds', '--json'], { db })).stdout) as DiffDocument;
+    expect(doc.fds!.changed[0]!.key).toEqual({ pid: 4100, start_time: 5_000_000, thread: { pid: 4104, start_time: 5_000_400 }, fd: 6 });
   });
 
   it('writes 64-bit values as exact JSON numbers', async () => {

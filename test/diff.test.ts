@@ -1,7 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CkptdbError, diffCheckpoints, openDiff, openStore, type DiffEntry, type Store } from '../src/index.js';
+import { CkptdbError, diffCheckpoints, diffText, openDiff, openStore, type DiffEntry, type Store } from '../src/index.js';
 import { DiffWork, SQL } from '../src/query/diff/compute.js';
 import { openDiffConnection } from '../src/query/diff/connection.js';
 import { selectFields } from '../src/query/diff/fields.js';
@@ -127,6 +127,97 @@ describe('diff of two checkpoints (library)', () => {
     store.close();
   });
 
+  it("compares the fds of a thread's own fd table, keyed and shared by that thread", async () => {
+    const { store, a, b } = storeWith(
+      (t) => {
+        t.thread(4104).fds.delete(3);
+        t.advance(4100, 5, 4096); // one open file in both tables: it moved for both fds
+        t.threadFd(4104, 6).cloexec = false;
+      },
+      (t) => {
+        t.startThread(4100, 4104, 5_000_400);
+        t.unshareFiles(4104);
+      },
+    );
+    const doc = await diffCheckpoints(store, a, b);
+    expect(outline(doc)).toEqual([
+      'fds removed 4100/4104:3',
+      'fds changed 4100:5 pos 100→4196',
+      'fds changed 4100/4104:5 pos 100→4196',
+      'fds changed 4100/4104:6 cloexec true→false',
+    ]);
+    const thread = { pid: 4104, start_time: 5_000_400 };
+    expect(doc.fds!.changed[2]).toEqual({
+      kind: 'fds', status: 'changed', key: { pid: 4100, start_time: 5_000_000, thread, fd: 6 },
+      process: { pid: 4100, start_time: 5_000_000, comm: 'python3', status: 'changed' },
+      changes: { cloexec: { old: true, new: false } },
+    });
+    // the other holders of its open file, in the process's table and in another process
+    expect(doc.fds!.removed[0]!.values.shared_with).toEqual(['4100:3', '4101:3']);
+    expect(doc.fds!.changed[0]!.key).toEqual({ pid: 4100, start_time: 5_000_000, fd: 5 });
+    store.close();
+  });
+
+  it('reports a thread that unshares its fd table: the thread moves, the copy is added, the old table keeps its fds', async () => {
+    const { store, a, b } = storeWith((t) => t.unshareFiles(4104), (t) => t.startThread(4100, 4104, 5_000_400));
+    const doc = await diffCheckpoints(store, a, b);
+    expect(outline(doc)).toEqual([
+      'tasks changed 4104 fdtable 4100→4104',
+      ...[0, 1, 2, 3, 4, 5, 6, 7].map((fd) => `fds added 4100/4104:${fd}`),
+    ]);
+    expect(doc.fds!.added[5]!.values).toMatchObject({ path: '/tmp/tree/log', pos: 100, shared_with: ['4100:5'] });
+    store.close();
+  });
+
+  it('matches a process whose main thread exited by its zombie leader, and compares the tables its thread holds', async () => {
+    const store = openStore(tempStorePath());
+    const tree = new Tree();
+    tree.startThread(4100, 4104, 5_000_400);
+    const a = checkpoint(store, tree, { label: 'live leader' });
+    tree.leaderExits(4100);
+    const b = checkpoint(store, tree, { label: 'zombie leader' });
+    tree.advance(4100, 5, 10);
+    tree.protect(4100, 0x55d0c1e00000n, 'r--p');
+    const c = checkpoint(store, tree, { label: 'zombie leader, changed', order: 'reverse' });
+    const again = checkpoint(store, tree, { label: 'zombie leader, again' });
+
+    // the leader exits: the tasks say so; the fds and maps, now held by the thread alone, are the same
+    expect(outline(await diffCheckpoints(store, a, b))).toEqual([
+      'tasks changed 4100 state "S"→"Z" mm 4100→null fdtable 4100→null fs 4100→null',
+      'tasks changed 4104 mm 4100→4104 fdtable 4100→4104 fs 4100→4104',
+    ]);
+    const changed = await diffCheckpoints(store, b, c);
+    expect(outline(changed)).toEqual([
+      'fds changed 4100:5 pos 100→110',
+      'maps changed 4100@000055d0c1e00000 perms "rw-p"→"r--p"',
+    ]);
+    expect(changed.fds!.changed[0]!.process).toEqual({ pid: 4100, start_time: 5_000_000, comm: 'python3', status: 'changed' });
+    expect((await diffCheckpoints(store, c, again)).identical).toBe(true);
+    store.close();
+  });
+
+  it('compares every address space of a process, one its main thread does not hold named by its thread', async () => {
+    // Linux threads share one address space; imported data may not, and the diff still sees each one.
+    const store = openStore(tempStorePath());
+    const write = (perms: string) => {
+      const w = store.beginCheckpoint({ source: 'import' });
+      const [mm, other] = [w.addSharedObject({ kind: 'mm', key: 'mm:1' }), w.addSharedObject({ kind: 'mm', key: 'mm:2' })];
+      w.addTask({ pid: 4200, tgid: 4200, startTime: 900, comm: 'two-mm', mm });
+      w.addTask({ pid: 4201, tgid: 4200, startTime: 901, comm: 'two-mm', mm: other });
+      w.addMap({ mm, start: 0x400000n, end: 0x401000n, perms: 'r-xp' });
+      w.addMap({ mm: other, start: 0x7f0000000000n, end: 0x7f0000001000n, perms });
+      return w.done().checkpointId;
+    };
+    const [a, b] = [write('rw-p'), write('r--p')];
+    const diff = await openDiff(store, a, b);
+    expect(outline(diff.toDocument())).toEqual(['maps changed 4200/4201@00007f0000000000 perms "rw-p"→"r--p"']);
+    expect([...diffText(diff)].join('').split('\n').slice(-3)).toEqual([
+      'process 4200 two-mm, start_time 900', '  ~ map 00007f0000000000 (thread 4201): perms rw-p → r--p', '',
+    ]);
+    diff.close();
+    store.close();
+  });
+
   it('reports a thread that left its process fs info, a new namespace and limit, a map and a socket that changed', async () => {
     const { store, a, b } = storeWith(
       (t) => {
@@ -212,6 +303,18 @@ describe('diff of two checkpoints (library)', () => {
     expect(fromSources.threads).toBe(1);
     fromSources.close();
     store.close();
+
+    // the worker finds the fds added to a thread's own table, named as the caller names that table
+    const unshared = storeWith((t) => {
+      makeIssueChanges(t);
+      t.unshareFiles(4104);
+    });
+    const threaded = await built.diffCheckpoints(unshared.store.path, unshared.a, unshared.b, { threads: 2 });
+    expect(outline(threaded).filter((l) => l.startsWith('fds added 4100/'))).toEqual(
+      [0, 1, 2, 3, 4, 5, 7, 8].map((fd) => `fds added 4100/4104:${fd}`),
+    );
+    expect(threaded).toEqual(await built.diffCheckpoints(unshared.store.path, unshared.a, unshared.b, { threads: 1 }));
+    unshared.store.close();
   });
 
   it('plans the passes over whole checkpoints as merges, never as a lookup per row into a scanned table', () => {

@@ -9,10 +9,16 @@
 -- (a schema, a column prefix, a parameter name), `{other}` for the other one.
 --
 -- Identity (row ids differ between checkpoints and are never compared):
---   process  tgid + start time of its main thread (NULL when that thread has no row)
+--   process  tgid + start time of its main thread (NULL when that thread has no row; a
+--            main thread that exited while other threads run is a zombie row, still there)
 --   task     pid + start time
---   fd       process + fd number; the open file behind it is compared by what it is
---   map      process + start address
+--   table    an fd table or address space that tasks of a process hold: process + owner.
+--            The process's main table (its main thread's; when the main thread holds
+--            none, the one of its lowest tid that holds one) is owned by the process
+--            itself; any other (a thread's own fd table after unshare(CLONE_FILES)) by
+--            the lowest tid of the process holding it, with its start time
+--   fd       fd table + fd number; the open file behind it is compared by what it is
+--   map      address space + start address
 --   object   kind + key, for the kinds whose key is a kernel identity
 --
 -- Every `mask` has one bit per compared field, in the order of FIELDS in
@@ -25,15 +31,21 @@ CREATE TEMP TABLE diff_procs (
   pid        INTEGER NOT NULL,           -- the tgid
   start_time INTEGER,
   a_task     INTEGER,                    -- the main thread's row on each side
-  b_task     INTEGER,
-  a_fdtable  INTEGER,
-  b_fdtable  INTEGER,
-  a_mm       INTEGER,
-  b_mm       INTEGER
+  b_task     INTEGER
 );
 CREATE INDEX temp.diff_procs_key ON diff_procs (pid, start_time);
-CREATE INDEX temp.diff_procs_a_fdtable ON diff_procs (a_fdtable);
-CREATE INDEX temp.diff_procs_b_fdtable ON diff_procs (b_fdtable);
+-- Every fd table and address space of every process, once, matched by owner (see fill_tables).
+CREATE TEMP TABLE diff_tables (
+  id           INTEGER PRIMARY KEY,      -- numbered in (process, kind, owner) order: the output order
+  proc         INTEGER NOT NULL,
+  kind         TEXT    NOT NULL,         -- fdtable | mm
+  thread       INTEGER,                  -- owner: NULL for the process, else a tid and its start time
+  thread_start INTEGER,
+  a_object     INTEGER,                  -- the shared_objects row on each side
+  b_object     INTEGER
+);
+CREATE INDEX temp.diff_tables_a_object ON diff_tables (a_object);
+CREATE INDEX temp.diff_tables_b_object ON diff_tables (b_object);
 -- Owner of an address space, fd table, fs info or signal-handler table (see fill_owners).
 CREATE TEMP TABLE diff_owners (side TEXT, object_id INTEGER, owner INTEGER, PRIMARY KEY (side, object_id)) WITHOUT ROWID;
 -- What a task is compared by beside its own columns.
@@ -45,37 +57,81 @@ CREATE TEMP TABLE diff_task_facts (
   PRIMARY KEY (side, task_id)
 ) WITHOUT ROWID;
 CREATE INDEX temp.diff_task_facts_proc ON diff_task_facts (side, proc);
--- The fds of every open file that more than one fd shares.
-CREATE TEMP TABLE diff_holders (side TEXT, file_id INTEGER, proc INTEGER, fd INTEGER, common INTEGER);
-CREATE INDEX temp.diff_holders_common ON diff_holders (common, proc, fd);
--- Per shared open file: all its holders as 'pid:fd', and those in both checkpoints as
--- 'proc:fd'. A rowid table: these lists can be long, and an index b-tree (WITHOUT
--- ROWID) would read a whole overflowing row to compare each key.
+-- The fds of every open file that more than one fd shares; tab is the fd table's diff_tables id.
+CREATE TEMP TABLE diff_holders (side TEXT, file_id INTEGER, tab INTEGER, fd INTEGER, common INTEGER);
+CREATE INDEX temp.diff_holders_common ON diff_holders (common, tab, fd);
+-- Per shared open file: all its holders as 'pid:fd' ('pid/tid:fd' in a thread's own fd
+-- table), and those in both checkpoints as 'tab:fd'. A rowid table: these lists can be
+-- long, and an index b-tree (WITHOUT ROWID) would read a whole overflowing row to
+-- compare each key.
 CREATE TEMP TABLE diff_shares (side TEXT, file_id INTEGER, holders TEXT, common TEXT);
 CREATE UNIQUE INDEX temp.diff_shares_key ON diff_shares (side, file_id);
 -- The differences: status added | removed | changed, and the row on each side.
 CREATE TEMP TABLE diff_tasks (proc INTEGER, pid INTEGER, start_time INTEGER, status TEXT, mask INTEGER, a_id INTEGER, b_id INTEGER);
 CREATE INDEX temp.diff_tasks_key ON diff_tasks (proc, pid, start_time);
-CREATE TEMP TABLE diff_fds (proc INTEGER, fd INTEGER, status TEXT, mask INTEGER, a_id INTEGER, b_id INTEGER, PRIMARY KEY (proc, fd)) WITHOUT ROWID;
-CREATE TEMP TABLE diff_maps (proc INTEGER, start_addr TEXT, status TEXT, mask INTEGER, a_id INTEGER, b_id INTEGER, PRIMARY KEY (proc, start_addr)) WITHOUT ROWID;
+CREATE TEMP TABLE diff_fds (tab INTEGER, fd INTEGER, status TEXT, mask INTEGER, a_id INTEGER, b_id INTEGER, PRIMARY KEY (tab, fd)) WITHOUT ROWID;
+CREATE TEMP TABLE diff_maps (tab INTEGER, start_addr TEXT, status TEXT, mask INTEGER, a_id INTEGER, b_id INTEGER, PRIMARY KEY (tab, start_addr)) WITHOUT ROWID;
 CREATE TEMP TABLE diff_objects (kind TEXT, key TEXT, status TEXT, mask INTEGER, a_id INTEGER, b_id INTEGER, PRIMARY KEY (kind, key)) WITHOUT ROWID;
 
 -- name: fill_procs
 -- Every process of either checkpoint, once, matched by tgid and main-thread start time.
-INSERT INTO diff_procs (pid, start_time, a_task, b_task, a_fdtable, b_fdtable, a_mm, b_mm)
-SELECT pid, start_time, max(a_task), max(b_task), max(a_fdtable), max(b_fdtable), max(a_mm), max(b_mm)
+INSERT INTO diff_procs (pid, start_time, a_task, b_task)
+SELECT pid, start_time, max(a_task), max(b_task)
 FROM (
-  SELECT t.tgid AS pid, l.start_time, l.id AS a_task, NULL AS b_task,
-         l.fdtable_id AS a_fdtable, NULL AS b_fdtable, l.mm_id AS a_mm, NULL AS b_mm
+  SELECT t.tgid AS pid, l.start_time, l.id AS a_task, NULL AS b_task
   FROM a.tasks t LEFT JOIN a.tasks l ON l.checkpoint_id = t.checkpoint_id AND l.pid = t.tgid
   WHERE t.checkpoint_id = :a
   UNION ALL
-  SELECT t.tgid, l.start_time, NULL, l.id, NULL, l.fdtable_id, NULL, l.mm_id
+  SELECT t.tgid, l.start_time, NULL, l.id
   FROM b.tasks t LEFT JOIN b.tasks l ON l.checkpoint_id = t.checkpoint_id AND l.pid = t.tgid
   WHERE t.checkpoint_id = :b
 )
 GROUP BY pid, start_time
 ORDER BY pid, start_time;
+
+-- name: fill_tables
+-- Every fd table and address space held by a task of a process, once per process, with
+-- its owner in the process. A process's fds and maps are those of every table its
+-- tasks hold, not only its main thread's: a thread with an fd table of its own has fds
+-- nobody else has, and a main thread that exited (a zombie) holds neither table while
+-- its other threads run on both. The main thread is taken first, then the tids in
+-- order: the first table is the process's own, every other one its first holder's.
+-- A table that several processes hold (clone(CLONE_FILES) without CLONE_THREAD) is
+-- listed under each of them, as its fds are theirs.
+INSERT INTO diff_tables (proc, kind, thread, thread_start, a_object, b_object)
+WITH task AS (
+  SELECT 'a' AS side, p.id AS proc, t.pid, t.start_time, t.pid = t.tgid AS main, t.fdtable_id, t.mm_id
+  FROM a.tasks t
+  LEFT JOIN a.tasks l ON l.checkpoint_id = :a AND l.pid = t.tgid
+  JOIN diff_procs p ON p.pid = t.tgid AND p.start_time IS l.start_time
+  WHERE t.checkpoint_id = :a
+  UNION ALL
+  SELECT 'b', p.id, t.pid, t.start_time, t.pid = t.tgid, t.fdtable_id, t.mm_id
+  FROM b.tasks t
+  LEFT JOIN b.tasks l ON l.checkpoint_id = :b AND l.pid = t.tgid
+  JOIN diff_procs p ON p.pid = t.tgid AND p.start_time IS l.start_time
+  WHERE t.checkpoint_id = :b
+),
+held AS (
+  SELECT side, proc, 'fdtable' AS kind, fdtable_id AS object, pid, start_time, main FROM task WHERE fdtable_id IS NOT NULL
+  UNION ALL
+  SELECT side, proc, 'mm', mm_id, pid, start_time, main FROM task WHERE mm_id IS NOT NULL
+),
+holder AS (
+  SELECT side, proc, kind, object, pid, start_time,
+         row_number() OVER (PARTITION BY side, proc, kind, object ORDER BY main DESC, pid) AS nth,
+         first_value(object) OVER (PARTITION BY side, proc, kind ORDER BY main DESC, pid) AS own
+  FROM held
+),
+owned AS (
+  SELECT side, proc, kind, object, iif(object = own, NULL, pid) AS thread, iif(object = own, NULL, start_time) AS thread_start
+  FROM holder
+  WHERE nth = 1
+)
+SELECT proc, kind, thread, thread_start, max(iif(side = 'a', object, NULL)), max(iif(side = 'b', object, NULL))
+FROM owned
+GROUP BY proc, kind, thread, thread_start
+ORDER BY proc, kind, thread, thread_start;
 
 -- name: fill_owners
 -- Per side. The keys of address spaces, fd tables, fs info and signal handlers are
@@ -166,13 +222,13 @@ WHERE tb.checkpoint_id = :b
   AND NOT EXISTS (SELECT 1 FROM a.tasks ta WHERE ta.checkpoint_id = :a AND ta.pid = tb.pid AND ta.start_time IS tb.start_time);
 
 -- name: fds_removed_or_changed
--- The hot path. Each side's fds with what their open file is, in (process, fd) order
--- (CROSS JOIN keeps the processes outermost, so both come in index order), merged by
+-- The hot path. Each side's fds with what their open file is, in (fd table, fd) order
+-- (CROSS JOIN keeps the tables outermost, so both come in index order), merged by
 -- EXCEPT: SQLite runs it as one merge pass over both, with no per-fd lookup. What is
 -- left, the fds of A with no identical fd in B, is few: CROSS JOIN keeps it outermost
 -- while it is classified and masked by key.
-INSERT INTO diff_fds (proc, fd, status, mask, a_id, b_id)
-SELECT c.proc, c.fd, iif(fb.id IS NULL, 'removed', 'changed'),
+INSERT INTO diff_fds (tab, fd, status, mask, a_id, b_id)
+SELECT c.tab, c.fd, iif(fb.id IS NULL, 'removed', 'changed'),
   iif(fb.id IS NULL, 0,
       (fa.cloexec IS NOT fb.cloexec)
     | ((xa.type IS NOT xb.type) << 1)
@@ -186,50 +242,52 @@ SELECT c.proc, c.fd, iif(fb.id IS NULL, 'removed', 'changed'),
     | ((xa.attrs IS NOT xb.attrs) << 9)),
   fa.id, fb.id
 FROM (
-  SELECT p.id AS proc, f.fd, f.cloexec, x.type, x.path, x.dev, x.inode, x.pos, x.flags, x.mode, x.deleted, x.attrs
-  FROM diff_procs p CROSS JOIN a.fds f ON f.fdtable_id = p.a_fdtable JOIN a.files x ON x.id = f.file_id
+  SELECT p.id AS tab, f.fd, f.cloexec, x.type, x.path, x.dev, x.inode, x.pos, x.flags, x.mode, x.deleted, x.attrs
+  FROM diff_tables p CROSS JOIN a.fds f ON f.fdtable_id = p.a_object JOIN a.files x ON x.id = f.file_id
+  WHERE p.kind = 'fdtable'
   EXCEPT
   SELECT p.id, f.fd, f.cloexec, x.type, x.path, x.dev, x.inode, x.pos, x.flags, x.mode, x.deleted, x.attrs
-  FROM diff_procs p CROSS JOIN b.fds f ON f.fdtable_id = p.b_fdtable JOIN b.files x ON x.id = f.file_id
+  FROM diff_tables p CROSS JOIN b.fds f ON f.fdtable_id = p.b_object JOIN b.files x ON x.id = f.file_id
+  WHERE p.kind = 'fdtable'
   ORDER BY 1, 2
 ) c
-CROSS JOIN diff_procs p ON p.id = c.proc
-CROSS JOIN a.fds fa ON fa.fdtable_id = p.a_fdtable AND fa.fd = c.fd
+CROSS JOIN diff_tables p ON p.id = c.tab
+CROSS JOIN a.fds fa ON fa.fdtable_id = p.a_object AND fa.fd = c.fd
 CROSS JOIN a.files xa ON xa.id = fa.file_id
-LEFT JOIN b.fds fb ON fb.fdtable_id = p.b_fdtable AND fb.fd = c.fd
+LEFT JOIN b.fds fb ON fb.fdtable_id = p.b_object AND fb.fd = c.fd
 LEFT JOIN b.files xb ON xb.id = fb.file_id;
 
 -- name: fds_added
--- The (process, fd) keys of B not in A, merged from the two covering (fdtable_id, fd) indexes.
-INSERT INTO diff_fds (proc, fd, status, mask, a_id, b_id)
-SELECT c.proc, c.fd, 'added', 0, NULL, fb.id
+-- The (fd table, fd) keys of B not in A, merged from the two covering (fdtable_id, fd) indexes.
+INSERT INTO diff_fds (tab, fd, status, mask, a_id, b_id)
+SELECT c.tab, c.fd, 'added', 0, NULL, fb.id
 FROM (
-  SELECT p.id AS proc, f.fd FROM diff_procs p CROSS JOIN b.fds f ON f.fdtable_id = p.b_fdtable
+  SELECT p.id AS tab, f.fd FROM diff_tables p CROSS JOIN b.fds f ON f.fdtable_id = p.b_object WHERE p.kind = 'fdtable'
   EXCEPT
-  SELECT p.id, f.fd FROM diff_procs p CROSS JOIN a.fds f ON f.fdtable_id = p.a_fdtable
+  SELECT p.id, f.fd FROM diff_tables p CROSS JOIN a.fds f ON f.fdtable_id = p.a_object WHERE p.kind = 'fdtable'
   ORDER BY 1, 2
 ) c
-CROSS JOIN diff_procs p ON p.id = c.proc
-CROSS JOIN b.fds fb ON fb.fdtable_id = p.b_fdtable AND fb.fd = c.fd;
+CROSS JOIN diff_tables p ON p.id = c.tab
+CROSS JOIN b.fds fb ON fb.fdtable_id = p.b_object AND fb.fd = c.fd;
 
 -- name: fill_holders
--- Per side. Each fd of a process whose open file more than one fd shares (the partial
--- index of 0004_diff finds those files), and whether the same fd, same process and
--- number, exists in the other checkpoint.
-INSERT INTO diff_holders (side, file_id, proc, fd, common)
+-- Per side. Each fd whose open file more than one fd shares (the partial index of
+-- 0004_diff finds those files), once per process holding its fd table, and whether the
+-- same fd, same table and number, exists in the other checkpoint.
+INSERT INTO diff_holders (side, file_id, tab, fd, common)
 SELECT '{side}', d.file_id, p.id, d.fd,
-       EXISTS (SELECT 1 FROM {other}.fds x WHERE x.fdtable_id = p.{other}_fdtable AND x.fd = d.fd)
+       EXISTS (SELECT 1 FROM {other}.fds x WHERE x.fdtable_id = p.{other}_object AND x.fd = d.fd)
 FROM {side}.shared_objects o
 JOIN {side}.fds d ON d.file_id = o.id
-JOIN diff_procs p ON p.{side}_fdtable = d.fdtable_id
+JOIN diff_tables p ON p.{side}_object = d.fdtable_id AND p.kind = 'fdtable'
 WHERE o.checkpoint_id = :{side} AND o.kind = 'file' AND o.refcount > 1;
 
 -- name: fill_shares
 INSERT INTO diff_shares (side, file_id, holders, common)
 SELECT h.side, h.file_id,
-       group_concat(p.pid || ':' || h.fd, ',' ORDER BY p.pid, h.fd),
-       group_concat(iif(h.common, h.proc || ':' || h.fd, NULL), ',' ORDER BY h.proc, h.fd)
-FROM diff_holders h JOIN diff_procs p ON p.id = h.proc
+       group_concat(p.pid || coalesce('/' || t.thread, '') || ':' || h.fd, ',' ORDER BY p.pid, t.thread, h.fd),
+       group_concat(iif(h.common, h.tab || ':' || h.fd, NULL), ',' ORDER BY h.tab, h.fd)
+FROM diff_holders h JOIN diff_tables t ON t.id = h.tab JOIN diff_procs p ON p.id = t.proc
 GROUP BY h.side, h.file_id;
 
 -- name: fds_sharing_changed
@@ -237,21 +295,21 @@ GROUP BY h.side, h.file_id;
 -- shared_with). Only fds present in both checkpoints count: the child that ended, the
 -- fd that was closed, show as themselves, not again as a change of every fd that
 -- shared a file with them. An fd whose file nobody else holds shares with itself alone.
-INSERT INTO diff_fds (proc, fd, status, mask, a_id, b_id)
-SELECT c.proc, c.fd, 'changed', 1 << 10, fa.id, fb.id
-FROM (SELECT DISTINCT proc, fd FROM diff_holders WHERE common) c
-JOIN diff_procs p ON p.id = c.proc
-JOIN a.fds fa ON fa.fdtable_id = p.a_fdtable AND fa.fd = c.fd
-JOIN b.fds fb ON fb.fdtable_id = p.b_fdtable AND fb.fd = c.fd
+INSERT INTO diff_fds (tab, fd, status, mask, a_id, b_id)
+SELECT c.tab, c.fd, 'changed', 1 << 10, fa.id, fb.id
+FROM (SELECT DISTINCT tab, fd FROM diff_holders WHERE common) c
+JOIN diff_tables p ON p.id = c.tab
+JOIN a.fds fa ON fa.fdtable_id = p.a_object AND fa.fd = c.fd
+JOIN b.fds fb ON fb.fdtable_id = p.b_object AND fb.fd = c.fd
 LEFT JOIN diff_shares sa ON sa.side = 'a' AND sa.file_id = fa.file_id
 LEFT JOIN diff_shares sb ON sb.side = 'b' AND sb.file_id = fb.file_id
-WHERE coalesce(sa.common, c.proc || ':' || c.fd) IS NOT coalesce(sb.common, c.proc || ':' || c.fd)
-ON CONFLICT (proc, fd) DO UPDATE SET mask = mask | excluded.mask;
+WHERE coalesce(sa.common, c.tab || ':' || c.fd) IS NOT coalesce(sb.common, c.tab || ':' || c.fd)
+ON CONFLICT (tab, fd) DO UPDATE SET mask = mask | excluded.mask;
 
 -- name: maps_removed_or_changed
--- A process's maps are those of its main thread's address space; merged as the fds are.
-INSERT INTO diff_maps (proc, start_addr, status, mask, a_id, b_id)
-SELECT c.proc, c.start_addr, iif(mb.id IS NULL, 'removed', 'changed'),
+-- The maps of every address space of diff_tables, merged as the fds are.
+INSERT INTO diff_maps (tab, start_addr, status, mask, a_id, b_id)
+SELECT c.tab, c.start_addr, iif(mb.id IS NULL, 'removed', 'changed'),
   iif(mb.id IS NULL, 0,
       (ma.end_addr IS NOT mb.end_addr)
     | ((ma.perms IS NOT mb.perms) << 1)
@@ -262,28 +320,28 @@ SELECT c.proc, c.start_addr, iif(mb.id IS NULL, 'removed', 'changed'),
     | ((ma.attrs IS NOT mb.attrs) << 6)),
   ma.id, mb.id
 FROM (
-  SELECT p.id AS proc, m.start_addr, m.end_addr, m.perms, m.pgoff, m.dev, m.inode, m.path, m.attrs
-  FROM diff_procs p CROSS JOIN a.maps m ON m.mm_id = p.a_mm
+  SELECT p.id AS tab, m.start_addr, m.end_addr, m.perms, m.pgoff, m.dev, m.inode, m.path, m.attrs
+  FROM diff_tables p CROSS JOIN a.maps m ON m.mm_id = p.a_object WHERE p.kind = 'mm'
   EXCEPT
   SELECT p.id, m.start_addr, m.end_addr, m.perms, m.pgoff, m.dev, m.inode, m.path, m.attrs
-  FROM diff_procs p CROSS JOIN b.maps m ON m.mm_id = p.b_mm
+  FROM diff_tables p CROSS JOIN b.maps m ON m.mm_id = p.b_object WHERE p.kind = 'mm'
   ORDER BY 1, 2
 ) c
-CROSS JOIN diff_procs p ON p.id = c.proc
-CROSS JOIN a.maps ma ON ma.mm_id = p.a_mm AND ma.start_addr = c.start_addr
-LEFT JOIN b.maps mb ON mb.mm_id = p.b_mm AND mb.start_addr = c.start_addr;
+CROSS JOIN diff_tables p ON p.id = c.tab
+CROSS JOIN a.maps ma ON ma.mm_id = p.a_object AND ma.start_addr = c.start_addr
+LEFT JOIN b.maps mb ON mb.mm_id = p.b_object AND mb.start_addr = c.start_addr;
 
 -- name: maps_added
-INSERT INTO diff_maps (proc, start_addr, status, mask, a_id, b_id)
-SELECT c.proc, c.start_addr, 'added', 0, NULL, mb.id
+INSERT INTO diff_maps (tab, start_addr, status, mask, a_id, b_id)
+SELECT c.tab, c.start_addr, 'added', 0, NULL, mb.id
 FROM (
-  SELECT p.id AS proc, m.start_addr FROM diff_procs p CROSS JOIN b.maps m ON m.mm_id = p.b_mm
+  SELECT p.id AS tab, m.start_addr FROM diff_tables p CROSS JOIN b.maps m ON m.mm_id = p.b_object WHERE p.kind = 'mm'
   EXCEPT
-  SELECT p.id, m.start_addr FROM diff_procs p CROSS JOIN a.maps m ON m.mm_id = p.a_mm
+  SELECT p.id, m.start_addr FROM diff_tables p CROSS JOIN a.maps m ON m.mm_id = p.a_object WHERE p.kind = 'mm'
   ORDER BY 1, 2
 ) c
-CROSS JOIN diff_procs p ON p.id = c.proc
-CROSS JOIN b.maps mb ON mb.mm_id = p.b_mm AND mb.start_addr = c.start_addr;
+CROSS JOIN diff_tables p ON p.id = c.tab
+CROSS JOIN b.maps mb ON mb.mm_id = p.b_object AND mb.start_addr = c.start_addr;
 
 -- name: objects_removed_or_changed
 -- Kinds whose key is a kernel identity, read in (kind, key) order from the unique
@@ -359,9 +417,11 @@ SELECT p.id, p.pid, p.start_time, coalesce(tb.comm, ta.comm) AS comm,
 FROM diff_procs p
 LEFT JOIN a.tasks ta ON ta.id = p.a_task
 LEFT JOIN b.tasks tb ON tb.id = p.b_task
-WHERE EXISTS (SELECT 1 FROM diff_tasks d WHERE d.proc = p.id)
-   OR EXISTS (SELECT 1 FROM diff_fds d WHERE d.proc = p.id)
-   OR EXISTS (SELECT 1 FROM diff_maps d WHERE d.proc = p.id)
+WHERE p.id IN (
+  SELECT proc FROM diff_tasks
+  UNION SELECT t.proc FROM diff_fds d JOIN diff_tables t ON t.id = d.tab
+  UNION SELECT t.proc FROM diff_maps d JOIN diff_tables t ON t.id = d.tab
+)
 ORDER BY p.id;
 
 -- name: read_tasks
@@ -392,7 +452,8 @@ WHERE :status IS NULL OR d.status = :status
 ORDER BY d.proc, d.pid, d.start_time;
 
 -- name: read_fds
-SELECT d.proc, p.pid, p.start_time, d.fd, d.status, d.mask,
+-- thread, thread_start: the owner of a thread's own fd table (NULL for the process's).
+SELECT t.proc, p.pid, p.start_time, t.thread, t.thread_start, d.fd, d.status, d.mask,
   fa.cloexec AS a_cloexec, xa.type AS a_type, xa.path AS a_path, xa.dev AS a_dev, xa.inode AS a_inode,
   xa.pos AS a_pos, xa.flags AS a_flags, xa.mode AS a_mode, xa.deleted AS a_deleted, xa.attrs AS a_attrs,
   sa.holders AS a_shared_with,
@@ -400,7 +461,8 @@ SELECT d.proc, p.pid, p.start_time, d.fd, d.status, d.mask,
   xb.pos AS b_pos, xb.flags AS b_flags, xb.mode AS b_mode, xb.deleted AS b_deleted, xb.attrs AS b_attrs,
   sb.holders AS b_shared_with
 FROM diff_fds d
-JOIN diff_procs p ON p.id = d.proc
+JOIN diff_tables t ON t.id = d.tab
+JOIN diff_procs p ON p.id = t.proc
 LEFT JOIN a.fds fa ON fa.id = d.a_id
 LEFT JOIN a.files xa ON xa.id = fa.file_id
 LEFT JOIN diff_shares sa ON sa.side = 'a' AND sa.file_id = fa.file_id
@@ -408,20 +470,21 @@ LEFT JOIN b.fds fb ON fb.id = d.b_id
 LEFT JOIN b.files xb ON xb.id = fb.file_id
 LEFT JOIN diff_shares sb ON sb.side = 'b' AND sb.file_id = fb.file_id
 WHERE :status IS NULL OR d.status = :status
-ORDER BY d.proc, d.fd;
+ORDER BY d.tab, d.fd;
 
 -- name: read_maps
-SELECT d.proc, p.pid, p.start_time, d.start_addr AS start, d.status, d.mask,
+SELECT t.proc, p.pid, p.start_time, t.thread, t.thread_start, d.start_addr AS start, d.status, d.mask,
   ma.end_addr AS a_end, ma.perms AS a_perms, ma.pgoff AS a_pgoff, ma.dev AS a_dev, ma.inode AS a_inode,
   ma.path AS a_path, ma.attrs AS a_attrs,
   mb.end_addr AS b_end, mb.perms AS b_perms, mb.pgoff AS b_pgoff, mb.dev AS b_dev, mb.inode AS b_inode,
   mb.path AS b_path, mb.attrs AS b_attrs
 FROM diff_maps d
-JOIN diff_procs p ON p.id = d.proc
+JOIN diff_tables t ON t.id = d.tab
+JOIN diff_procs p ON p.id = t.proc
 LEFT JOIN a.maps ma ON ma.id = d.a_id
 LEFT JOIN b.maps mb ON mb.id = d.b_id
 WHERE :status IS NULL OR d.status = :status
-ORDER BY d.proc, d.start_addr;
+ORDER BY d.tab, d.start_addr;
 
 -- name: read_objects
 SELECT d.kind, d.key, d.status, d.mask,
@@ -451,13 +514,13 @@ SELECT count(*) FROM a.fds WHERE checkpoint_id = :a;
 
 -- name: dump_fds
 -- The differences one connection found, to hand to another.
-SELECT proc, fd, status, mask, a_id, b_id FROM diff_fds;
+SELECT tab, fd, status, mask, a_id, b_id FROM diff_fds;
 
 -- name: dump_objects
 SELECT kind, key, status, mask, a_id, b_id FROM diff_objects;
 
 -- name: load_fds
-INSERT INTO diff_fds (proc, fd, status, mask, a_id, b_id) VALUES (?, ?, ?, ?, ?, ?);
+INSERT INTO diff_fds (tab, fd, status, mask, a_id, b_id) VALUES (?, ?, ?, ?, ?, ?);
 
 -- name: load_objects
 INSERT INTO diff_objects (kind, key, status, mask, a_id, b_id) VALUES (?, ?, ?, ?, ?, ?);

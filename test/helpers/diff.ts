@@ -8,7 +8,7 @@ import { Tree, checkpoint } from './tree.js';
 
 /**
  * A diff document as one line per entry, in the document's order (kind, status, key):
- * `fds changed 4100:5 pos 100→4196`. Comparing whole outlines asserts that the diff
+ * `fds changed 4100:5 pos 100→4196`, `fds added 4100/4104:3` in thread 4104's own fd table. Comparing whole outlines asserts that the diff
  * reports exactly the expected changes and nothing else.
  */
 export function outline(doc: DiffDocument): string[] {
@@ -21,6 +21,11 @@ export function outline(doc: DiffDocument): string[] {
   return lines;
 }
 
+/** The process of an fd or map, and the thread of a table that is not the process's own: `4100/4104`. */
+function owner(key: { pid: number; thread?: { pid: number } }): string {
+  return key.thread ? `${key.pid}/${key.thread.pid}` : String(key.pid);
+}
+
 function entryLine(e: DiffEntry): string {
   let key: string;
   switch (e.kind) {
@@ -28,10 +33,10 @@ function entryLine(e: DiffEntry): string {
       key = String(e.key.pid);
       break;
     case 'fds':
-      key = `${e.key.pid}:${e.key.fd}`;
+      key = `${owner(e.key)}:${e.key.fd}`;
       break;
     case 'maps':
-      key = `${e.key.pid}@${e.key.start}`;
+      key = `${owner(e.key)}@${e.key.start}`;
       break;
     case 'objects':
       key = `${e.key.kind} ${e.key.key}`;

@@ -37,6 +37,8 @@ export interface Thread {
   /** 'own' after unshare(CLONE_FILES) / unshare(CLONE_FS); else the process's. */
   fdtable: 'process' | 'own';
   fs: 'process' | 'own';
+  /** The fds of its own fd table. */
+  fds: Map<number, Fd>;
 }
 
 export interface MemoryMap {
@@ -60,6 +62,8 @@ export interface Proc {
   /** The inode of its network namespace, the same for its threads. */
   netns: number;
   nofile: number;
+  /** Its main thread exited while its other threads run: a zombie holding no address space, fd table or fs. */
+  leaderExited?: boolean;
 }
 
 export const NAMESPACES = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'user', 'uts'] as const;
@@ -157,7 +161,7 @@ export class Tree {
     const p = this.proc(parent);
     const fds = new Map([...p.fds].map(([n, f]) => [n, { ...f }]));
     adjust?.(fds);
-    return this.add({ ...p, pid, startTime, ppid: parent, cmdline: [...p.cmdline], fds, maps: p.maps.map((m) => ({ ...m })), threads: [] });
+    return this.add({ ...p, pid, startTime, ppid: parent, cmdline: [...p.cmdline], fds, maps: p.maps.map((m) => ({ ...m })), threads: [], leaderExited: false });
   }
 
   exit(pid: number): void {
@@ -166,14 +170,40 @@ export class Tree {
   }
 
   startThread(pid: number, tid: number, startTime: number): void {
-    this.proc(pid).threads.push({ pid: tid, startTime, fdtable: 'process', fs: 'process' });
+    this.proc(pid).threads.push({ pid: tid, startTime, fdtable: 'process', fs: 'process', fds: new Map() });
+  }
+
+  thread(tid: number): Thread {
+    const thread = [...this.procs.values()].flatMap((p) => p.threads).find((t) => t.pid === tid);
+    if (!thread) throw new Error(`no thread ${tid}`);
+    return thread;
   }
 
   /** unshare(CLONE_FS) in a thread: it gets an fs info of its own. */
   unshareFs(tid: number): void {
-    const thread = [...this.procs.values()].flatMap((p) => p.threads).find((t) => t.pid === tid);
-    if (!thread) throw new Error(`no thread ${tid}`);
-    thread.fs = 'own';
+    this.thread(tid).fs = 'own';
+  }
+
+  /** unshare(CLONE_FILES) in a thread: it gets a copy of its process's fd table, the same open files in it. */
+  unshareFiles(tid: number): void {
+    const thread = this.thread(tid);
+    const process = [...this.procs.values()].find((p) => p.threads.includes(thread))!;
+    thread.fdtable = 'own';
+    thread.fds = new Map([...process.fds].map(([n, f]) => [n, { ...f }]));
+  }
+
+  /** An fd of the fd table that thread tid has of its own. */
+  threadFd(tid: number, fd: number): Fd {
+    const f = this.thread(tid).fds.get(fd);
+    if (!f) throw new Error(`no fd ${fd} in the fd table of thread ${tid}`);
+    return f;
+  }
+
+  /** The main thread of a process exits alone (SYS_exit), its other threads run on. */
+  leaderExits(pid: number): void {
+    const p = this.proc(pid);
+    if (p.threads.length === 0) throw new Error(`process ${pid} has no other thread`);
+    p.leaderExited = true;
   }
 
   /** mmap(2) of anonymous memory. */
@@ -218,7 +248,7 @@ export class Tree {
   reusePid(pid: number, startTime: number, comm: string): void {
     const old = this.proc(pid);
     this.exit(pid);
-    this.add({ ...old, startTime, comm, cmdline: [comm], fds: new Map(), maps: [], threads: [] });
+    this.add({ ...old, startTime, comm, cmdline: [comm], fds: new Map(), maps: [], threads: [], leaderExited: false });
   }
 
   private add(p: Proc): Proc {
@@ -251,24 +281,28 @@ export function checkpoint(store: Store, tree: Tree, opts: CheckpointOptions = {
     const fdtable = local('fdtable', p.pid);
     const fs = local('fs', p.pid);
     const sighand = local('sighand', p.pid);
-    const task = (pid: number, startTime: number, own: { fdtable?: ObjectId; fs?: ObjectId }) => w.addTask({
-      pid, tgid: p.pid, ppid: p.ppid, pgid: 4100, sid: 4000, state: 'S', comm: p.comm,
+    const task = (pid: number, startTime: number, own: { fdtable?: ObjectId; fs?: ObjectId }, zombie = false) => w.addTask({
+      pid, tgid: p.pid, ppid: p.ppid, pgid: 4100, sid: 4000, state: zombie ? 'Z' : 'S', comm: p.comm,
       uid: 1000, euid: 1000, suid: 1000, fsuid: 1000, gid: 1000, egid: 1000, sgid: 1000, fsgid: 1000,
       cmdline: p.cmdline, exe: p.cmdline[0] === 'python3' ? '/usr/bin/python3.11' : '/usr/bin/sleep', cwd: '/tmp/tree', root: '/',
       startTime, sigPending: '0000000000000000', sigBlocked: '0000000000000000', sigIgnored: '0000000001001000', sigCaught: '0000000180004002',
-      mm, fdtable: own.fdtable ?? fdtable, fs: own.fs ?? fs, sighand, namespaces: ns(p),
+      // as capture keeps a zombie: no address space, fd table or fs, its signal handlers
+      ...(zombie ? { mm: null, fdtable: null, fs: null } : { mm, fdtable: own.fdtable ?? fdtable, fs: own.fs ?? fs }),
+      sighand, namespaces: ns(p),
       rlimits: [{ resource: 'nofile', soft: p.nofile, hard: 524288 }, { resource: 'stack', soft: 8388608, hard: null }],
     });
-    task(p.pid, p.startTime, {});
+    const addFds = (table: ObjectId, owner: number, fds: Map<number, Fd>) => {
+      for (const [n, fd] of [...fds].sort((x, y) => x[0] - y[0])) {
+        w.addFd({ fdtable: table, fd: n, cloexec: fd.cloexec, file: fileId(w, fd.file, `${label}/${owner}:${n}`, objects, files) });
+      }
+    };
+    task(p.pid, p.startTime, {}, p.leaderExited);
     for (const t of p.threads) {
-      task(t.pid, t.startTime, {
-        fdtable: t.fdtable === 'own' ? local('fdtable', t.pid) : undefined,
-        fs: t.fs === 'own' ? local('fs', t.pid) : undefined,
-      });
+      const ownTable = t.fdtable === 'own' ? local('fdtable', t.pid) : undefined;
+      task(t.pid, t.startTime, { fdtable: ownTable, fs: t.fs === 'own' ? local('fs', t.pid) : undefined });
+      if (ownTable !== undefined) addFds(ownTable, t.pid, t.fds);
     }
-    for (const [n, fd] of [...p.fds].sort((x, y) => x[0] - y[0])) {
-      w.addFd({ fdtable, fd: n, cloexec: fd.cloexec, file: fileId(w, fd.file, `${label}/${p.pid}:${n}`, objects, files) });
-    }
+    addFds(fdtable, p.pid, p.fds);
     for (const m of p.maps) {
       w.addMap({ mm, start: m.start, end: m.end, perms: m.perms, pgoff: m.pgoff, dev: m.inode === null ? '00:00' : '08:01', inode: m.inode ?? 0, path: m.path });
     }

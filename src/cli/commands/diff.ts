@@ -20,11 +20,16 @@ function wrap(text: string, width: number): string[] {
 
 const HELP = `
 Identity: a task is its pid and start time (the same pid with another start time is
-one task gone and another new); an fd is its process and number, and what it points
-to is compared by what the file is (type, path, dev, inode, pos, flags, mode); a map
-is its process and start address; a kernel object (pipe, socket, inode, ns, anon) is
-its kind and key. Sharing is compared too: shared_with lists the other fds holding an
-fd's open file, and a task's mm / fdtable / fs / sighand name the task that owns it.
+one task gone and another new); a process is its pid and its main thread's start time,
+also when that thread has exited and only the others run. An fd is its process, fd
+table and number: every fd table a task of the process holds is compared, and one that
+is not the process's own (a thread's, after unshare(CLONE_FILES)) shows as
+"fd 3 (thread 1234)". What an fd points to is compared by what the file is (type, path,
+dev, inode, pos, flags, mode). A map is its process, address space and start address;
+a kernel object (pipe, socket, inode, ns, anon) is its kind and key. Sharing is
+compared too: shared_with lists the other fds holding an fd's open file ("pid:fd", or
+"pid/tid:fd" in a thread's own table), and a task's mm / fdtable / fs / sighand name
+the task that owns it.
 
 Fields (for --ignore):
 ${DIFF_KINDS.map((k) => `  ${k.padEnd(8)} ${wrap(FIELDS[k].join(' '), 68).join(`\n${' '.repeat(11)}`)}`).join('\n')}

@@ -65,13 +65,14 @@ export class DiffWork {
   ) {}
 
   /**
-   * Creates the TEMP tables and fills what the passes read: the processes, and with
-   * taskFacts the tasks' owners and facts, which the tasks pass and the reading of a
-   * diff need (not a worker's passes).
+   * Creates the TEMP tables and fills what the passes read: the processes with their
+   * fd tables and address spaces, and with taskFacts the tasks' owners and facts,
+   * which the tasks pass and the reading of a diff need (not a worker's passes).
    */
   prepare(taskFacts: boolean): void {
     for (const sql of namedStatements(SQL).get('create_work_tables')!) this.db.exec(sql);
     this.run1('fill_procs', this.ids);
+    this.run1('fill_tables', this.ids);
     if (!taskFacts) return;
     this.perSide('fill_owners', this.ids);
     this.perSide('fill_task_facts', { ...this.ids, ignored: JSON.stringify(this.sel.ignoredEntries) });

@@ -1,5 +1,5 @@
 import { decodingOf, fieldsIn, GROUPED_FIELDS } from './fields.js';
-import type { DiffEntry, DiffKind, DiffStatus, FieldChange, FieldValue, KeyOf, ProcessInfo } from './types.js';
+import type { DiffEntry, DiffKind, DiffStatus, FieldChange, FieldValue, KeyOf, ProcessInfo, ProcessKey, TaskKey } from './types.js';
 
 /** A row of one of the read_* statements, read with safe integers: every integer is a bigint. */
 export type DiffRow = Record<string, unknown>;
@@ -13,18 +13,32 @@ export function exact(v: unknown): unknown {
   return v;
 }
 
+function taskKey(pid: unknown, startTime: unknown): TaskKey {
+  return { pid: Number(pid), start_time: exact(startTime) as TaskKey['start_time'] };
+}
+
+/** The process, and the owner of the fd table or address space when it is a thread (read_fds, read_maps). */
+function tableKey(row: DiffRow): ProcessKey & { thread?: TaskKey } {
+  const process = taskKey(row.pid, row.start_time);
+  return row.thread === null ? process : { ...process, thread: taskKey(row.thread, row.thread_start) };
+}
+
 function keyOf<K extends DiffKind>(kind: K, row: DiffRow): KeyOf[K] {
-  const process = { pid: Number(row.pid), start_time: exact(row.start_time) as KeyOf['tasks']['start_time'] };
   switch (kind) {
     case 'tasks':
-      return process as KeyOf[K];
+      return taskKey(row.pid, row.start_time) as KeyOf[K];
     case 'fds':
-      return { ...process, fd: Number(row.fd) } as KeyOf[K];
+      return { ...tableKey(row), fd: Number(row.fd) } as KeyOf[K];
     case 'maps':
-      return { ...process, start: row.start as string } as KeyOf[K];
+      return { ...tableKey(row), start: row.start as string } as KeyOf[K];
     default:
       return { kind: row.kind as string, key: row.key as string } as KeyOf[K];
   }
+}
+
+/** How shared_with names an fd: 'pid:fd', or 'pid/tid:fd' in the fd table of thread tid (fill_shares). */
+function holderName(row: DiffRow): string {
+  return `${row.pid}${row.thread === null ? '' : `/${row.thread}`}:${row.fd}`;
 }
 
 /** The stored value of a field as the diff reports it; `self` is left out of shared_with. */
@@ -48,7 +62,7 @@ function decode(field: string, value: unknown, self: string | undefined): FieldV
  */
 export function toEntry(kind: DiffKind, row: DiffRow, care: number, process: ProcessInfo | undefined): DiffEntry {
   const key = keyOf(kind, row);
-  const self = kind === 'fds' ? `${row.pid}:${row.fd}` : undefined;
+  const self = kind === 'fds' ? holderName(row) : undefined;
   const status = row.status as DiffStatus;
   const base = process ? { kind, status, key, process } : { kind, status, key };
   if (status !== 'changed') {

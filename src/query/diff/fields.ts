@@ -9,7 +9,8 @@ import { DIFF_KINDS, type DiffKind } from './types.js';
  * tasks: mm / fdtable / fs / sighand name the owner of the object (see fill_owners);
  *   ns is namespace type -> key; rlimits is resource -> 'soft/hard'.
  * fds: the slot's cloexec, then what its open file is, then shared_with: the other
- *   fds ('pid:fd') pointing at the same open file.
+ *   fds ('pid:fd', or 'pid/tid:fd' in the own fd table of thread tid) pointing at the
+ *   same open file.
  * objects: refcount and attrs of every kernel object; the rest only for sockets.
  */
 export const FIELDS = {

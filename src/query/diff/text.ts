@@ -1,12 +1,13 @@
 import type { CheckpointDiff } from './engine.js';
-import type { AddedOrRemoved, CheckpointRef, DiffEntry, DiffKind, FieldValue, ProcessInfo } from './types.js';
+import type { AddedOrRemoved, CheckpointRef, DiffEntry, DiffKind, FieldValue, ProcessInfo, TaskKey } from './types.js';
 
 /**
  * The diff as a person reviews it, line by line: the two checkpoints, a summary line
  * per kind, then the changes grouped by process (`+` added, `-` removed, `~` changed,
- * each changed field as `old → new`), then the kernel objects. The maps of a process
- * that is new or gone, hundreds for a real program, are counted in one line; the JSON
- * document lists them.
+ * each changed field as `old → new`; an fd or map of a table that is not the
+ * process's own names its thread: `fd 3 (thread 1234)`), then the kernel objects. The
+ * maps of a process that is new or gone, hundreds for a real program, are counted in
+ * one line; the JSON document lists them.
  */
 export function* diffText(diff: CheckpointDiff): Generator<string> {
   yield `--- ${describe(diff.a, null)}\n`;
@@ -66,17 +67,24 @@ function entryLine(e: DiffEntry): string {
   return `${MARK[e.status]}${name}${describeValues(e.kind, e.values, name.startsWith('thread'))}`;
 }
 
+/** What the change is to; an fd or map of a thread's own table says whose: `fd 3 (thread 1234)`. */
 function entryName(e: DiffEntry): string {
   switch (e.kind) {
     case 'tasks':
       return `${e.process && e.key.pid !== e.process.pid ? 'thread' : 'task'} ${e.key.pid}`;
     case 'fds':
-      return `fd ${e.key.fd}`;
-    case 'maps':
-      return `map ${e.key.start}`;
+      return `fd ${e.key.fd}${ownerOf(e.key.thread)}`;
+    case 'maps': {
+      const end = e.status === 'changed' || !present(e.values.end) ? '' : `-${show('end', e.values.end)}`;
+      return `map ${e.key.start}${end}${ownerOf(e.key.thread)}`;
+    }
     case 'objects':
       return `${e.key.kind} ${e.key.key}`;
   }
+}
+
+function ownerOf(thread: TaskKey | undefined): string {
+  return thread ? ` (thread ${thread.pid})` : '';
 }
 
 /** A few of its values say what was added or removed; the JSON document has them all. */
@@ -94,7 +102,7 @@ function describeValues(kind: DiffKind, v: AddedOrRemoved['values'], thread: boo
     case 'fds':
       return `:${head(['type', 'path'])}${some(['pos', 'flags', 'deleted', 'cloexec', 'shared_with'])}`;
     case 'maps':
-      return `${present(v.end) ? `-${show('end', v.end)}` : ''}${head(['perms', 'path'])}${v.pgoff ? some(['pgoff']) : ''}`;
+      return `${head(['perms', 'path'])}${v.pgoff ? some(['pgoff']) : ''}`;
     case 'objects':
       return some(['refcount', 'family', 'sock_type', 'state', 'local_addr', 'remote_addr']);
   }

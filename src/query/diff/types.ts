@@ -15,7 +15,10 @@
  *                   "process": { … }, "values": { "cloexec": false, "type": "reg", "path": "/tmp/x", … } }],
  *     "removed": [],
  *     "changed": [{ "kind": "fds", "status": "changed", "key": { "pid": 10, "start_time": 5000, "fd": 3 },
- *                   "process": { … }, "changes": { "pos": { "old": 0, "new": 4096 } } }]
+ *                   "process": { … }, "changes": { "pos": { "old": 0, "new": 4096 } } },
+ *                 { "kind": "fds", "status": "changed",
+ *                   "key": { "pid": 10, "start_time": 5000, "thread": { "pid": 12, "start_time": 5100 }, "fd": 3 },
+ *                   "process": { … }, "changes": { "cloexec": { "old": true, "new": false } } }]
  *   },
  *   "tasks": { … }, "maps": { … }, "objects": { … }
  * }
@@ -34,7 +37,11 @@ export type DiffKind = (typeof DIFF_KINDS)[number];
 export const DIFF_STATUSES = ['added', 'removed', 'changed'] as const;
 export type DiffStatus = (typeof DIFF_STATUSES)[number];
 
-/** A process: its tgid and the start time of its main thread (null when that thread has no row). */
+/**
+ * A process: its tgid and the start time of its main thread (null when that thread has
+ * no row). A main thread that exited while other threads run stays a zombie with its
+ * start time, so the process is still matched by it.
+ */
 export interface ProcessKey {
   pid: number;
   start_time: Int64 | null;
@@ -53,13 +60,27 @@ export interface TaskKey {
   start_time: Int64 | null;
 }
 
-/** An fd: its process and number. */
+/**
+ * An fd: its process, the fd table it is in, and its number. Every fd table that a
+ * task of the process holds is compared. The process's own table (its main thread's,
+ * or while the main thread is an exited zombie, the table of its lowest tid holding
+ * one) has no `thread`; any other one, as a thread has after unshare(CLONE_FILES), is
+ * named by `thread`: the lowest tid of the process holding it, with its start time.
+ */
 export interface FdKey extends ProcessKey {
+  /** The owner of a table that is not the process's own; absent for the process's own. */
+  thread?: TaskKey;
   fd: number;
 }
 
-/** A memory map: its process and start address (16-digit hex). */
+/**
+ * A memory map: its process, the address space it is in, and its start address
+ * (16-digit hex). The address space is named as an fd table is (see FdKey): threads
+ * share their process's, so `thread` is there only for data that has a process with
+ * more than one.
+ */
 export interface MapKey extends ProcessKey {
+  thread?: TaskKey;
   start: string;
 }
 
