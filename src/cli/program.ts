@@ -18,9 +18,15 @@ import { register as diff } from './commands/diff.js';
 
 const EXAMPLES = `
 Examples:
-  $ ckptdb list                         checkpoints in the default store
-  $ ckptdb show 1                       what checkpoint 1 holds
-  $ ckptdb verify                       check integrity and refcounts of the whole store
+  $ ckptdb capture $$ --tree            capture this shell and its descendants
+  $ ckptdb show                         what the newest checkpoint holds
+  $ ckptdb ps                           its process tree
+  $ ckptdb fds --pid 1234               open files of one process, like lsof
+  $ ckptdb q --list                     the canned queries
+  $ ckptdb query "SELECT comm, count(*) FROM tasks GROUP BY comm"
+  $ ckptdb diff 1 2                     what changed between two checkpoints
+  $ ckptdb export 1 --format image --out ck.json
+  $ ckptdb import /var/lib/criu/dump    a CRIU image directory or checkpoint tar
   $ ckptdb --db /tmp/ck.sqlite rm 3     delete checkpoint 3 of another store
 
 The store is $CKPTDB_DB, or $XDG_DATA_HOME/ckptdb/store.sqlite
