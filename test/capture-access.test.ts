@@ -7,11 +7,11 @@
 import { chmodSync, existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../src/index.js';
-import { CLI, runCli } from './helpers/cli.js';
+import { runCli } from './helpers/cli.js';
+import { cliAs, fixturesForNobody, NOBODY } from './helpers/nobody.js';
 import { startProcTree } from './helpers/processes.js';
 import { tempDir } from './helpers/tmp.js';
 
-const NOBODY = '65534';
 const isRoot = process.getuid?.() === 0;
 /** A python3 that nobody may run (the one on PATH may live under /root). */
 const systemPython = ['/usr/bin/python3', '/usr/local/bin/python3'].find((p) => existsSync(p));
@@ -25,7 +25,7 @@ function sharedDir(): string {
 }
 
 function runAs(setpriv: string[], args: string[], db: string) {
-  return runCli(args, { db, command: ['setpriv', ...setpriv, '--clear-groups', process.execPath, CLI] });
+  return runCli(args, { db, command: cliAs(setpriv) });
 }
 
 describe.skipIf(!isRoot)('capture without full access', () => {
@@ -56,6 +56,7 @@ describe.skipIf(!isRoot)('capture without full access', () => {
     const db = `${sharedDir()}/store.sqlite`;
     const info = await startProcTree(sharedDir(), {
       command: ['setpriv', '--reuid', NOBODY, '--regid', NOBODY, '--clear-groups', systemPython!],
+      fixtures: fixturesForNobody(),
     });
     // the file-system uid (from the effective uid) may read the tree's fdinfo; kcmp checks the real uid, which differs
     const r = await runAs(['--ruid', '4242', '--euid', NOBODY, '--rgid', NOBODY, '--egid', NOBODY], ['capture', String(info.parent), '--tree'], db);

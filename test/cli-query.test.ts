@@ -9,6 +9,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { QuerySession } from '../src/index.js';
 import { chmodSync } from 'node:fs';
 import { CLI, runCli } from './helpers/cli.js';
+import { cliAs, NOBODY } from './helpers/nobody.js';
 import { objectIds, TRICKY_ARG, useLiveTree, type LiveTree } from './helpers/liveTree.js';
 import { startProcTree } from './helpers/processes.js';
 import { fdCount, fdRefs, holdersText, procTreeShape, taskHoldersText } from './helpers/procTreeShape.js';
@@ -316,7 +317,7 @@ describe.skipIf(process.getuid?.() !== 0)('on a capture without full access (run
     chmodSync(dir, 0o777);
     const tree = await startProcTree(tempDir());
     const db = `${dir}/store.sqlite`;
-    const nobody = ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, CLI];
+    const nobody = cliAs(['--reuid', NOBODY, '--regid', NOBODY]);
     const capture = await runCli(['capture', String(tree.parent), '--tree'], { db, command: nobody });
     expect(capture.code, capture.stderr).toBe(0);
 

@@ -21,7 +21,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../src/index.js';
 import { checkpointContent } from './helpers/checkpointRows.js';
-import { CLI, runCli } from './helpers/cli.js';
+import { runCli } from './helpers/cli.js';
+import { cliAs, NOBODY } from './helpers/nobody.js';
 import { imageRecords, schemaViolations, treeFiles, withoutIdAndTime, type Rec } from './helpers/exported.js';
 import { restoreOrderViolations } from './helpers/imageOrder.js';
 import { startProcTree, type ProcTree } from './helpers/processes.js';
@@ -246,7 +247,7 @@ describe('restore images of the whole machine', () => {
     const dir = tempDir();
     const db = join(dir, 'store.sqlite');
     chmodSync(dir, 0o777);
-    const r = await runCli(['capture', '--all'], { db, command: ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, CLI] });
+    const r = await runCli(['capture', '--all'], { db, command: cliAs(['--reuid', NOBODY, '--regid', NOBODY]) });
     expect(r.code, r.stderr).toBe(0);
     const id = Number(r.stdout);
     const rs = await checkedImage(db, id);

@@ -42,9 +42,9 @@ export interface Fixture<T> {
  * first stdout line; afterEach kills the group. stdin stays open so that the fixture
  * can wait on it.
  */
-export function startFixture<T>(script: string, args: string[] = [], opts: { command?: string[] } = {}): Promise<Fixture<T>> {
+export function startFixture<T>(script: string, args: string[] = [], opts: { command?: string[]; fixtures?: string } = {}): Promise<Fixture<T>> {
   const command = opts.command ?? ['python3'];
-  const child = spawn(command[0]!, [...command.slice(1), FIXTURES + script, ...args], {
+  const child = spawn(command[0]!, [...command.slice(1), (opts.fixtures ?? FIXTURES) + script, ...args], {
     detached: true,
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -150,7 +150,7 @@ export interface ProcTreeExtra {
 }
 
 /** Starts test/fixtures/proc-tree.py, keeping its files in dir; args go on its command line; `extra` adds the shapes of its --extra. */
-export async function startProcTree(dir: string, opts: { command?: string[]; args?: string[]; extra?: boolean } = {}): Promise<ProcTree> {
+export async function startProcTree(dir: string, opts: { command?: string[]; fixtures?: string; args?: string[]; extra?: boolean } = {}): Promise<ProcTree> {
   const { child, info } = await startFixture<ProcTree>('proc-tree.py', [dir, ...(opts.extra ? ['--extra'] : []), ...(opts.args ?? [])], opts);
   info.inodes.stdout_peer = stdoutPeerInode(child);
   return info;
