@@ -408,9 +408,10 @@ ON CONFLICT (kind, key) DO UPDATE SET mask = mask | excluded.mask;
 -- one dump hold the same bytes and diff identical.
 -- Chunks are compared position by position (seq), by hash: differ counts the positions
 -- whose chunks differ or that one side lacks. CROSS JOINs keep the chunk lists of each
--- pair outermost, read in seq order from their primary keys.
+-- pair outermost, read in seq order from their primary keys; pair is materialized
+-- so that each image's chunks are counted once.
 INSERT INTO diff_images (name, status, mask, a_id, b_id, differ)
-WITH pair AS (
+WITH pair AS MATERIALIZED (
   SELECT ia.id AS a_id, ib.id AS b_id, ia.name, ia.kind AS a_kind, ib.kind AS b_kind, ia.role AS a_role, ib.role AS b_role,
          ia.size AS a_size, ib.size AS b_size, ia.entries AS a_entries, ib.entries AS b_entries,
          (SELECT count(*) FROM a.criu_image_chunks WHERE image_id = ia.id) AS a_chunks,
