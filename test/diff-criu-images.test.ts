@@ -8,6 +8,10 @@ import { appendFileSync, cpSync, openSync, closeSync, rmSync, writeFileSync, wri
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { DiffDocument } from '../src/index.js';
+import { DiffWork, SQL } from '../src/query/diff/compute.js';
+import { openDiffConnection } from '../src/query/diff/connection.js';
+import { selectFields } from '../src/query/diff/fields.js';
+import { statement } from '../src/store/sqlFile.js';
 import { imported } from './helpers/criuCli.js';
 import { FIXTURE_IMAGES, writeImages } from './helpers/criuFixture.js';
 import { runCli } from './helpers/cli.js';
@@ -176,5 +180,34 @@ describe('ckptdb diff of CRIU image files', () => {
     const changed = await diff(a, 1, 1, '--db-b', b);
     expect(changed.code).toBe(1);
     expect(outline(changed.doc)).toEqual(['images changed pages-1.img content null→1']);
+  });
+
+  it('plans the comparison of chunks as lookups by image and position, never a scan of the chunks', async () => {
+    const dir = await changedCopy((d) => overwrite(join(d, 'pages-1.img'), 0, Buffer.from('x')));
+    const db = await importedPair(dir);
+    const conn = openDiffConnection({ a: db, b: db });
+    try {
+      new DiffWork(conn, { a: 1, b: 2 }, selectFields(undefined, undefined)).prepare(true);
+      const plan = (conn.prepare(`EXPLAIN QUERY PLAN ${statement(SQL, 'images_removed_or_changed')}`).all({ a: 1, b: 2 }) as { detail: string }[])
+        .map((r) => r.detail);
+      expect(plan).toEqual(expect.arrayContaining([
+        'SEARCH ca USING PRIMARY KEY (image_id=?)',
+        'SEARCH cb USING PRIMARY KEY (image_id=? AND seq=?)',
+        'SEARCH ha USING INTEGER PRIMARY KEY (rowid=?)',
+        'SEARCH hb USING INTEGER PRIMARY KEY (rowid=?)',
+      ]));
+      // Only the few pairs of images are scanned.
+      expect(plan.filter((d) => d.startsWith('SCAN') && d !== 'SCAN p')).toEqual([]);
+    } finally {
+      conn.close();
+    }
+  });
+
+  it('names the kind and its fields in --help', async () => {
+    const r = await runCli(['diff', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ {2}images {3}kind role size entries content$/m);
+    expect(r.stdout).toMatch(/tasks, fds, maps, objects,\s+images/);
+    expect(r.stdout).toContain('--only images');
   });
 });
