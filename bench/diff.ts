@@ -1,6 +1,7 @@
 /**
- * `npm run bench -- diff [processes] [fdsPerProcess] [runs]`: two checkpoints of
- * 2,000 processes x 500 fds (1,000,000 fds each) written with the writer, B with 1% of
+ * `npm run bench -- diff [processes] [fdsPerProcess] [runs] [checkpoints] [MiB]`:
+ *
+ * Two checkpoints of 2,000 processes x 500 fds (1,000,000 fds each) written with the writer, B with 1% of
  * the fds changed, removed or added (a third each); every process's fds 0-2 share one
  * inherited tty, each other fd has an open file and inode of its own; 10 maps per
  * process, a thread in every tenth. Of those threads, every other one holds an fd
@@ -12,13 +13,23 @@
  * store and on the same pair written as two store files, and `sqldiff` (Debian's
  * sqlite3-tools) on those two files; each the median of `runs`, output to /dev/null.
  * The same diff through the library on one thread shows what the worker thread saves.
+ *
+ * `[checkpoints] [MiB]` (default 20 x 64): CRIU checkpoints of one workload (bench/criu.ts's
+ * generator) with that much memory in pages-1.img, 5% of the pages changed from one to
+ * the next, imported into a store; a copy of that store with one more such checkpoint
+ * is store B. Times `ckptdb diff` of the last two in one store, of the last of A
+ * against the new one of B (two store files: chunk hashes compared, not ids), and of
+ * the same checkpoint in both files (identical), checking the chunk counts reported.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openStore, type CheckpointWriter, type DiffDocument } from '../src/index.js';
+import { importCriu } from '../src/formats/criu/index.js';
+import { generate } from './criu.js';
 import { median, type Figure } from './report.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -121,9 +132,83 @@ function medianRun(runs: number, cmd: string, args: string[], env?: NodeJS.Proce
   };
 }
 
+const PAGE = 4096;
+
+/** Changes 5% of the pages at random places; returns how many distinct pages it changed. */
+function changePages(pages: Buffer): number {
+  const n = pages.length / PAGE;
+  const changed = new Set<number>();
+  for (let k = 0; k < Math.round(n * 0.05); k++) {
+    const at = Math.floor(Math.random() * n);
+    randomBytes(PAGE).copy(pages, at * PAGE);
+    changed.add(at);
+  }
+  return changed.size;
+}
+
+/** The content change of pages-1.img that `ckptdb diff` reports, with its exit status. */
+function pagesChange(args: string[]): { status: number | null; chunks: unknown } {
+  const r = spawnSync(process.execPath, [CLI, ...args, '--only', 'images', '--json'], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const doc = JSON.parse(r.stdout) as DiffDocument;
+  return { status: r.status, chunks: doc.images!.changed.find((e) => e.key.name === 'pages-1.img')?.changes.content?.new ?? 0 };
+}
+
+async function imageFigures(checkpoints: number, mib: number, runs: number): Promise<Figure[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'ckptdb-bench-diff-criu-'));
+  try {
+    const images = join(dir, 'images');
+    mkdirSync(images);
+    const pages = randomBytes(mib * 2 ** 20);
+    await generate(images, 4, 2, 16, pages);
+    const a = join(dir, 'a.sqlite');
+    const b = join(dir, 'b.sqlite');
+    const store = openStore(a);
+    let lastChanged = 0;
+    for (let i = 0; i < checkpoints; i++) {
+      if (i > 0) {
+        lastChanged = changePages(pages);
+        writeFileSync(join(images, 'pages-1.img'), pages);
+      }
+      await importCriu(store, images, { label: `run ${i}` });
+    }
+    store.db.pragma('wal_checkpoint(TRUNCATE)');
+    store.close();
+    copyFileSync(a, b);
+    const newChanged = changePages(pages);
+    writeFileSync(join(images, 'pages-1.img'), pages);
+    const storeB = openStore(b);
+    await importCriu(storeB, images, { label: 'in b' });
+    storeB.close();
+
+    const last = String(checkpoints);
+    const next = String(checkpoints + 1);
+    const node = process.execPath;
+    const same = medianRun(runs, node, [CLI, '--db', a, 'diff', String(checkpoints - 1), last]);
+    const files = medianRun(runs, node, [CLI, '--db', a, 'diff', last, next, '--db-b', b]);
+    const identical = medianRun(runs, node, [CLI, '--db', a, 'diff', last, last, '--db-b', b]);
+    const sameCheck = pagesChange(['--db', a, 'diff', String(checkpoints - 1), last]);
+    const filesCheck = pagesChange(['--db', a, 'diff', last, next, '--db-b', b]);
+    const status = (r: { statuses: (number | null)[] }, want: number) => r.statuses.length === 1 && r.statuses[0] === want;
+    return [
+      { name: 'CRIU checkpoints per store', value: checkpoints, unit: 'checkpoints' },
+      { name: 'pages-1.img per checkpoint', value: mib, unit: 'MiB' },
+      { name: 'chunks reported, last two in one store', value: Number(sameCheck.chunks), unit: 'chunks',
+        target: `${lastChanged}, exit 1`, ok: sameCheck.chunks === lastChanged && sameCheck.status === 1 },
+      { name: 'chunks reported, two store files', value: Number(filesCheck.chunks), unit: 'chunks',
+        target: `${newChanged}, exit 1`, ok: filesCheck.chunks === newChanged && filesCheck.status === 1 },
+      { name: 'ckptdb diff of CRIU checkpoints, one store', value: same.seconds, unit: 's', target: '< 1, exit 1', ok: same.seconds < 1 && status(same, 1) },
+      { name: 'ckptdb diff of CRIU checkpoints, two store files', value: files.seconds, unit: 's', target: '< 1, exit 1', ok: files.seconds < 1 && status(files, 1) },
+      { name: 'ckptdb diff of one CRIU checkpoint in two files', value: identical.seconds, unit: 's', target: '< 1, exit 0', ok: identical.seconds < 1 && status(identical, 0) },
+    ];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export default async function diffBench(args: string[]): Promise<Figure[]> {
   const shape = { processes: Number(args[0] ?? 2000), fdsPerProcess: Number(args[1] ?? 500) };
   const runs = Number(args[2] ?? 3);
+  const criu = await imageFigures(Number(args[3] ?? 20), Number(args[4] ?? 64), runs);
   const dir = mkdtempSync(join(tmpdir(), 'ckptdb-bench-diff-'));
   try {
     const both = join(dir, 'both.sqlite');
@@ -162,6 +247,7 @@ export default async function diffBench(args: string[]): Promise<Figure[]> {
       { name: 'sqldiff / slower ckptdb diff', value: ratio, unit: 'ratio', target: '> 1', ok: ratio > 1 },
       { name: 'ckptdb diff peak RSS', value: Math.round(Math.max(same.peakRss, json.peakRss, files.peakRss) / 2 ** 20), unit: 'MiB' },
       { name: 'sqldiff peak RSS', value: Math.round(sqldiff.peakRss / 2 ** 20), unit: 'MiB' },
+      ...criu,
     ];
   } finally {
     rmSync(dir, { recursive: true, force: true });

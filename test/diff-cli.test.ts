@@ -25,6 +25,7 @@ const ISSUE_TEXT = `tasks    2 added, 1 removed, 0 changed
 fds      9 added, 5 removed, 2 changed
 maps     5 added, 4 removed, 0 changed
 objects  1 added, 1 removed, 7 changed
+images   0 added, 0 removed, 0 changed
 
 process 4100 python3, start_time 5000000
   + thread 4104 python3 (state S)
@@ -84,7 +85,7 @@ describe('ckptdb diff', () => {
     const r = await runCli(['diff', '1', '2', '--format', 'json'], { db });
     expect(r.code).toBe(1);
     const doc = JSON.parse(r.stdout) as DiffDocument;
-    expect(Object.keys(doc)).toEqual(['format', 'version', 'a', 'b', 'kinds', 'ignored', 'identical', 'summary', 'tasks', 'fds', 'maps', 'objects']);
+    expect(Object.keys(doc)).toEqual(['format', 'version', 'a', 'b', 'kinds', 'ignored', 'identical', 'summary', 'tasks', 'fds', 'maps', 'objects', 'images']);
     expect(outline(doc)).toEqual(ISSUE_OUTLINE);
     const store = openStore(db);
     expect(doc).toEqual(JSON.parse(JSON.stringify(await diffCheckpoints(store, 1, 2))));
@@ -104,7 +105,8 @@ describe('ckptdb diff', () => {
       expect(text.code).toBe(0);
       expect(text.stdout.split('\n').slice(2).join('\n')).toBe(
         'tasks    0 added, 0 removed, 0 changed\nfds      0 added, 0 removed, 0 changed\n' +
-        'maps     0 added, 0 removed, 0 changed\nobjects  0 added, 0 removed, 0 changed\nidentical\n',
+        'maps     0 added, 0 removed, 0 changed\nobjects  0 added, 0 removed, 0 changed\n' +
+        'images   0 added, 0 removed, 0 changed\nidentical\n',
       );
       const json = await runCli(['diff', a!, b!, '--format', 'json'], { db });
       expect(json.code).toBe(0);
@@ -219,7 +221,7 @@ process 4100 python3, start_time 5000000
       [['diff', '1', '1', '--db-b', notes], /^ckptdb: .*notes\.txt is not a SQLite database/],
       [['diff', '1', 'two'], /^ckptdb: checkpoint id 'two' is not a positive integer\n$/],
       [['diff', '1', '2', '--ignore', 'position'], /^ckptdb: ignore: no field 'position' \(name a field \(pos\), .*\)\n$/],
-      [['diff', '1', '2', '--only', 'files'], /^ckptdb: only: no kind 'files' \(kinds are tasks, fds, maps, objects\)\n$/],
+      [['diff', '1', '2', '--only', 'files'], /^ckptdb: only: no kind 'files' \(kinds are tasks, fds, maps, objects, images\)\n$/],
       [['diff', '1', '2', '--format', 'yaml'], /^error: option '--format <format>' argument 'yaml' is invalid/],
       [['diff', '1'], /^error: missing required argument 'b'/],
     ];

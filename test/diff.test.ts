@@ -42,6 +42,7 @@ describe('diff of two checkpoints (library)', () => {
       fds: { added: 9, removed: 5, changed: 2 },
       maps: { added: 5, removed: 4, changed: 0 },
       objects: { added: 1, removed: 1, changed: 7 },
+      images: { added: 0, removed: 0, changed: 0 },
     });
     expect(doc.a).toMatchObject({ store: store.path, checkpoint: a, label: 'before', source: 'proc' });
 

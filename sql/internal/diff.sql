@@ -20,6 +20,8 @@
 --   fd       fd table + fd number; the open file behind it is compared by what it is
 --   map      address space + start address
 --   object   kind + key, for the kinds whose key is a kernel identity
+--   image    name of a file a CRIU import keeps (criu_images); its bytes by the SHA-256
+--            hashes of its chunks, as chunk ids are local to one store file
 --
 -- Every `mask` has one bit per compared field, in the order of FIELDS in
 -- src/query/diff/fields.ts; a change whose bits are all ignored is dropped. In SQLite
@@ -72,6 +74,8 @@ CREATE INDEX temp.diff_tasks_key ON diff_tasks (proc, pid, start_time);
 CREATE TEMP TABLE diff_fds (tab INTEGER, fd INTEGER, status TEXT, mask INTEGER, a_id INTEGER, b_id INTEGER, PRIMARY KEY (tab, fd)) WITHOUT ROWID;
 CREATE TEMP TABLE diff_maps (tab INTEGER, start_addr TEXT, status TEXT, mask INTEGER, a_id INTEGER, b_id INTEGER, PRIMARY KEY (tab, start_addr)) WITHOUT ROWID;
 CREATE TEMP TABLE diff_objects (kind TEXT, key TEXT, status TEXT, mask INTEGER, a_id INTEGER, b_id INTEGER, PRIMARY KEY (kind, key)) WITHOUT ROWID;
+-- differ: the chunks that differ from the other side (all of an added or removed image's).
+CREATE TEMP TABLE diff_images (name TEXT PRIMARY KEY, status TEXT, mask INTEGER, a_id INTEGER, b_id INTEGER, differ INTEGER) WITHOUT ROWID;
 
 -- name: fill_procs
 -- Every process of either checkpoint, once, matched by tgid and main-thread start time.
@@ -396,18 +400,72 @@ LEFT JOIN b.sockets sb ON sb.object_id = ob.id
 WHERE oa.checkpoint_id = :a AND oa.kind = 'socket' AND mask <> 0
 ON CONFLICT (kind, key) DO UPDATE SET mask = mask | excluded.mask;
 
+-- name: images_removed_or_changed
+-- Every kept file of A against the file of that name in B, modelled images too: their
+-- stored bytes are those CRIU wrote, and they hold what the tables do not (registers,
+-- timers, socket options), so a dump whose registers differ differs here. A change the
+-- tables show (a new fd position) shows again as the image holding it; two imports of
+-- one dump hold the same bytes and diff identical.
+-- Chunks are compared position by position (seq), by hash: differ counts the positions
+-- whose chunks differ or that one side lacks. CROSS JOINs keep the chunk lists of each
+-- pair outermost, read in seq order from their primary keys; pair is materialized
+-- so that each image's chunks are counted once.
+INSERT INTO diff_images (name, status, mask, a_id, b_id, differ)
+WITH pair AS MATERIALIZED (
+  SELECT ia.id AS a_id, ib.id AS b_id, ia.name, ia.kind AS a_kind, ib.kind AS b_kind, ia.role AS a_role, ib.role AS b_role,
+         ia.size AS a_size, ib.size AS b_size, ia.entries AS a_entries, ib.entries AS b_entries,
+         (SELECT count(*) FROM a.criu_image_chunks WHERE image_id = ia.id) AS a_chunks,
+         (SELECT count(*) FROM b.criu_image_chunks WHERE image_id = ib.id) AS b_chunks
+  FROM a.criu_images ia
+  LEFT JOIN b.criu_images ib ON ib.checkpoint_id = :b AND ib.name = ia.name
+  WHERE ia.checkpoint_id = :a
+),
+compared AS (
+  SELECT p.a_id, count(*) AS common, sum(ha.hash = hb.hash) AS same
+  FROM pair p
+  CROSS JOIN a.criu_image_chunks ca ON ca.image_id = p.a_id
+  CROSS JOIN b.criu_image_chunks cb ON cb.image_id = p.b_id AND cb.seq = ca.seq
+  CROSS JOIN a.criu_chunks ha ON ha.id = ca.chunk_id
+  CROSS JOIN b.criu_chunks hb ON hb.id = cb.chunk_id
+  WHERE p.b_id IS NOT NULL
+  GROUP BY p.a_id
+),
+counted AS (
+  SELECT p.*, iif(p.b_id IS NULL, p.a_chunks, p.a_chunks + p.b_chunks - coalesce(c.common, 0) - coalesce(c.same, 0)) AS differ
+  FROM pair p LEFT JOIN compared c ON c.a_id = p.a_id
+)
+SELECT name, iif(b_id IS NULL, 'removed', 'changed'),
+  iif(b_id IS NULL, 0,
+      (a_kind IS NOT b_kind)
+    | ((a_role IS NOT b_role) << 1)
+    | ((a_size IS NOT b_size) << 2)
+    | ((a_entries IS NOT b_entries) << 3)
+    | ((differ > 0) << 4)) AS mask,
+  a_id, b_id, differ
+FROM counted
+WHERE b_id IS NULL OR mask <> 0;
+
+-- name: images_added
+INSERT INTO diff_images (name, status, mask, a_id, b_id, differ)
+SELECT ib.name, 'added', 0, NULL, ib.id, (SELECT count(*) FROM b.criu_image_chunks WHERE image_id = ib.id)
+FROM b.criu_images ib
+WHERE ib.checkpoint_id = :b
+  AND NOT EXISTS (SELECT 1 FROM a.criu_images ia WHERE ia.checkpoint_id = :a AND ia.name = ib.name);
+
 -- name: drop_ignored
 -- Changes in ignored fields only. Each parameter is the mask of a kind's compared fields.
 DELETE FROM diff_tasks WHERE status = 'changed' AND mask & :tasks = 0;
 DELETE FROM diff_fds WHERE status = 'changed' AND mask & :fds = 0;
 DELETE FROM diff_maps WHERE status = 'changed' AND mask & :maps = 0;
 DELETE FROM diff_objects WHERE status = 'changed' AND mask & :objects = 0;
+DELETE FROM diff_images WHERE status = 'changed' AND mask & :images = 0;
 
 -- name: count_changes
 SELECT 'tasks' AS kind, status, count(*) AS n FROM diff_tasks GROUP BY status
 UNION ALL SELECT 'fds', status, count(*) FROM diff_fds GROUP BY status
 UNION ALL SELECT 'maps', status, count(*) FROM diff_maps GROUP BY status
-UNION ALL SELECT 'objects', status, count(*) FROM diff_objects GROUP BY status;
+UNION ALL SELECT 'objects', status, count(*) FROM diff_objects GROUP BY status
+UNION ALL SELECT 'images', status, count(*) FROM diff_images GROUP BY status;
 
 -- name: changed_processes
 -- Processes with a change, in order; in_a / in_b: whether it has tasks on that side.
@@ -503,6 +561,20 @@ LEFT JOIN b.shared_objects ob ON ob.id = d.b_id
 LEFT JOIN b.sockets sb ON sb.object_id = d.b_id
 WHERE :status IS NULL OR d.status = :status
 ORDER BY d.kind, d.key;
+
+-- name: read_images
+-- content: the chunks that differ, on the side an added or removed image is on, and
+-- as the new value of a changed one (its old value is NULL).
+SELECT d.name, d.status, d.mask,
+  ia.kind AS a_kind, ia.role AS a_role, ia.size AS a_size, ia.entries AS a_entries,
+  iif(d.status = 'removed', d.differ, NULL) AS a_content,
+  ib.kind AS b_kind, ib.role AS b_role, ib.size AS b_size, ib.entries AS b_entries,
+  iif(d.status = 'removed', NULL, d.differ) AS b_content
+FROM diff_images d
+LEFT JOIN a.criu_images ia ON ia.id = d.a_id
+LEFT JOIN b.criu_images ib ON ib.id = d.b_id
+WHERE :status IS NULL OR d.status = :status
+ORDER BY d.name;
 
 -- name: checkpoint_ref
 -- Per side.

@@ -41,6 +41,9 @@ function entryLine(e: DiffEntry): string {
     case 'objects':
       key = `${e.key.kind} ${e.key.key}`;
       break;
+    case 'images':
+      key = e.key.name;
+      break;
   }
   const changes = e.status === 'changed'
     ? Object.entries(e.changes).map(([f, c]) => ` ${f} ${jsonValue(c.old)}→${jsonValue(c.new)}`).join('')

@@ -31,6 +31,11 @@ compared too: shared_with lists the other fds holding an fd's open file ("pid:fd
 "pid/tid:fd" in a thread's own table), and a task's mm / fdtable / fs / sighand name
 the task that owns it.
 
+Checkpoints imported from CRIU keep the files of their image directory: images
+compares them by name, and their bytes by the SHA-256 of each 4 KiB chunk (page), so
+memory pages, registers (core-N.img) and every other kept file count; content is the
+number of chunks that differ. Checkpoints captured from /proc have none.
+
 Fields (for --ignore):
 ${DIFF_KINDS.map((k) => `  ${k.padEnd(8)} ${wrap(FIELDS[k].join(' '), 68).join(`\n${' '.repeat(11)}`)}`).join('\n')}
 
@@ -40,6 +45,7 @@ Examples:
   $ ckptdb diff 1 2                          what changed from checkpoint 1 to 2
   $ ckptdb diff 1 2 --only fds --ignore pos  open, closed and re-pointed fds; positions aside
   $ ckptdb diff 3 1 --db-b other.sqlite      checkpoint 1 of another store against 3 of this one
+  $ ckptdb diff 4 5 --only images            which CRIU image files (pages, registers) differ
   $ ckptdb diff 1 2 --json | jq '.fds.changed[].key'
   $ ckptdb diff 1 2 >/dev/null && echo same
 `;
@@ -59,12 +65,12 @@ export function register(program: Command): void {
     .command('diff')
     .argument('<a>', 'checkpoint id: before')
     .argument('<b>', 'checkpoint id: after')
-    .description('what changed from checkpoint A to checkpoint B: tasks, fds, memory maps, kernel objects and their sharing')
+    .description('what changed from checkpoint A to checkpoint B: tasks, fds, memory maps, kernel objects and their sharing, CRIU image files')
     .option('--db-b <path>', 'the store file of checkpoint B, opened read-only (default: the store of A)')
     .addOption(new Option('--format <format>', 'text: a review grouped by process; json: one document').choices(['text', 'json']).default('text'))
     .option('--json', 'short for --format json')
-    .option('--only <kinds>', 'compare only these kinds (comma-separated, repeatable): tasks, fds, maps, objects', collect)
-    .option('--ignore <fields>', 'leave these fields out (comma-separated, repeatable): pos in every kind, fds.pos in one, ns.net, rlimits.nofile', collect)
+    .option('--only <kinds>', 'compare only these kinds (comma-separated, repeatable): tasks, fds, maps, objects, images', collect)
+    .option('--ignore <fields>', 'leave these fields out (comma-separated, repeatable): pos in every kind, fds.pos in one, ns.net, rlimits.nofile, images.content', collect)
     .addHelpText('after', HELP)
     .action(async (a: string, b: string, opts: DiffCommandOptions, cmd: Command) => {
       const ids = [parseId(a), parseId(b)] as const;

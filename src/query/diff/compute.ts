@@ -18,7 +18,7 @@ export interface DiffIds {
  * checkpoints and the work tables that prepare() fills, never each other's results,
  * so two connections can share them out.
  */
-export type Pass = 'tasks' | 'fds' | 'fds_added' | 'sharing' | 'maps' | 'objects';
+export type Pass = 'tasks' | 'fds' | 'fds_added' | 'sharing' | 'maps' | 'objects' | 'images';
 
 const STATEMENTS: Record<Pass, readonly string[]> = {
   tasks: ['tasks_removed_or_changed', 'tasks_added'],
@@ -27,6 +27,7 @@ const STATEMENTS: Record<Pass, readonly string[]> = {
   maps: ['maps_removed_or_changed', 'maps_added'],
   objects: ['objects_removed_or_changed', 'objects_added', 'sockets_changed'],
   sharing: [],
+  images: ['images_removed_or_changed', 'images_added'],
 };
 
 /** What a worker thread takes over on large checkpoints: about half the work. */
@@ -53,6 +54,7 @@ export function passesFor(sel: Selection): Pass[] {
   }
   if (sel.kinds.includes('maps')) passes.push('maps');
   if (sel.kinds.includes('objects')) passes.push('objects');
+  if (sel.kinds.includes('images')) passes.push('images');
   return passes;
 }
 

@@ -19,6 +19,9 @@ import type {
   ProcessInfo,
 } from './types.js';
 
+/** The kinds that belong to no process, reviewed after the processes, in this order. */
+const WITHOUT_PROCESS: readonly DiffKind[] = ['objects', 'images'];
+
 /** From this many fds in checkpoint A on, a worker thread takes part of the work. */
 const PARALLEL_FROM_FDS = 200_000;
 
@@ -113,10 +116,11 @@ export class CheckpointDiff {
 
   /**
    * Every change in review order: process by process (its tasks, then fds, then maps,
-   * each in key order), then the kernel objects. One ordered read per kind, merged.
+   * each in key order), then the kernel objects, then the CRIU images. One ordered read
+   * per kind, merged.
    */
   *changes(): Generator<DiffEntry> {
-    const streams = this.kinds.filter((k) => k !== 'objects').map((kind) => {
+    const streams = this.kinds.filter((k) => !WITHOUT_PROCESS.includes(k)).map((kind) => {
       const rows = this.read(kind);
       return { kind, rows, next: rows.next() };
     });
@@ -132,7 +136,7 @@ export class CheckpointDiff {
     } finally {
       for (const s of streams) s.rows.return?.();
     }
-    yield* this.entries('objects');
+    for (const kind of WITHOUT_PROCESS) yield* this.entries(kind);
   }
 
   [Symbol.iterator](): Generator<DiffEntry> {
@@ -192,7 +196,7 @@ export class CheckpointDiff {
   }
 
   private entry(kind: DiffKind, row: DiffRow): DiffEntry {
-    const process = kind === 'objects' ? undefined : this.processInfo().get(Number(row.proc));
+    const process = WITHOUT_PROCESS.includes(kind) ? undefined : this.processInfo().get(Number(row.proc));
     return toEntry(kind, row, this.care[kind], process);
   }
 }

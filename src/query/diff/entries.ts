@@ -31,8 +31,10 @@ function keyOf<K extends DiffKind>(kind: K, row: DiffRow): KeyOf[K] {
       return { ...tableKey(row), fd: Number(row.fd) } as KeyOf[K];
     case 'maps':
       return { ...tableKey(row), start: row.start as string } as KeyOf[K];
-    default:
+    case 'objects':
       return { kind: row.kind as string, key: row.key as string } as KeyOf[K];
+    case 'images':
+      return { name: row.name as string } as KeyOf[K];
   }
 }
 

@@ -12,6 +12,10 @@ import { DIFF_KINDS, type DiffKind } from './types.js';
  *   fds ('pid:fd', or 'pid/tid:fd' in the own fd table of thread tid) pointing at the
  *   same open file.
  * objects: refcount and attrs of every kernel object; the rest only for sockets.
+ * images: the CRIU image kind (NULL without magic), role (modelled, stored, raw, other,
+ *   container), size in bytes, protobuf entries, and content: equal iff the sequences
+ *   of chunk hashes are; reported as the number of 4 KiB chunks that differ (see
+ *   ImageKey in types.ts).
  */
 export const FIELDS = {
   tasks: [
@@ -25,6 +29,7 @@ export const FIELDS = {
     'refcount', 'attrs', 'family', 'sock_type', 'protocol', 'state', 'local_addr', 'local_port', 'remote_addr',
     'remote_port', 'peer_ino', 'sock_attrs',
   ],
+  images: ['kind', 'role', 'size', 'entries', 'content'],
 } as const satisfies Record<DiffKind, readonly string[]>;
 
 /** How a stored value becomes a field value. */

@@ -5,7 +5,8 @@ import type { AddedOrRemoved, CheckpointRef, DiffEntry, DiffKind, FieldValue, Pr
  * The diff as a person reviews it, line by line: the two checkpoints, a summary line
  * per kind, then the changes grouped by process (`+` added, `-` removed, `~` changed,
  * each changed field as `old → new`; an fd or map of a table that is not the
- * process's own names its thread: `fd 3 (thread 1234)`), then the kernel objects. The
+ * process's own names its thread: `fd 3 (thread 1234)`), then the kernel objects,
+ * then the files of a CRIU import whose bytes or facts differ. The
  * maps of a process that is new or gone, hundreds for a real program, are counted in
  * one line; the JSON document lists them.
  */
@@ -22,7 +23,7 @@ export function* diffText(diff: CheckpointDiff): Generator<string> {
     return;
   }
   let process: ProcessInfo | undefined;
-  let objects = false;
+  const headed = new Set<DiffKind>();
   let maps = 0;
   const counted = function* () {
     if (maps) yield `  ${MARK[process!.status]}${maps} map${maps === 1 ? '' : 's'}\n`;
@@ -34,9 +35,10 @@ export function* diffText(diff: CheckpointDiff): Generator<string> {
       process = e.process;
       if (process) yield `\n${processLine(process)}\n`;
     }
-    if (e.kind === 'objects' && !objects) {
-      objects = true;
-      yield '\nkernel objects\n';
+    const heading = HEADINGS[e.kind];
+    if (heading && !headed.has(e.kind)) {
+      headed.add(e.kind);
+      yield `\n${heading}\n`;
     }
     if (e.kind === 'maps' && process!.status !== 'changed') maps++;
     else yield `  ${entryLine(e)}\n`;
@@ -52,6 +54,9 @@ function describe(ref: CheckpointRef, otherStore: string | null): string {
 
 const MARK = { added: '+ ', removed: '- ', changed: '' } as const;
 
+/** The kinds that belong to no process, under a heading of their own. */
+const HEADINGS: Partial<Record<DiffKind, string>> = { objects: 'kernel objects', images: 'CRIU images' };
+
 function processLine(p: ProcessInfo): string {
   const comm = p.comm === null ? '' : ` ${p.comm}`;
   const start = p.start_time === null ? '' : `, start_time ${p.start_time}`;
@@ -61,7 +66,10 @@ function processLine(p: ProcessInfo): string {
 function entryLine(e: DiffEntry): string {
   const name = entryName(e);
   if (e.status === 'changed') {
-    const fields = Object.entries(e.changes).map(([f, c]) => `${f} ${show(f, c.old)} → ${show(f, c.new)}`);
+    const changes = Object.entries(e.changes);
+    // What happened to an image's bytes first: `12 chunks differ; size 8192 → 12288`.
+    const ordered = [...changes.filter(([f]) => f === 'content'), ...changes.filter(([f]) => f !== 'content')];
+    const fields = ordered.map(([f, c]) => (f === 'content' ? chunks(c.new) : `${f} ${show(f, c.old)} → ${show(f, c.new)}`));
     return `~ ${name}: ${fields.join('; ')}`;
   }
   return `${MARK[e.status]}${name}${describeValues(e.kind, e.values, name.startsWith('thread'))}`;
@@ -80,7 +88,14 @@ function entryName(e: DiffEntry): string {
     }
     case 'objects':
       return `${e.key.kind} ${e.key.key}`;
+    case 'images':
+      return `image ${e.key.name}`;
   }
+}
+
+/** An image's content change: how many of its 4 KiB chunks differ. */
+function chunks(n: FieldValue): string {
+  return `${show('content', n)} chunk${n === 1 ? '' : 's'} differ${n === 1 ? 's' : ''}`;
 }
 
 function ownerOf(thread: TaskKey | undefined): string {
@@ -105,6 +120,8 @@ function describeValues(kind: DiffKind, v: AddedOrRemoved['values'], thread: boo
       return `${head(['perms', 'path'])}${v.pgoff ? some(['pgoff']) : ''}`;
     case 'objects':
       return some(['refcount', 'family', 'sock_type', 'state', 'local_addr', 'remote_addr']);
+    case 'images':
+      return some(['kind', 'role', 'size', 'entries']);
   }
 }
 

@@ -7,7 +7,7 @@
  *   "format": "ckptdb-diff", "version": 1,
  *   "a": { "store": "/…/store.sqlite", "checkpoint": 1, "label": "before", "source": "proc", "started_at": "…" },
  *   "b": { … },
- *   "kinds": ["tasks", "fds", "maps", "objects"], "ignored": ["pos"],
+ *   "kinds": ["tasks", "fds", "maps", "objects", "images"], "ignored": ["pos"],
  *   "identical": false,
  *   "summary": { "fds": { "added": 1, "removed": 0, "changed": 1 }, … },
  *   "fds": {
@@ -20,7 +20,12 @@
  *                   "key": { "pid": 10, "start_time": 5000, "thread": { "pid": 12, "start_time": 5100 }, "fd": 3 },
  *                   "process": { … }, "changes": { "cloexec": { "old": true, "new": false } } }]
  *   },
- *   "tasks": { … }, "maps": { … }, "objects": { … }
+ *   "tasks": { … }, "maps": { … }, "objects": { … },
+ *   "images": {
+ *     "added": [], "removed": [],
+ *     "changed": [{ "kind": "images", "status": "changed", "key": { "name": "pages-1.img" },
+ *                   "changes": { "size": { "old": 12288, "new": 16384 }, "content": { "old": null, "new": 2 } } }]
+ *   }
  * }
  * ```
  *
@@ -30,8 +35,11 @@
  */
 import type { Int64 } from '../../capture/types.js';
 
-export const DIFF_KINDS = ['tasks', 'fds', 'maps', 'objects'] as const;
-/** tasks (threads), fds (per process), maps (per process), objects (kernel objects by key). */
+export const DIFF_KINDS = ['tasks', 'fds', 'maps', 'objects', 'images'] as const;
+/**
+ * tasks (threads), fds (per process), maps (per process), objects (kernel objects by
+ * key), images (the files of a CRIU image directory a checkpoint imported from CRIU keeps).
+ */
 export type DiffKind = (typeof DIFF_KINDS)[number];
 
 export const DIFF_STATUSES = ['added', 'removed', 'changed'] as const;
@@ -90,11 +98,26 @@ export interface ObjectKey {
   key: string;
 }
 
+/**
+ * A file of the CRIU image directory (or container checkpoint archive) a checkpoint was
+ * imported from, by its name there: `pages-1.img`, `core-42.img`, `checkpoint/…` paths
+ * of an archive as stored. Checkpoints not imported from CRIU have none.
+ *
+ * Its `content` is the number of 4 KiB chunks (pages, in a pages image) that differ
+ * from the other side, position by position: a chunk changed, or present on one side
+ * only. An added or removed image carries all its chunks; a changed one has
+ * `{ "old": null, "new": N }`, N > 0.
+ */
+export interface ImageKey {
+  name: string;
+}
+
 export interface KeyOf {
   tasks: TaskKey;
   fds: FdKey;
   maps: MapKey;
   objects: ObjectKey;
+  images: ImageKey;
 }
 
 /**
@@ -166,6 +189,7 @@ export interface DiffDocument {
   fds?: KindChanges<'fds'>;
   maps?: KindChanges<'maps'>;
   objects?: KindChanges<'objects'>;
+  images?: KindChanges<'images'>;
 }
 
 export interface DiffOptions {
