@@ -25,7 +25,6 @@ const ISSUE_TEXT = `tasks    2 added, 1 removed, 0 changed
 fds      9 added, 5 removed, 2 changed
 maps     5 added, 4 removed, 0 changed
 objects  1 added, 1 removed, 7 changed
-images   0 added, 0 removed, 0 changed
 
 process 4100 python3, start_time 5000000
   + thread 4104 python3 (state S)
@@ -105,8 +104,7 @@ describe('ckptdb diff', () => {
       expect(text.code).toBe(0);
       expect(text.stdout.split('\n').slice(2).join('\n')).toBe(
         'tasks    0 added, 0 removed, 0 changed\nfds      0 added, 0 removed, 0 changed\n' +
-        'maps     0 added, 0 removed, 0 changed\nobjects  0 added, 0 removed, 0 changed\n' +
-        'images   0 added, 0 removed, 0 changed\nidentical\n',
+        'maps     0 added, 0 removed, 0 changed\nobjects  0 added, 0 removed, 0 changed\nidentical\n',
       );
       const json = await runCli(['diff', a!, b!, '--format', 'json'], { db });
       expect(json.code).toBe(0);

@@ -4,7 +4,7 @@
  * fixture directory (made by crit encode) is imported as it is and as a changed copy;
  * the built CLI must report exactly the changed file, with its chunk count and size.
  */
-import { appendFileSync, cpSync, openSync, closeSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, cpSync, openSync, closeSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { DiffDocument } from '../src/index.js';
@@ -144,26 +144,41 @@ describe('ckptdb diff of CRIU image files', () => {
     (tcp.entries[0]!.extra as { inq: string }).inq = Buffer.from('xyz').toString('base64');
     const dir = await changedCopy(async (d) => {
       await writeImages(d, { 'tcp-stream-1f42.img': tcp });
-      rmSync(join(d, 'dump.log'));
-      writeFileSync(join(d, 'restore.log'), 'restore log\n');
+      rmSync(join(d, 'pipes-data.img'));
+      writeFileSync(join(d, 'hints.txt'), 'hints\n');
     });
     const db = await importedPair(dir);
     const r = await diff(db, 1, 2);
     expect(r.code).toBe(1);
     expect(outline(r.doc)).toEqual([
-      'images added restore.log',
-      'images removed dump.log',
+      'images added hints.txt',
+      'images removed pipes-data.img',
       'images changed tcp-stream-1f42.img content null→1',
     ]);
     expect(r.doc.images!.added[0]).toEqual({
-      kind: 'images', status: 'added', key: { name: 'restore.log' },
-      values: { kind: null, role: 'other', size: 12, entries: null, content: 1 },
+      kind: 'images', status: 'added', key: { name: 'hints.txt' },
+      values: { kind: null, role: 'other', size: 6, entries: null, content: 1 },
     });
-    expect(r.doc.images!.removed[0]!.values).toEqual({ kind: null, role: 'other', size: 14, entries: null, content: 1 });
+    const gone = statSync(join(fixtureDir(), 'pipes-data.img')).size;
+    expect(r.doc.images!.removed[0]!.values).toEqual({ kind: 'PIPES_DATA', role: 'stored', size: gone, entries: 1, content: 1 });
     expect(r.text).toBe(imagesOnly('1 added, 1 removed, 1 changed',
-      '- image dump.log (role other, size 14)',
-      '+ image restore.log (role other, size 12)',
+      '+ image hints.txt (role other, size 6)',
+      `- image pipes-data.img (kind PIPES_DATA, role stored, size ${gone}, entries 1)`,
       '~ image tcp-stream-1f42.img: 1 chunk differs'));
+  });
+
+  it("leaves out CRIU's logs and statistics of the dump run, which differ between any two dumps", async () => {
+    const stats = structuredClone(FIXTURE_IMAGES['stats-dump']!);
+    (stats.entries[0]!.dump as { frozen_time: number }).frozen_time = 21;
+    const dir = await changedCopy(async (d) => {
+      await writeImages(d, { 'stats-dump': stats });
+      appendFileSync(join(d, 'dump.log'), 'another run\n');
+      writeFileSync(join(d, 'restore.log'), 'restore log\n');
+    });
+    const db = await importedPair(dir);
+    const r = await diff(db, 1, 2);
+    expect(r.code).toBe(0);
+    expect(r.doc.summary.images).toEqual({ added: 0, removed: 0, changed: 0 });
   });
 
   it('compares against a checkpoint in another store file with --db-b, by chunk hash', async () => {

@@ -406,6 +406,10 @@ ON CONFLICT (kind, key) DO UPDATE SET mask = mask | excluded.mask;
 -- timers, socket options), so a dump whose registers differ differs here. A change the
 -- tables show (a new fd position) shows again as the image holding it; two imports of
 -- one dump hold the same bytes and diff identical.
+-- CRIU's record of the dump run itself, its logs (role other, *.log) and its statistics
+-- (STATS: stats-dump, stats-restore), differ between any two dumps (timings, log lines)
+-- and say nothing of the processes, so they are not compared: two dumps of an idle
+-- workload diff identical.
 -- Chunks are compared position by position (seq), by hash: differ counts the positions
 -- whose chunks differ or that one side lacks. CROSS JOINs keep the chunk lists of each
 -- pair outermost, read in seq order from their primary keys; pair is materialized
@@ -418,7 +422,7 @@ WITH pair AS MATERIALIZED (
          (SELECT count(*) FROM b.criu_image_chunks WHERE image_id = ib.id) AS b_chunks
   FROM a.criu_images ia
   LEFT JOIN b.criu_images ib ON ib.checkpoint_id = :b AND ib.name = ia.name
-  WHERE ia.checkpoint_id = :a
+  WHERE ia.checkpoint_id = :a AND ia.kind IS NOT 'STATS' AND NOT (ia.role = 'other' AND ia.name LIKE '%.log')
 ),
 compared AS (
   SELECT p.a_id, count(*) AS common, sum(ha.hash = hb.hash) AS same
@@ -449,7 +453,7 @@ WHERE b_id IS NULL OR mask <> 0;
 INSERT INTO diff_images (name, status, mask, a_id, b_id, differ)
 SELECT ib.name, 'added', 0, NULL, ib.id, (SELECT count(*) FROM b.criu_image_chunks WHERE image_id = ib.id)
 FROM b.criu_images ib
-WHERE ib.checkpoint_id = :b
+WHERE ib.checkpoint_id = :b AND ib.kind IS NOT 'STATS' AND NOT (ib.role = 'other' AND ib.name LIKE '%.log')
   AND NOT EXISTS (SELECT 1 FROM a.criu_images ia WHERE ia.checkpoint_id = :a AND ia.name = ib.name);
 
 -- name: drop_ignored

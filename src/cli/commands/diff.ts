@@ -34,7 +34,9 @@ the task that owns it.
 Checkpoints imported from CRIU keep the files of their image directory: images
 compares them by name, and their bytes by the SHA-256 of each 4 KiB chunk (page), so
 memory pages, registers (core-N.img) and every other kept file count; content is the
-number of chunks that differ. Checkpoints captured from /proc have none.
+number of chunks that differ. CRIU's logs (*.log) and statistics (stats-dump) of the
+dump run are left out: they differ between any two dumps. Checkpoints captured from
+/proc keep no such files, and their diff text leaves the images line out.
 
 Fields (for --ignore):
 ${DIFF_KINDS.map((k) => `  ${k.padEnd(8)} ${wrap(FIELDS[k].join(' '), 68).join(`\n${' '.repeat(11)}`)}`).join('\n')}

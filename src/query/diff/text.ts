@@ -16,6 +16,7 @@ export function* diffText(diff: CheckpointDiff): Generator<string> {
   if (diff.ignored.length) yield `ignoring ${diff.ignored.join(', ')}\n`;
   for (const kind of diff.kinds) {
     const c = diff.summary[kind]!;
+    if (kind === 'images' && !keepsImages(diff)) continue;
     yield `${kind.padEnd(8)} ${c.added} added, ${c.removed} removed, ${c.changed} changed\n`;
   }
   if (diff.identical) {
@@ -44,6 +45,15 @@ export function* diffText(diff: CheckpointDiff): Generator<string> {
     else yield `  ${entryLine(e)}\n`;
   }
   yield* counted();
+}
+
+/**
+ * Whether either side can hold CRIU image files: a CRIU import, or a change in images.
+ * Between two live captures the images line would always read 0, 0, 0.
+ */
+function keepsImages(diff: CheckpointDiff): boolean {
+  const c = diff.summary.images!;
+  return diff.a.source === 'criu' || diff.b.source === 'criu' || c.added + c.removed + c.changed > 0;
 }
 
 function describe(ref: CheckpointRef, otherStore: string | null): string {
