@@ -1,5 +1,5 @@
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ImageReader, importImage, openStore, type ImageRecord } from '../src/index.js';
@@ -363,5 +363,27 @@ describe('import refuses bad images with one line, and writes nothing', () => {
     const badFormat = await cli(db, ['export', '1', '--format', 'xml']);
     expect(badFormat.stderr).toBe('ckptdb: --format xml: expected one of image, image-ndjson, tree, criu\n');
     expect([missing.code, noId.code, badFormat.code]).toEqual([2, 2, 2]);
+  });
+
+  it('into a store it would create: no store file is left behind, while a good import keeps it', async () => {
+    const { db, id, dir } = setup();
+    const good = join(dir, 'good.json');
+    await cli(db, ['export', String(id), '--out', good]);
+    // found only once every record was written
+    const late = BAD.find((c) => c.name === 'a refcount larger than the references')!;
+    const text = readFileSync(good, 'utf8');
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, late.mutate(text.split('\n')).join('\n'));
+    const fresh = join(tempDir(), 'fresh.sqlite');
+    const r = await cli(fresh, ['import', bad]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`ckptdb: ${late.error(bad, records(text))}\n`);
+    expect(readdirSync(dirname(fresh))).toEqual([]);
+    const ok = await cli(fresh, ['import', good]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect((await cli(fresh, ['import', bad])).code).toBe(2);
+    const store = openStore(fresh, { create: false });
+    expect(store.listCheckpoints()).toHaveLength(1);
+    store.close();
   });
 });

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import { existsSync, rmSync } from 'node:fs';
 import { CkptdbError } from '../errors.js';
 import { defaultStorePath } from '../paths.js';
 import { openStore, type Store } from '../store/store.js';
@@ -17,14 +18,23 @@ export function storePath(cmd: Command): string {
 
 /**
  * Runs fn with the store open, and closes it on every way out. Only commands that
- * add checkpoints create a store; the others refuse a path with no store at it.
+ * add checkpoints create a store; the others refuse a path with no store at it. A
+ * store this call created is removed again when fn fails before any checkpoint
+ * landed in it, so a refused import leaves no empty store behind.
  */
 export async function withStore<T>(cmd: Command, mode: 'existing' | 'create', fn: (store: Store) => T | Promise<T>): Promise<T> {
-  const store = openStore(storePath(cmd), { create: mode === 'create' });
+  const path = storePath(cmd);
+  const created = mode === 'create' && !existsSync(path);
+  const store = openStore(path, { create: mode === 'create' });
+  let failed = true;
   try {
-    return await fn(store);
+    const result = await fn(store);
+    failed = false;
+    return result;
   } finally {
+    const empty = failed && created && store.db.open && store.db.prepare('SELECT NOT EXISTS (SELECT 1 FROM checkpoints)').pluck().get() === 1;
     store.close();
+    if (empty) for (const file of [path, `${path}-wal`, `${path}-shm`]) rmSync(file, { force: true });
   }
 }
 
