@@ -4,6 +4,7 @@
  * failed, or was interrupted.
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../src/index.js';
 import { CLI, runCli } from './helpers/cli.js';
@@ -54,6 +55,8 @@ describe('capture --freeze', () => {
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir]);
     try {
       const db = `${dir}/store.sqlite`;
+      // a store that exists: one the capture created would be removed on its failure
+      openStore(db).close();
       const { info } = await startFixture<{ parent: number; children: number[] }>('big-tree.py', [tempDir(), '10', '1', '30000']);
       const r = await runCli(['capture', String(info.parent), '--tree', '--freeze'], { db });
       expect(r.code).toBe(2);
@@ -71,6 +74,8 @@ describe('capture --freeze', () => {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`resumes them when ckptdb gets ${signal} while they are stopped, and writes nothing`, async () => {
       const db = tempStorePath();
+      // SIGTERM meets a store that exists, SIGINT one the capture creates (and removes)
+      if (signal === 'SIGTERM') openStore(db).close();
       const { info } = await startFixture<{ parent: number; children: number[] }>('big-tree.py', [tempDir(), '8000', '7']);
       const pids = [info.parent, ...info.children];
       const cli = spawn(process.execPath, [CLI, 'capture', String(info.parent), '--tree', '--freeze'], {
@@ -89,6 +94,10 @@ describe('capture --freeze', () => {
       }
       expect(stderr).toContain(`capture interrupted by ${signal}: nothing was written`);
       expectRunning(pids);
+      if (signal === 'SIGINT') {
+        expect(existsSync(db)).toBe(false);
+        return;
+      }
       const store = openStore(db, { create: false });
       expect(store.listCheckpoints()).toEqual([]);
       store.close();
