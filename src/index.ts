@@ -4,8 +4,8 @@ export { openStore, Store, type CheckpointSummary, type CheckpointRow, type Chec
 export type { OpenOptions } from './store/open.js';
 export type { VerifyFinding, VerifyCheck } from './store/verify.js';
 export type * from './store/schema.js';
-export { CheckpointWriter } from './capture/writer.js';
-export type * from './capture/types.js';
+export { CheckpointWriter } from './store/writer/writer.js';
+export type * from './store/writer/types.js';
 export {
   importCriu, exportCriu, detectCriuSource, listCriuImages, verifyCriuStorage,
   type CriuImportOptions, type CriuImportResult, type CriuExportResult, type CriuSourceKind, type CriuImage, type CriuStorageFinding,
@@ -44,6 +44,6 @@ export { checkImportOptions, type ImportOptions, type ImportOption, type ImportS
 export type { RecordImportOptions } from './formats/image/importer.js';
 export {
   socketFamilyName, socketTypeName, socketStateName, socketStateNumber, ipProtocolName, ipAddressText, unixAddressText,
-} from './capture/socketNames.js';
-export { fifoKey } from './capture/fifoKey.js';
+} from './store/socketNames.js';
+export { fifoKey } from './store/fifoKey.js';
 export type { UnixSource } from './capture/proc/sockets.js';

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { openStore, type CkptdbError, type Store } from '../src/index.js';
-import { KeyFilter, hashKey } from '../src/capture/writer/keyFilter.js';
+import { KeyFilter, hashKey } from '../src/store/writer/keyFilter.js';
 import { tempStorePath } from './helpers/tmp.js';
 
 function objectRows(store: Store, checkpointId: number): Map<string, { id: number; refcount: number; inferred: number }> {

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { CkptdbError } from '../errors.js';
-import { CheckpointWriter } from '../capture/writer.js';
-import type { CheckpointMeta, WriterOptions } from '../capture/types.js';
+import { CheckpointWriter } from './writer/writer.js';
+import type { CheckpointMeta, WriterOptions } from './writer/types.js';
 import { checkpointDetails, type CheckpointDetails, type CheckpointRow } from './describe.js';
 import { namedStatements, statement } from './sqlFile.js';
 import { asStoreError, openDatabase, type OpenOptions } from './open.js';

@@ -1,5 +1,5 @@
 import { CkptdbError } from '../errors.js';
-import type { Address } from '../capture/types.js';
+import type { Address } from './writer/types.js';
 
 /**
  * JSON for TEXT columns. Bigints become numbers where exact and decimal strings

@@ -3,9 +3,9 @@
  * by another thread: fdReaders.ts), placed on its open file (kcmp), and written at
  * once with its file when the file is new.
  */
-import type { CheckpointWriter } from '../writer.js';
-import { fifoKey } from '../fifoKey.js';
-import type { FileInput } from '../types.js';
+import type { CheckpointWriter } from '../../store/writer/writer.js';
+import { fifoKey } from '../../store/fifoKey.js';
+import type { FileInput } from '../../store/writer/types.js';
 import { O_CLOEXEC, parseExtra } from './fdinfo.js';
 import type { FdReader } from './fdReaders.js';
 import type { FdRecord, FdTableRef } from './fds.js';

@@ -2,7 +2,7 @@
  * An fd record as it crosses from the thread that read it: a flat array of primitives,
  * which the structured clone between threads copies far faster than nested objects.
  */
-import type { FileType } from '../types.js';
+import type { FileType } from '../../store/writer/types.js';
 import type { FdRecord, FdTableRef } from './fds.js';
 import type { FileKind } from './fileKind.js';
 

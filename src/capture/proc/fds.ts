@@ -3,7 +3,7 @@
  * then per fd its link, fdinfo and (once per inode) the inode's mode and device.
  */
 import { statSync } from 'node:fs';
-import type { FileType } from '../types.js';
+import type { FileType } from '../../store/writer/types.js';
 import { O_CLOEXEC, parseFdInfo, type FdInfo } from './fdinfo.js';
 import { classifyLink, typeFromMode, type FileKind } from './fileKind.js';
 import { deviceText } from './numbers.js';

@@ -4,7 +4,7 @@
  * `socket:[INO]`, `anon_inode:[eventfd]` and the like.
  */
 import { constants as fsc } from 'node:fs';
-import type { FileType } from '../types.js';
+import type { FileType } from '../../store/writer/types.js';
 
 export interface FileKind {
   type: FileType;

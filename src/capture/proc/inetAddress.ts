@@ -3,7 +3,7 @@
  * in host byte order as 8 hex digits, then ':' and the port in hex.
  */
 import { endianness } from 'node:os';
-import { ipAddressText } from '../socketNames.js';
+import { ipAddressText } from '../../store/socketNames.js';
 
 const LITTLE = endianness() === 'LE';
 

@@ -1,5 +1,5 @@
 /** /proc/PID/limits: the resource limits of a process (shared by its threads). */
-import type { RlimitInput } from '../types.js';
+import type { RlimitInput } from '../../store/writer/types.js';
 import { decimal64 } from './numbers.js';
 
 const RESOURCES: Record<string, string> = {

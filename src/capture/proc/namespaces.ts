@@ -1,5 +1,5 @@
 /** /proc/TID/ns/*: the namespaces a task is in, each named by its kernel identity ('net:[4026531840]'). */
-import type { NamespaceType } from '../types.js';
+import type { NamespaceType } from '../../store/writer/types.js';
 import { ProcReadError, readLink } from './procfs.js';
 
 export const NAMESPACE_TYPES: readonly NamespaceType[] = [

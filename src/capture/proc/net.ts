@@ -4,10 +4,10 @@
  * Unix sockets are read here only when sock_diag cannot be asked (unixDiag.ts):
  * /proc/net/unix does not show peers.
  */
-import type { SocketInput } from '../types.js';
+import type { SocketInput } from '../../store/writer/types.js';
 import {
   ipProtocolName, netlinkProtocolName, packetProtocolText, socketStateName, socketTypeName, TCP_CLOSE, TCP_ESTABLISHED, TCP_LISTEN,
-} from '../socketNames.js';
+} from '../../store/socketNames.js';
 import { endpoint } from './inetAddress.js';
 import { ProcReadError, readText } from './procfs.js';
 

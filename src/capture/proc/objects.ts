@@ -1,6 +1,6 @@
 /** Shared objects are added once: a local cache of ids by kind and key spares the writer repeated inserts. */
-import type { CheckpointWriter } from '../writer.js';
-import type { SharedObjectInput } from '../types.js';
+import type { CheckpointWriter } from '../../store/writer/writer.js';
+import type { SharedObjectInput } from '../../store/writer/types.js';
 import type { TaskObject } from './tasks.js';
 import type { CaptureWarnings } from './warnings.js';
 

@@ -1,5 +1,5 @@
 /** What a capture of live processes takes, and what it reports. */
-import type { WriterCounts } from '../types.js';
+import type { WriterCounts } from '../../store/writer/types.js';
 import { CkptdbError } from '../../errors.js';
 import type { ProcessSelection } from './processes.js';
 import type { CaptureWarnings } from './warnings.js';

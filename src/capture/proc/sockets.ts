@@ -6,10 +6,10 @@
  * the namespace is not permitted, the kernel has no unix_diag), the unix sockets of
  * that namespace come from /proc/net/unix, peers unknown, and the capture says so.
  */
-import { socketStateName, socketTypeName, unixAddressText } from '../socketNames.js';
+import { socketStateName, socketTypeName, unixAddressText } from '../../store/socketNames.js';
 import { NetlinkError } from '../netlink.js';
 import { dumpUnixSockets, type UnixSocketDiag } from '../unixDiag.js';
-import type { CheckpointWriter } from '../writer.js';
+import type { CheckpointWriter } from '../../store/writer/writer.js';
 import type { SocketRef } from './fdPhase.js';
 import { readSocketTables, readUnixTable, type SocketDetails } from './net.js';
 import { attempt, ProcReadError, readLink, taskExists } from './procfs.js';

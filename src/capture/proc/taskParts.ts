@@ -3,7 +3,7 @@
  * (per process), working and root directory (per fs info). Each part that cannot be read
  * is left null, with the reason when access was denied.
  */
-import type { RlimitInput } from '../types.js';
+import type { RlimitInput } from '../../store/writer/types.js';
 import { parseLimits } from './limits.js';
 import { ProcReadError, readLink, readRecord, readText } from './procfs.js';
 

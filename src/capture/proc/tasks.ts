@@ -2,7 +2,7 @@
  * The tasks of a capture and the objects they share: address space, fd table, fs info
  * and signal handlers, decided by kcmp(KCMP_VM / FILES / FS / SIGHAND).
  */
-import type { TaskObjectKind } from '../types.js';
+import type { TaskObjectKind } from '../../store/writer/types.js';
 import { KCMP_FILES, KCMP_FS, KCMP_SIGHAND, KCMP_VM, KcmpError, type Kcmp, type KcmpType } from '../kcmp.js';
 import { numericEntries, ProcReadError, taskExists } from './procfs.js';
 import { findSharing, type SharingRules } from './sharing.js';

@@ -2,8 +2,8 @@
  * Writes the tasks with what they refer to: their shared objects, namespaces, limits,
  * command line and environment, and once per address space its memory map.
  */
-import type { CheckpointWriter } from '../writer.js';
-import type { NamespaceType } from '../types.js';
+import type { CheckpointWriter } from '../../store/writer/writer.js';
+import type { NamespaceType } from '../../store/writer/types.js';
 import { parseMaps, type MapEntry } from './maps.js';
 import { readNamespaces } from './namespaces.js';
 import type { ObjectIds } from './objects.js';

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import type { SharedObjectKind } from '../../capture/types.js';
+import type { SharedObjectKind } from '../../store/writer/types.js';
 import type { Params } from '../../query/params.js';
 import { addFormatOptions, formatOf, parseId } from '../context.js';
 import { renderRows } from '../render.js';

@@ -11,7 +11,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, renameSync, 
 import { basename, dirname, join, resolve } from 'node:path';
 import { CkptdbError } from '../../errors.js';
 import type { Store } from '../../store/store.js';
-import { checkpointImages, imageBytes, imageChunks } from './chunkStore.js';
+import { checkpointImages, imageBytes, imageChunks } from '../../store/chunks.js';
 import { LEGACY_FILE_IMAGES, imageNumber } from './images.js';
 import { taskObjectKey } from './keys.js';
 import { ExportContext, type OriginalImage } from './model/exportContext.js';

@@ -1,5 +1,5 @@
 import { CkptdbError } from '../../errors.js';
-import type { ExportFormat, ImportFormat } from '../registry.js';
+import type { ExportFormat, ImportFormat } from '../types.js';
 import { detectCriuSource } from './source.js';
 
 /** CRIU's image directories and container checkpoint archives, through the format registry. */

@@ -12,7 +12,7 @@ import type Database from 'better-sqlite3';
 import { CkptdbError } from '../../errors.js';
 import { namedStatements, statement } from '../../store/sqlFile.js';
 import type { CriuChunkRecord, CriuImageRecord } from '../image/types.js';
-import { ChunkWriter, checkpointImages, imageBytes } from './chunkStore.js';
+import { ChunkWriter, checkpointImages, imageBytes } from '../../store/chunks.js';
 import { readEntries, readHeader } from './imageFile.js';
 import { modelledKind } from './images.js';
 

@@ -2,17 +2,17 @@
  * importCriu: a CRIU image directory or container checkpoint archive into the store,
  * as one checkpoint of source `criu`, all or nothing.
  *
- * Every file is kept, chunked and deduplicated (chunkStore.ts), so that export gives
+ * Every file is kept, chunked and deduplicated (src/store/chunks.ts), so that export gives
  * back the same images; the images ckptdb models are decoded into the tables through
  * the checkpoint writer. Files are read once, in the order the source gives them:
  * pages and other large files stream straight into chunks, and only the modelled
  * images are held in memory until all of them are there to be mapped in order.
  */
 import { dirname, resolve } from 'node:path';
-import type { WriterCounts } from '../../capture/types.js';
+import type { WriterCounts } from '../../store/writer/types.js';
 import { CkptdbError } from '../../errors.js';
 import type { Store } from '../../store/store.js';
-import { ChunkWriter, type ImageRole } from './chunkStore.js';
+import { ChunkWriter, type ImageRole } from '../../store/chunks.js';
 import { badImage, checkWellFormed, readEntries, readHeader } from './imageFile.js';
 import { imageNumber, modelledKind } from './images.js';
 import { isRawImageName, isServiceFileName } from './magic.js';

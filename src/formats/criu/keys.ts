@@ -4,7 +4,7 @@
  * id, so export finds the image entry a row came from, and a row pointed at another
  * object of the checkpoint exports with that object's id.
  */
-import type { NamespaceType, TaskObjectKind } from '../../capture/types.js';
+import type { NamespaceType, TaskObjectKind } from '../../store/writer/types.js';
 
 export const fileKey = (id: number) => `file:${id}`;
 

@@ -1,6 +1,6 @@
 import { CkptdbError } from '../../errors.js';
 import type { Store } from '../../store/store.js';
-import { checkpointImages, type StoredImage } from './chunkStore.js';
+import { checkpointImages, type StoredImage } from '../../store/chunks.js';
 
 export type CriuImage = Omit<StoredImage, 'id' | 'head_magic'>;
 

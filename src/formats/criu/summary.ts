@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { statement } from '../../store/sqlFile.js';
-import type { ImageRole } from './chunkStore.js';
+import type { ImageRole } from '../../store/chunks.js';
 
 /** What a checkpoint keeps of CRIU's files, and how much of it other checkpoints share. */
 export interface CriuStorageSummary {

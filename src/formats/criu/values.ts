@@ -2,7 +2,7 @@
  * Conversions between CRIU's numbers and the store's column values, both ways: what
  * import writes, export reads back and must turn into the same number.
  */
-import { ipAddressText } from '../../capture/socketNames.js';
+import { ipAddressText } from '../../store/socketNames.js';
 
 /** Signal masks as /proc shows them: 16 hex digits. */
 export function sigsetHex(mask: bigint): string {

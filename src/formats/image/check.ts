@@ -1,4 +1,4 @@
-import type { SharedObjectKind } from '../../capture/types.js';
+import type { SharedObjectKind } from '../../store/writer/types.js';
 import type { CriuChunkRecord, CriuImageRecord, FileRecord, ImageRecord, ObjectRecord, TaskRecord } from './types.js';
 
 /** Where a record came from, for messages: a record index, a line number, a tree path... */
@@ -15,7 +15,7 @@ const KIND_NAME: Record<SharedObjectKind, string> = {
 };
 const FILE_OBJECT_KINDS: readonly SharedObjectKind[] = ['inode', 'pipe', 'socket', 'anon'];
 const TASK_REFS = [['mm', 'mm'], ['fdtable', 'fdtable'], ['fs', 'fs'], ['sighand', 'sighand']] as const;
-/** CRIU's files are cut into chunks of this size from their start (src/formats/criu/chunkStore.ts). */
+/** CRIU's files are cut into chunks of this size from their start (src/store/chunks.ts). */
 const CHUNK_SIZE = 4096;
 
 /**

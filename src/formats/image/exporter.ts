@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { CheckpointSource, FileType, NamespaceType } from '../../capture/types.js';
+import type { CheckpointSource, FileType, NamespaceType } from '../../store/writer/types.js';
 import { CkptdbError } from '../../errors.js';
 import { namedStatements, statement } from '../../store/sqlFile.js';
 import type { Store } from '../../store/store.js';

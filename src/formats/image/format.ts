@@ -1,6 +1,6 @@
 import type { Store } from '../../store/store.js';
 import { writeToFile, writeToStream } from '../output.js';
-import type { ExportFormat, ExportSummary, ExportTarget, ImportFormat, ImportOptions } from '../registry.js';
+import type { ExportFormat, ExportSummary, ExportTarget, ImportFormat, ImportOptions } from '../types.js';
 import { restoreOrderRecords, type RecordText } from './exporter.js';
 import { imageText } from './serialize.js';
 import type { ImageForm, ImageRecord } from './types.js';

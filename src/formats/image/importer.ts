@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
-import type { CheckpointWriter } from '../../capture/writer.js';
-import type { Int64, WriterResult } from '../../capture/types.js';
+import type { CheckpointWriter } from '../../store/writer/writer.js';
+import type { Int64, WriterResult } from '../../store/writer/types.js';
 import { CkptdbError } from '../../errors.js';
 import type { Store } from '../../store/store.js';
 import { badImage } from '../badImage.js';

@@ -33,7 +33,7 @@
  * addresses are 16-digit lower-case hex strings. Every field is always present; a
  * value the store does not have is null.
  */
-import type { CheckpointSource, FileType, NamespaceType, SharedObjectKind } from '../../capture/types.js';
+import type { CheckpointSource, FileType, NamespaceType, SharedObjectKind } from '../../store/writer/types.js';
 
 export const IMAGE_FORMAT = 'ckptdb-image';
 export const IMAGE_VERSION = 1;

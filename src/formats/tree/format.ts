@@ -4,7 +4,7 @@ import { CkptdbError } from '../../errors.js';
 import type { Store } from '../../store/store.js';
 import { labelOf } from '../image/format.js';
 import type { ImportResult, RecordImportOptions } from '../image/importer.js';
-import type { ExportFormat, ImportFormat } from '../registry.js';
+import type { ExportFormat, ImportFormat } from '../types.js';
 import { DONE } from './layout.js';
 import { exportTree } from './writer.js';
 import { isDirectory } from '../detect.js';

@@ -33,7 +33,7 @@
  * left out with `only` is absent. 64-bit values are exact JSON numbers (never rounded,
  * never quoted); memory addresses are 16-digit hex text, as in the store.
  */
-import type { Int64 } from '../../capture/types.js';
+import type { Int64 } from '../../store/writer/types.js';
 
 export const DIFF_KINDS = ['tasks', 'fds', 'maps', 'objects', 'images'] as const;
 /**

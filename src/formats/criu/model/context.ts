@@ -4,8 +4,8 @@
  */
 import type { DescMessage, MessageShape } from '@bufbuild/protobuf';
 import type Database from 'better-sqlite3';
-import type { CheckpointWriter } from '../../../capture/writer.js';
-import type { ObjectId } from '../../../capture/types.js';
+import type { CheckpointWriter } from '../../../store/writer/writer.js';
+import type { ObjectId } from '../../../store/writer/types.js';
 import { statement } from '../../../store/sqlFile.js';
 import { badImage, decodeMessage, type Entry, type ImageHeader } from '../imageFile.js';
 import { mnt_entrySchema } from '../gen/mnt_pb.js';

@@ -4,7 +4,7 @@
  * CLONE_FILES processes using it; before, N was a pid and the table that pid's.
  */
 import { create } from '@bufbuild/protobuf';
-import type { ObjectId } from '../../../capture/types.js';
+import type { ObjectId } from '../../../store/writer/types.js';
 import { CkptdbError } from '../../../errors.js';
 import { badImage, encodeImage, encodeMessage } from '../imageFile.js';
 import { kindNamed } from '../magic.js';

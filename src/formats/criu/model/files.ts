@@ -7,12 +7,12 @@
  * (capture/fifoKey.ts).
  */
 import { clearField, create, isFieldSet, type DescMessage } from '@bufbuild/protobuf';
-import { fifoKey } from '../../../capture/fifoKey.js';
+import { fifoKey } from '../../../store/fifoKey.js';
 import {
   ipProtocolName, netlinkProtocolName, packetProtocolText, socketFamilyName, socketStateName, socketStateNumber, socketTypeName,
   TCP_CLOSE, TCP_ESTABLISHED, unixAddressText,
-} from '../../../capture/socketNames.js';
-import type { FileInput, FileType, SharedObjectInput, SocketInput } from '../../../capture/types.js';
+} from '../../../store/socketNames.js';
+import type { FileInput, FileType, SharedObjectInput, SocketInput } from '../../../store/writer/types.js';
 import { CkptdbError } from '../../../errors.js';
 import { badImage } from '../imageFile.js';
 import { LEGACY_FILE_IMAGES } from '../images.js';

@@ -6,7 +6,7 @@
  */
 import type Database from 'better-sqlite3';
 import { statement } from '../../../store/sqlFile.js';
-import { CHUNK_SIZE } from '../chunkStore.js';
+import { CHUNK_SIZE } from '../../../store/chunks.js';
 import { pagemap_entrySchema, pagemap_headSchema, type pagemap_entry } from '../gen/payload_pb.js';
 import type { ImportContext } from './context.js';
 

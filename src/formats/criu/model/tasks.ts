@@ -7,7 +7,7 @@
  */
 import { clearField, create, isFieldSet } from '@bufbuild/protobuf';
 import { CkptdbError } from '../../../errors.js';
-import type { NamespaceType, ObjectId, RlimitInput, TaskInput, TaskObjectKind } from '../../../capture/types.js';
+import type { NamespaceType, ObjectId, RlimitInput, TaskInput, TaskObjectKind } from '../../../store/writer/types.js';
 import { badImage } from '../imageFile.js';
 import { imageNumber } from '../images.js';
 import { idOfKey, namespaceKey, taskObjectId, taskObjectKey } from '../keys.js';

@@ -6,7 +6,7 @@
  */
 import { hash } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import { statement } from '../../store/sqlFile.js';
+import { statement } from './sqlFile.js';
 
 export const CHUNK_SIZE = 4096;
 

@@ -1,12 +1,12 @@
 import { hostname } from 'node:os';
 import type Database from 'better-sqlite3';
-import { CkptdbError } from '../errors.js';
-import { statement } from '../store/sqlFile.js';
-import { addressText, flag, toJson } from '../store/values.js';
-import { hashKey, KeyFilter } from './writer/keyFilter.js';
-import { kindCode, kindMask, kindName, maskNames, OBJECT_KINDS } from './writer/kinds.js';
-import { PendingObjects, type PendingRow } from './writer/pendingObjects.js';
-import { RecentKinds } from './writer/recentKinds.js';
+import { CkptdbError } from '../../errors.js';
+import { statement } from '../sqlFile.js';
+import { addressText, flag, toJson } from '../values.js';
+import { hashKey, KeyFilter } from './keyFilter.js';
+import { kindCode, kindMask, kindName, maskNames, OBJECT_KINDS } from './kinds.js';
+import { PendingObjects, type PendingRow } from './pendingObjects.js';
+import { RecentKinds } from './recentKinds.js';
 import type {
   CheckpointMeta,
   FdInput,

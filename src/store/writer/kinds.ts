@@ -2,7 +2,7 @@
  * Shared object kinds as small numbers, so the writer can keep them in typed arrays,
  * and sets of kinds as bit masks, so checking a reference's kind is one AND.
  */
-import type { SharedObjectKind } from '../types.js';
+import type { SharedObjectKind } from './types.js';
 
 export const OBJECT_KINDS: readonly SharedObjectKind[] = ['file', 'inode', 'pipe', 'socket', 'anon', 'mm', 'fdtable', 'fs', 'sighand', 'ns'];
 
