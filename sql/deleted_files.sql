@@ -10,4 +10,4 @@ FROM open_fds
 WHERE checkpoint_id = :checkpoint AND deleted = 1
   AND pid BETWEEN coalesce(:pid, 0) AND coalesce(:pid, 4294967295)
 ORDER BY pid, fd
-LIMIT :limit;
+LIMIT coalesce(nullif(:limit, -1), 9223372036854775807);

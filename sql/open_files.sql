@@ -13,4 +13,4 @@ FROM open_fds
 WHERE checkpoint_id = :checkpoint
   AND pid BETWEEN coalesce(:pid, 0) AND coalesce(:pid, 4294967295)
 ORDER BY pid, fdtable_id, fd
-LIMIT :limit;
+LIMIT coalesce(nullif(:limit, -1), 9223372036854775807);

@@ -16,33 +16,35 @@ WITH chosen AS (
   WHERE o.checkpoint_id = :checkpoint AND o.kind = 'pipe'
     AND (:pid IS NULL OR o.id IN (SELECT object_id FROM open_fds WHERE checkpoint_id = :checkpoint AND pid = :pid))
   ORDER BY o.id
-  LIMIT :limit
+  LIMIT coalesce(nullif(:limit, -1), 9223372036854775807)
 ),
 -- CROSS JOIN keeps this order: from the few chosen pipes to their fds, never the reverse
 ends AS (
   SELECT c.id AS pipe_id, h.pid, h.tid, h.fd,
-         f.flags & 3 IN (0, 2) AS reads,
-         f.flags & 3 IN (1, 2) AS writes
+         (f.flags & 3) IN (0, 2) AS reads,
+         (f.flags & 3) IN (1, 2) AS writes
   FROM chosen c
-  CROSS JOIN files f ON f.object_id = c.id
-  CROSS JOIN fd_holders h ON h.file_id = f.id
+  CROSS JOIN files f
+  CROSS JOIN fd_holders h
+  WHERE f.checkpoint_id = :checkpoint AND f.object_id = c.id
+    AND h.checkpoint_id = :checkpoint AND h.file_id = f.id
 ),
 by_process AS (
   SELECT pipe_id, pid, tid,
-         group_concat(CASE WHEN reads THEN fd END, ',' ORDER BY fd) AS read_fds,
-         group_concat(CASE WHEN writes THEN fd END, ',' ORDER BY fd) AS write_fds
+         string_agg(CAST(CASE WHEN reads THEN fd END AS TEXT), ',' ORDER BY fd) AS read_fds,
+         string_agg(CAST(CASE WHEN writes THEN fd END AS TEXT), ',' ORDER BY fd) AS write_fds
   FROM ends GROUP BY pipe_id, pid, tid
 ),
 by_pipe AS (
   SELECT pipe_id,
-         group_concat(CASE WHEN read_fds IS NOT NULL THEN pid || CASE WHEN tid <> pid THEN '/' || tid ELSE '' END || ':' || read_fds END, ' ' ORDER BY pid, tid) AS read_end,
-         group_concat(CASE WHEN write_fds IS NOT NULL THEN pid || CASE WHEN tid <> pid THEN '/' || tid ELSE '' END || ':' || write_fds END, ' ' ORDER BY pid, tid) AS write_end
+         string_agg(CASE WHEN read_fds IS NOT NULL THEN pid || CASE WHEN tid <> pid THEN '/' || tid ELSE '' END || ':' || read_fds END, ' ' ORDER BY pid, tid) AS read_end,
+         string_agg(CASE WHEN write_fds IS NOT NULL THEN pid || CASE WHEN tid <> pid THEN '/' || tid ELSE '' END || ':' || write_fds END, ' ' ORDER BY pid, tid) AS write_end
   FROM by_process GROUP BY pipe_id
 )
 SELECT c.id AS pipe_id,
-       coalesce((SELECT min(f.path) FROM files f WHERE f.object_id = c.id AND f.type = 'fifo'), o.key) AS pipe,
+       coalesce((SELECT min(f.path) FROM files f WHERE f.checkpoint_id = :checkpoint AND f.object_id = c.id AND f.type = 'fifo'), o.key) AS pipe,
        b.read_end, b.write_end
 FROM chosen c
-JOIN shared_objects o ON o.id = c.id
+JOIN shared_objects o ON o.checkpoint_id = :checkpoint AND o.id = c.id
 LEFT JOIN by_pipe b ON b.pipe_id = c.id
 ORDER BY c.id;

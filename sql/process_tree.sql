@@ -5,24 +5,26 @@
 -- param: limit = -1  at most this many processes; -1 for all
 --
 -- A root is a process whose parent is not in the checkpoint (or the given pid).
--- depth is 0 for a root; sort_key orders the rows depth first, children by pid.
+-- depth is 0 for a root; sort_key orders the rows depth first, children by pid: the
+-- pids on the way down, each as 11 digits (10^10 + pid), so that text order is tree order.
 -- Depth stops at 4096, so a pid loop in a damaged store cannot run away.
 WITH RECURSIVE tree (pid, depth, sort_key) AS (
-  SELECT p.pid, 0, printf('%010d', p.pid)
+  SELECT p.pid, 0, CAST(10000000000 + p.pid AS TEXT)
   FROM processes p
   WHERE p.checkpoint_id = :checkpoint
     AND CASE WHEN :pid IS NULL
              THEN NOT EXISTS (SELECT 1 FROM tasks q WHERE q.checkpoint_id = p.checkpoint_id AND q.pid = p.ppid AND q.pid = q.tgid)
              ELSE p.pid = :pid END
   UNION ALL
-  SELECT c.pid, t.depth + 1, t.sort_key || '/' || printf('%010d', c.pid)
+  SELECT c.pid, t.depth + 1, t.sort_key || CAST(10000000000 + c.pid AS TEXT)
   -- CROSS JOIN keeps the order: each parent's children by index, never a scan per parent
   FROM tree t
-  CROSS JOIN tasks c ON c.checkpoint_id = :checkpoint AND c.ppid = t.pid AND c.pid = c.tgid
-  WHERE t.depth < 4096
+  CROSS JOIN tasks c
+  WHERE c.checkpoint_id = :checkpoint AND c.ppid = t.pid AND c.pid = c.tgid AND t.depth < 4096
 )
 SELECT p.pid, p.ppid, t.depth, p.comm, p.threads, p.state, p.uid, p.command, p.cmdline
 FROM tree t
-CROSS JOIN processes p ON p.checkpoint_id = :checkpoint AND p.pid = t.pid
+CROSS JOIN processes p
+WHERE p.checkpoint_id = :checkpoint AND p.pid = t.pid
 ORDER BY t.sort_key
-LIMIT :limit;
+LIMIT coalesce(nullif(:limit, -1), 9223372036854775807);

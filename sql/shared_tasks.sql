@@ -22,21 +22,24 @@ WITH chosen AS (
                          WHEN 'fs' THEN t.fs_id WHEN 'sighand' THEN t.sighand_id END
       FROM tasks t WHERE t.checkpoint_id = :checkpoint AND t.tgid = :pid))
   ORDER BY o.refcount DESC, o.id
-  LIMIT :limit
+  LIMIT coalesce(nullif(:limit, -1), 9223372036854775807)
 ),
 users AS (
   SELECT c.id, t.tgid, t.pid
   FROM chosen c
-  CROSS JOIN tasks t ON t.mm_id = c.id OR t.fdtable_id = c.id OR t.fs_id = c.id OR t.sighand_id = c.id
+  CROSS JOIN tasks t
+  WHERE t.checkpoint_id = :checkpoint
+    AND (t.mm_id = c.id OR t.fdtable_id = c.id OR t.fs_id = c.id OR t.sighand_id = c.id)
 ),
 by_process AS (
-  SELECT id, tgid, group_concat(pid, ',' ORDER BY pid) AS tids FROM users GROUP BY id, tgid
+  SELECT id, tgid, string_agg(CAST(pid AS TEXT), ',' ORDER BY pid) AS tids FROM users GROUP BY id, tgid
 ),
 by_object AS (
-  SELECT id, count(*) AS processes, group_concat(tgid || '/' || tids, ' ' ORDER BY tgid) AS holders
+  SELECT id, count(*) AS processes, string_agg(tgid || '/' || tids, ' ' ORDER BY tgid) AS holders
   FROM by_process GROUP BY id
 )
 SELECT c.kind, c.key, c.refcount AS tasks, b.processes, b.holders, c.inferred, c.id AS object_id
 FROM chosen c
-CROSS JOIN by_object b ON b.id = c.id
+CROSS JOIN by_object b
+WHERE b.id = c.id
 ORDER BY c.refcount DESC, c.id;

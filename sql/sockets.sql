@@ -18,7 +18,7 @@ WITH listening AS (
     AND (:state IS NULL OR :state = 'LISTEN')
     AND (:pid IS NULL OR s.object_id IN (SELECT object_id FROM open_fds WHERE checkpoint_id = :checkpoint AND pid = :pid))
   ORDER BY s.object_id
-  LIMIT :limit
+  LIMIT coalesce(nullif(:limit, -1), 9223372036854775807)
 ),
 connected AS (
   SELECT s.* FROM sockets s
@@ -26,8 +26,8 @@ connected AS (
     AND (s.state = 'ESTABLISHED' OR s.peer_ino <> 0 OR s.remote_port <> 0)
     AND (:state IS NULL OR s.state = :state)
     AND (:pid IS NULL OR s.object_id IN (SELECT object_id FROM open_fds WHERE checkpoint_id = :checkpoint AND pid = :pid))
-  ORDER BY s.state, s.object_id
-  LIMIT :limit
+  ORDER BY s.state NULLS FIRST, s.object_id
+  LIMIT coalesce(nullif(:limit, -1), 9223372036854775807)
 ),
 -- each part is read in index order and stops at the limit
 chosen AS (
@@ -35,28 +35,30 @@ chosen AS (
     SELECT 'listening' AS role, * FROM listening
     UNION ALL
     SELECT 'connected', * FROM connected
-  )
-  ORDER BY role = 'connected', state, object_id
-  LIMIT :limit
+  ) AS parts
+  ORDER BY role = 'connected', state NULLS FIRST, object_id
+  LIMIT coalesce(nullif(:limit, -1), 9223372036854775807)
 ),
 -- CROSS JOIN keeps this order: from the few chosen sockets to their fds, never the reverse
 holder AS (
   SELECT c.object_id, h.pid, h.tid, h.fd
   FROM chosen c
-  CROSS JOIN files f ON f.object_id = c.object_id
-  CROSS JOIN fd_holders h ON h.file_id = f.id
+  CROSS JOIN files f
+  CROSS JOIN fd_holders h
+  WHERE f.checkpoint_id = :checkpoint AND f.object_id = c.object_id
+    AND h.checkpoint_id = :checkpoint AND h.file_id = f.id
 ),
 by_process AS (
-  SELECT object_id, pid, tid, group_concat(fd, ',' ORDER BY fd) AS fds FROM holder GROUP BY object_id, pid, tid
+  SELECT object_id, pid, tid, string_agg(CAST(fd AS TEXT), ',' ORDER BY fd) AS fds FROM holder GROUP BY object_id, pid, tid
 ),
 by_socket AS (
-  SELECT object_id, group_concat(pid || CASE WHEN tid <> pid THEN '/' || tid ELSE '' END || ':' || fds, ' ' ORDER BY pid, tid) AS holders
+  SELECT object_id, string_agg(pid || CASE WHEN tid <> pid THEN '/' || tid ELSE '' END || ':' || fds, ' ' ORDER BY pid, tid) AS holders
   FROM by_process GROUP BY object_id
 )
 SELECT c.role, c.family, c.sock_type AS type, c.state,
        c.local_addr, c.local_port, c.remote_addr, c.remote_port, c.peer_ino,
        o.key AS socket, b.holders
 FROM chosen c
-JOIN shared_objects o ON o.id = c.object_id
+JOIN shared_objects o ON o.checkpoint_id = :checkpoint AND o.id = c.object_id
 LEFT JOIN by_socket b ON b.object_id = c.object_id
-ORDER BY c.role = 'connected', c.state, c.object_id;
+ORDER BY c.role = 'connected', c.state NULLS FIRST, c.object_id;

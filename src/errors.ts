@@ -24,7 +24,8 @@ export type ErrorCode =
   | 'MISSING_PARAMETER'
   | 'BAD_IMAGE'
   | 'UNSUPPORTED'
-  | 'INTERRUPTED';
+  | 'INTERRUPTED'
+  | 'CONNECTION';
 
 export class CkptdbError extends Error {
   override readonly name = 'CkptdbError';

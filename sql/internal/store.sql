@@ -6,7 +6,15 @@ SELECT c.id, c.label, c.source, c.host, c.root_pid, c.frozen, c.started_at, c.fi
        (SELECT count(*) FROM tasks t WHERE t.checkpoint_id = c.id) AS tasks,
        (SELECT count(*) FROM fds f WHERE f.checkpoint_id = c.id) AS fds
 FROM checkpoints c
+WHERE :host IS NULL OR c.host = :host
 ORDER BY c.id;
+
+-- name: newest_checkpoint
+-- The checkpoint that came into the store last (of a host, with :host).
+SELECT max(id) FROM checkpoints WHERE :host IS NULL OR host = :host;
+
+-- name: checkpoint_of_host
+SELECT id, host FROM checkpoints WHERE id = :id;
 
 -- name: get_checkpoint
 SELECT * FROM checkpoints WHERE id = :id;
@@ -21,7 +29,7 @@ UNION ALL SELECT 'maps', count(*) FROM maps WHERE checkpoint_id = :id
 UNION ALL SELECT 'sockets', count(*) FROM sockets WHERE checkpoint_id = :id;
 
 -- name: count_objects_by_kind
-SELECT kind, count(*) AS n, sum(refcount) AS refs, sum(refcount > 1) AS shared
+SELECT kind, count(*) AS n, sum(refcount) AS refs, sum(CASE WHEN refcount > 1 THEN 1 ELSE 0 END) AS shared
 FROM shared_objects WHERE checkpoint_id = :id
 GROUP BY kind ORDER BY kind;
 
@@ -38,9 +46,11 @@ DELETE FROM checkpoints WHERE id = :id;
 
 -- name: refcount_mismatches
 -- Every object whose stored refcount differs from the references counted in object_refs.
+-- Joined on checkpoint_id too: in PostgreSQL an id is unique only inside its checkpoint.
 SELECT o.checkpoint_id, o.id, o.kind, o.key, o.refcount, coalesce(r.n, 0) AS counted
 FROM shared_objects o
-LEFT JOIN (SELECT object_id, count(*) AS n FROM object_refs GROUP BY object_id) r ON r.object_id = o.id
+LEFT JOIN (SELECT checkpoint_id, object_id, count(*) AS n FROM object_refs GROUP BY checkpoint_id, object_id) r
+  ON r.checkpoint_id = o.checkpoint_id AND r.object_id = o.id
 WHERE o.refcount <> coalesce(r.n, 0)
   AND (:id IS NULL OR o.checkpoint_id = :id)
 ORDER BY o.checkpoint_id, o.id;
@@ -55,6 +65,6 @@ WHERE o.checkpoint_id <> r.checkpoint_id
 -- name: files_without_object
 -- A file row must be a shared object of kind 'file' in the same checkpoint.
 SELECT f.checkpoint_id, f.id
-FROM files f LEFT JOIN shared_objects o ON o.id = f.id
-WHERE (o.id IS NULL OR o.kind <> 'file' OR o.checkpoint_id <> f.checkpoint_id)
+FROM files f LEFT JOIN shared_objects o ON o.checkpoint_id = f.checkpoint_id AND o.id = f.id
+WHERE (o.id IS NULL OR o.kind <> 'file')
   AND (:id IS NULL OR f.checkpoint_id = :id);

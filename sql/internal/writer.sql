@@ -2,8 +2,8 @@
 -- checkpoint. Parameters are positional: the writer binds them on the hot path.
 
 -- name: insert_checkpoint
-INSERT INTO checkpoints (label, source, host, kernel, root_pid, frozen, started_at, finished_at, meta)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?);
+INSERT INTO checkpoints (label, source, host, kernel, root_pid, frozen, started_at, finished_at, meta, uuid)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: finish_checkpoint
 UPDATE checkpoints SET finished_at = ?, frozen = ?, meta = ? WHERE id = ?;

@@ -40,7 +40,9 @@ export function parameterNames(tokens: Iterable<Token>, sql: string): string[] {
   const names: string[] = [];
   let prev: Token | null = null;
   for (const t of tokens) {
-    if (prev && prev.kind === 'punct' && ':@$'.includes(prev.text) && t.kind === 'word' && t.at === prev.at + 1) {
+    // `::text` is PostgreSQL's cast, not a parameter
+    const cast = prev?.text === ':' && sql[prev.at - 1] === ':';
+    if (prev && prev.kind === 'punct' && ':@$'.includes(prev.text) && t.kind === 'word' && t.at === prev.at + 1 && !cast) {
       const name = sql.slice(t.at, t.at + t.text.length);
       if (!names.includes(name)) names.push(name);
     }

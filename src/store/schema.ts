@@ -18,6 +18,8 @@ export interface CheckpointsTable {
   started_at: string;
   finished_at: string;
   meta: string | null;
+  /** The checkpoint's identity in every store it is copied to (migration 0008). */
+  uuid: string;
 }
 
 export interface SharedObjectsTable {

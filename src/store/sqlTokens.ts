@@ -18,12 +18,31 @@ export interface Token {
 const WORD_START = /[A-Za-z_\u0080-\uffff]/;
 const WORD = /[A-Za-z0-9_$\u0080-\uffff]/;
 
-export function* sqlTokens(sql: string): Generator<Token> {
+export interface TokenOptions {
+  /**
+   * PostgreSQL's forms too: dollar-quoted strings (`$$…$$`, `$tag$…$tag$`) and
+   * escape strings (`E'it\'s'`), so that nothing inside them reads as SQL.
+   */
+  postgres?: boolean;
+}
+
+export function* sqlTokens(sql: string, opts: TokenOptions = {}): Generator<Token> {
   let i = 0;
   const n = sql.length;
   while (i < n) {
     const c = sql[i]!;
-    if (/\s/.test(c)) {
+    const dollar = opts.postgres && c === '$' ? /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(i)) : null;
+    if (dollar) {
+      const end = sql.indexOf(dollar[0], i + dollar[0].length);
+      const stop = end < 0 ? n : end + dollar[0].length;
+      yield { kind: 'string', text: sql.slice(i + dollar[0].length, end < 0 ? n : end), at: i };
+      i = stop;
+    } else if (opts.postgres && (c === 'e' || c === 'E') && sql[i + 1] === "'" && !WORD.test(sql[i - 1] ?? ' ')) {
+      let j = i + 2;
+      while (j < n && !(sql[j] === "'" && sql[j + 1] !== "'")) j += sql[j] === '\\' || sql[j] === "'" ? 2 : 1;
+      yield { kind: 'string', text: sql.slice(i + 2, Math.min(j, n)), at: i };
+      i = j + 1;
+    } else if (/\s/.test(c)) {
       i++;
     } else if (c === '-' && sql[i + 1] === '-') {
       const end = sql.indexOf('\n', i);

@@ -40,8 +40,9 @@ export class Store {
     return this.writer;
   }
 
-  listCheckpoints(): CheckpointSummary[] {
-    return this.db.prepare(statement('internal/store.sql', 'list_checkpoints')).all() as CheckpointSummary[];
+  /** The checkpoints, oldest first; of one host when given. */
+  listCheckpoints(host?: string): CheckpointSummary[] {
+    return this.db.prepare(statement('internal/store.sql', 'list_checkpoints')).all({ host: host ?? null }) as CheckpointSummary[];
   }
 
   getCheckpoint(id: number): CheckpointRow {

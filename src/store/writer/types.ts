@@ -30,6 +30,8 @@ export interface CheckpointMeta {
   startedAt?: Date;
   /** Source-specific facts (a CRIU inventory, capture warnings), stored as JSON. */
   meta?: Record<string, unknown>;
+  /** The checkpoint's identity in every store it is copied to; default: a new random UUID. */
+  uuid?: string;
 }
 
 /** Kinds of shared object. `file` objects are made by addFile, never by addSharedObject. */

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type Database from 'better-sqlite3';
 import { CkptdbError } from '../../errors.js';
@@ -123,7 +124,7 @@ export class CheckpointWriter {
       const started = (meta.startedAt ?? new Date()).toISOString();
       const info = prepare(db, 'insert_checkpoint').run(
         meta.label ?? null, meta.source, meta.host === undefined ? hostname() : meta.host, meta.kernel ?? null, meta.rootPid ?? null,
-        flag(meta.frozen), started, started, toJson(meta.meta),
+        flag(meta.frozen), started, started, toJson(meta.meta), meta.uuid ?? randomUUID(),
       );
       this.checkpointId = Number(info.lastInsertRowid);
       const insert = this.s.insert_object!;
