@@ -11,7 +11,7 @@ ORDER BY c.id;
 
 -- name: newest_checkpoint
 -- The checkpoint that came into the store last (of a host, with :host).
-SELECT max(id) FROM checkpoints WHERE :host IS NULL OR host = :host;
+SELECT max(id) AS id FROM checkpoints WHERE :host IS NULL OR host = :host;
 
 -- name: checkpoint_of_host
 SELECT id, host FROM checkpoints WHERE id = :id;

@@ -3,6 +3,7 @@ import { Option } from 'commander';
 import { existsSync, rmSync } from 'node:fs';
 import { CkptdbError } from '../errors.js';
 import { defaultStorePath } from '../paths.js';
+import { isPostgresLocation, redactUrl } from '../store/postgres/location.js';
 import { openStore, type Store } from '../store/store.js';
 import { parseFormat, type OutputFormat } from './render.js';
 
@@ -24,6 +25,9 @@ export function storePath(cmd: Command): string {
  */
 export async function withStore<T>(cmd: Command, mode: 'existing' | 'create', fn: (store: Store) => T | Promise<T>): Promise<T> {
   const path = storePath(cmd);
+  if (isPostgresLocation(path)) {
+    throw new CkptdbError('BAD_ARGUMENT', `${cmd.name()} needs a local SQLite store, not PostgreSQL (${redactUrl(path)})`, 'capture and import into a local store, then `ckptdb push --to URL`');
+  }
   const created = mode === 'create' && !existsSync(path);
   const store = openStore(path, { create: mode === 'create' });
   let failed = true;

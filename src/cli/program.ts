@@ -15,6 +15,8 @@ import { register as fds } from './commands/fds.js';
 import { register as objects } from './commands/objects.js';
 import { register as capture } from './commands/capture.js';
 import { register as diff } from './commands/diff.js';
+import { register as push } from './commands/push.js';
+import { register as pull } from './commands/pull.js';
 
 const EXAMPLES = `
 Examples:
@@ -28,9 +30,11 @@ Examples:
   $ ckptdb export 1 --format image --out ck.json
   $ ckptdb import /var/lib/criu/dump    a CRIU image directory or checkpoint tar
   $ ckptdb --db /tmp/ck.sqlite rm 3     delete checkpoint 3 of another store
+  $ ckptdb push --to postgres://db/fleet   copy checkpoints to the fleet's PostgreSQL
+  $ ckptdb --db postgres://db/fleet q listeners -p port=8080
 
 The store is $CKPTDB_DB, or $XDG_DATA_HOME/ckptdb/store.sqlite
-(~/.local/share/ckptdb/store.sqlite). Errors exit with status 2; set
+(~/.local/share/ckptdb/store.sqlite); --db postgres://... reads a PostgreSQL store. Errors exit with status 2; set
 CKPTDB_DEBUG=1 to see their stack traces.
 `;
 
@@ -39,9 +43,9 @@ export function buildProgram(): Command {
   const program = new Command('ckptdb')
     .description('A SQLite store of Linux process checkpoints: capture, query, diff, export.')
     .version(pkg.version, '-V, --version')
-    .addOption(new Option('--db <path>', 'store file').env('CKPTDB_DB'))
+    .addOption(new Option('--db <path|url>', 'store file, or a PostgreSQL store: postgres://user@host/db').env('CKPTDB_DB'))
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', EXAMPLES);
-  for (const register of [capture, list, show, ps, fds, objects, q, query, diff, exportCommand, importCommand, rm, verify]) register(program);
+  for (const register of [capture, list, show, ps, fds, objects, q, query, diff, exportCommand, importCommand, rm, verify, push, pull]) register(program);
   return program;
 }

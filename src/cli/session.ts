@@ -1,21 +1,30 @@
-import type { Command } from 'commander';
-import type { QuerySession } from '../query/session.js';
+import { Option, type Command } from 'commander';
+import type { Reader } from '../query/reader.js';
 import { storePath } from './context.js';
 
 /**
- * Runs fn with a read-only query session on the store, closed on every way out.
- * Commands that only read use this rather than withStore, so they work on a store
- * they may not write and can never change it.
+ * Runs fn with a reader on the store, a SQLite file or a PostgreSQL database, closed on
+ * every way out. Commands that only read use this rather than withStore, so they work
+ * on a store they may not write, and on PostgreSQL, and can never change either.
  */
-export async function withQuerySession<T>(cmd: Command, fn: (session: QuerySession) => T | Promise<T>): Promise<T> {
-  // loaded here, not at startup: kysely alone costs every command (capture too) a tenth of a second
-  const { QuerySession } = await import('../query/session.js');
-  const session = QuerySession.open(storePath(cmd));
+export async function withReader<T>(cmd: Command, fn: (reader: Reader) => T | Promise<T>): Promise<T> {
+  // loaded here, not at startup: kysely and pg cost every command (capture too) a tenth of a second
+  const { openReader } = await import('../query/reader.js');
+  const reader = await openReader(storePath(cmd));
   try {
-    return await fn(session);
+    return await fn(reader);
   } finally {
-    session.close();
+    await reader.close();
   }
+}
+
+/** `--host H`: the checkpoints of one host; the newest checkpoint is then the newest of that host. */
+export function addHostOption(cmd: Command, what = 'the newest checkpoint of this host (an id given must be of it)'): Command {
+  return cmd.addOption(new Option('--host <host>', what));
+}
+
+export function hostOf(cmd: Command): string | undefined {
+  return cmd.opts<{ host?: string }>().host;
 }
 
 /** For repeatable options: `--param a=1 --param b=2`. */

@@ -60,7 +60,7 @@ export function runStatement(stmt: Database.Statement, params: Params): QueryRes
   return { columns, rows: rows() };
 }
 
-function uniqueNames(names: string[]): string[] {
+export function uniqueNames(names: string[]): string[] {
   const seen = new Map<string, number>();
   return names.map((n) => {
     const k = (seen.get(n) ?? 0) + 1;

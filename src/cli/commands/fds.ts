@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { Params } from '../../query/params.js';
 import { addFormatOptions, formatOf, parseId } from '../context.js';
 import { renderRows } from '../render.js';
-import { withQuerySession } from '../session.js';
+import { addHostOption, hostOf, withReader } from '../session.js';
 
 const COLUMNS = ['pid', 'tid', 'comm', 'fd', 'cloexec', 'type', 'path', 'pos', 'flags', 'mode', 'deleted', 'file_id', 'shared', 'object_kind', 'object_key'];
 
@@ -20,18 +20,20 @@ Examples:
 
 export function register(program: Command): void {
   addFormatOptions(
-    program
-      .command('fds')
-      .argument('[id]', 'checkpoint id; default: the newest')
-      .description('list the open fds of a checkpoint with their files, like lsof')
-      .option('--pid <pid>', 'only the fds of this process')
-      .addHelpText('after', EXAMPLES),
+    addHostOption(
+      program
+        .command('fds')
+        .argument('[id]', 'checkpoint id; default: the newest')
+        .description('list the open fds of a checkpoint with their files, like lsof')
+        .option('--pid <pid>', 'only the fds of this process')
+        .addHelpText('after', EXAMPLES),
+    ),
   ).action(async (id: string | undefined, opts: { pid?: string }, cmd: Command) => {
     const format = formatOf(cmd);
     const params: Params = { checkpoint: id === undefined ? null : parseId(id), limit: -1 };
     if (opts.pid !== undefined) params.pid = parseId(opts.pid, 'pid');
-    await withQuerySession(cmd, async (session) => {
-      await renderRows(session.canned('open_files', params).rows, { format, columns: COLUMNS });
+    await withReader(cmd, async (reader) => {
+      await renderRows((await reader.canned('open_files', params, { host: hostOf(cmd) })).rows, { format, columns: COLUMNS });
     });
   });
 }

@@ -3,7 +3,7 @@ import type { SharedObjectKind } from '../../store/writer/types.js';
 import type { Params } from '../../query/params.js';
 import { addFormatOptions, formatOf, parseId } from '../context.js';
 import { renderRows } from '../render.js';
-import { withQuerySession } from '../session.js';
+import { addHostOption, hostOf, withReader } from '../session.js';
 
 const KINDS: readonly SharedObjectKind[] = ['file', 'inode', 'pipe', 'socket', 'anon', 'mm', 'fdtable', 'fs', 'sighand', 'ns'];
 
@@ -21,18 +21,20 @@ Examples:
 
 export function register(program: Command): void {
   addFormatOptions(
-    program
-      .command('objects')
-      .argument('[id]', 'checkpoint id; default: the newest')
-      .description('list shared objects with their refcounts and the processes that reference them')
-      .addOption(new Option('--kind <kind>', 'only objects of this kind').choices(KINDS))
-      .option('--shared', 'only objects with more than one reference')
-      .addHelpText('after', EXAMPLES),
+    addHostOption(
+      program
+        .command('objects')
+        .argument('[id]', 'checkpoint id; default: the newest')
+        .description('list shared objects with their refcounts and the processes that reference them')
+        .addOption(new Option('--kind <kind>', 'only objects of this kind').choices(KINDS))
+        .option('--shared', 'only objects with more than one reference')
+        .addHelpText('after', EXAMPLES),
+    ),
   ).action(async (id: string | undefined, opts: { kind?: string; shared?: boolean }, cmd: Command) => {
     const format = formatOf(cmd);
     const params: Params = { checkpoint: id === undefined ? null : parseId(id), kind: opts.kind ?? null, shared: opts.shared ? 1 : 0, limit: -1 };
-    await withQuerySession(cmd, async (session) => {
-      const result = session.canned('objects', params);
+    await withReader(cmd, async (reader) => {
+      const result = await reader.canned('objects', params, { host: hostOf(cmd) });
       await renderRows(result.rows, { format, columns: result.columns });
     });
   });

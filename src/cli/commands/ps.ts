@@ -3,7 +3,7 @@ import { treePrefixes } from '../../query/tree.js';
 import type { Params } from '../../query/params.js';
 import { addFormatOptions, formatOf, parseId } from '../context.js';
 import { renderRows, type Row } from '../render.js';
-import { withQuerySession } from '../session.js';
+import { addHostOption, hostOf, withReader } from '../session.js';
 
 const EXAMPLES = `
 The table is drawn like \`pstree -p\`: name(pid), children under their parent, with
@@ -19,18 +19,21 @@ Examples:
 
 export function register(program: Command): void {
   addFormatOptions(
-    program
-      .command('ps')
-      .argument('[id]', 'checkpoint id; default: the newest')
-      .description('draw the process tree of a checkpoint, with thread counts and command lines')
-      .option('--pid <pid>', 'only the subtree under this process')
-      .addHelpText('after', EXAMPLES),
+    addHostOption(
+      program
+        .command('ps')
+        .argument('[id]', 'checkpoint id; default: the newest')
+        .description('draw the process tree of a checkpoint, with thread counts and command lines')
+        .option('--pid <pid>', 'only the subtree under this process')
+        .addHelpText('after', EXAMPLES),
+    ),
   ).action(async (id: string | undefined, opts: { pid?: string }, cmd: Command) => {
     const format = formatOf(cmd);
     const params: Params = { checkpoint: id === undefined ? null : parseId(id) };
     if (opts.pid !== undefined) params.pid = parseId(opts.pid, 'pid');
-    await withQuerySession(cmd, async (session) => {
-      const rows = [...session.canned('process_tree', params).rows];
+    await withReader(cmd, async (reader) => {
+      const rows: Row[] = [];
+      for await (const r of (await reader.canned('process_tree', params, { host: hostOf(cmd) })).rows) rows.push(r);
       if (format !== 'table') {
         const parsed = rows.map((r) => ({ ...r, cmdline: typeof r.cmdline === 'string' ? (JSON.parse(r.cmdline) as unknown) : null }));
         await renderRows(parsed, { format, columns: ['pid', 'ppid', 'depth', 'comm', 'threads', 'state', 'uid', 'command', 'cmdline'] });

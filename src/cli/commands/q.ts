@@ -4,7 +4,7 @@ import { cannedQueries, NEWEST } from '../../query/canned.js';
 import { parseParams } from '../../query/params.js';
 import { addFormatOptions, formatOf } from '../context.js';
 import { renderRows } from '../render.js';
-import { collect, PARAM_HELP, withQuerySession } from '../session.js';
+import { addHostOption, collect, hostOf, PARAM_HELP, withReader } from '../session.js';
 
 const EXAMPLES = `
 Canned queries are the .sql files of ckptdb's sql/ folder: read them, copy them into
@@ -20,13 +20,16 @@ Examples:
 
 export function register(program: Command): void {
   addFormatOptions(
-    program
-      .command('q')
-      .argument('[name]', 'the canned query to run')
-      .description('run a canned query by name, or list them with --list')
-      .option('-l, --list', 'list the canned queries with their descriptions and parameters')
-      .option('-p, --param <name=value>', PARAM_HELP, collect, [] as string[])
-      .addHelpText('after', EXAMPLES),
+    addHostOption(
+      program
+        .command('q')
+        .argument('[name]', 'the canned query to run')
+        .description('run a canned query by name, or list them with --list')
+        .option('-l, --list', 'list the canned queries with their descriptions and parameters')
+        .option('-p, --param <name=value>', PARAM_HELP, collect, [] as string[])
+        .addHelpText('after', EXAMPLES),
+      'only this host: its newest checkpoint by default, and host=H for the queries across hosts',
+    ),
   ).action(async (name: string | undefined, opts: { list?: boolean; param: string[] }, cmd: Command) => {
     const format = formatOf(cmd);
     if (opts.list) {
@@ -35,8 +38,8 @@ export function register(program: Command): void {
     }
     if (!name) throw new CkptdbError('BAD_ARGUMENT', 'q needs the name of a canned query', '`ckptdb q --list` shows them');
     const params = parseParams(opts.param);
-    await withQuerySession(cmd, async (session) => {
-      const result = session.canned(name, params);
+    await withReader(cmd, async (reader) => {
+      const result = await reader.canned(name, params, { host: hostOf(cmd) });
       await renderRows(result.rows, { format, columns: result.columns });
     });
   });

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { criuStorageSummary, type CriuStorageSummary } from '../../formats/criu/summary.js';
+import type { CriuStorageSummary } from '../../formats/criu/summary.js';
 import { checkpointNotes } from '../checkpointNotes.js';
 import { addFormatOptions, formatOf, parseId } from '../context.js';
 import { jsonValue, renderRows, type Row } from '../render.js';
-import { withQuerySession } from '../session.js';
+import { addHostOption, hostOf, withReader } from '../session.js';
 
 const HELP = `
 Rows: id, label, source (proc, import, criu), host, kernel, root pid, frozen (yes when
@@ -35,17 +35,19 @@ Examples:
 
 export function register(program: Command): void {
   addFormatOptions(
-    program
-      .command('show')
-      .argument('[id]', 'checkpoint id; default: the newest')
-      .description('summarise a checkpoint: how, where and when it was taken, its warnings, and how many of each object it holds')
-      .addHelpText('after', HELP),
+    addHostOption(
+      program
+        .command('show')
+        .argument('[id]', 'checkpoint id; default: the newest')
+        .description('summarise a checkpoint: how, where and when it was taken, its warnings, and how many of each object it holds')
+        .addHelpText('after', HELP),
+    ),
   ).action(async (id: string | undefined, _opts, cmd: Command) => {
     const format = formatOf(cmd);
-    await withQuerySession(cmd, async (session) => {
-      const d = session.describe(id === undefined ? undefined : parseId(id));
+    await withReader(cmd, async (reader) => {
+      const d = await reader.describe(id === undefined ? undefined : parseId(id), hostOf(cmd));
       const meta = d.meta ? (JSON.parse(d.meta) as unknown) : null;
-      const criu = d.source === 'criu' ? criuStorageSummary(session, d.id) : null;
+      const criu = d.source === 'criu' ? await reader.criuSummary(d.id) : null;
       if (format === 'json') {
         process.stdout.write(jsonValue({ ...d, frozen: d.frozen === 1, meta, ...(criu ? { criu } : {}) }, 2) + '\n');
         return;
@@ -53,6 +55,7 @@ export function register(program: Command): void {
       const rows: Row[] = [
         { field: 'id', value: d.id },
         { field: 'label', value: d.label },
+        { field: 'uuid', value: d.uuid },
         { field: 'source', value: d.source },
         { field: 'host', value: d.host },
         { field: 'kernel', value: d.kernel },

@@ -21,7 +21,18 @@ export interface CriuStorageSummary {
 export function criuStorageSummary(source: { db: Database.Database }, checkpointId: number): CriuStorageSummary {
   const q = (name: string) => source.db.prepare(statement('internal/criu.sql', name));
   const roles = q('checkpoint_files_by_role').all({ checkpoint_id: checkpointId }) as CriuStorageSummary['roles'];
-  const c = q('checkpoint_chunks').get({ checkpoint_id: checkpointId }) as { chunks: number; chunk_bytes: number; shared_chunks: number; shared_bytes: number };
+  return storageSummary(roles, q('checkpoint_chunks').get({ checkpoint_id: checkpointId }) as ChunkCounts);
+}
+
+/** What the statements checkpoint_files_by_role and checkpoint_chunks count, in either dialect. */
+export interface ChunkCounts {
+  chunks: number;
+  chunk_bytes: number;
+  shared_chunks: number;
+  shared_bytes: number;
+}
+
+export function storageSummary(roles: CriuStorageSummary['roles'], c: ChunkCounts): CriuStorageSummary {
   return {
     roles,
     files: roles.reduce((n, r) => n + r.files, 0),

@@ -4,20 +4,13 @@ import { sqlTokens } from '../sqlTokens.js';
 /** A value bound to a parameter of a statement. */
 export type SqlValue = string | number | bigint | boolean | Buffer | null;
 
-/** A statement in PostgreSQL's form: `$1`, `$2` for its parameters, and their values. */
-export interface PositionalStatement {
-  text: string;
-  values: SqlValue[];
-  /** The parameter names, by position. */
-  names: string[];
-}
-
 /**
- * The `:name` parameters of ckptdb's SQL (and of ad-hoc queries) as `$n`: one number per
- * name, however often the name is used. A name with no value is an error naming it.
+ * The `:name` parameters of ckptdb's SQL (and of ad-hoc queries) with their values
+ * written in, as literals. PostgreSQL types a parameter from its first use and cannot
+ * type `:pid IS NULL`; a literal it types from its value, as SQLite does. Strings are
+ * dollar-quoted with a tag they do not contain, so no character in them can end them.
  */
-export function positional(sql: string, params: Record<string, SqlValue | undefined>): PositionalStatement {
-  const names: string[] = [];
+export function withValues(sql: string, params: Record<string, SqlValue | undefined>): string {
   let text = '';
   let from = 0;
   let prev: { text: string; at: number; kind: string } | null = null;
@@ -25,18 +18,27 @@ export function positional(sql: string, params: Record<string, SqlValue | undefi
     const marker = prev !== null && prev.kind === 'punct' && prev.text === ':' && sql[prev.at - 1] !== ':' && t.kind === 'word' && t.at === prev.at + 1;
     if (marker) {
       const name = sql.slice(t.at, t.at + t.text.length);
-      let n = names.indexOf(name);
-      if (n < 0) n = names.push(name) - 1;
-      text += `${sql.slice(from, prev!.at)}$${n + 1}`;
+      const v = params[name];
+      if (v === undefined) throw new CkptdbError('MISSING_PARAMETER', `the query uses :${name} but no value was given`, `pass --param ${name}=VALUE`);
+      text += `${sql.slice(from, prev!.at)}${literal(v)}`;
       from = t.at + t.text.length;
     }
     prev = t;
   }
-  text += sql.slice(from);
-  const values = names.map((name) => {
-    const v = params[name];
-    if (v === undefined) throw new CkptdbError('MISSING_PARAMETER', `the query uses :${name} but no value was given`, `pass --param ${name}=VALUE`);
-    return typeof v === 'bigint' ? v.toString() : v;
-  });
-  return { text, values, names };
+  return text + sql.slice(from);
+}
+
+export function literal(v: SqlValue): string {
+  if (v === null) return 'NULL';
+  if (typeof v === 'boolean') return v ? 'TRUE' : 'FALSE';
+  if (typeof v === 'number' || typeof v === 'bigint') {
+    if (typeof v === 'number' && !Number.isFinite(v)) throw new CkptdbError('BAD_ARGUMENT', `${v} cannot be a value in SQL`);
+    // in parentheses, so that a minus sign never meets another one and starts a comment
+    return v < 0 ? `(${String(v)})` : String(v);
+  }
+  if (Buffer.isBuffer(v)) return `'\\x${v.toString('hex')}'::bytea`;
+  if (v.includes('\0')) throw new CkptdbError('BAD_ARGUMENT', 'a text value holds a NUL character, which PostgreSQL cannot store');
+  let tag = 'v';
+  for (let i = 0; v.includes(`$${tag}$`); i++) tag = `v${i}`;
+  return `$${tag}$${v}$${tag}$`;
 }

@@ -1,0 +1,274 @@
+import type Database from 'better-sqlite3';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { CkptdbError } from '../errors.js';
+import { storageSummary, criuStorageSummary, type ChunkCounts, type CriuStorageSummary } from '../formats/criu/summary.js';
+import type { CheckpointDetails, CheckpointRow, CheckpointSummary } from '../store/store.js';
+import { noSuchCheckpoint } from '../store/store.js';
+import type { StoreSchema } from '../store/schema.js';
+import { statement } from '../store/sqlFile.js';
+import { clientConfig, connect, postgresError } from '../store/postgres/connection.js';
+import { openRows } from '../store/postgres/cursor.js';
+import { isPostgresLocation, redactUrl } from '../store/postgres/location.js';
+import { checkPostgresSchema } from '../store/postgres/migrate.js';
+import { withValues, type SqlValue } from '../store/postgres/statement.js';
+import { cannedQuery, NEWEST, type CannedQuery } from './canned.js';
+import { sqlError } from './guard.js';
+import { paramValue, type Params } from './params.js';
+import { checkPostgresQuery } from './postgresGuard.js';
+import { runStatement, uniqueNames, type Row } from './rows.js';
+import { QuerySession } from './session.js';
+
+/** Rows of a query: column names known before any row, rows streaming (iterate once). */
+export interface ReadRows {
+  columns: string[];
+  rows: Iterable<Row> | AsyncIterable<Row>;
+}
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface AdHocOptions {
+  /** PostgreSQL: the statement timeout, in ms; default 60 s. */
+  timeoutMs?: number;
+}
+
+/**
+ * Read-only access to a store of either dialect: a SQLite file or a PostgreSQL fleet
+ * store. The query commands are written once, against this: canned queries, ad-hoc SQL
+ * behind each dialect's guard, checkpoints by id or the newest (of a host), summaries.
+ */
+export interface Reader {
+  readonly dialect: Dialect;
+  /** The store, for messages: a path, or a URL without its password. */
+  readonly location: string;
+  canned(name: string, params?: Params, opts?: { host?: string }): Promise<ReadRows>;
+  sql(sql: string, params?: Params, opts?: AdHocOptions): Promise<ReadRows>;
+  /** The given checkpoint after checking it exists (and is of host), or the newest (of host). */
+  checkpointId(id?: number, host?: string): Promise<number>;
+  describe(id?: number, host?: string): Promise<CheckpointDetails>;
+  listCheckpoints(host?: string): Promise<CheckpointSummary[]>;
+  /** What a CRIU checkpoint keeps of CRIU's files. */
+  criuSummary(id: number): Promise<CriuStorageSummary>;
+  /** A typed query builder on the store; closed with the reader. */
+  kysely(): Kysely<StoreSchema>;
+  close(): Promise<void>;
+}
+
+/** Opens a reader on a store: a PostgreSQL URL, or the path of a SQLite file. */
+export async function openReader(location: string): Promise<Reader> {
+  if (isPostgresLocation(location)) return PostgresReader.open(location);
+  return new SqliteReader(QuerySession.open(location));
+}
+
+abstract class BaseReader implements Reader {
+  abstract readonly dialect: Dialect;
+  abstract readonly location: string;
+  /** Runs ckptdb's own SQL (sql/), trusted, with named parameters. */
+  protected abstract run(sql: string, params: Params): Promise<ReadRows>;
+  abstract sql(sql: string, params?: Params, opts?: AdHocOptions): Promise<ReadRows>;
+  abstract criuSummary(id: number): Promise<CriuStorageSummary>;
+  abstract kysely(): Kysely<StoreSchema>;
+  abstract close(): Promise<void>;
+
+  protected async all<T>(sql: string, params: Params = {}): Promise<T[]> {
+    const out: T[] = [];
+    for await (const r of (await this.run(sql, params)).rows) out.push(r as T);
+    return out;
+  }
+
+  async canned(name: string, given: Params = {}, opts: { host?: string } = {}): Promise<ReadRows> {
+    const q = cannedQuery(name);
+    return this.run(q.sql, await this.bind(q, given, opts.host));
+  }
+
+  async checkpointId(id?: number, host?: string): Promise<number> {
+    if (id === undefined) {
+      const [row] = await this.all<{ id: number | null }>(statement('internal/store.sql', 'newest_checkpoint'), { host: host ?? null });
+      if (row?.id === null || row?.id === undefined) {
+        throw new CkptdbError('NO_SUCH_CHECKPOINT', host === undefined ? `no checkpoints in ${this.location}` : `no checkpoints of host ${host} in ${this.location}`, host === undefined ? 'capture one first' : '`ckptdb list` shows the hosts there are');
+      }
+      return row.id;
+    }
+    const [row] = await this.all<{ id: number; host: string | null }>(statement('internal/store.sql', 'checkpoint_of_host'), { id });
+    if (!row) throw noSuchCheckpoint(id, this.location);
+    if (host !== undefined && row.host !== host) throw new CkptdbError('NO_SUCH_CHECKPOINT', `checkpoint ${id} in ${this.location} is of host ${row.host ?? '(unknown)'}, not ${host}`);
+    return id;
+  }
+
+  async describe(id?: number, host?: string): Promise<CheckpointDetails> {
+    const checkpoint = await this.checkpointId(id, host);
+    const [row] = await this.all<CheckpointRow>(statement('internal/store.sql', 'get_checkpoint'), { id: checkpoint });
+    const counts: Record<string, number> = {};
+    for (const r of await this.all<{ kind: string; n: number }>(statement('internal/store.sql', 'count_rows'), { id: checkpoint })) counts[r.kind] = r.n;
+    const objects = await this.all<CheckpointDetails['objects'][number]>(statement('internal/store.sql', 'count_objects_by_kind'), { id: checkpoint });
+    return { ...row!, counts, objects };
+  }
+
+  listCheckpoints(host?: string): Promise<CheckpointSummary[]> {
+    return this.all<CheckpointSummary>(statement('internal/store.sql', 'list_checkpoints'), { host: host ?? null });
+  }
+
+  /** Parameters as given, defaults for the rest, the checkpoint default resolved (of host). */
+  private async bind(q: CannedQuery, given: Params, host: string | undefined): Promise<Params> {
+    const known = q.params.map((p) => p.name);
+    for (const name of Object.keys(given)) {
+      if (!known.includes(name)) {
+        throw new CkptdbError('BAD_ARGUMENT', `canned query ${q.name} has no parameter '${name}'`, known.length ? `its parameters: ${known.join(', ')}` : 'it takes none');
+      }
+    }
+    const bound: Params = {};
+    for (const p of q.params) {
+      const value = p.name === 'host' && given.host === undefined && host !== undefined ? host : given[p.name];
+      if (p.default === NEWEST) {
+        bound[p.name] = await this.checkpointId(value === undefined || value === null ? undefined : checkpointArg(value, p.name), host);
+      } else if (value !== undefined) {
+        bound[p.name] = value;
+      } else if (p.default !== null) {
+        bound[p.name] = paramValue(p.default);
+      } else if (p.required) {
+        throw new CkptdbError('MISSING_PARAMETER', `canned query ${q.name} needs --param ${p.name}=VALUE (${p.description})`);
+      } else {
+        bound[p.name] = null;
+      }
+    }
+    return bound;
+  }
+}
+
+function checkpointArg(value: string | number | bigint, name: string): number {
+  const n = typeof value === 'string' ? Number.NaN : Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) throw new CkptdbError('BAD_ARGUMENT', `--param ${name}=${String(value)}: a checkpoint id is a positive integer`);
+  return n;
+}
+
+/** A SQLite store, through a read-only query session. */
+export class SqliteReader extends BaseReader {
+  readonly dialect = 'sqlite';
+  readonly location: string;
+
+  constructor(readonly session: QuerySession) {
+    super();
+    this.location = session.path;
+  }
+
+  protected async run(sql: string, params: Params): Promise<ReadRows> {
+    let stmt: Database.Statement;
+    try {
+      stmt = this.session.db.prepare(sql);
+    } catch (e) {
+      throw sqlError(e);
+    }
+    return runStatement(stmt, params);
+  }
+
+  async sql(sql: string, params: Params = {}): Promise<ReadRows> {
+    return this.session.sql(sql, params);
+  }
+
+  async criuSummary(id: number): Promise<CriuStorageSummary> {
+    return criuStorageSummary(this.session, id);
+  }
+
+  kysely(): Kysely<StoreSchema> {
+    return this.session.kysely();
+  }
+
+  async close(): Promise<void> {
+    this.session.close();
+  }
+}
+
+const DEFAULT_TIMEOUT_MS = 60_000;
+
+/** A PostgreSQL store, on one connection of its own. */
+export class PostgresReader extends BaseReader {
+  readonly dialect = 'postgres';
+  readonly location: string;
+  private kyselyInstance: Kysely<StoreSchema> | null = null;
+
+  private constructor(private readonly client: pg.Client, readonly url: string) {
+    super();
+    this.location = redactUrl(url);
+  }
+
+  static async open(url: string): Promise<PostgresReader> {
+    const client = await connect(url);
+    try {
+      await checkPostgresSchema(client, redactUrl(url));
+    } catch (e) {
+      await client.end().catch(() => undefined);
+      throw postgresError(e, url);
+    }
+    return new PostgresReader(client, url);
+  }
+
+  protected async run(sql: string, params: Params): Promise<ReadRows> {
+    return this.stream(withValues(sql, params as Record<string, SqlValue>));
+  }
+
+  async sql(sql: string, params: Params = {}, opts: AdHocOptions = {}): Promise<ReadRows> {
+    checkPostgresQuery(sql);
+    const text = withValues(sql, params as Record<string, SqlValue>);
+    const timeout = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (!Number.isSafeInteger(timeout) || timeout < 1) throw new CkptdbError('BAD_ARGUMENT', `statement timeout ${String(timeout)} ms is not a positive number of ms`);
+    try {
+      await this.client.query('BEGIN READ ONLY');
+      await this.client.query(`SET LOCAL statement_timeout = ${timeout}`);
+    } catch (e) {
+      throw postgresError(e, this.url);
+    }
+    // nothing the statement did is kept: the transaction ends in a rollback, however it ends
+    return this.stream(text, () => this.client.query('ROLLBACK').then(() => undefined));
+  }
+
+  async criuSummary(id: number): Promise<CriuStorageSummary> {
+    const roles = await this.all<CriuStorageSummary['roles'][number]>(statement('internal/criu.sql', 'checkpoint_files_by_role'), { checkpoint_id: id });
+    const [counts] = await this.all<ChunkCounts>(statement('internal/postgres/criu.sql', 'checkpoint_chunks'), { checkpoint_id: id });
+    return storageSummary(roles, counts!);
+  }
+
+  kysely(): Kysely<StoreSchema> {
+    return (this.kyselyInstance ??= postgresKysely(this.url));
+  }
+
+  async close(): Promise<void> {
+    await this.kyselyInstance?.destroy();
+    await this.client.end().catch(() => undefined);
+  }
+
+  private async stream(text: string, after?: () => Promise<void>): Promise<ReadRows> {
+    const url = this.url;
+    let s;
+    try {
+      s = await openRows(this.client, text);
+    } catch (e) {
+      await after?.().catch(() => undefined);
+      throw postgresError(e, url);
+    }
+    const columns = uniqueNames(s.columns);
+    const source = s.rows;
+    async function* rows(): AsyncGenerator<Row> {
+      try {
+        for await (const values of source) {
+          const row: Row = {};
+          for (let i = 0; i < columns.length; i++) row[columns[i]!] = values[i];
+          yield row;
+        }
+      } catch (e) {
+        throw postgresError(e, url);
+      } finally {
+        await source.return(undefined);
+        await after?.().catch(() => undefined);
+      }
+    }
+    return { columns, rows: rows() };
+  }
+}
+
+/**
+ * A typed kysely instance on a PostgreSQL store, with values read as from SQLite
+ * (bigint columns as numbers where exact). Its pool holds one connection; destroy() closes it.
+ */
+export function postgresKysely(url: string): Kysely<StoreSchema> {
+  return new Kysely<StoreSchema>({ dialect: new PostgresDialect({ pool: new pg.Pool({ ...clientConfig(url), max: 1 }) }) });
+}
