@@ -5,8 +5,9 @@
 SELECT id FROM checkpoints WHERE uuid = :uuid;
 
 -- name: insert_checkpoint
-INSERT INTO checkpoints (label, source, host, kernel, root_pid, frozen, started_at, finished_at, meta, uuid)
-VALUES (:label, :source, :host, :kernel, :root_pid, :frozen, :started_at, :finished_at, :meta, :uuid);
+-- :id is NULL for a new id of the store's.
+INSERT INTO checkpoints (id, label, source, host, kernel, root_pid, frozen, started_at, finished_at, meta, uuid)
+VALUES (:id, :label, :source, :host, :kernel, :root_pid, :frozen, :started_at, :finished_at, :meta, :uuid);
 
 -- name: insert_chunk
 INSERT OR IGNORE INTO criu_chunks (hash, data) VALUES (?, ?);

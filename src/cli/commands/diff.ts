@@ -4,7 +4,8 @@ import { openDiff, type CheckpointDiff } from '../../query/diff/engine.js';
 import { diffText } from '../../query/diff/text.js';
 import { FIELDS } from '../../query/diff/fields.js';
 import { DIFF_KINDS, DIFF_STATUSES } from '../../query/diff/types.js';
-import { parseId, withStore } from '../context.js';
+import { isPostgresLocation, redactUrl } from '../../store/postgres/location.js';
+import { parseId, storePath, withStore } from '../context.js';
 import { jsonValue } from '../render.js';
 
 /** Words into lines of at most `width` characters. */
@@ -68,7 +69,7 @@ export function register(program: Command): void {
     .argument('<a>', 'checkpoint id: before')
     .argument('<b>', 'checkpoint id: after')
     .description('what changed from checkpoint A to checkpoint B: tasks, fds, memory maps, kernel objects and their sharing, CRIU image files')
-    .option('--db-b <path>', 'the store file of checkpoint B, opened read-only (default: the store of A)')
+    .option('--db-b <path|url>', 'the store of checkpoint B, a file opened read-only or a PostgreSQL URL (default: the store of A)')
     .addOption(new Option('--format <format>', 'text: a review grouped by process; json: one document').choices(['text', 'json']).default('text'))
     .option('--json', 'short for --format json')
     .option('--only <kinds>', 'compare only these kinds (comma-separated, repeatable): tasks, fds, maps, objects, images', collect)
@@ -76,8 +77,7 @@ export function register(program: Command): void {
     .addHelpText('after', HELP)
     .action(async (a: string, b: string, opts: DiffCommandOptions, cmd: Command) => {
       const ids = [parseId(a), parseId(b)] as const;
-      await withStore(cmd, 'existing', async (store) => {
-        const diff = await openDiff(store, ids[0], ids[1], { storeB: opts.dbB, only: opts.only, ignore: opts.ignore });
+      const show = async (diff: CheckpointDiff) => {
         try {
           // before writing: a reader that goes away ends the process with the status set so far
           if (!diff.identical) process.exitCode = 1;
@@ -85,7 +85,21 @@ export function register(program: Command): void {
         } finally {
           diff.close();
         }
-      });
+      };
+      const locationA = storePath(cmd);
+      const locationB = opts.dbB ?? locationA;
+      if (!isPostgresLocation(locationA) && !isPostgresLocation(locationB)) {
+        await withStore(cmd, 'existing', async (store) => show(await openDiff(store, ids[0], ids[1], { storeB: opts.dbB, only: opts.only, ignore: opts.ignore })));
+        return;
+      }
+      const { withPulledCheckpoint } = await import('../../store/postgres/scratch.js');
+      // a side in PostgreSQL is read into a scratch store of its own, with its ids
+      const local = async (location: string, id: number, fn: (path: string) => Promise<void>) =>
+        isPostgresLocation(location) ? withPulledCheckpoint(location, id, (_s, path) => fn(path)) : fn(location);
+      const name = (location: string) => (isPostgresLocation(location) ? redactUrl(location) : location);
+      await local(locationA, ids[0], (pathA) =>
+        local(locationB, ids[1], async (pathB) =>
+          show(await openDiff(pathA, ids[0], ids[1], { storeB: pathB, only: opts.only, ignore: opts.ignore, names: { a: name(locationA), b: name(locationB) } }))));
     });
 }
 

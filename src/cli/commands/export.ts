@@ -2,7 +2,9 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { CkptdbError } from '../../errors.js';
 import { EXPORT_FORMATS, exportFormat } from '../../formats/registry.js';
-import { parseId, say, withStore } from '../context.js';
+import { isPostgresLocation } from '../../store/postgres/location.js';
+import type { Store } from '../../store/store.js';
+import { parseId, say, storePath, withStore } from '../context.js';
 
 const HELP = `
 Formats:
@@ -35,6 +37,11 @@ Examples:
   $ ckptdb export 3 --format tree --out /tmp/trees    writes /tmp/trees/checkpoint-3/
   $ ckptdb export 3 | ckptdb --db other.sqlite import -    copy to another store
   $ ckptdb export 5 --format criu --out /tmp/dump-5 && criu restore -D /tmp/dump-5
+  $ ckptdb --db postgres://reader@db/fleet export 17 --format criu --out /tmp/dump-17
+
+From PostgreSQL, the checkpoint is first copied into a scratch store of its own
+(removed after), so the bytes are those a local store gives; a CRIU checkpoint
+needs its memory pages there (push --with-pages).
 `;
 
 export function register(program: Command): void {
@@ -51,10 +58,17 @@ export function register(program: Command): void {
       if (format.output === 'directory' && !opts.out) {
         throw new CkptdbError('BAD_ARGUMENT', `--format ${format.name} writes a directory: name it with --out DIR`);
       }
-      await withStore(cmd, 'existing', async (store) => {
+      const run = async (store: Store) => {
         const target = opts.out ? { path: opts.out } : { stream: process.stdout };
         const r = await format.exportCheckpoint(store, checkpointId, target);
         if (r.path) say(`exported checkpoint ${checkpointId} to ${r.path} (${r.records} ${r.unit ?? 'records'}${r.bytes !== undefined ? `, ${r.bytes} bytes` : ''})`);
-      });
+      };
+      const location = storePath(cmd);
+      if (isPostgresLocation(location)) {
+        const { withPulledCheckpoint } = await import('../../store/postgres/scratch.js');
+        await withPulledCheckpoint(location, checkpointId, run);
+      } else {
+        await withStore(cmd, 'existing', run);
+      }
     });
 }

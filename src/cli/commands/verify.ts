@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { verifyCriuStorage } from '../../formats/criu/verify.js';
-import { addFormatOptions, formatOf, parseId, say, withStore } from '../context.js';
+import { isPostgresLocation } from '../../store/postgres/location.js';
+import { addFormatOptions, formatOf, parseId, say, storePath, withStore } from '../context.js';
 import { renderRows } from '../render.js';
 
 export function register(program: Command): void {
@@ -16,7 +17,9 @@ into another checkpoint), file_object; and for the files kept of CRIU checkpoint
 chunk_refcount (each chunk's refcount equals the files using it), chunk_hash (each
 chunk still holds the bytes its SHA-256 names; this reads every chunk) and
 image_size (each file's chunks add up to its size). With an id, the checks that
-concern that checkpoint and the chunks it uses. One row per problem found; exit 0
+concern that checkpoint and the chunks it uses. On PostgreSQL: refcount,
+file_object, image_size and chunk_hash (in the server); PostgreSQL enforces the
+foreign keys itself, every one within its checkpoint. One row per problem found; exit 0
 when there is none, 1 when there is any.
 
 Examples:
@@ -25,7 +28,10 @@ Examples:
 `),
   ).action(async (id: string | undefined, _opts, cmd: Command) => {
     const checkpoint = id === undefined ? undefined : parseId(id);
-    const findings = await withStore(cmd, 'existing', (store) => [...store.verify(checkpoint), ...verifyCriuStorage(store, checkpoint)]);
+    const location = storePath(cmd);
+    const findings = isPostgresLocation(location)
+      ? await (await import('../../store/postgres/verify.js')).verifyPostgres(location, checkpoint)
+      : await withStore(cmd, 'existing', (store) => [...store.verify(checkpoint), ...verifyCriuStorage(store, checkpoint)]);
     if (findings.length === 0) {
       say(checkpoint === undefined ? 'ok: the store is consistent' : `ok: checkpoint ${checkpoint} is consistent`);
       return;

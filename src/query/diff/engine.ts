@@ -42,8 +42,8 @@ export async function openDiff(store: Store | string, a: number, b: number, opts
   const paths: DiffPaths = { a: pathA, b: opts.storeB ?? pathA };
   const db = openDiffConnection(paths);
   try {
-    const refA = checkpointRef(db, 'a', a, paths.a);
-    const refB = checkpointRef(db, 'b', b, paths.b);
+    const refA = checkpointRef(db, 'a', a, opts.names?.a ?? paths.a);
+    const refB = checkpointRef(db, 'b', b, opts.names?.b ?? paths.b);
     const threads = await compute(db, paths, { a, b }, selection, opts.threads);
     return new CheckpointDiff(db, refA, refB, selection, threads);
   } catch (e) {

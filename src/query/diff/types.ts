@@ -207,4 +207,9 @@ export interface DiffOptions {
    * the added fds). Default: 2 from 200,000 fds in checkpoint A on, else 1.
    */
   threads?: 1 | 2;
+  /**
+   * How the result and its errors name the stores of A and B; default: their paths. For
+   * a checkpoint read from elsewhere (a PostgreSQL store) into a scratch file.
+   */
+  names?: { a?: string; b?: string };
 }

@@ -29,7 +29,15 @@ export interface PulledCheckpoint {
  * A checkpoint whose memory pages stayed on their host is refused: it could not be
  * exported or restored.
  */
-export async function pullCheckpoint(db: Database.Database, url: string, remoteId: number): Promise<PulledCheckpoint> {
+export interface PullOptions {
+  /**
+   * Keep the ids the checkpoint and its rows have in PostgreSQL: for a new, empty store
+   * only (a scratch store that export or diff reads), where they cannot collide.
+   */
+  sameIds?: boolean;
+}
+
+export async function pullCheckpoint(db: Database.Database, url: string, remoteId: number, opts: PullOptions = {}): Promise<PulledCheckpoint> {
   const where = redactUrl(url);
   const client = await connect(url);
   try {
@@ -47,7 +55,7 @@ export async function pullCheckpoint(db: Database.Database, url: string, remoteI
     if (missing.rows[0]!.n > 0) {
       throw new CkptdbError('UNSUPPORTED', `checkpoint ${remoteId} in ${where} lacks ${missing.rows[0]!.n} chunks of its CRIU files: its memory pages stayed on its host`, 'push it again from there with --with-pages');
     }
-    return await copyIn(db, client, remoteId, c);
+    return await copyIn(db, client, remoteId, c, !!opts.sameIds);
   } catch (e) {
     throw postgresError(e, url);
   } finally {
@@ -55,13 +63,13 @@ export async function pullCheckpoint(db: Database.Database, url: string, remoteI
   }
 }
 
-async function copyIn(db: Database.Database, client: pg.Client, remoteId: number, c: { uuid: string } & Record<string, unknown>): Promise<PulledCheckpoint> {
+async function copyIn(db: Database.Database, client: pg.Client, remoteId: number, c: { uuid: string } & Record<string, unknown>, sameIds: boolean): Promise<PulledCheckpoint> {
   db.exec('BEGIN IMMEDIATE');
   try {
     const { id: _remote, ...row } = c;
-    const info = db.prepare(statement(SQL, 'insert_checkpoint')).run(row);
+    const info = db.prepare(statement(SQL, 'insert_checkpoint')).run({ ...row, id: sameIds ? remoteId : null });
     const local = Number(info.lastInsertRowid);
-    const offsets = await idOffsets(db, client, remoteId);
+    const offsets = sameIds ? noOffsets() : await idOffsets(db, client, remoteId);
     let rows = 0;
     for (const table of CHECKPOINT_TABLES) {
       const cols = (await postgresColumns(client, table)).filter((n) => n !== 'checkpoint_id');
@@ -90,6 +98,10 @@ async function copyIn(db: Database.Database, client: pg.Client, remoteId: number
     if (db.inTransaction) db.exec('ROLLBACK');
     throw e;
   }
+}
+
+function noOffsets(): Record<IdSpace, bigint> {
+  return Object.fromEntries(Object.keys(ID_SPACES).map((s) => [s, 0n])) as Record<IdSpace, bigint>;
 }
 
 /** Per id space, what to add to an id in PostgreSQL to make it new in the local store. */
