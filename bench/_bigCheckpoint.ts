@@ -16,6 +16,8 @@ export interface BigCheckpointShape {
   services: number;
   /** Workers per service. */
   workersPerService: number;
+  /** The host it was taken on; default: bench. */
+  host?: string;
 }
 
 export interface BigCheckpoint {
@@ -39,7 +41,7 @@ interface Proc {
 const INODE_POOL = 5000;
 
 export function writeBigCheckpoint(store: Store, shape: BigCheckpointShape): BigCheckpoint {
-  const w = store.beginCheckpoint({ source: 'proc', label: 'bench', host: 'bench', kernel: '6.1.0', frozen: true, rootPid: 1 });
+  const w = store.beginCheckpoint({ source: 'proc', label: 'bench', host: shape.host ?? 'bench', kernel: '6.1.0', frozen: true, rootPid: 1 });
   const g = new Generator(w, shape);
   g.run();
   const r = w.done();
