@@ -14,7 +14,7 @@ CREATE TABLE criu_chunks (
 );
 
 CREATE TABLE criu_images (
-  checkpoint_id bigint  NOT NULL REFERENCES checkpoints (id),
+  checkpoint_id bigint  NOT NULL,
   id            bigint  NOT NULL,
   name          text COLLATE "C" NOT NULL,
   kind          text COLLATE "C",
@@ -32,7 +32,6 @@ CREATE TABLE criu_image_chunks (
   seq           bigint  NOT NULL,
   hash          bytea   NOT NULL,               -- the chunk's SHA-256: criu_chunks.hash
   size          integer NOT NULL,               -- its bytes
-  PRIMARY KEY (checkpoint_id, image_id, seq),
-  FOREIGN KEY (checkpoint_id, image_id) REFERENCES criu_images (checkpoint_id, id)
+  PRIMARY KEY (checkpoint_id, image_id, seq)
 );
 CREATE INDEX criu_image_chunks_hash ON criu_image_chunks (hash);

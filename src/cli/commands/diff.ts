@@ -95,7 +95,7 @@ export function register(program: Command): void {
       const { withPulledCheckpoint } = await import('../../store/postgres/scratch.js');
       // a side in PostgreSQL is read into a scratch store of its own, with its ids
       const local = async (location: string, id: number, fn: (path: string) => Promise<void>) =>
-        isPostgresLocation(location) ? withPulledCheckpoint(location, id, (_s, path) => fn(path)) : fn(location);
+        isPostgresLocation(location) ? withPulledCheckpoint(location, id, (_s, path) => fn(path), { hashesOnly: true }) : fn(location);
       const name = (location: string) => (isPostgresLocation(location) ? redactUrl(location) : location);
       await local(locationA, ids[0], (pathA) =>
         local(locationB, ids[1], async (pathB) =>

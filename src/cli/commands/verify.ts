@@ -17,9 +17,9 @@ into another checkpoint), file_object; and for the files kept of CRIU checkpoint
 chunk_refcount (each chunk's refcount equals the files using it), chunk_hash (each
 chunk still holds the bytes its SHA-256 names; this reads every chunk) and
 image_size (each file's chunks add up to its size). With an id, the checks that
-concern that checkpoint and the chunks it uses. On PostgreSQL: refcount,
-file_object, image_size and chunk_hash (in the server); PostgreSQL enforces the
-foreign keys itself, every one within its checkpoint. One row per problem found; exit 0
+concern that checkpoint and the chunks it uses. On PostgreSQL: foreign_key (every
+reference finds its row in its checkpoint), refcount, file_object, image_size and
+chunk_hash, all in the server. One row per problem found; exit 0
 when there is none, 1 when there is any.
 
 Examples:

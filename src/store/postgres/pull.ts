@@ -35,6 +35,12 @@ export interface PullOptions {
    * only (a scratch store that export or diff reads), where they cannot collide.
    */
   sameIds?: boolean;
+  /**
+   * For a scratch store that diff reads, which compares CRIU's chunks by hash: a chunk
+   * PostgreSQL lacks (memory pages kept on their host) is stored as its hash with no
+   * bytes, instead of refusing the checkpoint. Never for a store anything is exported from.
+   */
+  hashesOnly?: boolean;
 }
 
 export async function pullCheckpoint(db: Database.Database, url: string, remoteId: number, opts: PullOptions = {}): Promise<PulledCheckpoint> {
@@ -52,10 +58,10 @@ export async function pullCheckpoint(db: Database.Database, url: string, remoteI
       'SELECT count(*)::int AS n FROM criu_image_chunks ic WHERE ic.checkpoint_id = $1 AND NOT EXISTS (SELECT 1 FROM criu_chunks k WHERE k.hash = ic.hash)',
       [remoteId],
     );
-    if (missing.rows[0]!.n > 0) {
+    if (missing.rows[0]!.n > 0 && !opts.hashesOnly) {
       throw new CkptdbError('UNSUPPORTED', `checkpoint ${remoteId} in ${where} lacks ${missing.rows[0]!.n} chunks of its CRIU files: its memory pages stayed on its host`, 'push it again from there with --with-pages');
     }
-    return await copyIn(db, client, remoteId, c, !!opts.sameIds);
+    return await copyIn(db, client, remoteId, c, opts);
   } catch (e) {
     throw postgresError(e, url);
   } finally {
@@ -63,13 +69,13 @@ export async function pullCheckpoint(db: Database.Database, url: string, remoteI
   }
 }
 
-async function copyIn(db: Database.Database, client: pg.Client, remoteId: number, c: { uuid: string } & Record<string, unknown>, sameIds: boolean): Promise<PulledCheckpoint> {
+async function copyIn(db: Database.Database, client: pg.Client, remoteId: number, c: { uuid: string } & Record<string, unknown>, opts: PullOptions): Promise<PulledCheckpoint> {
   db.exec('BEGIN IMMEDIATE');
   try {
     const { id: _remote, ...row } = c;
-    const info = db.prepare(statement(SQL, 'insert_checkpoint')).run({ ...row, id: sameIds ? remoteId : null });
+    const info = db.prepare(statement(SQL, 'insert_checkpoint')).run({ ...row, id: opts.sameIds ? remoteId : null });
     const local = Number(info.lastInsertRowid);
-    const offsets = sameIds ? noOffsets() : await idOffsets(db, client, remoteId);
+    const offsets = opts.sameIds ? noOffsets() : await idOffsets(db, client, remoteId);
     let rows = 0;
     for (const table of CHECKPOINT_TABLES) {
       const cols = (await postgresColumns(client, table)).filter((n) => n !== 'checkpoint_id');
@@ -89,6 +95,7 @@ async function copyIn(db: Database.Database, client: pg.Client, remoteId: number
     for await (const [hash, data] of (await openRows(client, statement(SQL, 'remote_chunks'), [remoteId])).rows) addChunk.run(hash, data);
     const addImageChunk = db.prepare(statement(SQL, 'insert_image_chunk'));
     for await (const [image, seq, hash] of (await openRows(client, statement(SQL, 'remote_image_chunks'), [remoteId])).rows) {
+      if (opts.hashesOnly) addChunk.run(hash, Buffer.alloc(0));
       addImageChunk.run(BigInt(image as number) + offsets.image, seq, hash);
       rows++;
     }

@@ -2,12 +2,14 @@ import { once } from 'node:events';
 import type Database from 'better-sqlite3';
 import type pg from 'pg';
 import { from as copyFrom, type CopyStreamQuery } from 'pg-copy-streams';
+import { CkptdbError } from '../../errors.js';
 import { noSuchCheckpoint } from '../store.js';
 import { statement } from '../sqlFile.js';
 import { connect, postgresError } from './connection.js';
 import { redactUrl } from './location.js';
 import { migratePostgres } from './migrate.js';
 import { copyLine } from './copyText.js';
+import { withValues } from './statement.js';
 import { CHECKPOINT_TABLES, PAGES_IMAGE, postgresColumns } from './tables.js';
 
 const SQL = 'internal/push.sql';
@@ -132,6 +134,7 @@ async function pushOne(db: Database.Database, client: pg.Client, c: LocalCheckpo
       const chunks = await pushChunks(db, client, c.id, !!opts.withPages);
       const imageChunks = db.prepare(statement(SQL, 'image_chunks')).raw(true).safeIntegers(true).iterate({ id: c.id }) as IterableIterator<unknown[]>;
       await copyRows(client, 'criu_image_chunks', ['checkpoint_id', 'image_id', 'seq', 'hash', 'size'], withFirst(remote, imageChunks), progress);
+      await checkReferences(client, remote, c.id, db.name);
       await client.query('COMMIT');
       return { local: c.id, remote, uuid: c.uuid, status: 'pushed', rows: done, ...chunks };
     } catch (e) {
@@ -141,6 +144,26 @@ async function pushOne(db: Database.Database, client: pg.Client, c: LocalCheckpo
   } finally {
     if (db.inTransaction) db.exec('COMMIT');
   }
+}
+
+/** The foreign keys, checked over the whole checkpoint at once (see migrations/0001_init.pg.sql). */
+async function checkReferences(client: pg.Client, remote: number, local: number, path: string): Promise<void> {
+  const dangling = await client.query<Dangling>(withValues(statement('internal/postgres/references.sql', 'dangling_references'), { id: remote }));
+  if (dangling.rows.length) {
+    throw new CkptdbError('DANGLING_REFERENCE', `checkpoint ${local} of ${path} does not hold together: ${danglingText(dangling.rows[0]!)}`, '`ckptdb verify` says more; nothing was pushed');
+  }
+}
+
+export interface Dangling {
+  child: string;
+  reference: string;
+  parent: string;
+  checkpoint_id: number;
+  value: number;
+}
+
+export function danglingText(d: Dangling): string {
+  return `${d.child}.${d.reference} of checkpoint ${d.checkpoint_id} refers to ${d.parent} ${d.value}, which is not there`;
 }
 
 function* withFirst(first: unknown, rows: Iterable<unknown[]>): Generator<unknown[]> {

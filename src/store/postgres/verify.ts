@@ -4,20 +4,22 @@ import { connect, postgresError } from './connection.js';
 import { redactUrl } from './location.js';
 import { checkPostgresSchema } from './migrate.js';
 import { withValues } from './statement.js';
+import { danglingText, type Dangling } from './push.js';
 
 /** One thing wrong with a PostgreSQL store. */
 export interface PostgresFinding {
-  check: 'refcount' | 'file_object' | 'image_size' | 'chunk_hash';
+  check: 'foreign_key' | 'refcount' | 'file_object' | 'image_size' | 'chunk_hash';
   checkpointId: number | null;
   message: string;
 }
 
 /**
- * The checks of `ckptdb verify` that a PostgreSQL store needs: every refcount equals
+ * The checks of `ckptdb verify` that a PostgreSQL store needs: every reference finds
+ * its row (the foreign keys, checked here, see migrations/0001_init.pg.sql), every refcount equals
  * the references stored, every file is an object of kind file, every CRIU file's
  * chunks add up to its size, every chunk still holds the bytes its SHA-256 names
- * (computed by the server). Foreign keys, and references that stay inside their
- * checkpoint, PostgreSQL enforces itself: every key includes checkpoint_id.
+ * (computed by the server). A reference cannot leave its checkpoint: every key
+ * includes checkpoint_id.
  */
 export async function verifyPostgres(url: string, id?: number): Promise<PostgresFinding[]> {
   const client = await connect(url);
@@ -29,6 +31,9 @@ export async function verifyPostgres(url: string, id?: number): Promise<Postgres
       throw noSuchCheckpoint(id, where);
     }
     const findings: PostgresFinding[] = [];
+    for (const r of await q<Dangling>('internal/postgres/references.sql', 'dangling_references')) {
+      findings.push({ check: 'foreign_key', checkpointId: r.checkpoint_id, message: danglingText(r) });
+    }
     for (const r of await q<{ checkpoint_id: number; id: number; kind: string; key: string; refcount: number; counted: number }>('internal/store.sql', 'refcount_mismatches')) {
       findings.push({ check: 'refcount', checkpointId: r.checkpoint_id, message: `${r.kind} object ${r.id} (${r.key}) has refcount ${r.refcount} but ${r.counted} references` });
     }
