@@ -33,6 +33,17 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
 });
 
+let finished = false;
 main(process.argv).then((code) => {
+  finished = true;
   process.exitCode = code;
+});
+
+// Nothing left to run, and main never finished: something it waited on was dropped (a
+// connection that ended without a word). That is an error, not a success.
+process.on('beforeExit', () => {
+  if (finished) return;
+  finished = true;
+  process.stderr.write('ckptdb: stopped before finishing: a connection ended while ckptdb waited on it\n');
+  process.exitCode = 2;
 });

@@ -7,7 +7,7 @@ import type { CheckpointDetails, CheckpointRow, CheckpointSummary } from '../sto
 import { noSuchCheckpoint } from '../store/store.js';
 import type { StoreSchema } from '../store/schema.js';
 import { statement } from '../store/sqlFile.js';
-import { clientConfig, connect, postgresError } from '../store/postgres/connection.js';
+import { clientConfig, connect, disconnect, postgresError, queryOrLost } from '../store/postgres/connection.js';
 import { openRows } from '../store/postgres/cursor.js';
 import { isPostgresLocation, redactUrl } from '../store/postgres/location.js';
 import { checkPostgresSchema } from '../store/postgres/migrate.js';
@@ -196,7 +196,7 @@ export class PostgresReader extends BaseReader {
     try {
       await checkPostgresSchema(client, redactUrl(url));
     } catch (e) {
-      await client.end().catch(() => undefined);
+      await disconnect(client);
       throw postgresError(e, url);
     }
     return new PostgresReader(client, url);
@@ -218,7 +218,7 @@ export class PostgresReader extends BaseReader {
       throw postgresError(e, this.url);
     }
     // nothing the statement did is kept: the transaction ends in a rollback, however it ends
-    return this.stream(text, () => this.client.query('ROLLBACK').then(() => undefined));
+    return this.stream(text, () => queryOrLost(this.client, 'ROLLBACK').then(() => undefined));
   }
 
   async criuSummary(id: number): Promise<CriuStorageSummary> {
@@ -233,7 +233,7 @@ export class PostgresReader extends BaseReader {
 
   async close(): Promise<void> {
     await this.kyselyInstance?.destroy();
-    await this.client.end().catch(() => undefined);
+    await disconnect(this.client);
   }
 
   private async stream(text: string, after?: () => Promise<void>): Promise<ReadRows> {

@@ -61,14 +61,45 @@ export async function connect(url: string, opts: ConnectOptions = {}): Promise<p
   } catch (e) {
     throw new CkptdbError('BAD_ARGUMENT', `${redactUrl(url)} is not a PostgreSQL URL ckptdb can read: ${(e as Error).message}`);
   }
-  client.on('error', () => undefined);
+  watchConnection(client);
   try {
     await client.connect();
   } catch (e) {
-    await client.end().catch(() => undefined);
+    await disconnect(client);
     throw postgresError(e, url);
   }
   return client;
+}
+
+const lostConnections = new WeakMap<pg.Client, Promise<never>>();
+
+/**
+ * A connection lost while idle is remembered, not thrown from an event; a wait on the
+ * server (a cursor's next rows) races connectionLost(), which fails when the connection
+ * goes: pg does not always fail what was waiting on a connection that ended.
+ */
+function watchConnection(client: pg.Client): void {
+  const lost = new Promise<never>((_resolve, reject) => {
+    client.on('error', reject);
+    client.on('end', () => reject(Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' })));
+  });
+  lost.catch(() => undefined);
+  lostConnections.set(client, lost);
+}
+
+/** Fails when the client's connection ends or fails. */
+export function connectionLost(client: pg.Client): Promise<never> {
+  return lostConnections.get(client) ?? new Promise<never>(() => undefined);
+}
+
+/** Ends the connection; at once when it is gone already. */
+export async function disconnect(client: pg.Client): Promise<void> {
+  await Promise.race([client.end(), connectionLost(client)]).catch(() => undefined);
+}
+
+/** A query that fails, rather than waits for ever, when the connection is gone. */
+export function queryOrLost(client: pg.Client, text: string): Promise<pg.QueryResult> {
+  return Promise.race([client.query(text), connectionLost(client)]);
 }
 
 /** What went wrong talking to PostgreSQL, as one line naming the database. */

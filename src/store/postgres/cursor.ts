@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import Cursor from 'pg-cursor';
-import { STORE_TYPES } from './connection.js';
+import { connectionLost, STORE_TYPES } from './connection.js';
 import type { SqlValue } from './statement.js';
 
 export interface RowStream {
@@ -20,9 +20,9 @@ export async function openRows(client: pg.Client, text: string, values: SqlValue
   let first: unknown[][];
   let fields: { name: string }[];
   try {
-    first = await readBatch(cursor, batch, (f) => (fields = f));
+    first = await Promise.race([readBatch(cursor, batch, (f) => (fields = f)), connectionLost(client)]);
   } catch (e) {
-    await cursor.close().catch(() => undefined);
+    await Promise.race([cursor.close(), connectionLost(client)]).catch(() => undefined);
     throw e;
   }
   async function* rows(): AsyncGenerator<unknown[]> {
@@ -31,10 +31,10 @@ export async function openRows(client: pg.Client, text: string, values: SqlValue
       while (chunk.length) {
         yield* chunk;
         if (chunk.length < batch) return;
-        chunk = await readBatch(cursor, batch);
+        chunk = await Promise.race([readBatch(cursor, batch), connectionLost(client)]);
       }
     } finally {
-      await cursor.close().catch(() => undefined);
+      await Promise.race([cursor.close(), connectionLost(client)]).catch(() => undefined);
     }
   }
   return { columns: fields!.map((f) => f.name), rows: rows() };

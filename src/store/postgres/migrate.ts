@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import { CkptdbError } from '../../errors.js';
 import { migrationsDir } from '../../paths.js';
+import { queryOrLost } from './connection.js';
 import { loadMigrations, type Migration } from '../migrate.js';
 
 /**
@@ -73,7 +74,7 @@ export async function migratePostgres(client: pg.Client, where: string, migratio
       }
       await client.query('COMMIT');
     } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      await queryOrLost(client, 'ROLLBACK').catch(() => undefined);
       throw e;
     }
   }

@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import type pg from 'pg';
 import { CkptdbError } from '../../errors.js';
 import { statement } from '../sqlFile.js';
-import { connect, postgresError } from './connection.js';
+import { connect, disconnect, postgresError } from './connection.js';
 import { openRows } from './cursor.js';
 import { redactUrl } from './location.js';
 import { checkPostgresSchema } from './migrate.js';
@@ -65,7 +65,7 @@ export async function pullCheckpoint(db: Database.Database, url: string, remoteI
   } catch (e) {
     throw postgresError(e, url);
   } finally {
-    await client.end().catch(() => undefined);
+    await disconnect(client);
   }
 }
 

@@ -5,7 +5,7 @@ import { from as copyFrom, type CopyStreamQuery } from 'pg-copy-streams';
 import { CkptdbError } from '../../errors.js';
 import { noSuchCheckpoint } from '../store.js';
 import { statement } from '../sqlFile.js';
-import { connect, postgresError } from './connection.js';
+import { connect, disconnect, postgresError, queryOrLost } from './connection.js';
 import { redactUrl } from './location.js';
 import { migratePostgres } from './migrate.js';
 import { copyLine } from './copyText.js';
@@ -94,7 +94,7 @@ export async function pushCheckpoints(db: Database.Database, url: string, opts: 
   } catch (e) {
     throw postgresError(e, url);
   } finally {
-    await client.end().catch(() => undefined);
+    await disconnect(client);
   }
 }
 
@@ -138,7 +138,7 @@ async function pushOne(db: Database.Database, client: pg.Client, c: LocalCheckpo
       await client.query('COMMIT');
       return { local: c.id, remote, uuid: c.uuid, status: 'pushed', rows: done, ...chunks };
     } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      await queryOrLost(client, 'ROLLBACK').catch(() => undefined);
       throw e;
     }
   } finally {

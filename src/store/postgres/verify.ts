@@ -1,6 +1,6 @@
 import { statement } from '../sqlFile.js';
 import { noSuchCheckpoint } from '../store.js';
-import { connect, postgresError } from './connection.js';
+import { connect, disconnect, postgresError } from './connection.js';
 import { redactUrl } from './location.js';
 import { checkPostgresSchema } from './migrate.js';
 import { withValues } from './statement.js';
@@ -50,6 +50,6 @@ export async function verifyPostgres(url: string, id?: number): Promise<Postgres
   } catch (e) {
     throw postgresError(e, url);
   } finally {
-    await client.end().catch(() => undefined);
+    await disconnect(client);
   }
 }
