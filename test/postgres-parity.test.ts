@@ -3,19 +3,21 @@
  * a SQLite store and on the PostgreSQL store its checkpoints were pushed to, for live
  * captures of a process tree and for a CRIU checkpoint (made by CRIU's own encoder).
  */
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../src/index.js';
 import { importCriu } from '../src/formats/criu/index.js';
 import { cannedQueries } from '../src/query/canned.js';
 import { openReader, type Reader } from '../src/query/reader.js';
+import { diffCheckpoints } from '../src/query/diff/engine.js';
+import { openPostgresDiff } from '../src/query/diff/postgres.js';
 import { openReadOnlyDatabase } from '../src/query/connection.js';
 import { pushCheckpoints } from '../src/store/postgres/push.js';
 import { buildFixtureWithoutZombie } from './helpers/criuFixture.js';
 import { useLiveTree } from './helpers/liveTree.js';
 import { postgresMissing, testPostgres } from './helpers/postgres.js';
-import { tempDir } from './helpers/tmp.js';
 import { useFixture } from './helpers/useCriuFixture.js';
 
 const missing = postgresMissing();
@@ -38,14 +40,18 @@ describe.skipIf(missing)(`the same rows on SQLite and PostgreSQL${missing ? ` ($
   /** local checkpoint id -> its id in PostgreSQL */
   const remote = new Map<number, number>();
   let local: number[] = [];
+  let path = '';
+  let url = '';
 
   beforeAll(async () => {
-    const path = join(tempDir(), 'store.sqlite');
+    // a folder of the whole file's, not tempDir(), which goes after each test
+    const dir = mkdtempSync(join(tmpdir(), 'ckptdb-parity-'));
+    path = join(dir, 'store.sqlite');
     copyFileSync(live().db, path);
     const store = openStore(path);
     await importCriu(store, criuDir());
     store.close();
-    const url = testPostgres().database('parity');
+    url = testPostgres().database('parity');
     const db = openReadOnlyDatabase(path);
     for (const p of await pushCheckpoints(db, url, { withPages: true })) remote.set(p.local, p.remote);
     db.close();
@@ -55,6 +61,7 @@ describe.skipIf(missing)(`the same rows on SQLite and PostgreSQL${missing ? ` ($
     return async () => {
       await sqlite.close();
       await postgres.close();
+      rmSync(dir, { recursive: true, force: true });
     };
   });
 
@@ -114,5 +121,32 @@ describe.skipIf(missing)(`the same rows on SQLite and PostgreSQL${missing ? ` ($
         expect(a.length, `${view} of checkpoint ${id}`).toBeGreaterThan(0);
       }
     }
+  });
+
+  it('diff computed in PostgreSQL gives the document SQLite gives, for every pair', async () => {
+    let changes = 0;
+    for (const a of local) {
+      for (const b of local) {
+        for (const opts of [{}, { ignore: ['pos'] }]) {
+          const onSqlite = await diffCheckpoints(path, a, b, opts);
+          const diff = await openPostgresDiff(url, remote.get(a)!, remote.get(b)!, opts);
+          const onPostgres = diff.toDocument();
+          diff.close();
+          expect({ ...onPostgres, a: { ...onPostgres.a, store: '', checkpoint: a }, b: { ...onPostgres.b, store: '', checkpoint: b } }, `${a} ${b}`)
+            .toEqual({ ...onSqlite, a: { ...onSqlite.a, store: '' }, b: { ...onSqlite.b, store: '' } });
+          changes += Object.values(onSqlite.summary).reduce((n, c) => n + c.added + c.removed + c.changed, 0);
+        }
+      }
+    }
+    expect(changes).toBeGreaterThan(50);
+  });
+
+  it('the typed kysely instance reads PostgreSQL as it reads SQLite', async () => {
+    const [id] = local;
+    const query = (r: Reader, checkpoint: number) =>
+      r.kysely().selectFrom('open_fds').select(['pid', 'fd', 'type', 'path', 'shared']).where('checkpoint_id', '=', checkpoint).orderBy('pid').orderBy('fd').execute();
+    const a = await query(sqlite, id!);
+    expect(a.length).toBeGreaterThan(0);
+    expect(await query(postgres, remote.get(id!)!)).toEqual(a);
   });
 });

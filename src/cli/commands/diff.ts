@@ -92,11 +92,17 @@ export function register(program: Command): void {
         await withStore(cmd, 'existing', async (store) => show(await openDiff(store, ids[0], ids[1], { storeB: opts.dbB, only: opts.only, ignore: opts.ignore })));
         return;
       }
+      const name = (location: string) => (isPostgresLocation(location) ? redactUrl(location) : location);
+      if (locationA === locationB) {
+        // both in one PostgreSQL: computed there, in SQL
+        const { openPostgresDiff } = await import('../../query/diff/postgres.js');
+        await show(await openPostgresDiff(locationA, ids[0], ids[1], { only: opts.only, ignore: opts.ignore }));
+        return;
+      }
       const { withPulledCheckpoint } = await import('../../store/postgres/scratch.js');
       // a side in PostgreSQL is read into a scratch store of its own, with its ids
       const local = async (location: string, id: number, fn: (path: string) => Promise<void>) =>
         isPostgresLocation(location) ? withPulledCheckpoint(location, id, (_s, path) => fn(path), { hashesOnly: true }) : fn(location);
-      const name = (location: string) => (isPostgresLocation(location) ? redactUrl(location) : location);
       await local(locationA, ids[0], (pathA) =>
         local(locationB, ids[1], async (pathB) =>
           show(await openDiff(pathA, ids[0], ids[1], { storeB: pathB, only: opts.only, ignore: opts.ignore, names: { a: name(locationA), b: name(locationB) } }))));

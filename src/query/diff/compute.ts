@@ -20,7 +20,7 @@ export interface DiffIds {
  */
 export type Pass = 'tasks' | 'fds' | 'fds_added' | 'sharing' | 'maps' | 'objects' | 'images';
 
-const STATEMENTS: Record<Pass, readonly string[]> = {
+export const STATEMENTS: Record<Pass, readonly string[]> = {
   tasks: ['tasks_removed_or_changed', 'tasks_added'],
   fds: ['fds_removed_or_changed'],
   fds_added: ['fds_added'],

@@ -45,7 +45,7 @@ export async function openDiff(store: Store | string, a: number, b: number, opts
     const refA = checkpointRef(db, 'a', a, opts.names?.a ?? paths.a);
     const refB = checkpointRef(db, 'b', b, opts.names?.b ?? paths.b);
     const threads = await compute(db, paths, { a, b }, selection, opts.threads);
-    return new CheckpointDiff(db, refA, refB, selection, threads);
+    return new CheckpointDiff(new SqliteResults(db), refA, refB, selection, threads);
   } catch (e) {
     db.close();
     if (e instanceof CkptdbError) throw e;
@@ -82,6 +82,39 @@ async function compute(db: Database.Database, paths: DiffPaths, ids: DiffIds, se
   return worker ? 2 : 1;
 }
 
+/** Where the differences a diff computed are read from. */
+export interface DiffResults {
+  /** The processes with a change, in order (changed_processes). */
+  changedProcesses(): DiffRow[];
+  counts(): { kind: DiffKind; status: DiffStatus; n: number }[];
+  /** One kind's differences in key order (read_KIND), of one status when given. */
+  read(kind: DiffKind, status?: DiffStatus): IterableIterator<DiffRow>;
+  close(): void;
+}
+
+/** The TEMP tables of the connection that computed them, read as they are iterated. */
+class SqliteResults implements DiffResults {
+  constructor(private readonly db: Database.Database) {}
+
+  changedProcesses(): DiffRow[] {
+    return this.db.prepare(statement(SQL, 'changed_processes')).safeIntegers(true).all() as DiffRow[];
+  }
+
+  counts(): { kind: DiffKind; status: DiffStatus; n: number }[] {
+    return this.db.prepare(statement(SQL, 'count_changes')).all() as { kind: DiffKind; status: DiffStatus; n: number }[];
+  }
+
+  read(kind: DiffKind, status?: DiffStatus): IterableIterator<DiffRow> {
+    return this.db.prepare(statement(SQL, `read_${kind}`)).safeIntegers(true).iterate({ status: status ?? null }) as IterableIterator<DiffRow>;
+  }
+
+  close(): void {
+    if (!this.db.open) return;
+    if (this.db.inTransaction) this.db.exec('COMMIT');
+    this.db.close();
+  }
+}
+
 export class CheckpointDiff {
   readonly kinds: DiffKind[];
   readonly ignored: string[];
@@ -91,7 +124,7 @@ export class CheckpointDiff {
   private readonly care: Record<DiffKind, number>;
 
   constructor(
-    private readonly db: Database.Database,
+    private readonly results: DiffResults,
     readonly a: CheckpointRef,
     readonly b: CheckpointRef,
     selection: Selection,
@@ -146,7 +179,7 @@ export class CheckpointDiff {
   /** The processes that have a change, in order, by their id in this diff. */
   processInfo(): Map<number, ProcessInfo> {
     if (this.processes) return this.processes;
-    const rows = this.db.prepare(statement(SQL, 'changed_processes')).safeIntegers(true).all() as DiffRow[];
+    const rows = this.results.changedProcesses();
     this.processes = new Map(rows.map((r) => [Number(r.id), {
       pid: Number(r.pid),
       start_time: exact(r.start_time) as ProcessInfo['start_time'],
@@ -176,15 +209,13 @@ export class CheckpointDiff {
   }
 
   close(): void {
-    if (!this.db.open) return;
-    if (this.db.inTransaction) this.db.exec('COMMIT');
-    this.db.close();
+    this.results.close();
   }
 
   private count(): Partial<Record<DiffKind, DiffCounts>> {
     const summary: Partial<Record<DiffKind, DiffCounts>> = {};
     for (const k of this.kinds) summary[k] = { added: 0, removed: 0, changed: 0 };
-    for (const r of this.db.prepare(statement(SQL, 'count_changes')).all() as { kind: DiffKind; status: DiffStatus; n: number }[]) {
+    for (const r of this.results.counts()) {
       const counts = summary[r.kind];
       if (counts) counts[r.status] = r.n;
     }
@@ -192,7 +223,7 @@ export class CheckpointDiff {
   }
 
   private read(kind: DiffKind, status?: DiffStatus): IterableIterator<DiffRow> {
-    return this.db.prepare(statement(SQL, `read_${kind}`)).safeIntegers(true).iterate({ status: status ?? null }) as IterableIterator<DiffRow>;
+    return this.results.read(kind, status);
   }
 
   private entry(kind: DiffKind, row: DiffRow): DiffEntry {
