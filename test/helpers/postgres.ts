@@ -7,6 +7,13 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The cluster's socket folder and bin folder, or why there is none. */
+    postgres: { socketDir: string; binDir: string } | { missing: string };
+  }
+}
+
 export interface TestPostgres {
   socketDir: string;
   binDir: string;

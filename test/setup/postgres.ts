@@ -5,13 +5,7 @@
  */
 import type { TestProject } from 'vitest/node';
 import { postgresBinDir, startCluster } from '../helpers/postgresCluster.js';
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    /** The cluster's socket folder and bin folder, or why there is none. */
-    postgres: { socketDir: string; binDir: string } | { missing: string };
-  }
-}
+import type {} from '../helpers/postgres.js';
 
 export default function setup(project: TestProject): () => void {
   const binDir = postgresBinDir();

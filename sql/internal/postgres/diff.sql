@@ -9,7 +9,9 @@
 --     shifted into a mask, CASE for iif, string_agg and json_object_agg;
 --   * NULLS FIRST wherever SQLite's order puts NULLs first, and text COLLATE "C", so
 --     that rows are numbered and read in SQLite's order;
---   * chunks are compared by the hashes criu_image_chunks holds.
+--   * chunks are compared by the hashes criu_image_chunks holds;
+--   * fds and kernel objects are compared in one hashed FULL JOIN each
+--     (fds_compared, objects_compared) where SQLite runs two merges.
 -- Statements marked "per side" are run once for each side: `{side}` stands for a or b.
 
 -- name: create_work_tables
@@ -193,51 +195,43 @@ JOIN diff_task_facts fb ON fb.side = 'b' AND fb.task_id = tb.id
 WHERE tb.checkpoint_id = :b
   AND NOT EXISTS (SELECT 1 FROM tasks ta WHERE ta.checkpoint_id = :a AND ta.pid = tb.pid AND ta.start_time IS NOT DISTINCT FROM tb.start_time);
 
--- name: fds_removed_or_changed
--- The fds of A with no identical fd in B (EXCEPT, hashed), then classified by key.
+-- name: fds_compared
+-- The hot path, in one pass: each side's fds with what their open file is, matched by
+-- (fd table, fd) in one hashed FULL JOIN, which finds the removed, added and changed
+-- fds at once (SQLite's form takes two merges of sorted indexes instead).
 INSERT INTO diff_fds (tab, fd, status, mask, a_id, b_id)
-SELECT c.tab, c.fd, CASE WHEN fb.id IS NULL THEN 'removed' ELSE 'changed' END,
-  CASE WHEN fb.id IS NULL THEN 0 ELSE
-      (fa.cloexec IS DISTINCT FROM fb.cloexec)::int
-    | ((xa.type IS DISTINCT FROM xb.type)::int << 1)
-    | ((xa.path IS DISTINCT FROM xb.path)::int << 2)
-    | ((xa.dev IS DISTINCT FROM xb.dev)::int << 3)
-    | ((xa.inode IS DISTINCT FROM xb.inode)::int << 4)
-    | ((xa.pos IS DISTINCT FROM xb.pos)::int << 5)
-    | ((xa.flags IS DISTINCT FROM xb.flags)::int << 6)
-    | ((xa.mode IS DISTINCT FROM xb.mode)::int << 7)
-    | ((xa.deleted IS DISTINCT FROM xb.deleted)::int << 8)
-    | ((xa.attrs IS DISTINCT FROM xb.attrs)::int << 9) END,
-  fa.id, fb.id
-FROM (
-  SELECT p.id AS tab, f.fd, f.cloexec, x.type, x.path, x.dev, x.inode, x.pos, x.flags, x.mode, x.deleted, x.attrs
+WITH fa AS (
+  SELECT p.id AS tab, f.fd, f.id, f.cloexec, x.type, x.path, x.dev, x.inode, x.pos, x.flags, x.mode, x.deleted, x.attrs
   FROM diff_tables p
   JOIN fds f ON f.checkpoint_id = :a AND f.fdtable_id = p.a_object
   JOIN files x ON x.checkpoint_id = :a AND x.id = f.file_id
   WHERE p.kind = 'fdtable'
-  EXCEPT
-  SELECT p.id, f.fd, f.cloexec, x.type, x.path, x.dev, x.inode, x.pos, x.flags, x.mode, x.deleted, x.attrs
+),
+fb AS (
+  SELECT p.id AS tab, f.fd, f.id, f.cloexec, x.type, x.path, x.dev, x.inode, x.pos, x.flags, x.mode, x.deleted, x.attrs
   FROM diff_tables p
   JOIN fds f ON f.checkpoint_id = :b AND f.fdtable_id = p.b_object
   JOIN files x ON x.checkpoint_id = :b AND x.id = f.file_id
   WHERE p.kind = 'fdtable'
-) AS c
-JOIN diff_tables p ON p.id = c.tab
-JOIN fds fa ON fa.checkpoint_id = :a AND fa.fdtable_id = p.a_object AND fa.fd = c.fd
-JOIN files xa ON xa.checkpoint_id = :a AND xa.id = fa.file_id
-LEFT JOIN fds fb ON fb.checkpoint_id = :b AND fb.fdtable_id = p.b_object AND fb.fd = c.fd
-LEFT JOIN files xb ON xb.checkpoint_id = :b AND xb.id = fb.file_id;
-
--- name: fds_added
-INSERT INTO diff_fds (tab, fd, status, mask, a_id, b_id)
-SELECT c.tab, c.fd, 'added', 0, NULL, fb.id
-FROM (
-  SELECT p.id AS tab, f.fd FROM diff_tables p JOIN fds f ON f.checkpoint_id = :b AND f.fdtable_id = p.b_object WHERE p.kind = 'fdtable'
-  EXCEPT
-  SELECT p.id, f.fd FROM diff_tables p JOIN fds f ON f.checkpoint_id = :a AND f.fdtable_id = p.a_object WHERE p.kind = 'fdtable'
-) AS c
-JOIN diff_tables p ON p.id = c.tab
-JOIN fds fb ON fb.checkpoint_id = :b AND fb.fdtable_id = p.b_object AND fb.fd = c.fd;
+)
+SELECT tab, fd, status, mask, a_id, b_id FROM (
+  SELECT coalesce(fa.tab, fb.tab) AS tab, coalesce(fa.fd, fb.fd) AS fd,
+    CASE WHEN fb.id IS NULL THEN 'removed' WHEN fa.id IS NULL THEN 'added' ELSE 'changed' END AS status,
+    CASE WHEN fa.id IS NULL OR fb.id IS NULL THEN 0 ELSE
+        (fa.cloexec IS DISTINCT FROM fb.cloexec)::int
+      | ((fa.type IS DISTINCT FROM fb.type)::int << 1)
+      | ((fa.path IS DISTINCT FROM fb.path)::int << 2)
+      | ((fa.dev IS DISTINCT FROM fb.dev)::int << 3)
+      | ((fa.inode IS DISTINCT FROM fb.inode)::int << 4)
+      | ((fa.pos IS DISTINCT FROM fb.pos)::int << 5)
+      | ((fa.flags IS DISTINCT FROM fb.flags)::int << 6)
+      | ((fa.mode IS DISTINCT FROM fb.mode)::int << 7)
+      | ((fa.deleted IS DISTINCT FROM fb.deleted)::int << 8)
+      | ((fa.attrs IS DISTINCT FROM fb.attrs)::int << 9) END AS mask,
+    fa.id AS a_id, fb.id AS b_id
+  FROM fa FULL JOIN fb ON fb.tab = fa.tab AND fb.fd = fa.fd
+) AS compared
+WHERE a_id IS NULL OR b_id IS NULL OR mask <> 0;
 
 -- name: fill_holders
 -- Per side. {other} is the other side.
@@ -303,32 +297,26 @@ FROM (
 JOIN diff_tables p ON p.id = c.tab
 JOIN maps mb ON mb.checkpoint_id = :b AND mb.mm_id = p.b_object AND mb.start_addr = c.start_addr;
 
--- name: objects_removed_or_changed
+-- name: objects_compared
+-- Kinds whose key is a kernel identity, matched by (kind, key) in one hashed FULL JOIN.
 INSERT INTO diff_objects (kind, key, status, mask, a_id, b_id)
-SELECT c.kind, c.key, CASE WHEN ob.id IS NULL THEN 'removed' ELSE 'changed' END,
-  CASE WHEN ob.id IS NULL THEN 0 ELSE (oa.refcount IS DISTINCT FROM ob.refcount)::int | ((oa.attrs IS DISTINCT FROM ob.attrs)::int << 1) END,
-  oa.id, ob.id
-FROM (
-  SELECT kind, key, refcount, attrs FROM shared_objects
+WITH oa AS (
+  SELECT id, kind, key, refcount, attrs FROM shared_objects
   WHERE checkpoint_id = :a AND kind IN ('anon', 'inode', 'ns', 'pipe', 'socket')
-  EXCEPT
-  SELECT kind, key, refcount, attrs FROM shared_objects
+),
+ob AS (
+  SELECT id, kind, key, refcount, attrs FROM shared_objects
   WHERE checkpoint_id = :b AND kind IN ('anon', 'inode', 'ns', 'pipe', 'socket')
-) AS c
-JOIN shared_objects oa ON oa.checkpoint_id = :a AND oa.kind = c.kind AND oa.key = c.key
-LEFT JOIN shared_objects ob ON ob.checkpoint_id = :b AND ob.kind = c.kind AND ob.key = c.key;
-
--- name: objects_added
-INSERT INTO diff_objects (kind, key, status, mask, a_id, b_id)
-SELECT c.kind, c.key, 'added', 0, NULL, ob.id
-FROM (
-  SELECT kind, key FROM shared_objects
-  WHERE checkpoint_id = :b AND kind IN ('anon', 'inode', 'ns', 'pipe', 'socket')
-  EXCEPT
-  SELECT kind, key FROM shared_objects
-  WHERE checkpoint_id = :a AND kind IN ('anon', 'inode', 'ns', 'pipe', 'socket')
-) AS c
-JOIN shared_objects ob ON ob.checkpoint_id = :b AND ob.kind = c.kind AND ob.key = c.key;
+)
+SELECT kind, key, status, mask, a_id, b_id FROM (
+  SELECT coalesce(oa.kind, ob.kind) AS kind, coalesce(oa.key, ob.key) AS key,
+    CASE WHEN ob.id IS NULL THEN 'removed' WHEN oa.id IS NULL THEN 'added' ELSE 'changed' END AS status,
+    CASE WHEN oa.id IS NULL OR ob.id IS NULL THEN 0 ELSE
+      (oa.refcount IS DISTINCT FROM ob.refcount)::int | ((oa.attrs IS DISTINCT FROM ob.attrs)::int << 1) END AS mask,
+    oa.id AS a_id, ob.id AS b_id
+  FROM oa FULL JOIN ob ON ob.kind = oa.kind AND ob.key = oa.key
+) AS compared
+WHERE a_id IS NULL OR b_id IS NULL OR mask <> 0;
 
 -- name: sockets_changed
 INSERT INTO diff_objects (kind, key, status, mask, a_id, b_id)

@@ -6,13 +6,21 @@ import { connect, disconnect, postgresError, queryOrLost } from '../../store/pos
 import { redactUrl } from '../../store/postgres/location.js';
 import { checkPostgresSchema } from '../../store/postgres/migrate.js';
 import { withValues, type SqlValue } from '../../store/postgres/statement.js';
-import { passesFor, STATEMENTS, type DiffIds } from './compute.js';
+import { passesFor, STATEMENTS, type DiffIds, type Pass } from './compute.js';
 import { CheckpointDiff, type DiffResults } from './engine.js';
 import type { DiffRow } from './entries.js';
 import { selectFields, type Selection } from './fields.js';
 import type { CheckpointRef, DiffKind, DiffOptions, DiffStatus } from './types.js';
 
 const SQL = 'internal/postgres/diff.sql';
+
+/** The passes' statements here: fds and objects in one statement each (see diff.sql). */
+const PASSES: Record<Pass, readonly string[]> = {
+  ...STATEMENTS,
+  fds: ['fds_compared'],
+  fds_added: [],
+  objects: ['objects_compared', 'sockets_changed'],
+};
 
 /**
  * The diff of two checkpoints of one PostgreSQL store, computed in the server
@@ -75,7 +83,7 @@ async function compute(client: pg.Client, ids: DiffIds, sel: Selection): Promise
       await exec('fill_shares', {});
       await exec('fds_sharing_changed');
     }
-    for (const name of STATEMENTS[pass]) await exec(name);
+    for (const name of PASSES[pass]) await exec(name);
   }
   await client.query(withValues(all('drop_ignored'), sel.care as unknown as Record<string, SqlValue>));
 }

@@ -90,6 +90,12 @@ export async function pushCheckpoints(db: Database.Database, url: string, opts: 
       }
       results.push(await pushOne(db, client, c, columns, opts));
     }
+    if (results.some((r) => r.status === 'pushed')) {
+      // New rows have no statistics until autovacuum comes by: a query or diff planned
+      // before then takes a checkpoint of a million rows for a few. A role that does not
+      // own the tables is only warned, and the next autovacuum does it.
+      await client.query(`ANALYZE ${[...CHECKPOINT_TABLES, 'criu_image_chunks', 'checkpoints'].join(', ')}`);
+    }
     return results;
   } catch (e) {
     throw postgresError(e, url);
