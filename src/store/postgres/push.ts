@@ -126,8 +126,8 @@ async function pushOne(db: Database.Database, client: pg.Client, c: LocalCheckpo
         return { local: c.id, remote: r.rows[0]!.id, uuid: c.uuid, status: 'present', rows: 0, chunks: 0, chunkBytes: 0, pagesKept: 0 };
       }
       const remote = inserted.rows[0]!.id;
-      const total = (db.prepare(statement(SQL, 'count_rows')).pluck().get({ id: c.id }) as number) + 1;
-      let done = 1;
+      const total = db.prepare(statement(SQL, 'count_rows')).pluck().get({ id: c.id }) as number;
+      let done = 0;
       const progress = (n: number) => {
         done += n;
         opts.onProgress?.({ checkpoint: c.id, done, total });
