@@ -235,7 +235,7 @@ process 4100 python3, start_time 5000000
   it('explains itself in --help: what it compares, every option, exit status, examples', async () => {
     const r = await runCli(['diff', '--help']);
     expect(r.code).toBe(0);
-    for (const text of ['what changed from checkpoint A to checkpoint B', '--db-b <path>', '--format <format>', '--json', '--only <kinds>',
+    for (const text of ['what changed from checkpoint A to checkpoint B', '--db-b <path|url>', '--format <format>', '--json', '--only <kinds>',
       '--ignore <fields>', 'Exit status: 0 identical, 1 different, 2 error', 'Examples:', 'shared_with']) {
       expect(r.stdout).toContain(text);
     }

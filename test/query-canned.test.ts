@@ -57,8 +57,45 @@ function openFileRows(checkpoint: number, refs: FdRef[] = fdRefs(shape)) {
 describe('canned queries on a live capture of a known process tree', () => {
   it('there is a test below for every canned query', () => {
     expect([...cannedQueries().keys()].sort()).toEqual([
-      'deleted_files', 'fd_counts', 'no_cloexec', 'objects', 'open_files', 'pipes', 'process_tree', 'shared_files', 'shared_tasks', 'sockets',
+      'deleted_files', 'fd_counts', 'listeners', 'newest_per_host', 'no_cloexec', 'objects', 'open_files', 'pipes', 'process_tree', 'processes_of',
+      'shared_files', 'shared_tasks', 'sockets',
     ]);
+  });
+
+  it('newest_per_host: the newest checkpoint of each host, with its processes and fds', () => {
+    const [c] = session.db.prepare('SELECT host, uuid, label, started_at FROM checkpoints WHERE id = ?').all(live().newest) as Record<string, unknown>[];
+    const processes = new Set(fdRefs(shape).map((r) => r.pid)).size;
+    // an fd table several processes hold (CLONE_FILES) has its fds once
+    const fds = new Set(fdRefs(shape).map((r) => `${String(r.table.name)}:${r.fd}`)).size;
+    expect(run('newest_per_host')).toEqual([{ ...c, checkpoint: live().newest, source: 'proc', processes: expect.any(Number), fds }]);
+    expect((run('newest_per_host')[0]!.processes as number)).toBeGreaterThanOrEqual(processes);
+    expect(run('newest_per_host', { host: 'no-such-host' })).toEqual([]);
+  });
+
+  it("listeners: each listening socket of the newest checkpoint, once per process holding it, with the host's name", () => {
+    const host = (session.db.prepare('SELECT host FROM checkpoints WHERE id = ?').pluck().get(live().newest) as string);
+    const byPid = new Map<number, number[]>();
+    for (const r of refsOn(['listen'])) byPid.set(r.pid, [...(byPid.get(r.pid) ?? []), r.fd].sort((a, b) => a - b));
+    const rows = [...byPid].sort(([a], [b]) => a - b).map(([pid, fds]) => ({
+      host, checkpoint: live().newest, pid, comm: shape.comm.get(pid), family: 'inet', type: 'stream',
+      local_addr: shape.sockets.get(shape.files.listen.path!)!.local_addr, local_port: tree.port, fds: fds.join(','),
+    }));
+    expect(rows.length).toBeGreaterThan(0);
+    expect(run('listeners')).toEqual(rows);
+    expect(run('listeners', { port: tree.port, host })).toEqual(rows);
+    expect(run('listeners', { port: tree.udp_port })).toEqual([]);
+    expect(run('listeners', { limit: 1 })).toEqual(rows.slice(0, 1));
+  });
+
+  it('processes_of: the processes of an executable, by path or by name, in the newest checkpoint of each host', () => {
+    const exe = session.db.prepare('SELECT exe FROM tasks WHERE checkpoint_id = ? AND pid = ?').pluck().get(live().newest, tree.parent) as string;
+    const pids = (rows: Record<string, unknown>[]) => rows.map((r) => r.pid);
+    const all = run('processes_of', { exe });
+    expect(pids(all)).toEqual(expect.arrayContaining([tree.parent, tree.c1, tree.c2, tree.c3]));
+    expect(all.every((r) => r.exe === exe && r.checkpoint === live().newest)).toBe(true);
+    expect(run('processes_of', { exe: exe.split('/').at(-1)! })).toEqual(all);
+    expect(all.find((r) => r.pid === tree.c2)).toMatchObject({ ppid: tree.parent, threads: tree.threads.length + 1, command: command() });
+    expect(run('processes_of', { exe: 'no-such-program' })).toEqual([]);
   });
 
   it('open_files: every fd of every process, with its file and how many fds share it', () => {

@@ -5,6 +5,7 @@ import { CkptdbError } from '../errors.js';
 import { storageSummary, criuStorageSummary, type ChunkCounts, type CriuStorageSummary } from '../formats/criu/summary.js';
 import type { CheckpointDetails, CheckpointRow, CheckpointSummary } from '../store/store.js';
 import { noSuchCheckpoint } from '../store/store.js';
+import { asStoreError } from '../store/open.js';
 import type { StoreSchema } from '../store/schema.js';
 import { statement } from '../store/sqlFile.js';
 import { clientConfig, connect, disconnect, postgresError, queryOrLost } from '../store/postgres/connection.js';
@@ -156,13 +157,38 @@ export class SqliteReader extends BaseReader {
     try {
       stmt = this.session.db.prepare(sql);
     } catch (e) {
-      throw sqlError(e);
+      throw this.storeError(sqlError(e));
     }
-    return runStatement(stmt, params);
+    return this.checked(() => runStatement(stmt, params));
   }
 
   async sql(sql: string, params: Params = {}): Promise<ReadRows> {
-    return this.session.sql(sql, params);
+    return this.checked(() => this.session.sql(sql, params));
+  }
+
+  /** A damaged store file is said to be one, whichever query found it. */
+  private checked(run: () => { columns: string[]; rows: IterableIterator<Row> }): ReadRows {
+    let result: { columns: string[]; rows: IterableIterator<Row> };
+    try {
+      result = run();
+    } catch (e) {
+      throw this.storeError(e);
+    }
+    const storeError = (e: unknown) => this.storeError(e);
+    function* rows(): Generator<Row> {
+      try {
+        yield* result.rows;
+      } catch (e) {
+        throw storeError(e);
+      }
+    }
+    return { columns: result.columns, rows: rows() };
+  }
+
+  private storeError(e: unknown): unknown {
+    const cause = (e instanceof CkptdbError ? e.cause : e) as { code?: string } | undefined;
+    const code = cause?.code ?? '';
+    return code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB' ? asStoreError(cause, this.location) : e;
   }
 
   async criuSummary(id: number): Promise<CriuStorageSummary> {

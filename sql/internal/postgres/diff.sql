@@ -235,12 +235,13 @@ WHERE a_id IS NULL OR b_id IS NULL OR mask <> 0;
 
 -- name: fill_holders
 -- Per side. {other} is the other side.
+-- (A join, not EXISTS per row, so that it can be hashed: (fd table, fd) is unique.)
 INSERT INTO diff_holders (side, file_id, tab, fd, common)
-SELECT '{side}', d.file_id, p.id, d.fd,
-       EXISTS (SELECT 1 FROM fds x WHERE x.checkpoint_id = :{other} AND x.fdtable_id = p.{other}_object AND x.fd = d.fd)
+SELECT '{side}', d.file_id, p.id, d.fd, x.id IS NOT NULL
 FROM shared_objects o
 JOIN fds d ON d.checkpoint_id = o.checkpoint_id AND d.file_id = o.id
 JOIN diff_tables p ON p.{side}_object = d.fdtable_id AND p.kind = 'fdtable'
+LEFT JOIN fds x ON x.checkpoint_id = :{other} AND x.fdtable_id = p.{other}_object AND x.fd = d.fd
 WHERE o.checkpoint_id = :{side} AND o.kind = 'file' AND o.refcount > 1;
 
 -- name: fill_shares

@@ -42,6 +42,10 @@ dump run are left out: they differ between any two dumps. Checkpoints captured f
 Fields (for --ignore):
 ${DIFF_KINDS.map((k) => `  ${k.padEnd(8)} ${wrap(FIELDS[k].join(' '), 68).join(`\n${' '.repeat(11)}`)}`).join('\n')}
 
+Either store may be PostgreSQL (--db or --db-b postgres://...): two checkpoints of one
+PostgreSQL store are diffed there, in SQL; a checkpoint of PostgreSQL against one of a
+local store is first read into a scratch store of its own.
+
 Exit status: 0 identical, 1 different, 2 error (unknown checkpoint, unreadable store).
 
 Examples:
@@ -51,6 +55,8 @@ Examples:
   $ ckptdb diff 4 5 --only images            which CRIU image files (pages, registers) differ
   $ ckptdb diff 1 2 --json | jq '.fds.changed[].key'
   $ ckptdb diff 1 2 >/dev/null && echo same
+  $ ckptdb --db postgres://reader@db/fleet diff 17 42    two hosts' checkpoints in the fleet store
+  $ ckptdb diff 3 17 --db-b postgres://reader@db/fleet   a local checkpoint against a pushed one
 `;
 
 interface DiffCommandOptions {

@@ -8,7 +8,9 @@ import { addHostOption, collect, hostOf, PARAM_HELP, withReader } from '../sessi
 
 const EXAMPLES = `
 Canned queries are the .sql files of ckptdb's sql/ folder: read them, copy them into
-\`ckptdb query\`. Every one takes --param checkpoint=ID (default: the newest).
+\`ckptdb query\`. Most take --param checkpoint=ID (default: the newest, or with --host
+the newest of that host); newest_per_host, listeners and processes_of ask across the
+checkpoints of every host (of one with --host), each in its newest checkpoint.
 
 Examples:
   $ ckptdb q --list
@@ -16,6 +18,8 @@ Examples:
   $ ckptdb q open_files -p checkpoint=2 -p pid=4242
   $ ckptdb q pipes -p pid=4242 --json
   $ ckptdb q shared_tasks -p kind=mm -p limit=-1 --format csv
+  $ ckptdb --db postgres://reader@db/fleet q listeners -p port=8080
+  $ ckptdb --db postgres://reader@db/fleet q fd_counts --host web-1
 `;
 
 export function register(program: Command): void {

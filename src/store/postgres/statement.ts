@@ -28,7 +28,7 @@ export function withValues(sql: string, params: Record<string, SqlValue | undefi
   return text + sql.slice(from);
 }
 
-export function literal(v: SqlValue): string {
+function literal(v: SqlValue): string {
   if (v === null) return 'NULL';
   if (typeof v === 'boolean') return v ? 'TRUE' : 'FALSE';
   if (typeof v === 'number' || typeof v === 'bigint') {
