@@ -3,7 +3,7 @@
  * checkpoint (also when the pushing process is killed mid-COPY), two hosts at once,
  * CRIU pages only when asked for, and what comes back (pull, export, diff) is what went.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -58,9 +58,19 @@ describe.skipIf(missing)(`ckptdb push and pull${missing ? ` (${missing})` : ''}`
     const remote = JSON.parse((await ok(['--db', url, 'list', '--json'], db)).stdout) as unknown[];
     expect(remote).toEqual(local);
     expect(count(databaseOf(url), 'SELECT count(*) FROM fds')).toBe(3000 + (local[1] as { fds: number }).fds);
+    // every reading command prints what it prints on SQLite (the ids are the same here)
+    for (const args of [['show', '2'], ['ps', '2'], ['fds', '2', '--format', 'csv'], ['objects', '2', '--shared'], ['q', 'shared_files', '-p', 'checkpoint=1'], ['ps', '--host', 'web-1', '--json']]) {
+      const onSqlite = await ok(args, db);
+      expect(await ok(['--db', url, ...args], db), args.join(' ')).toEqual(onSqlite);
+    }
     const uuid = (await ok(['show', '2', '--json'], db)).stdout;
     expect(JSON.parse((await ok(['--db', url, 'show', '2', '--json'], db)).stdout).uuid).toBe(JSON.parse(uuid).uuid);
     expect(await runCli(['--db', url, 'verify'], { db })).toEqual({ code: 0, stdout: '', stderr: 'ok: the store is consistent\n' });
+    expect(first.stderr).not.toContain('pushing');
+    // on a terminal, a progress bar counts the rows
+    const onTerminal = spawnSync('script', ['-qec', `node ${CLI} push --to '${pg.database('tty')}'`, '/dev/null'], { env: { ...process.env, CKPTDB_DB: db }, encoding: 'utf8' });
+    expect(onTerminal.status, onTerminal.stderr).toBe(0);
+    expect(onTerminal.stdout).toMatch(/pushing checkpoint 1 \[[=-]+\] \d+\/\d+ rows/);
   });
 
   it('a push killed mid-COPY leaves nothing of the checkpoint; the next push completes it', async () => {
