@@ -3,14 +3,15 @@
 -- param: checkpoint = newest  the checkpoint to read
 -- param: limit = 50  at most this many processes; -1 for all
 --
+-- A PostgreSQL store runs sql/postgres/fd_counts.sql: the same rows, every join on checkpoint_id too.
+--
 -- fds counts the fds of every fd table the process's threads hold (usually one,
 -- shared by all threads); threads counts its tasks. Each count is one range of the
 -- fds (fdtable_id, fd) index, so this reads no fd rows. When the source could not
 -- list an fd table (permission), fds is null, not 0, and unreadable says why; those
--- processes come last. (json_extract is SQLite's; PostgreSQL's store has it too, see
--- migrations/0008_fleet.pg.sql.)
+-- processes come last.
 WITH per_table AS MATERIALIZED (
-  SELECT h.pid, h.tid, (SELECT count(*) FROM fds d WHERE d.checkpoint_id = h.checkpoint_id AND d.fdtable_id = h.fdtable_id) AS fds
+  SELECT h.pid, h.tid, (SELECT count(*) FROM fds d WHERE d.fdtable_id = h.fdtable_id) AS fds
   FROM fdtable_holders h
   WHERE h.checkpoint_id = :checkpoint
 ),
@@ -27,10 +28,10 @@ per_process AS (
   SELECT pid, CASE WHEN count(unreadable) = 0 THEN sum(fds) END AS fds, max(unreadable) AS unreadable
   FROM checked
   GROUP BY pid
-  ORDER BY fds DESC NULLS LAST, pid
-  LIMIT coalesce(nullif(:limit, -1), 9223372036854775807)
+  ORDER BY fds DESC, pid
+  LIMIT :limit
 )
 SELECT c.pid, p.comm, c.fds, p.threads, p.command, c.unreadable
 FROM per_process c
 LEFT JOIN processes p ON p.checkpoint_id = :checkpoint AND p.pid = c.pid
-ORDER BY c.fds DESC NULLS LAST, c.pid;
+ORDER BY c.fds DESC, c.pid;

@@ -1,5 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { CkptdbError } from '../errors.js';
 import { sqlDir } from '../paths.js';
 import { statement } from '../store/sqlFile.js';
@@ -22,6 +22,11 @@ export interface CannedQuery {
   params: CannedParam[];
   sql: string;
   file: string;
+  /**
+   * The form a PostgreSQL store runs, from sql/postgres/NAME.sql, where the portable form
+   * would cost SQLite its indexes; the same parameters and rows. Most queries have none.
+   */
+  postgresSql?: string;
 }
 
 /** The default that stands for the newest checkpoint of the store. */
@@ -40,6 +45,12 @@ export function cannedQueries(): Map<string, CannedQuery> {
   const found = new Map<string, CannedQuery>();
   for (const file of readdirSync(sqlDir).filter((f) => f.endsWith('.sql')).sort()) {
     const q = parseCanned(file, readFileSync(join(sqlDir, file), 'utf8'));
+    const variant = join(sqlDir, 'postgres', file);
+    if (existsSync(variant)) {
+      const pg = parseCanned(`postgres/${file}`, readFileSync(variant, 'utf8'));
+      if (JSON.stringify(pg.params) !== JSON.stringify(q.params)) throw new Error(`sql/postgres/${file}: its parameters differ from sql/${file}'s`);
+      q.postgresSql = pg.sql;
+    }
     found.set(q.name, q);
   }
   cache = found;
@@ -65,7 +76,7 @@ export function parseCanned(file: string, text: string): CannedQuery {
   const name = field('name');
   const description = field('description');
   if (!name || !description) throw new Error(`sql/${file}: a canned query needs -- name: and -- description: lines`);
-  if (`${name}.sql` !== file) throw new Error(`sql/${file}: holds query ${name}; its file must be ${name}.sql`);
+  if (`${name}.sql` !== basename(file)) throw new Error(`sql/${file}: holds query ${name}; its file must be ${name}.sql`);
   const params: CannedParam[] = [];
   for (const line of header.filter((l) => /^--\s*param:/.test(l))) {
     const m = PARAM.exec(line);

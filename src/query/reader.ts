@@ -79,7 +79,7 @@ abstract class BaseReader implements Reader {
 
   async canned(name: string, given: Params = {}, opts: { host?: string } = {}): Promise<ReadRows> {
     const q = cannedQuery(name);
-    return this.run(q.sql, await this.bind(q, given, opts.host));
+    return this.run(this.dialect === 'postgres' ? (q.postgresSql ?? q.sql) : q.sql, await this.bind(q, given, opts.host));
   }
 
   async checkpointId(id?: number, host?: string): Promise<number> {
