@@ -39,7 +39,10 @@ export class QuerySession {
     } catch (e) {
       throw sqlError(e);
     }
-    return runStatement(stmt, this.bind(q, params));
+    const result = runStatement(stmt, this.bind(q, params));
+    const missing = q.text.flatMap((t) => t.args).filter((a) => !result.columns.includes(a));
+    if (missing.length) throw new Error(`${q.file}: its -- text: line reads columns the query does not return: ${missing.join(', ')}`);
+    return { ...result, text: q.text };
   }
 
   /** The id of the newest checkpoint, or the given one after checking it exists. */
