@@ -47,3 +47,9 @@ export {
 } from './store/socketNames.js';
 export { fifoKey } from './store/fifoKey.js';
 export type { UnixSource } from './capture/proc/sockets.js';
+export { buildGraph } from './query/graph/build.js';
+export { graphDot } from './query/graph/dot.js';
+export { diffGraph } from './query/graph/diffGraph.js';
+export { dotToSvg } from './query/graph/svg.js';
+export type { CheckpointGraph, EdgeKind, GraphEdge, GraphNode, GraphOptions, Mark } from './query/graph/types.js';
+export { flagsText, modeText, fdText, typeText, signalsText, stateText, TEXT_FUNCTIONS } from './store/textForms.js';

@@ -7,6 +7,8 @@ import type { StoreSchema } from '../store/schema.js';
 import { cannedQuery, NEWEST, type CannedQuery } from './canned.js';
 import { openReadOnlyDatabase } from './connection.js';
 import { prepareReadOnly, sqlError } from './guard.js';
+import { buildGraph } from './graph/build.js';
+import type { CheckpointGraph, GraphOptions } from './graph/types.js';
 import { storeKysely } from './kysely.js';
 import { paramValue, type Params } from './params.js';
 import { runStatement, type QueryResult } from './rows.js';
@@ -62,6 +64,11 @@ export class QuerySession {
   /** A checkpoint (default: the newest) with its row counts and shared objects per kind. */
   describe(id?: number): CheckpointDetails {
     return checkpointDetails(this.db, this.checkpointId(id))!;
+  }
+
+  /** Who talks to whom in a checkpoint (default: the newest): processes and what connects them. */
+  graph(id?: number, opts: GraphOptions = {}): CheckpointGraph {
+    return buildGraph(this.db, this.checkpointId(id), opts);
   }
 
   /** A typed query builder on this session's read-only connection. */
