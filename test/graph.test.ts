@@ -110,6 +110,6 @@ describe('ckptdb graph', () => {
     // each service's 24 workers are one node ×24, its pipes one edge ×24
     expect(g.nodes).toHaveLength(40);
     expect(g.nodes.filter((n) => n.count === 24)).toHaveLength(20);
-    expect(g.edges.map((e) => [e.kind, e.count, e.label])).toEqual(Array(20).fill(['pipe', 24, expect.stringMatching(/^pipe 11,12,.*,34→0 ×24$/)]));
+    expect(g.edges.map((e) => [e.kind, e.count, e.label])).toEqual(Array(20).fill(['pipe', 24, 'pipe 11,12,…,34→0 ×24']));
   });
 });

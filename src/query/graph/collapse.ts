@@ -3,8 +3,8 @@
  * a count, so that a checkpoint of hundreds of processes stays readable. Siblings are
  * identical when they have the same parent, name and thread count, no children, and
  * the same connections: of the same kinds, in the same direction, to the same other
- * nodes, by the same fds on their own side (the other side's fds may differ: a parent
- * holds each worker's pipe by another fd).
+ * nodes. The fd numbers may differ (a parent holds each worker's pipe by another fd):
+ * the edge that stands for them all lists the fds of every one.
  */
 import { edgeLabel } from './labels.js';
 import type { CheckpointGraph, GraphEdge, GraphNode } from './types.js';
@@ -26,7 +26,7 @@ export function collapseSiblings(g: CheckpointGraph): CheckpointGraph {
     if (n.kind !== 'process' || parents.has(n.id) || n.parent === null) continue;
     const edges = (incident.get(n.id) ?? []).map((e) => {
       const s = side(e, n.id);
-      return `${e.kind}|${s.out ? '>' : '<'}|${s.other}|${s.own.join(',')}|${e.mark ?? ''}`;
+      return `${e.kind}|${s.out ? '>' : '<'}|${s.other}|${e.mark ?? ''}`;
     });
     const signature = [n.parent, n.comm, n.threads, n.mark ?? '', ...edges.sort()].join('\n');
     groups.set(signature, [...(groups.get(signature) ?? []), n]);
@@ -42,9 +42,11 @@ export function collapseSiblings(g: CheckpointGraph): CheckpointGraph {
     for (const e of incident.get(keep!.id) ?? []) {
       const s = side(e, keep!.id);
       const matching = rest.flatMap((n) => (incident.get(n.id) ?? []).filter((x) => x.kind === e.kind).map((x) => side(x, n.id)).filter((x) => x.other === s.other && x.out === s.out));
-      const theirs = [...new Set([...s.theirs, ...matching.flatMap((x) => x.theirs)])].sort((a, b) => a - b);
+      const union = (lists: number[][]) => [...new Set(lists.flat())].sort((a, b) => a - b);
+      const theirs = union([s.theirs, ...matching.map((x) => x.theirs)]);
+      const own = union([s.own, ...matching.map((x) => x.own)]);
       e.count = group.length;
-      e.fds = s.out ? { from: s.own, to: theirs } : { from: theirs, to: s.own };
+      e.fds = s.out ? { from: own, to: theirs } : { from: theirs, to: own };
       e.label = `${edgeLabel(e.kind, e.fds.from, e.fds.to)} ×${group.length}`;
     }
   }

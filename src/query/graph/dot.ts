@@ -1,7 +1,9 @@
 /**
  * The graph as Graphviz DOT: a cluster per process tree (a root and its descendants),
  * parents above their children joined by thin grey lines, and the connections drawn
- * over them, each kind in its own colour, without moving the tree's layout. In the
+ * over them, each kind in its own colour, without moving the tree's layout. Graphviz
+ * puts separate trees side by side: past a few, that is too wide to read, so a forest
+ * is drawn from left to right instead, one tree under the other. In the
  * graph of a diff, what was added is green, what was removed red and dashed, a process
  * with something changed orange.
  */
@@ -65,6 +67,9 @@ function edgeLine(e: GraphEdge): string {
   return `${q(e.from)} -> ${q(e.to)} [label=${q(e.label)}, tooltip=${q(`${e.kind} ${e.object}`)}, constraint=false, ${EDGE_STYLE[e.kind]}${mark}];`;
 }
 
+/** More trees than this are drawn one under the other. */
+const FOREST = 4;
+
 export function graphDot(g: CheckpointGraph, title: string): string {
   const byId = new Map(g.nodes.map((n) => [n.id, n]));
   const rootOf = (n: GraphNode): GraphNode => {
@@ -88,9 +93,10 @@ export function graphDot(g: CheckpointGraph, title: string): string {
     const root = [...roots][0]!;
     trees.set(root, [...(trees.get(root) ?? []), n]);
   }
+  const rankdir = trees.size > FOREST ? 'LR' : 'TB';
   const lines = [
     'digraph ckptdb {',
-    `  graph [label=${q(title)}, labelloc=t, fontname="Helvetica", fontsize=12, rankdir=TB, nodesep=0.25, ranksep=0.5, newrank=true];`,
+    `  graph [label=${q(title)}, labelloc=t, fontname="Helvetica", fontsize=12, rankdir=${rankdir}, nodesep=0.25, ranksep=0.5, newrank=true];`,
     '  node [shape=box, style="rounded,filled", fillcolor="#f4f6f8", color="#8899aa", fontname="Helvetica", fontsize=10];',
     '  edge [fontname="Helvetica", fontsize=8, arrowsize=0.6];',
   ];
