@@ -62,9 +62,20 @@ function nodeLine(n: GraphNode): string {
   return `${q(n.id)} [label=${q(nodeLabel(n))}, tooltip=${q(nodeTooltip(n))}${shape}${mark}];`;
 }
 
-function edgeLine(e: GraphEdge): string {
-  const mark = e.mark ? `, ${EDGE_MARK[e.mark]}` : '';
-  return `${q(e.from)} -> ${q(e.to)} [label=${q(e.label)}, tooltip=${q(`${e.kind} ${e.object}`)}, constraint=false, ${EDGE_STYLE[e.kind]}${mark}];`;
+/** Edges of one kind and mark between the same two nodes are drawn as one, their labels one per line. */
+function edgeLines(edges: GraphEdge[]): string[] {
+  const bundles = new Map<string, GraphEdge[]>();
+  for (const e of edges) {
+    const key = `${e.from}\n${e.to}\n${e.kind}\n${e.mark ?? ''}`;
+    bundles.set(key, [...(bundles.get(key) ?? []), e]);
+  }
+  return [...bundles.values()].map((bundle) => {
+    const e = bundle[0]!;
+    const mark = e.mark ? `, ${EDGE_MARK[e.mark]}` : '';
+    const label = bundle.map((x) => x.label).join('\n');
+    const tooltip = bundle.map((x) => `${x.kind} ${x.object}`).join('\n');
+    return `${q(e.from)} -> ${q(e.to)} [label=${q(label)}, tooltip=${q(tooltip)}, constraint=false, ${EDGE_STYLE[e.kind]}${mark}];`;
+  });
 }
 
 /** More trees than this are drawn one under the other. */
@@ -96,7 +107,7 @@ export function graphDot(g: CheckpointGraph, title: string): string {
   const rankdir = trees.size > FOREST ? 'LR' : 'TB';
   const lines = [
     'digraph ckptdb {',
-    `  graph [label=${q(title)}, labelloc=t, fontname="Helvetica", fontsize=12, rankdir=${rankdir}, nodesep=0.25, ranksep=0.5, newrank=true];`,
+    `  graph [label=${q(title)}, labelloc=t, fontname="Helvetica", fontsize=12, rankdir=${rankdir}, nodesep=0.25, ranksep=0.5, newrank=true, pad=0.3];`,
     '  node [shape=box, style="rounded,filled", fillcolor="#f4f6f8", color="#8899aa", fontname="Helvetica", fontsize=10];',
     '  edge [fontname="Helvetica", fontsize=8, arrowsize=0.6];',
   ];
@@ -114,7 +125,7 @@ export function graphDot(g: CheckpointGraph, title: string): string {
   for (const n of g.nodes) {
     if (n.parent !== null && byId.has(n.parent)) lines.push(`  ${q(n.parent)} -> ${q(n.id)} [color="#c0c8d0", arrowhead=none];`);
   }
-  for (const e of g.edges) lines.push(`  ${edgeLine(e)}`);
+  for (const line of edgeLines(g.edges)) lines.push(`  ${line}`);
   lines.push('}', '');
   return lines.join('\n');
 }
