@@ -132,14 +132,20 @@ class Hold {
     return tids;
   }
 
-  /** Seizes and interrupts every thread, listing them again until no new one appears. Returns why not, or null. */
+  /**
+   * Seizes and interrupts every thread of the process not seized yet, listing them
+   * again until no new one appears (a thread may clone before its interrupt takes
+   * hold). Returns why not, or null.
+   */
   seize(pid: number): string | null {
     const ptrace = this.ptrace!;
-    const tids: number[] = [];
+    const tids = this.seized.get(pid) ?? [];
+    const listed = new Set(tids);
     for (let listing = 0; listing < 100; listing++) {
-      const fresh = this.recordStates(pid).filter((t) => !tids.includes(t));
+      const fresh = this.recordStates(pid).filter((t) => !listed.has(t));
       if (fresh.length === 0) break;
       for (const tid of fresh) {
+        listed.add(tid);
         const state = this.states.get(tid);
         if (state === undefined || state === 'Z' || state === 'X') continue;
         try {
@@ -159,9 +165,28 @@ class Hold {
     return null;
   }
 
+  /** Threads that appeared in seized processes since they were listed; whether there were any. */
+  seizeNewThreads(): boolean {
+    const before = this.waiting.size;
+    for (const pid of [...this.seized.keys()]) {
+      const refused = this.seize(pid);
+      if (refused === null) continue;
+      // its threads were let go again: the process is held as ptrace cannot hold it
+      this.seized.delete(pid);
+      this.sigstop(pid, refused);
+    }
+    return this.waiting.size > before;
+  }
+
   sigstop(pid: number, reason: string): void {
     this.recordStates(pid);
-    process.kill(pid, 'SIGSTOP');
+    try {
+      process.kill(pid, 'SIGSTOP');
+    } catch (e) {
+      // exited meanwhile: nothing to hold
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') return;
+      throw e;
+    }
     this.sigstopped.push({ pid, reason });
   }
 
@@ -302,13 +327,10 @@ export async function freezeProcesses(select: () => number[], opts: FreezeOption
         const refused = ptrace ? hold.seize(pid) : method === 'sigstop' ? '--freeze-with sigstop' : 'ptrace() cannot be bound here';
         if (refused === null) continue;
         if (method !== 'auto' && method !== 'sigstop') throw new CkptdbError('PERMISSION', `cannot freeze process ${pid} with ptrace: ${refused}`, 'leave --freeze-with out to fall back to SIGSTOP');
-        try {
-          hold.sigstop(pid, refused);
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
-        }
+        hold.sigstop(pid, refused);
       }
       await settle(hold, settleMs, opts.signal);
+      if (ptrace && hold.seizeNewThreads()) await settle(hold, settleMs, opts.signal);
     }
     return {
       processes,

@@ -40,6 +40,8 @@ const OPEN_FLAGS: ReadonlyArray<readonly [string, number]> = [
 
 const ACCESS = ['O_RDONLY', 'O_WRONLY', 'O_RDWR', 'O_ACCMODE'] as const;
 
+const O_PATH = 0o10000000;
+
 function integer(v: Stored): number | null {
   if (typeof v === 'string' ? !/^\d+$/.test(v) : typeof v !== 'number' && typeof v !== 'bigint') return null;
   const n = Number(v);
@@ -108,7 +110,6 @@ export function fdText(fd: Stored, flags: Stored): string | null {
   return `${n}${['r', 'w', 'u', 'u'][f & 3]}`;
 }
 
-const O_PATH = 0o10000000;
 
 /** lsof's TYPE of a socket by its address family (the sockets table's words). */
 const SOCKET_TYPES: Record<string, string> = { unix: 'unix', inet: 'IPv4', inet6: 'IPv6', netlink: 'netlink', packet: 'pack' };
