@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { openStore } from '../src/index.js';
 import type { CheckpointGraph } from '../src/index.js';
 import { runCli } from './helpers/cli.js';
-import { startFixture, waitFor } from './helpers/processes.js';
+import { startFixture, startProcTree, waitFor } from './helpers/processes.js';
 import { tempDir, tempStorePath } from './helpers/tmp.js';
 
 interface Tree {
@@ -78,6 +78,19 @@ describe('ckptdb graph', () => {
     expect(dot.stdout).toMatch(new RegExp(`^\\s*"p${t.b}" -> "(gone-)?p${t.c}" \\[label="pipe ${f.w2}→${f.r2}".*style=dashed, penwidth=2.5`, 'm'));
     const diffSvg = await runCli(['diff', r.stdout.trim(), r2.stdout.trim(), '--format', 'svg'], { db });
     expect(svgTexts(diffSvg.stdout)).toContain(`${t.c}`);
+  });
+
+  it('joins processes that share an address space and an fd table (CLONE_VM | CLONE_FILES)', async () => {
+    const db = tempStorePath();
+    const tree = await startProcTree(tempDir());
+    expect((await runCli(['capture', String(tree.parent), '--tree'], { db })).code).toBe(0);
+    const g = JSON.parse((await runCli(['graph', '--format', 'json', '--pid', String(tree.c3)], { db })).stdout) as CheckpointGraph;
+    expect(g.nodes.map((n) => n.id).sort()).toEqual([`p${tree.c3}`, `p${tree.v}`].sort());
+    const [from, to] = [`p${Math.min(tree.c3, tree.v)}`, `p${Math.max(tree.c3, tree.v)}`];
+    expect(g.edges.filter((e) => e.kind === 'mm' || e.kind === 'fdtable').map((e) => [e.kind, e.from, e.to, e.label]).sort()).toEqual([
+      ['fdtable', from, to, 'shared fd table'],
+      ['mm', from, to, 'shared address space'],
+    ]);
   });
 
   it('lays out 500 processes, collapsing identical siblings, and names every pid', async () => {

@@ -79,7 +79,7 @@ function entryLine(e: DiffEntry): string {
     const changes = Object.entries(e.changes);
     // What happened to an image's bytes first: `12 chunks differ; size 8192 → 12288`.
     const ordered = [...changes.filter(([f]) => f === 'content'), ...changes.filter(([f]) => f !== 'content')];
-    const fields = ordered.map(([f, c]) => (f === 'content' ? chunks(c.new) : `${f} ${c.old_text ?? show(f, c.old)} → ${c.new_text ?? show(f, c.new)}`));
+    const fields = ordered.map(([f, c]) => (f === 'content' ? chunks(c.new) : `${f} ${textOf(f, c.old_text, c.old)} → ${textOf(f, c.new_text, c.new)}`));
     return `~ ${name}: ${fields.join('; ')}`;
   }
   return `${MARK[e.status]}${name}${describeValues(e.kind, e.values, name.startsWith('thread'))}`;
@@ -145,7 +145,13 @@ const LIST_SHOWN = 3;
 /** A field of an added or removed entry: its text form where it has one (flags as O_* names, states as words). */
 function shownValue(v: AddedOrRemoved['values'], field: string): string {
   const text = v[`${field}_text`];
-  return typeof text === 'string' && text !== '' ? text : show(field, v[field]);
+  return textOf(field, typeof text === 'string' ? text : undefined, v[field]);
+}
+
+/** A value by its text form where it has one; an empty signal mask names no signal: (none). */
+function textOf(field: string, text: string | null | undefined, value: FieldValue | undefined): string {
+  if (text === undefined || text === null) return show(field, value);
+  return text === '' ? '(none)' : text;
 }
 
 /** A value as text: yes/no, lists joined, nothing as (none). */
