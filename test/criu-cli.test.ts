@@ -204,8 +204,11 @@ describe('the query commands on an imported CRIU checkpoint', () => {
       socket({ role: 'connected', family: 'inet', type: 'stream', state: 'ESTABLISHED', local_addr: '127.0.0.1', local_port: 45678, remote_addr: '127.0.0.1', remote_port: 8080, socket: 'socket:[8002]', holders: '110:5 130:5' }),
     ]);
     expect(await q('shared_files')).toEqual([
-      { type: 'chr', path: '/dev/null', pos: 0, flags: 0o2, fds: 3, processes: 4, holders: '100:0 110:0 120:0 130:0', inferred: 0 },
-      { type: 'reg', path: '/var/log/app.log', pos: 1234, flags: 0o102001, fds: 3, processes: 2, holders: '100:1,5 120:7', inferred: 0 },
+      { type: 'chr', path: '/dev/null', pos: 0, flags: 0o2, flags_text: 'O_RDWR', fds: 3, processes: 4, holders: '100:0 110:0 120:0 130:0', inferred: 0 },
+      {
+        type: 'reg', path: '/var/log/app.log', pos: 1234, flags: 0o102001, flags_text: 'O_WRONLY|O_APPEND|O_LARGEFILE', fds: 3, processes: 2,
+        holders: '100:1,5 120:7', inferred: 0,
+      },
     ]);
     expect(await q('shared_tasks')).toEqual([
       { kind: 'mm', key: 'vm:1', tasks: 3, processes: 1, holders: '100/100,101,102', inferred: 0 },

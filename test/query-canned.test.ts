@@ -50,6 +50,7 @@ function openFileRows(checkpoint: number, refs: FdRef[] = fdRefs(shape)) {
         pid: r.pid, tid: r.tid, comm: shape.comm.get(r.tid), fd: r.fd, cloexec: r.cloexec, type: f.type, path: f.path, pos: f.pos,
         flags: f.flags, mode: f.mode, deleted: f.deleted, file_id: fileId(ids, r.file), shared: fdCount(shape, r.file),
         object_kind: f.object?.kind ?? null, object_key: f.object?.key ?? null,
+        socket_family: f.object?.kind === 'socket' ? shape.sockets.get(f.object.key)!.family : null,
       };
     });
 }

@@ -25,6 +25,10 @@ SELECT kind, count(*) AS n, sum(refcount) AS refs, sum(refcount > 1) AS shared
 FROM shared_objects WHERE checkpoint_id = :id
 GROUP BY kind ORDER BY kind;
 
+-- name: count_states
+-- Tasks by their state letter as stored (for a frozen capture: the state before the freeze).
+SELECT state, count(*) AS tasks FROM tasks WHERE checkpoint_id = :id GROUP BY state ORDER BY tasks DESC, state;
+
 -- name: delete_checkpoint
 DELETE FROM task_rlimits WHERE checkpoint_id = :id;
 DELETE FROM task_namespaces WHERE checkpoint_id = :id;

@@ -1,5 +1,6 @@
 import { CkptdbError } from '../../errors.js';
-import { DIFF_KINDS, type DiffKind } from './types.js';
+import { flagsText, modeText, signalsText, stateText } from '../../store/textForms.js';
+import { DIFF_KINDS, type DiffKind, type FieldValue } from './types.js';
 
 /**
  * The fields each kind is compared by, in the order of the bits of its `mask` in
@@ -50,6 +51,15 @@ const DECODING: Partial<Record<string, Decoding>> = {
 export function decodingOf(field: string): Decoding {
   return DECODING[field] ?? 'plain';
 }
+
+/**
+ * Fields with a text form (migrations/0009_text_forms.sql): an added or removed entry
+ * carries it as FIELD_text beside the value, a change as old_text and new_text.
+ */
+export const TEXT_FIELDS: Partial<Record<DiffKind, Readonly<Record<string, (v: FieldValue) => string | null>>>> = {
+  tasks: { state: stateText, sig_pending: signalsText, sig_blocked: signalsText, sig_ignored: signalsText, sig_caught: signalsText },
+  fds: { flags: flagsText, mode: modeText },
+};
 
 /** Task fields that are JSON objects whose members are reported one by one ('ns.net'). */
 export const GROUPED_FIELDS: readonly string[] = ['ns', 'rlimits'];
