@@ -19,6 +19,7 @@ import { isRawImageName, isServiceFileName } from './magic.js';
 import { ImportContext, MOUNTPOINTS, type ModelledImage } from './model/context.js';
 import { importFds } from './model/fds.js';
 import { importFiles } from './model/files.js';
+import { FILE_FACT_IMAGES, readFileFacts } from './model/fileFacts.js';
 import { readInventory } from './model/inventory.js';
 import { importMaps } from './model/maps.js';
 import { importTasks } from './model/tasks.js';
@@ -72,7 +73,7 @@ export async function importCriu(store: Store, path: string, opts: CriuImportOpt
 
     const ctx = new ImportContext(w, store.db, decoded, (name) => source.where(name));
     const { meta: inventory } = readInventory(ctx);
-    importFiles(ctx);
+    importFiles(ctx, readFileFacts(ctx));
     const { rootPid, processes, pids } = importTasks(ctx, new ProcessMemory(ctx, store.db), opts.env ?? false);
     importFds(ctx, inventory.fdinfo_per_id);
     importMaps(ctx);
@@ -126,12 +127,15 @@ async function keepFile(
   const entries = readEntries(bytes, header, file.where, !expected);
   const role: ImageRole = expected ? 'modelled' : 'stored';
   chunks.put({ name: file.name, kind: header.kind.name, role, headMagic: header.head }, bytes, entries.length);
-  if (expected || PAGEMAP.test(file.name) || MOUNTPOINTS.test(file.name)) decoded.set(file.name, { name: file.name, where: file.where, header, entries });
+  if (expected || READ_ONLY.some((re) => re.test(file.name))) decoded.set(file.name, { name: file.name, where: file.where, header, entries });
   return expected !== null;
 }
 
-/** Pagemaps are kept as they are but read, for the command lines in the pages. */
-const PAGEMAP = /^pagemap-\d+\.img$/;
+/**
+ * Images kept as they are but read: pagemaps for the command lines in the pages, the
+ * mountpoints for devices, and what files.img leaves to images of their own.
+ */
+const READ_ONLY = [/^pagemap-\d+\.img$/, MOUNTPOINTS, FILE_FACT_IMAGES];
 
 async function stream(file: SourceFile, chunks: ChunkWriter, role: ImageRole): Promise<void> {
   const sink = chunks.begin({ name: file.name, kind: null, role, headMagic: null });
