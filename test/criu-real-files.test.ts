@@ -9,7 +9,7 @@
  */
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { hostname, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { captureProcesses, openStore, type Store } from '../src/index.js';
@@ -109,6 +109,15 @@ describe.skipIf(skipWithout(CRIU))('a real CRIU dump of a tree with every kind o
     expect(JSON.parse(String(leader!.attrs)).sig_shared_pending).toBe('0000000000000200'); // SIGUSR1 for the process
     expect(BigInt(`0x${String(leader!.sig_caught)}`) & (1n << 11n)).toBe(1n << 11n); // SIGUSR2
     expect(BigInt(`0x${String(leader!.sig_ignored)}`) & 1n).toBe(1n); // SIGHUP
+  });
+
+  it('knows the host and kernel the dump ran on, as the live capture does, and the figures of the dump run', () => {
+    const [a, b] = [criu, live].map((id) => store.getCheckpoint(id));
+    expect({ host: a!.host, kernel: a!.kernel }).toEqual({ host: hostname(), kernel: release() });
+    expect({ host: a!.host, kernel: a!.kernel }).toEqual({ host: b!.host, kernel: b!.kernel });
+    const meta = JSON.parse(a!.meta!).criu as Row;
+    expect(meta.run_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(meta.dump_stats).toMatchObject({ frozen_time: expect.any(Number), pages_written: expect.any(Number) });
   });
 
   it('holds every fd with its type, path, position, flags, mode and deleted flag', () => {

@@ -136,8 +136,8 @@ JOIN criu_image_chunks ic ON ic.image_id = i.id
 JOIN criu_chunks c ON c.id = ic.chunk_id
 WHERE i.checkpoint_id = ? AND i.name = ? AND ic.seq = ?;
 
--- name: set_label_and_root
-UPDATE checkpoints SET label = ?, root_pid = ? WHERE id = ?;
+-- name: set_label_root_and_host
+UPDATE checkpoints SET label = ?, root_pid = ?, host = ?, kernel = ? WHERE id = ?;
 
 -- The kept files of a checkpoint as records of the restore image (imageRecords.ts):
 -- every distinct chunk numbered 1, 2, 3 ... in the order the image first uses it
