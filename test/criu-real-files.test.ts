@@ -7,7 +7,7 @@
  *
  * What the rows leave out, because CRIU does not record it, is said where it is left out.
  */
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, mkdirSync, writeFileSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { hostname, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ import { CRIU, skipWithout } from './helpers/criuTools.js';
 import { dump, killTree, procFds, procMaps, procTasks, restore, startTree, treePids, type ProcFd, type ProcMap, type ProcTask } from './helpers/criuReal.js';
 import { expectFds, expectMaps, expectTasks, typeOf } from './helpers/criuTruth.js';
 import { FIXTURES, waitFor } from './helpers/processes.js';
+import { runCli } from './helpers/cli.js';
 
 type Row = Record<string, unknown>;
 
@@ -185,6 +186,25 @@ describe.skipIf(skipWithout(CRIU))('a real CRIU dump of a tree with every kind o
       ['unix', 'dgram', 'ESTABLISHED'], ['unix', 'dgram', 'ESTABLISHED'], ['unix', 'stream', 'ESTABLISHED'], ['unix', 'stream', 'ESTABLISHED'],
       ['unix', 'stream', 'LISTEN'],
     ]);
+  });
+
+  it('imports the dump directory with a README, a folder of decoded images and its log: the folder is skipped and named', async () => {
+    const dir = join(root, 'annotated');
+    cpSync(join(root, 'dump'), dir, { recursive: true });
+    writeFileSync(join(dir, 'README.txt'), 'a dump of criu-files.py\n');
+    mkdirSync(join(dir, 'json'));
+    writeFileSync(join(dir, 'json', 'pstree.json'), '{"magic": "PSTREE", "entries": []}\n');
+    const r = await importCriu(store, dir);
+    expect(r.skipped).toEqual([{ name: 'json/', why: 'a folder, not a file of the checkpoint' }]);
+    const kept = store.db.prepare('SELECT name, role FROM criu_images WHERE checkpoint_id = ? AND role = ? ORDER BY name').all(r.checkpointId, 'other');
+    expect(kept).toEqual([{ name: 'README.txt', role: 'other' }, { name: 'dump.log', role: 'other' }]);
+    const cli = await runCli(['import', dir], { db: join(root, 'cli.sqlite') });
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stderr).toContain('skipped an entry: json/: a folder, not a file of the checkpoint');
+    // a broken image is still refused: the one line names it and where it stops
+    writeFileSync(join(dir, 'core-1.img'), Buffer.from([0x19, 0x43, 0x56, 0x54, 0x47, 0x38, 0x05, 0x55, 9, 0, 0, 0]));
+    const bad = await runCli(['import', dir], { db: join(root, 'cli.sqlite') });
+    expect({ code: bad.code, stderr: bad.stderr.trim() }).toEqual({ code: 2, stderr: `ckptdb: ${join(dir, 'core-1.img')}: truncated: entry of 9 bytes, 0 left at byte 8` });
   });
 
   it('exports the dump byte for byte, and restores from the export: same pids, fds and positions, and the pipe, sockets, timer and memory work', async () => {

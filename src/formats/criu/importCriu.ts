@@ -27,7 +27,7 @@ import { importTasks } from './model/tasks.js';
 import { ProcessMemory } from './model/memory.js';
 import { statement } from '../../store/sqlFile.js';
 import { containerMeta, type ContainerMeta } from './container.js';
-import { openCriuSource, type SourceFile } from './source.js';
+import { openCriuSource, type SkippedEntry, type SourceFile } from './source.js';
 
 export interface CriuImportOptions {
   /** Label of the new checkpoint; default: the container's name, or the directory's. */
@@ -47,6 +47,8 @@ export interface CriuImportResult {
   /** Bytes of all files, and of the chunks this import added to the store. */
   bytes: number;
   newBytes: number;
+  /** Entries of the directory or archive left out: folders, links and other files that are no regular file. */
+  skipped: SkippedEntry[];
 }
 
 const DEFAULT_BUDGET = 64 * 2 ** 20;
@@ -91,10 +93,14 @@ export async function importCriu(store: Store, path: string, opts: CriuImportOpt
       criu: {
         source: source.kind, path, inventory, processes, images, modelled, bytes: chunks.totalBytes,
         ...(run.runId ? { run_id: run.runId } : {}), ...(run.stats ? { dump_stats: run.stats } : {}),
+        ...(source.skipped.length ? { skipped: source.skipped.map((e) => e.name) } : {}),
       },
       ...(container ? { container } : {}),
     });
-    return { checkpointId: result.checkpointId, counts: result.counts, images, modelled, bytes: chunks.totalBytes, newBytes: chunks.newBytes };
+    return {
+      checkpointId: result.checkpointId, counts: result.counts, images, modelled, bytes: chunks.totalBytes, newBytes: chunks.newBytes,
+      skipped: source.skipped,
+    };
   } catch (e) {
     w.abort();
     throw asImportError(e, path);
