@@ -12,7 +12,7 @@ import { createConnection, createServer } from 'node:net';
 import { hostname, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { captureProcesses, openStore, type Store } from '../src/index.js';
+import { captureProcesses, openStore, QuerySession, type Store } from '../src/index.js';
 import { exportCriu, importCriu } from '../src/formats/criu/index.js';
 import { CRIU, skipWithout } from './helpers/criuTools.js';
 import { dump, killTree, procFds, procMaps, procTasks, restore, startTree, treePids, type ProcFd, type ProcMap, type ProcTask } from './helpers/criuReal.js';
@@ -175,6 +175,21 @@ describe.skipIf(skipWithout(CRIU))('a real CRIU dump of a tree with every kind o
     const extra = (name: string) => fds.find((f) => f.pid === made.pid && f.fd === made.fds[name])!.extra;
     expect(extra('eventfd').find((l) => l.startsWith('eventfd-count'))).toMatch(/\b7$/);
     expect(extra('pty_master')).toContain(`tty-index:\t${index}`);
+  });
+
+  it('answers the canned queries on epolls and inotify watches as for the live capture', () => {
+    const q = QuerySession.open(join(root, 'store.sqlite'));
+    try {
+      const run = (name: string, checkpoint: number, drop: string[]) =>
+        [...q.canned(name, { checkpoint }).rows].map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => !drop.includes(k))));
+      // CRIU records no inode of an eventfd, nor of the files an inotify watches: whether a
+      // target is still the same file, and the paths a watched inode is open as, are the live capture's only
+      expect(run('epoll_watches', criu, ['epoll_file_id', 'same_file'])).toEqual(run('epoll_watches', live, ['epoll_file_id', 'same_file']));
+      expect(run('epoll_watches', criu, [])).toHaveLength(2);
+      expect(run('inotify_watches', criu, ['inotify_file_id', 'open_as'])).toEqual(run('inotify_watches', live, ['inotify_file_id', 'open_as']));
+    } finally {
+      q.close();
+    }
   });
 
   it('holds the sockets as the live capture does: family, type, state, addresses and peers', () => {
