@@ -16,6 +16,7 @@ import { captureProcesses, openStore, QuerySession, type Store } from '../src/in
 import { exportCriu, importCriu } from '../src/formats/criu/index.js';
 import { CRIU, skipWithout } from './helpers/criuTools.js';
 import { dump, killTree, procFds, procMaps, procTasks, restore, startTree, treePids, type ProcFd, type ProcMap, type ProcTask } from './helpers/criuReal.js';
+import { reencodeDump } from './helpers/criuReencode.js';
 import { expectFds, expectMaps, expectTasks, typeOf } from './helpers/criuTruth.js';
 import { FIXTURES, waitFor } from './helpers/processes.js';
 import { runCli } from './helpers/cli.js';
@@ -220,6 +221,14 @@ describe.skipIf(skipWithout(CRIU))('a real CRIU dump of a tree with every kind o
     writeFileSync(join(dir, 'core-1.img'), Buffer.from([0x19, 0x43, 0x56, 0x54, 0x47, 0x38, 0x05, 0x55, 9, 0, 0, 0]));
     const bad = await runCli(['import', dir], { db: join(root, 'cli.sqlite') });
     expect({ code: bad.code, stderr: bad.stderr.trim() }).toEqual({ code: 2, stderr: `ckptdb: ${join(dir, 'core-1.img')}: truncated: entry of 9 bytes, 0 left at byte 8` });
+  });
+
+  it('re-encodes every entry of every image to the bytes CRIU wrote, unknown fields kept in their place', () => {
+    const r = reencodeDump(join(root, 'dump'));
+    expect(r.differ).toEqual([]);
+    expect(r.entries).toBeGreaterThan(50);
+    // the images ckptdb reads as messages of its own, beside those it keeps as unknown fields
+    expect([...r.kinds.values()].filter((k) => !k.endsWith(':opaque_entry')).map((k) => k.split(':')[0])).toEqual(expect.arrayContaining(['CORE', 'FILES', 'MM', 'FDINFO', 'PSTREE', 'INVENTORY', 'PAGEMAP']));
   });
 
   it('exports the dump byte for byte, and restores from the export: same pids, fds and positions, and the pipe, sockets, timer and memory work', async () => {
