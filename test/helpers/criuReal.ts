@@ -8,11 +8,29 @@ import { execFile, spawn } from 'node:child_process';
 import { existsSync, openSync, closeSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import koffi from 'koffi';
 import { afterAll } from 'vitest';
 import { CRIU } from './criuTools.js';
 import { waitFor } from './processes.js';
 
 const run = promisify(execFile);
+
+/**
+ * The test process becomes a child subreaper: the processes of a tree whose root dies
+ * (and a tree restored with criu restore -d) are reparented to it rather than to pid 1,
+ * which may never reap them, and it reaps exactly the pids it waits for, so that they
+ * leave /proc and a restore may take them again.
+ */
+const libc = koffi.load('libc.so.6');
+const prctl = libc.func('int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)');
+const waitpid = libc.func('int waitpid(int pid, _Out_ int *status, int options)');
+const PR_SET_CHILD_SUBREAPER = 36;
+const WNOHANG = 1;
+prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+
+function reap(pids: number[]): void {
+  for (const pid of pids) waitpid(pid, [0], WNOHANG);
+}
 
 /** Process groups and pids to kill after the test file. */
 const started: number[] = [];
@@ -32,7 +50,10 @@ afterAll(async () => {
 
 /** Waits until none of the pids is in /proc any more (a restore needs them free). */
 export async function waitGone(pids: number[], ms = 10_000): Promise<void> {
-  await waitFor(() => pids.every((p) => !existsSync(`/proc/${p}`)), ms, `pids ${pids.join(' ')} to be gone`);
+  await waitFor(() => {
+    reap(pids);
+    return pids.every((p) => !existsSync(`/proc/${p}`));
+  }, ms, `pids ${pids.join(' ')} to be gone`);
 }
 
 /** Kills every process of the tree (its pids, given) and waits until they are gone; zombies go with their parent. */

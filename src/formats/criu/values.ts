@@ -2,6 +2,7 @@
  * Conversions between CRIU's numbers and the store's column values, both ways: what
  * import writes, export reads back and must turn into the same number.
  */
+import { CkptdbError } from '../../errors.js';
 import { ipAddressText } from '../../store/socketNames.js';
 
 /** Signal masks as /proc shows them: 16 hex digits. */
@@ -175,7 +176,7 @@ export function kernelDevText(dev: number): string {
 
 export function kernelDevNumber(text: string): number {
   const m = /^(\d+):(\d+)$/.exec(text);
-  if (!m || Number(m[1]) > 0xfff || Number(m[2]) > 0xfffff) throw new Error(`${text} is not a device number major:minor`);
+  if (!m || Number(m[1]) > 0xfff || Number(m[2]) > 0xfffff) throw new CkptdbError('BAD_ARGUMENT', `${text} is not a device number major:minor that fits CRIU's 32 bits`);
   return ((Number(m[1]) << 20) | Number(m[2])) >>> 0;
 }
 
