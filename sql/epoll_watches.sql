@@ -4,7 +4,7 @@
 -- param: pid?  only the epolls this process holds
 -- param: limit = 100  at most this many rows; -1 for all
 --
--- One row per target of an epoll, by holder, epoll fd and the kernel's order of targets.
+-- One row per target of an epoll, by holder, epoll fd and watched fd.
 -- events and data are hex, as fdinfo prints them (EPOLLIN 1, EPOLLOUT 4, EPOLLET
 -- 80000000, ...). tfd is the watched fd's number in the holder's fd table; target_type and
 -- target_path say what that fd is, and same_file whether it is still the file the epoll
@@ -20,5 +20,5 @@ LEFT JOIN fds d ON d.fdtable_id = h.fdtable_id AND d.fd = t.tfd
 LEFT JOIN files x ON x.id = d.file_id
 WHERE t.checkpoint_id = :checkpoint
   AND h.pid BETWEEN coalesce(:pid, 0) AND coalesce(:pid, 4294967295)
-ORDER BY h.pid, h.fd, t.seq
+ORDER BY h.pid, h.fd, t.tfd, t.seq
 LIMIT :limit;

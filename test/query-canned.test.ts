@@ -369,6 +369,8 @@ describe('canned queries on the details of anonymous files (fixtures/anon-files.
     const { made, pid, rows, close } = await captured();
     const ids = rows('epoll_watches').map(({ epoll_file_id: _, ...r }) => r);
     close();
+    // by watched fd: the eventfd was made before the pipe
+    expect(made.eventfd).toBeLessThan(made.reused);
     expect(ids).toEqual([
       // the kernel adds EPOLLERR and EPOLLHUP (18) to every target's events
       { pid, epoll_fd: made.epoll, tfd: made.eventfd, events: '19', data: '1234', target_type: 'eventfd', target_path: 'anon_inode:[eventfd]', same_file: 1 },

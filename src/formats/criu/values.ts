@@ -22,14 +22,17 @@ export const RLIMITS = [
 
 const RLIM_INFINITY = (1n << 64n) - 1n;
 
-/** A limit as the store keeps it: null is unlimited, bigint only where a number would round. */
+/**
+ * A limit as the store keeps it: null is unlimited, bigint only where a number would
+ * round, and from 2^63 on its two's complement (SQLite's INTEGER is signed).
+ */
 export function limitValue(v: bigint): number | bigint | null {
   if (v === RLIM_INFINITY) return null;
-  return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : BigInt.asIntN(64, v);
 }
 
 export function limitFromValue(v: number | bigint | null): bigint {
-  return v === null ? RLIM_INFINITY : BigInt(v);
+  return v === null ? RLIM_INFINITY : BigInt.asUintN(64, BigInt(v));
 }
 
 /**
