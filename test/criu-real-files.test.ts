@@ -254,6 +254,11 @@ describe.skipIf(skipWithout(CRIU))('a real CRIU dump of a tree with every kind o
       flags: f.flags & ~O_LARGEFILE, cloexec: f.cloexec, deleted: f.deleted,
     });
     expect(after.map(shape)).toEqual(before.map(shape));
+    // the restored sockets, as a live capture finds them, in the states and at the addresses of the dump
+    const restored = (await captureProcesses(store, { pids: [made.pid], tree: true })).checkpointId;
+    const states = (id: number) => rows(
+      'SELECT family, sock_type, protocol, state, local_addr, local_port, remote_addr, remote_port FROM sockets WHERE checkpoint_id = ? ORDER BY 1, 2, 3, 4, 5, 6, 7, 8', id);
+    expect(states(restored)).toEqual(states(criu));
     const answer = await check(join(root, 'work', 'control.sock'));
     expect(answer).toMatchObject({
       pipe: 'THROUGH THE PIPE', queued: 'queued on a stream\n', stream: 'after restore\n', datagrams: ['first datagram', 'second datagram'],
