@@ -157,6 +157,8 @@ export interface ProcTask {
   sid: number;
   state: string;
   comm: string;
+  /** stat's field 52: the exit status a zombie's parent has yet to collect. */
+  exitCode: number;
   uid: number[];
   gid: number[];
   sig: { pending: string; shared: string; blocked: string; ignored: string; caught: string };
@@ -233,7 +235,7 @@ export function procTasks(pids: number[]): ProcTask[] {
       );
       out.push({
         pid: tid, tgid: Number(status.Tgid), ppid: Number(f[1]), pgid: Number(f[2]), sid: Number(f[3]), state: f[0]!,
-        comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
+        comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), exitCode: Number(f[49]),
         uid: String(status.Uid).split(/\s+/).map(Number), gid: String(status.Gid).split(/\s+/).map(Number),
         sig: { pending: status.SigPnd!, shared: status.ShdPnd!, blocked: status.SigBlk!, ignored: status.SigIgn!, caught: status.SigCgt! },
         umask: status.Umask ?? null,

@@ -41,8 +41,11 @@ export function expectTasks(db: Database.Database, checkpoint: number, truth: Pr
     expect({ pending: r.sig_pending, blocked: r.sig_blocked, shared: attrs.sig_shared_pending }, what).toEqual({ pending: t.sig.pending, blocked: t.sig.blocked, shared: t.sig.shared });
     // CRIU records no start time
     expect(r.start_time, what).toBeNull();
-    // of a zombie CRIU keeps its pid, state, exit code, comm and blocked signals only
-    if (zombie) continue;
+    // of a zombie CRIU keeps its pid, state, exit status, comm and blocked signals only
+    if (zombie) {
+      expect(attrs.exit_code, what).toBe(t.exitCode);
+      continue;
+    }
     expect({ ignored: r.sig_ignored, caught: r.sig_caught, umask: attrs.umask }, what).toEqual({ ignored: t.sig.ignored, caught: t.sig.caught, umask: t.umask });
     expect([r.uid, r.euid, r.suid, r.fsuid, r.gid, r.egid, r.sgid, r.fsgid], what).toEqual([...t.uid, ...t.gid]);
     expect({ exe: r.exe, cwd: r.cwd, root: r.root }, what).toEqual({ exe: t.exe, cwd: t.cwd, root: t.root });

@@ -103,10 +103,15 @@ const CORE_BINDINGS: Record<string, Binding<ThreadCore>> = {
 /**
  * Keys of tasks.attrs written back to the core image; sig_shared_pending is the
  * process's pending signals (its leader's signals_s), kept per task as a live capture
- * keeps /proc's ShdPnd.
+ * keeps /proc's ShdPnd, and exit_code a zombie's exit status, as a live capture keeps it.
  */
 const CORE_ATTRS: Record<string, Binding<ThreadCore>> = {
   sig_shared_pending: { get: (t) => (t.leader.tc ? sigsetHex(signalsMask(t.leader.tc.signalsS)) : null) },
+  // a zombie's exit status, as /proc/PID/stat gives it (waitpid's form)
+  exit_code: {
+    get: (t) => (t.isLeader && t.core.tc && isZombieState(t.core.tc.taskState) ? t.core.tc.exitCode : null),
+    set: (t, v) => { if (t.isLeader && t.core.tc) t.core.tc.exitCode = u32(v, 'exit_code'); },
+  },
   personality: leaderField('personality'),
   loginuid: leaderField('loginuid'),
   oom_score_adj: leaderField('oomScoreAdj'),
