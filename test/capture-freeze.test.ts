@@ -59,10 +59,11 @@ describe('capture --freeze', () => {
 
   it.skipIf(!isRoot)('resumes them when the capture fails while they are stopped (the store runs out of space)', async () => {
     const dir = tempDir();
-    // a 1 MiB file system: the store fits, 30000 mappings of a long path (30 MiB of
-    // rows, more than SQLite's 16 MiB page cache holds back) do not, and they are
-    // written while the tree is still frozen
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir]);
+    // a 2 MiB file system: the store fits (an empty one is near 1 MiB, and its WAL
+    // while it is made), 30000 mappings of a long path (30 MiB of rows, more than
+    // SQLite's 16 MiB page cache holds back) do not, and they are written while the
+    // tree is still frozen
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', dir]);
     try {
       const db = `${dir}/store.sqlite`;
       // a store that exists: one the capture created would be removed on its failure

@@ -53,7 +53,7 @@ describe('diff of two checkpoints (library)', () => {
       values: {
         cloexec: false, type: 'reg', path: '/tmp/tree/new', dev: '8:1', inode: 700_000, pos: 0,
         flags: 0o100002, flags_text: 'O_RDWR|O_LARGEFILE', mode: 0o100644, mode_text: '-rw-r--r--', deleted: false, attrs: null,
-        shared_with: ['4103:8'],
+        shared_with: ['4103:8'], details: null,
       },
     });
     const thread = doc.tasks!.added[0]!;
@@ -251,7 +251,7 @@ describe('diff of two checkpoints (library)', () => {
     expect(ignored.summary).toEqual({ fds: { added: 9, removed: 5, changed: 0 } });
     expect(ignored.tasks).toBeUndefined();
     expect(Object.keys(ignored.fds!.added[0]!.values)).toEqual([
-      'type', 'path', 'dev', 'inode', 'flags', 'flags_text', 'mode', 'mode_text', 'deleted', 'attrs', 'shared_with',
+      'type', 'path', 'dev', 'inode', 'flags', 'flags_text', 'mode', 'mode_text', 'deleted', 'attrs', 'shared_with', 'details',
     ]);
 
     const noRefcounts = await diffCheckpoints(store, a, b, { ignore: ['refcount'] });

@@ -34,7 +34,9 @@ dev, inode, pos, flags, mode). A map is its process, address space and start add
 a kernel object (pipe, socket, inode, ns, anon) is its kind and key. Sharing is
 compared too: shared_with lists the other fds holding an fd's open file ("pid:fd", or
 "pid/tid:fd" in a thread's own table), and a task's mm / fdtable / fs / sighand name
-the task that owns it.
+the task that owns it. details holds what an anonymous file is: an eventfd's counter,
+an epoll's targets, an inotify's watches, a timerfd's clock and interval (not its
+ticks and time left, which move with the clock), a signalfd's mask, a tty's number.
 
 Checkpoints imported from CRIU keep the files of their image directory: images
 compares them by name, and their bytes by the SHA-256 of each 4 KiB chunk (page), so

@@ -11,7 +11,7 @@ import { DIFF_KINDS, type DiffKind, type FieldValue } from './types.js';
  *   ns is namespace type -> key; rlimits is resource -> 'soft/hard'.
  * fds: the slot's cloexec, then what its open file is, then shared_with: the other
  *   fds ('pid:fd', or 'pid/tid:fd' in the own fd table of thread tid) pointing at the
- *   same open file.
+ *   same open file, then details: an anonymous file's details (fill_details) by kind.
  * objects: refcount and attrs of every kernel object; the rest only for sockets.
  * images: the CRIU image kind (NULL without magic), role (modelled, stored, raw, other,
  *   container), size in bytes, protobuf entries, and content: equal iff the sequences
@@ -24,7 +24,7 @@ export const FIELDS = {
     'cmdline', 'exe', 'cwd', 'root', 'sig_pending', 'sig_blocked', 'sig_ignored', 'sig_caught', 'env', 'attrs',
     'mm', 'fdtable', 'fs', 'sighand', 'ns', 'rlimits',
   ],
-  fds: ['cloexec', 'type', 'path', 'dev', 'inode', 'pos', 'flags', 'mode', 'deleted', 'attrs', 'shared_with'],
+  fds: ['cloexec', 'type', 'path', 'dev', 'inode', 'pos', 'flags', 'mode', 'deleted', 'attrs', 'shared_with', 'details'],
   maps: ['end', 'perms', 'pgoff', 'dev', 'inode', 'path', 'attrs'],
   objects: [
     'refcount', 'attrs', 'family', 'sock_type', 'protocol', 'state', 'local_addr', 'local_port', 'remote_addr',
@@ -46,6 +46,7 @@ const DECODING: Partial<Record<string, Decoding>> = {
   ns: 'json',
   rlimits: 'json',
   shared_with: 'holders',
+  details: 'json',
 };
 
 export function decodingOf(field: string): Decoding {
