@@ -3,6 +3,7 @@
 -- param: checkpoint = newest  the checkpoint to read
 -- param: pid?  only files this process holds
 -- param: limit = 20  at most this many files; -1 for all
+-- text: flags_text(flags)
 --
 -- A PostgreSQL store runs sql/postgres/shared_files.sql: the same rows, every join on checkpoint_id too.
 --

@@ -35,7 +35,7 @@ export { captureProcesses } from './capture/proc/capture.js';
 export { checkSelection, selectProcesses, type ProcessSelection } from './capture/proc/processes.js';
 export { CAPTURE_PARTS, parseParts, type CaptureOptions, type CaptureResult, type CapturePart, type CaptureProgress } from './capture/proc/options.js';
 export type { CaptureWarnings } from './capture/proc/warnings.js';
-export { freezeProcesses, type Frozen, type FreezeOptions } from './capture/freeze.js';
+export { FREEZE_METHODS, freezeProcesses, type FreezeMethod, type Frozen, type FreezeOptions } from './capture/freeze.js';
 export { openKcmp, KcmpError, type Kcmp, type KcmpAvailability } from './capture/kcmp.js';
 export { openDiff, diffCheckpoints, CheckpointDiff, diffText, DIFF_FIELDS, DIFF_KINDS, DIFF_STATUSES } from './query/diff/index.js';
 export { openPostgresDiff } from './query/diff/postgres.js';
@@ -55,3 +55,9 @@ export {
 } from './store/socketNames.js';
 export { fifoKey } from './store/fifoKey.js';
 export type { UnixSource } from './capture/proc/sockets.js';
+export { buildGraph } from './query/graph/build.js';
+export { graphDot } from './query/graph/dot.js';
+export { diffGraph } from './query/graph/diffGraph.js';
+export { dotToSvg } from './query/graph/svg.js';
+export type { CheckpointGraph, EdgeKind, GraphEdge, GraphNode, GraphOptions, Mark } from './query/graph/types.js';
+export { flagsText, modeText, fdText, typeText, signalsText, stateText, TEXT_FUNCTIONS } from './store/textForms.js';

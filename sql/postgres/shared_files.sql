@@ -3,6 +3,7 @@
 -- param: checkpoint = newest  the checkpoint to read
 -- param: pid?  only files this process holds
 -- param: limit = 20  at most this many files; -1 for all
+-- text: flags_text(flags)
 --
 -- The PostgreSQL form of sql/shared_files.sql (the same parameters and rows): ids are
 -- unique only inside a checkpoint there, so every join names the checkpoint. Kept apart

@@ -17,6 +17,7 @@ import { register as capture } from './commands/capture.js';
 import { register as diff } from './commands/diff.js';
 import { register as push } from './commands/push.js';
 import { register as pull } from './commands/pull.js';
+import { register as graph } from './commands/graph.js';
 
 const EXAMPLES = `
 Examples:
@@ -26,6 +27,7 @@ Examples:
   $ ckptdb fds --pid 1234               open files of one process, like lsof
   $ ckptdb q --list                     the canned queries
   $ ckptdb query "SELECT comm, count(*) FROM tasks GROUP BY comm"
+  $ ckptdb graph --out tree.svg         who talks to whom: pipes, sockets, shared files
   $ ckptdb diff 1 2                     what changed between two checkpoints
   $ ckptdb export 1 --format image --out ck.json
   $ ckptdb import /var/lib/criu/dump    a CRIU image directory or checkpoint tar
@@ -46,6 +48,6 @@ export function buildProgram(): Command {
     .addOption(new Option('--db <path|url>', 'store file, or a PostgreSQL store: postgres://user@host/db').env('CKPTDB_DB'))
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', EXAMPLES);
-  for (const register of [capture, list, show, ps, fds, objects, q, query, diff, exportCommand, importCommand, rm, verify, push, pull]) register(program);
+  for (const register of [capture, list, show, ps, fds, objects, graph, q, query, diff, exportCommand, importCommand, rm, verify, push, pull]) register(program);
   return program;
 }

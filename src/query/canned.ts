@@ -5,6 +5,7 @@ import { sqlDir } from '../paths.js';
 import { statement } from '../store/sqlFile.js';
 import { parameterNames } from './params.js';
 import { sqlTokens } from '../store/sqlTokens.js';
+import { parseTextColumns, type TextColumn } from './textColumns.js';
 
 /** A canned query's parameter, as its `.sql` file's header declares it. */
 export interface CannedParam {
@@ -20,6 +21,8 @@ export interface CannedQuery {
   name: string;
   description: string;
   params: CannedParam[];
+  /** Text forms of its raw columns, from `-- text:` lines (see textColumns.ts). */
+  text: TextColumn[];
   sql: string;
   file: string;
   /**
@@ -49,6 +52,7 @@ export function cannedQueries(): Map<string, CannedQuery> {
     if (existsSync(variant)) {
       const pg = parseCanned(`postgres/${file}`, readFileSync(variant, 'utf8'));
       if (JSON.stringify(pg.params) !== JSON.stringify(q.params)) throw new Error(`sql/postgres/${file}: its parameters differ from sql/${file}'s`);
+      if (JSON.stringify(pg.text) !== JSON.stringify(q.text)) throw new Error(`sql/postgres/${file}: its -- text: lines differ from sql/${file}'s`);
       q.postgresSql = pg.sql;
     }
     found.set(q.name, q);
@@ -66,7 +70,7 @@ export function cannedQuery(name: string): CannedQuery {
 }
 
 /**
- * Reads the header (`-- name:`, `-- description:`, `-- param:` lines) and checks it
+ * Reads the header (`-- name:`, `-- description:`, `-- param:`, `-- text:` lines) and checks it
  * against the statement: a parameter the SQL uses but the header does not declare,
  * or the reverse, is a mistake in the file.
  */
@@ -84,6 +88,10 @@ export function parseCanned(file: string, text: string): CannedQuery {
     const optional = m[2] === '?';
     params.push({ name: m[1]!, description: m[4]!.trim(), default: m[3] ?? null, required: !optional && m[3] === undefined });
   }
+  const forms = header.flatMap((l) => {
+    const m = /^--\s*text:\s*(.+)$/.exec(l);
+    return m ? parseTextColumns(`sql/${file}`, m[1]!) : [];
+  });
   const sql = statement(file, name);
   const used = parameterNames(sqlTokens(sql), sql);
   const declared = params.map((p) => p.name);
@@ -92,5 +100,12 @@ export function parseCanned(file: string, text: string): CannedQuery {
   if (undeclared.length || unused.length) {
     throw new Error(`sql/${file}: parameters used but not declared: [${undeclared.join(', ')}]; declared but not used: [${unused.join(', ')}]`);
   }
-  return { name, description, params, sql, file: join(sqlDir, file) };
+  return { name, description, params, text: forms, sql, file: join(sqlDir, file) };
+}
+
+/** A canned query's text forms, after checking that the columns they read are among those it returned. */
+export function textColumnsOf(q: CannedQuery, columns: readonly string[]): TextColumn[] {
+  const missing = q.text.flatMap((t) => t.args).filter((a) => !columns.includes(a));
+  if (missing.length) throw new Error(`${q.file}: its -- text: line reads columns the query does not return: ${missing.join(', ')}`);
+  return q.text;
 }

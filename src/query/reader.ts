@@ -13,17 +13,26 @@ import { openRows } from '../store/postgres/cursor.js';
 import { isPostgresLocation, redactUrl } from '../store/postgres/location.js';
 import { checkPostgresSchema } from '../store/postgres/migrate.js';
 import { withValues, type SqlValue } from '../store/postgres/statement.js';
-import { cannedQuery, NEWEST, type CannedQuery } from './canned.js';
+import { cannedQuery, NEWEST, textColumnsOf, type CannedQuery } from './canned.js';
 import { sqlError } from './guard.js';
 import { paramValue, type Params } from './params.js';
 import { checkPostgresQuery } from './postgresGuard.js';
 import { runStatement, uniqueNames, type Row } from './rows.js';
 import { QuerySession } from './session.js';
+import type { TextColumn } from './textColumns.js';
+import { buildGraph } from './graph/build.js';
+import type { CheckpointGraph, GraphOptions } from './graph/types.js';
+import { stateText } from '../store/textForms.js';
 
 /** Rows of a query: column names known before any row, rows streaming (iterate once). */
 export interface ReadRows {
   columns: string[];
   rows: Iterable<Row> | AsyncIterable<Row>;
+  /**
+   * Text forms the renderer adds beside raw columns: a canned query's `-- text:` header
+   * lines, the same on either dialect (the rows hold only raw columns); none for ad-hoc SQL.
+   */
+  text: TextColumn[];
 }
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -50,6 +59,8 @@ export interface Reader {
   listCheckpoints(host?: string): Promise<CheckpointSummary[]>;
   /** What a CRIU checkpoint keeps of CRIU's files. */
   criuSummary(id: number): Promise<CriuStorageSummary>;
+  /** Who talks to whom in a checkpoint: processes and what connects them. */
+  graph(id: number, opts?: GraphOptions): Promise<CheckpointGraph>;
   /** A typed query builder on the store; closed with the reader. */
   kysely(): Kysely<StoreSchema>;
   close(): Promise<void>;
@@ -68,6 +79,7 @@ abstract class BaseReader implements Reader {
   protected abstract run(sql: string, params: Params): Promise<ReadRows>;
   abstract sql(sql: string, params?: Params, opts?: AdHocOptions): Promise<ReadRows>;
   abstract criuSummary(id: number): Promise<CriuStorageSummary>;
+  abstract graph(id: number, opts?: GraphOptions): Promise<CheckpointGraph>;
   abstract kysely(): Kysely<StoreSchema>;
   abstract close(): Promise<void>;
 
@@ -79,7 +91,8 @@ abstract class BaseReader implements Reader {
 
   async canned(name: string, given: Params = {}, opts: { host?: string } = {}): Promise<ReadRows> {
     const q = cannedQuery(name);
-    return this.run(this.dialect === 'postgres' ? (q.postgresSql ?? q.sql) : q.sql, await this.bind(q, given, opts.host));
+    const result = await this.run(this.dialect === 'postgres' ? (q.postgresSql ?? q.sql) : q.sql, await this.bind(q, given, opts.host));
+    return { ...result, text: textColumnsOf(q, result.columns) };
   }
 
   async checkpointId(id?: number, host?: string): Promise<number> {
@@ -102,7 +115,9 @@ abstract class BaseReader implements Reader {
     const counts: Record<string, number> = {};
     for (const r of await this.all<{ kind: string; n: number }>(statement('internal/store.sql', 'count_rows'), { id: checkpoint })) counts[r.kind] = r.n;
     const objects = await this.all<CheckpointDetails['objects'][number]>(statement('internal/store.sql', 'count_objects_by_kind'), { id: checkpoint });
-    return { ...row!, counts, objects };
+    const states = (await this.all<{ state: string | null; tasks: number }>(statement('internal/store.sql', 'count_states'), { id: checkpoint }))
+      .map((s) => ({ state: s.state, state_text: stateText(s.state), tasks: s.tasks }));
+    return { ...row!, counts, objects, states };
   }
 
   listCheckpoints(host?: string): Promise<CheckpointSummary[]> {
@@ -182,7 +197,7 @@ export class SqliteReader extends BaseReader {
         throw storeError(e);
       }
     }
-    return { columns: result.columns, rows: rows() };
+    return { columns: result.columns, rows: rows(), text: [] };
   }
 
   private storeError(e: unknown): unknown {
@@ -193,6 +208,10 @@ export class SqliteReader extends BaseReader {
 
   async criuSummary(id: number): Promise<CriuStorageSummary> {
     return criuStorageSummary(this.session, id);
+  }
+
+  async graph(id: number, opts: GraphOptions = {}): Promise<CheckpointGraph> {
+    return this.session.graph(id, opts);
   }
 
   kysely(): Kysely<StoreSchema> {
@@ -253,6 +272,12 @@ export class PostgresReader extends BaseReader {
     return storageSummary(roles, counts!);
   }
 
+  /** Drawn from a scratch store the checkpoint is read into: the graph's queries are SQLite's. */
+  async graph(id: number, opts: GraphOptions = {}): Promise<CheckpointGraph> {
+    const { withPulledCheckpoint } = await import('../store/postgres/scratch.js');
+    return withPulledCheckpoint(this.url, id, (store) => buildGraph(store.db, id, opts), { hashesOnly: true });
+  }
+
   kysely(): Kysely<StoreSchema> {
     return (this.kyselyInstance ??= postgresKysely(this.url));
   }
@@ -287,7 +312,7 @@ export class PostgresReader extends BaseReader {
         await after?.().catch(() => undefined);
       }
     }
-    return { columns, rows: rows() };
+    return { columns, rows: rows(), text: [] };
   }
 }
 

@@ -4,9 +4,11 @@ import { CkptdbError } from '../errors.js';
 import { checkpointDetails, type CheckpointDetails } from '../store/describe.js';
 import { noSuchCheckpoint } from '../store/store.js';
 import type { StoreSchema } from '../store/schema.js';
-import { cannedQuery, NEWEST, type CannedQuery } from './canned.js';
+import { cannedQuery, NEWEST, textColumnsOf, type CannedQuery } from './canned.js';
 import { openReadOnlyDatabase } from './connection.js';
 import { prepareReadOnly, sqlError } from './guard.js';
+import { buildGraph } from './graph/build.js';
+import type { CheckpointGraph, GraphOptions } from './graph/types.js';
 import { storeKysely } from './kysely.js';
 import { paramValue, type Params } from './params.js';
 import { runStatement, type QueryResult } from './rows.js';
@@ -39,7 +41,8 @@ export class QuerySession {
     } catch (e) {
       throw sqlError(e);
     }
-    return runStatement(stmt, this.bind(q, params));
+    const result = runStatement(stmt, this.bind(q, params));
+    return { ...result, text: textColumnsOf(q, result.columns) };
   }
 
   /** The id of the newest checkpoint, or the given one after checking it exists. */
@@ -59,6 +62,11 @@ export class QuerySession {
   /** A checkpoint (default: the newest) with its row counts and shared objects per kind. */
   describe(id?: number): CheckpointDetails {
     return checkpointDetails(this.db, this.checkpointId(id))!;
+  }
+
+  /** Who talks to whom in a checkpoint (default: the newest): processes and what connects them. */
+  graph(id?: number, opts: GraphOptions = {}): CheckpointGraph {
+    return buildGraph(this.db, this.checkpointId(id), opts);
   }
 
   /** A typed query builder on this session's read-only connection. */

@@ -5,8 +5,11 @@ import { diffText } from '../../query/diff/text.js';
 import { FIELDS } from '../../query/diff/fields.js';
 import { DIFF_KINDS, DIFF_STATUSES } from '../../query/diff/types.js';
 import { isPostgresLocation, redactUrl } from '../../store/postgres/location.js';
+import { diffGraph } from '../../query/graph/diffGraph.js';
+import type { CheckpointGraph } from '../../query/graph/types.js';
 import { parseId, storePath, withStore } from '../context.js';
 import { jsonValue } from '../render.js';
+import { emit, graphText } from './graph.js';
 
 /** Words into lines of at most `width` characters. */
 function wrap(text: string, width: number): string[] {
@@ -30,7 +33,9 @@ dev, inode, pos, flags, mode). A map is its process, address space and start add
 a kernel object (pipe, socket, inode, ns, anon) is its kind and key. Sharing is
 compared too: shared_with lists the other fds holding an fd's open file ("pid:fd", or
 "pid/tid:fd" in a thread's own table), and a task's mm / fdtable / fs / sighand name
-the task that owns it.
+the task that owns it. details holds what an anonymous file is: an eventfd's counter,
+an epoll's targets, an inotify's watches, a timerfd's clock and interval (not its
+ticks and time left, which move with the clock), a signalfd's mask, a tty's number.
 
 Checkpoints imported from CRIU keep the files of their image directory: images
 compares them by name, and their bytes by the SHA-256 of each 4 KiB chunk (page), so
@@ -45,6 +50,10 @@ ${DIFF_KINDS.map((k) => `  ${k.padEnd(8)} ${wrap(FIELDS[k].join(' '), 68).join(`
 Either store may be PostgreSQL (--db or --db-b postgres://...): two checkpoints of one
 PostgreSQL store are diffed there, in SQL; a checkpoint of PostgreSQL against one of a
 local store is first read into a scratch store of its own.
+
+--format svg (or dot) draws checkpoint B as \`ckptdb graph\` does, with what changed
+from A marked: processes and connections added in green, removed in red (dashed,
+where they were), processes with a change to their tasks, fds or maps in orange.
 
 Exit status: 0 identical, 1 different, 2 error (unknown checkpoint, unreadable store).
 
@@ -61,7 +70,8 @@ Examples:
 
 interface DiffCommandOptions {
   dbB?: string;
-  format: 'text' | 'json';
+  format: 'text' | 'json' | 'svg' | 'dot';
+  out?: string;
   json?: boolean;
   only?: string[];
   ignore?: string[];
@@ -76,24 +86,32 @@ export function register(program: Command): void {
     .argument('<b>', 'checkpoint id: after')
     .description('what changed from checkpoint A to checkpoint B: tasks, fds, memory maps, kernel objects and their sharing, CRIU image files')
     .option('--db-b <path|url>', 'the store of checkpoint B, a file opened read-only or a PostgreSQL URL (default: the store of A)')
-    .addOption(new Option('--format <format>', 'text: a review grouped by process; json: one document').choices(['text', 'json']).default('text'))
+    .addOption(new Option('--format <format>', 'text: a review grouped by process; json: one document; svg or dot: the graph of B with the changes marked').choices(['text', 'json', 'svg', 'dot']).default('text'))
+    .option('--out <file>', 'with --format svg or dot: write to this file instead of stdout')
     .option('--json', 'short for --format json')
     .option('--only <kinds>', 'compare only these kinds (comma-separated, repeatable): tasks, fds, maps, objects, images', collect)
     .option('--ignore <fields>', 'leave these fields out (comma-separated, repeatable): pos in every kind, fds.pos in one, ns.net, rlimits.nofile, images.content', collect)
     .addHelpText('after', HELP)
     .action(async (a: string, b: string, opts: DiffCommandOptions, cmd: Command) => {
       const ids = [parseId(a), parseId(b)] as const;
-      const show = async (diff: CheckpointDiff) => {
+      const locationA = storePath(cmd);
+      const locationB = opts.dbB ?? locationA;
+      // graphs: where each side's checkpoint is read from for --format svg or dot
+      const show = async (diff: CheckpointDiff, graphs: readonly [string, string] = [locationA, locationB]) => {
         try {
           // before writing: a reader that goes away ends the process with the status set so far
           if (!diff.identical) process.exitCode = 1;
+          if (!opts.json && (opts.format === 'svg' || opts.format === 'dot')) {
+            const graph = diffGraph(await graphOf(graphs[0], ids[0]), await graphOf(graphs[1], ids[1]), diff.processInfo().values());
+            const title = `checkpoint ${ids[1]} against ${ids[0]}: green added, red removed, orange changed`;
+            await emit(await graphText(graph, opts.format, title), opts.out);
+            return;
+          }
           await writeAll(opts.json || opts.format === 'json' ? diffJson(diff) : diffText(diff));
         } finally {
           diff.close();
         }
       };
-      const locationA = storePath(cmd);
-      const locationB = opts.dbB ?? locationA;
       if (!isPostgresLocation(locationA) && !isPostgresLocation(locationB)) {
         await withStore(cmd, 'existing', async (store) => show(await openDiff(store, ids[0], ids[1], { storeB: opts.dbB, only: opts.only, ignore: opts.ignore })));
         return;
@@ -111,8 +129,22 @@ export function register(program: Command): void {
         isPostgresLocation(location) ? withPulledCheckpoint(location, id, (_s, path) => fn(path), { hashesOnly: true }) : fn(location);
       await local(locationA, ids[0], (pathA) =>
         local(locationB, ids[1], async (pathB) =>
-          show(await openDiff(pathA, ids[0], ids[1], { storeB: pathB, only: opts.only, ignore: opts.ignore, names: { a: name(locationA), b: name(locationB) } }))));
+          show(await openDiff(pathA, ids[0], ids[1], { storeB: pathB, only: opts.only, ignore: opts.ignore, names: { a: name(locationA), b: name(locationB) } }), [pathA, pathB])));
     });
+}
+
+/**
+ * A checkpoint's graph with every process drawn (the diff graph collapses after
+ * marking), read from its store, a file opened read-only or PostgreSQL.
+ */
+async function graphOf(location: string, id: number): Promise<CheckpointGraph> {
+  const { openReader } = await import('../../query/reader.js');
+  const reader = await openReader(location);
+  try {
+    return await reader.graph(id, { collapse: false });
+  } finally {
+    await reader.close();
+  }
 }
 
 /**

@@ -35,7 +35,7 @@ export function register(program: Command): void {
     const params: Params = { checkpoint: id === undefined ? null : parseId(id), kind: opts.kind ?? null, shared: opts.shared ? 1 : 0, limit: -1 };
     await withReader(cmd, async (reader) => {
       const result = await reader.canned('objects', params, { host: hostOf(cmd) });
-      await renderRows(result.rows, { format, columns: result.columns });
+      await renderRows(result.rows, { format, columns: result.columns, text: result.text });
     });
   });
 }

@@ -8,8 +8,9 @@ import { addHostOption, hostOf, withReader } from '../session.js';
 const EXAMPLES = `
 The table is drawn like \`pstree -p\`: name(pid), children under their parent, with
 each process's thread count and command line. Other formats give one row per
-process, parents before children: pid, ppid, depth, comm, threads, state, uid,
-command (the arguments joined by spaces) and cmdline (the arguments as a JSON array).
+process, parents before children: pid, ppid, depth, comm, threads, state (the
+letter), state_text (its word: running, sleeping, stopped, zombie, ...), uid, command
+(the arguments joined by spaces) and cmdline (the arguments as a JSON array).
 
 Examples:
   $ ckptdb ps                 the newest checkpoint
@@ -32,11 +33,12 @@ export function register(program: Command): void {
     const params: Params = { checkpoint: id === undefined ? null : parseId(id) };
     if (opts.pid !== undefined) params.pid = parseId(opts.pid, 'pid');
     await withReader(cmd, async (reader) => {
+      const result = await reader.canned('process_tree', params, { host: hostOf(cmd) });
       const rows: Row[] = [];
-      for await (const r of (await reader.canned('process_tree', params, { host: hostOf(cmd) })).rows) rows.push(r);
+      for await (const r of result.rows) rows.push(r);
       if (format !== 'table') {
         const parsed = rows.map((r) => ({ ...r, cmdline: typeof r.cmdline === 'string' ? (JSON.parse(r.cmdline) as unknown) : null }));
-        await renderRows(parsed, { format, columns: ['pid', 'ppid', 'depth', 'comm', 'threads', 'state', 'uid', 'command', 'cmdline'] });
+        await renderRows(parsed, { format, columns: ['pid', 'ppid', 'depth', 'comm', 'threads', 'state', 'uid', 'command', 'cmdline'], text: result.text });
         return;
       }
       const prefixes = treePrefixes(rows.map((r) => Number(r.depth)));

@@ -44,7 +44,7 @@ export function register(program: Command): void {
     const params = parseParams(opts.param);
     await withReader(cmd, async (reader) => {
       const result = await reader.canned(name, params, { host: hostOf(cmd) });
-      await renderRows(result.rows, { format, columns: result.columns });
+      await renderRows(result.rows, { format, columns: result.columns, text: result.text });
     });
   });
 }
