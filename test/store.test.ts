@@ -2,7 +2,8 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { openStore, CkptdbError } from '../src/index.js';
-import { loadMigrations } from '../src/store/migrate.js';
+import { loadMigrations, migrate } from '../src/store/migrate.js';
+import { openReadOnlyDatabase } from '../src/query/connection.js';
 import { tempStorePath } from './helpers/tmp.js';
 
 describe('openStore', () => {
@@ -43,6 +44,25 @@ describe('openStore', () => {
     const again = openStore(path);
     expect(again.db.prepare('SELECT applied_at FROM schema_migrations').pluck().all()).toEqual(applied);
     again.close();
+  });
+
+  it('applies a migration numbered below the newest the store has, when it has no record of it', () => {
+    // a store made by a ckptdb that had 0009 but not yet 0008: migrations land in another order than their numbers
+    const path = tempStorePath();
+    const made = new Database(path);
+    migrate(made, loadMigrations().filter((m) => m.version !== 8));
+    made.exec("INSERT INTO checkpoints (source, started_at, finished_at) VALUES ('proc', '2026-01-01T00:00:00Z', '2026-01-01T00:00:01Z')");
+    const newest = made.pragma('user_version', { simple: true });
+    made.close();
+    // a reader upgrades it first, as it does a store of an older schema
+    const db = openReadOnlyDatabase(path);
+    expect(db.prepare('SELECT uuid FROM checkpoints').pluck().get()).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all()).toEqual(loadMigrations().map((m) => m.version));
+    expect(db.pragma('user_version', { simple: true })).toBe(newest);
+    db.close();
+    const store = openStore(path);
+    expect(store.db.prepare('SELECT count(*) FROM schema_migrations').pluck().get()).toBe(loadMigrations().length);
+    store.close();
   });
 
   it('refuses a store with a newer schema and leaves its bytes alone', () => {

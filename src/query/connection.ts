@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { CkptdbError } from '../errors.js';
-import { latestVersion } from '../store/migrate.js';
+import { pendingMigrations } from '../store/migrate.js';
 import { APPLICATION_ID, openDatabase } from '../store/open.js';
 import { openStore } from '../store/store.js';
 import { DENIED_FUNCTIONS } from './guard.js';
@@ -29,8 +29,7 @@ function schemaIsOlder(path: string): boolean {
   let probe: Database.Database | undefined;
   try {
     probe = new Database(path, { readonly: true, fileMustExist: true });
-    return probe.pragma('application_id', { simple: true }) === APPLICATION_ID
-      && (probe.pragma('user_version', { simple: true }) as number) < latestVersion();
+    return probe.pragma('application_id', { simple: true }) === APPLICATION_ID && pendingMigrations(probe).length > 0;
   } catch {
     // openDatabase says what is wrong with the file
     return false;

@@ -29,26 +29,37 @@ export function latestVersion(migrations = loadMigrations()): number {
 }
 
 /**
- * Applies every migration newer than the store's `user_version`, each in its own
- * transaction together with its record in `schema_migrations` and the new
- * `user_version`, so a crash leaves the store at the last whole version. The version
- * is read again inside each transaction: two processes opening a new store at once
- * apply each migration once.
+ * The migrations a store has no record of in `schema_migrations`, in version order:
+ * all of them for a new store. Migrations are numbered as they are written and may
+ * land in another order, so one numbered below the store's newest can be among them.
+ */
+export function pendingMigrations(db: Database.Database, migrations = loadMigrations()): Migration[] {
+  const recorded = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").pluck().get() === 1
+    ? new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[])
+    : new Set<number>();
+  return migrations.filter((m) => !recorded.has(m.version));
+}
+
+/**
+ * Applies every migration the store has no record of, each in its own transaction
+ * together with its record in `schema_migrations` and `user_version` (the newest
+ * version applied), so a crash leaves the store at the last whole step. What is
+ * pending is read again inside each transaction: two processes opening a new store at
+ * once apply each migration once.
  */
 export function migrate(db: Database.Database, migrations = loadMigrations()): Migration[] {
   const applied: Migration[] = [];
   const version = () => db.pragma('user_version', { simple: true }) as number;
-  for (const mig of migrations) {
-    if (mig.version <= version()) continue;
+  for (const mig of pendingMigrations(db, migrations)) {
     db.exec('BEGIN IMMEDIATE');
     try {
-      if (mig.version > version()) {
+      if (pendingMigrations(db, [mig]).length) {
         db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
           version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
         db.exec(mig.sql);
         db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
           .run(mig.version, mig.name, new Date().toISOString());
-        db.pragma(`user_version = ${mig.version}`);
+        db.pragma(`user_version = ${Math.max(version(), mig.version)}`);
         applied.push(mig);
       }
       db.exec('COMMIT');

@@ -2,7 +2,7 @@ import { closeSync, mkdirSync, openSync, readSync, statSync, constants as fsc } 
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { CkptdbError } from '../errors.js';
-import { latestVersion, loadMigrations, migrate } from './migrate.js';
+import { latestVersion, loadMigrations, migrate, pendingMigrations } from './migrate.js';
 import { TEXT_FUNCTIONS } from './textForms.js';
 
 /** PRAGMA application_id of every ckptdb store: 'ckpt' in ASCII. */
@@ -62,7 +62,7 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Database.Dat
     db.pragma('foreign_keys = ON');
     registerTextFunctions(db);
     if (!readonly) migrate(db, loadMigrations());
-    else if ((db.pragma('user_version', { simple: true }) as number) < latestVersion()) {
+    else if (pendingMigrations(db).length > 0) {
       throw new CkptdbError('SCHEMA_TOO_NEW', `store ${path} has an older schema than this ckptdb`, 'open it once for writing (e.g. `ckptdb list`) to upgrade it');
     }
     return db;
