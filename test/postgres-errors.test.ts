@@ -7,7 +7,8 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { loadMigrations } from '../src/store/migrate.js';
-import { loadPostgresMigrations } from '../src/store/postgres/migrate.js';
+import { connect, disconnect } from '../src/store/postgres/connection.js';
+import { loadPostgresMigrations, migratePostgres } from '../src/store/postgres/migrate.js';
 import { CLI, runCli } from './helpers/cli.js';
 import { PASSWORD_ROLE, startCluster } from './helpers/postgresCluster.js';
 import { databaseOf, postgresMissing, testPostgres } from './helpers/postgres.js';
@@ -65,6 +66,28 @@ describe.skipIf(missing)(`reaching PostgreSQL${missing ? ` (${missing})` : ''}`,
     const other = pg.database('other');
     pg.psql(databaseOf(other), 'CREATE TABLE accounts (id int)');
     expect(await runCli(['push', '--to', other], { db })).toEqual({ code: 2, stdout: '', stderr: expect.stringMatching(/^ckptdb: PostgreSQL database .* holds tables but no ckptdb store/) });
+  });
+
+  it('a store that lacks a migration numbered below its newest is refused to readers and given it by the next push', async () => {
+    // as a store made before 0005 and 0009 landed, when it had 0008 already
+    const pg = testPostgres();
+    const url = pg.database('gap');
+    const client = await connect(url);
+    try {
+      await migratePostgres(client, 'gap', loadPostgresMigrations().filter((m) => ![5, 9].includes(m.version)));
+    } finally {
+      await disconnect(client);
+    }
+    const db = tempStorePath();
+    expect((await runCli(['capture', String(process.pid)], { db })).code).toBe(0);
+    expect(await runCli(['--db', url, 'list'], { db })).toEqual({
+      code: 2, stdout: '', stderr: expect.stringMatching(/^ckptdb: PostgreSQL store .* has an older schema than this ckptdb \(it lacks 0005_file_details, 0009_text_forms\) \(push to it once with this ckptdb to upgrade it\)\n$/),
+    });
+    expect((await runCli(['push', '--to', url], { db })).code).toBe(0);
+    const versions = pg.psql(databaseOf(url), 'SELECT version FROM schema_migrations ORDER BY applied_at, version').trim().split('\n').map(Number);
+    expect(versions.sort((a, b) => a - b)).toEqual(loadPostgresMigrations().map((m) => m.version));
+    expect(pg.psql(databaseOf(url), "SELECT flags_text(32770) || ' ' || count(*) FROM file_ttys").trim()).toBe('O_RDWR|O_LARGEFILE 0');
+    expect((await runCli(['--db', url, 'list'], { db })).code).toBe(0);
   });
 
   it('a server that goes away in the middle of a query: one line, exit 2', async () => {

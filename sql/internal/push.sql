@@ -17,6 +17,12 @@ SELECT (SELECT count(*) FROM shared_objects WHERE checkpoint_id = :id)
      + (SELECT count(*) FROM task_namespaces WHERE checkpoint_id = :id)
      + (SELECT count(*) FROM task_rlimits WHERE checkpoint_id = :id)
      + (SELECT count(*) FROM criu_images WHERE checkpoint_id = :id)
+     + (SELECT count(*) FROM file_eventfds WHERE checkpoint_id = :id)
+     + (SELECT count(*) FROM epoll_targets WHERE checkpoint_id = :id)
+     + (SELECT count(*) FROM inotify_watches WHERE checkpoint_id = :id)
+     + (SELECT count(*) FROM file_timerfds WHERE checkpoint_id = :id)
+     + (SELECT count(*) FROM file_signalfds WHERE checkpoint_id = :id)
+     + (SELECT count(*) FROM file_ttys WHERE checkpoint_id = :id)
      + (SELECT count(*) FROM criu_images i JOIN criu_image_chunks ic ON ic.image_id = i.id WHERE i.checkpoint_id = :id);
 
 -- name: images

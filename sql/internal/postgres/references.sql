@@ -6,6 +6,15 @@
 -- checkpoint just copied, which has no statistics yet, as for any other.
 
 -- name: dangling_references
+WITH detail_refs AS (
+  SELECT 'file_eventfds' AS child, 'file_id' AS reference, checkpoint_id, file_id AS value FROM file_eventfds WHERE :id IS NULL OR checkpoint_id = :id
+  UNION ALL SELECT 'epoll_targets', 'file_id', checkpoint_id, file_id FROM epoll_targets WHERE :id IS NULL OR checkpoint_id = :id
+  UNION ALL SELECT 'inotify_watches', 'file_id', checkpoint_id, file_id FROM inotify_watches WHERE :id IS NULL OR checkpoint_id = :id
+  UNION ALL SELECT 'file_timerfds', 'file_id', checkpoint_id, file_id FROM file_timerfds WHERE :id IS NULL OR checkpoint_id = :id
+  UNION ALL SELECT 'file_signalfds', 'file_id', checkpoint_id, file_id FROM file_signalfds WHERE :id IS NULL OR checkpoint_id = :id
+  UNION ALL SELECT 'file_ttys', 'file_id', checkpoint_id, file_id FROM file_ttys WHERE :id IS NULL OR checkpoint_id = :id
+  UNION ALL SELECT 'file_ttys', 'peer_file_id', checkpoint_id, peer_file_id FROM file_ttys WHERE (:id IS NULL OR checkpoint_id = :id) AND peer_file_id IS NOT NULL
+)
 SELECT 'shared_objects' AS child, 'checkpoint_id' AS reference, 'checkpoints' AS parent, checkpoint_id, checkpoint_id AS value FROM (
   SELECT checkpoint_id FROM shared_objects WHERE :id IS NULL OR checkpoint_id = :id
   EXCEPT SELECT id FROM checkpoints WHERE :id IS NULL OR id = :id) AS missing
@@ -73,4 +82,11 @@ UNION ALL
 SELECT 'criu_image_chunks', 'image_id', 'criu_images', checkpoint_id, value FROM (
   SELECT checkpoint_id, image_id AS value FROM criu_image_chunks WHERE (:id IS NULL OR checkpoint_id = :id) AND image_id IS NOT NULL
   EXCEPT SELECT checkpoint_id, id FROM criu_images WHERE :id IS NULL OR checkpoint_id = :id) AS missing
+UNION ALL
+-- the details of anonymous files (0005), which are few: found in one pass over files
+SELECT r.child, r.reference, 'files', r.checkpoint_id, r.value
+FROM detail_refs r
+JOIN (SELECT checkpoint_id, value FROM detail_refs
+      EXCEPT SELECT checkpoint_id, id FROM files WHERE :id IS NULL OR checkpoint_id = :id) AS missing
+  ON missing.checkpoint_id = r.checkpoint_id AND missing.value = r.value
 LIMIT 100;

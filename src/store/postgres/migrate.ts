@@ -28,16 +28,20 @@ export function loadPostgresMigrations(dir = migrationsDir): Migration[] {
   return list;
 }
 
-/** The migration a database has, 0 for none; what else it holds decides whether it is a store. */
-async function schemaVersion(client: pg.Client): Promise<{ version: number; tables: number }> {
+/**
+ * The migrations a database has (their versions), and how many tables it holds, which
+ * decides whether a database without them is a store.
+ */
+async function schemaState(client: pg.Client): Promise<{ applied: Set<number>; version: number; tables: number }> {
   const r = await client.query<{ migrations: string | null; tables: number }>(
     `SELECT to_regclass('schema_migrations')::text AS migrations,
             (SELECT count(*) FROM pg_tables WHERE schemaname = current_schema())::int AS tables`,
   );
   const row = r.rows[0]!;
-  if (row.migrations === null) return { version: 0, tables: row.tables };
-  const v = await client.query<{ version: number | null }>('SELECT max(version)::int AS version FROM schema_migrations');
-  return { version: v.rows[0]!.version ?? 0, tables: row.tables };
+  if (row.migrations === null) return { applied: new Set(), version: 0, tables: row.tables };
+  const v = await client.query<{ version: number }>('SELECT version::int AS version FROM schema_migrations');
+  const applied = new Set(v.rows.map((m) => m.version));
+  return { applied, version: Math.max(0, ...applied), tables: row.tables };
 }
 
 /** Refuses a database that is not a ckptdb store, or one of a schema this build does not know. */
@@ -52,20 +56,23 @@ function checkVersion(found: { version: number; tables: number }, latest: number
 
 /**
  * Brings a database up to this build's schema, each migration in a transaction with its
- * record in schema_migrations. An advisory lock makes two pushes that find one new
- * database apply each migration once.
+ * record in schema_migrations. Every migration the database has no record of is
+ * applied, in order, also one numbered below the newest it has: migrations are numbered
+ * as they are written and may land in another order, so a store made between two
+ * landings gets the one that came late. An advisory lock makes two pushes that find one
+ * new database apply each migration once.
  */
 export async function migratePostgres(client: pg.Client, where: string, migrations = loadPostgresMigrations()): Promise<Migration[]> {
   const latest = migrations.at(-1)?.version ?? 0;
-  checkVersion(await schemaVersion(client), latest, where);
+  checkVersion(await schemaState(client), latest, where);
   const applied: Migration[] = [];
   for (const mig of migrations) {
     await client.query('BEGIN');
     try {
       await client.query("SELECT pg_advisory_xact_lock(hashtext('ckptdb migrations'))");
-      const found = await schemaVersion(client);
+      const found = await schemaState(client);
       checkVersion(found, latest, where);
-      if (mig.version > found.version) {
+      if (!found.applied.has(mig.version)) {
         await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
           version integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)`);
         await client.query(mig.sql);
@@ -86,13 +93,15 @@ export async function migratePostgres(client: pg.Client, where: string, migratio
  * schema. An older one is upgraded by the next push, which needs a role that may.
  */
 export async function checkPostgresSchema(client: pg.Client, where: string): Promise<void> {
-  const latest = loadPostgresMigrations().at(-1)?.version ?? 0;
-  const found = await schemaVersion(client);
+  const migrations = loadPostgresMigrations();
+  const latest = migrations.at(-1)?.version ?? 0;
+  const found = await schemaState(client);
   checkVersion(found, latest, where);
   if (found.version === 0) {
     throw new CkptdbError('STORE_NOT_FOUND', `no ckptdb store in PostgreSQL database ${where}`, 'push a checkpoint there first: ckptdb push --to URL');
   }
-  if (found.version < latest) {
-    throw new CkptdbError('SCHEMA_TOO_NEW', `PostgreSQL store ${where} has an older schema (${found.version}) than this ckptdb (${latest})`, 'push to it once with this ckptdb to upgrade it');
+  const lacking = migrations.filter((m) => !found.applied.has(m.version));
+  if (lacking.length) {
+    throw new CkptdbError('SCHEMA_TOO_NEW', `PostgreSQL store ${where} has an older schema than this ckptdb (it lacks ${lacking.map((m) => `${String(m.version).padStart(4, '0')}_${m.name}`).join(', ')})`, 'push to it once with this ckptdb to upgrade it');
   }
 }

@@ -8,6 +8,7 @@ import type pg from 'pg';
  */
 export const CHECKPOINT_TABLES = [
   'shared_objects', 'files', 'tasks', 'fds', 'maps', 'sockets', 'task_namespaces', 'task_rlimits', 'criu_images',
+  'file_eventfds', 'epoll_targets', 'inotify_watches', 'file_timerfds', 'file_signalfds', 'file_ttys',
 ] as const;
 export type CheckpointTable = (typeof CHECKPOINT_TABLES)[number];
 
@@ -17,7 +18,15 @@ export type CheckpointTable = (typeof CHECKPOINT_TABLES)[number];
  * are unique store-wide. These are the id spaces, and the columns that hold an id of each.
  */
 export const ID_SPACES = {
-  object: { table: 'shared_objects', columns: ['shared_objects.id', 'files.id', 'files.object_id', 'tasks.mm_id', 'tasks.fdtable_id', 'tasks.fs_id', 'tasks.sighand_id', 'fds.fdtable_id', 'fds.file_id', 'maps.mm_id', 'sockets.object_id', 'task_namespaces.ns_id'] },
+  object: {
+    table: 'shared_objects',
+    columns: [
+      'shared_objects.id', 'files.id', 'files.object_id', 'tasks.mm_id', 'tasks.fdtable_id', 'tasks.fs_id', 'tasks.sighand_id',
+      'fds.fdtable_id', 'fds.file_id', 'maps.mm_id', 'sockets.object_id', 'task_namespaces.ns_id',
+      'file_eventfds.file_id', 'epoll_targets.file_id', 'inotify_watches.file_id', 'file_timerfds.file_id',
+      'file_signalfds.file_id', 'file_ttys.file_id', 'file_ttys.peer_file_id',
+    ],
+  },
   task: { table: 'tasks', columns: ['tasks.id', 'task_namespaces.task_id', 'task_rlimits.task_id'] },
   fd: { table: 'fds', columns: ['fds.id'] },
   map: { table: 'maps', columns: ['maps.id'] },
