@@ -13,7 +13,7 @@
 -- The text forms (lsof's FD and TYPE, O_* names, ls -l modes) are those of
 -- migrations/0009_text_forms.sql.
 SELECT pid, tid, comm, fd, cloexec, type, path, pos, flags, mode, deleted, file_id, shared, object_kind, object_key,
-       (SELECT s.family FROM sockets s WHERE s.object_id = open_fds.object_id) AS socket_family
+       (SELECT s.family FROM sockets s WHERE s.checkpoint_id = open_fds.checkpoint_id AND s.object_id = open_fds.object_id) AS socket_family
 FROM open_fds
 WHERE checkpoint_id = :checkpoint
   AND pid BETWEEN coalesce(:pid, 0) AND coalesce(:pid, 4294967295)

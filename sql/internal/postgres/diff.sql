@@ -46,6 +46,7 @@ CREATE TEMP TABLE diff_holders (side text, file_id bigint, tab bigint, fd bigint
 CREATE INDEX diff_holders_common ON diff_holders (common, tab, fd);
 CREATE TEMP TABLE diff_shares (side text, file_id bigint, holders text, common text);
 CREATE UNIQUE INDEX diff_shares_key ON diff_shares (side, file_id);
+CREATE TEMP TABLE diff_details (side text, file_id bigint, details text, PRIMARY KEY (side, file_id));
 CREATE TEMP TABLE diff_tasks (proc bigint, pid bigint, start_time bigint, status text, mask integer, a_id bigint, b_id bigint);
 CREATE INDEX diff_tasks_key ON diff_tasks (proc, pid, start_time);
 CREATE TEMP TABLE diff_fds (tab bigint, fd bigint, status text, mask integer, a_id bigint, b_id bigint, PRIMARY KEY (tab, fd));
@@ -264,6 +265,52 @@ LEFT JOIN diff_shares sb ON sb.side = 'b' AND sb.file_id = fb.file_id
 WHERE coalesce(sa.common, c.tab || ':' || c.fd) IS DISTINCT FROM coalesce(sb.common, c.tab || ':' || c.fd)
 ON CONFLICT (tab, fd) DO UPDATE SET mask = diff_fds.mask | excluded.mask;
 
+-- name: fill_details
+-- Per side. The details of each anonymous file as one JSON object by kind, as SQLite's
+-- fill_details writes it (what is compared, and what the diff reports).
+INSERT INTO diff_details (side, file_id, details)
+SELECT '{side}', file_id, CAST(json_object_agg(kind, value ORDER BY kind) AS text)
+FROM (
+  SELECT file_id, 'eventfd' AS kind, json_build_object('counter', counter) AS value FROM file_eventfds WHERE checkpoint_id = :{side}
+  UNION ALL
+  SELECT file_id, 'epoll', json_agg(json_build_array(tfd, events, data, inode, dev, pos) ORDER BY seq) FROM epoll_targets WHERE checkpoint_id = :{side} GROUP BY file_id
+  UNION ALL
+  SELECT file_id, 'inotify', json_agg(json_build_array(wd, inode, dev, mask, ignored_mask) ORDER BY wd) FROM inotify_watches WHERE checkpoint_id = :{side} GROUP BY file_id
+  UNION ALL
+  SELECT file_id, 'timerfd', json_build_object('clockid', clockid, 'settime_flags', settime_flags, 'interval_ns', interval_ns) FROM file_timerfds WHERE checkpoint_id = :{side}
+  UNION ALL
+  SELECT file_id, 'signalfd', to_json(sigmask) FROM file_signalfds WHERE checkpoint_id = :{side}
+  UNION ALL
+  SELECT file_id, 'tty', json_build_object('kind', kind, 'index', tty_index, 'role', role, 'rdev', rdev) FROM file_ttys WHERE checkpoint_id = :{side}
+) AS details
+GROUP BY file_id;
+
+-- name: fds_details_changed
+-- An fd in both checkpoints whose open file's details differ (bit 11, details), found
+-- from the files that have details, which are few: by fds (checkpoint_id, file_id).
+INSERT INTO diff_fds (tab, fd, status, mask, a_id, b_id)
+SELECT c.tab, c.fd, 'changed', 1 << 11, fa.id, fb.id
+FROM (
+  SELECT p.id AS tab, f.fd
+  FROM diff_details d
+  JOIN fds f ON f.checkpoint_id = :a AND f.file_id = d.file_id
+  JOIN diff_tables p ON p.a_object = f.fdtable_id AND p.kind = 'fdtable'
+  WHERE d.side = 'a'
+  UNION
+  SELECT p.id, f.fd
+  FROM diff_details d
+  JOIN fds f ON f.checkpoint_id = :b AND f.file_id = d.file_id
+  JOIN diff_tables p ON p.b_object = f.fdtable_id AND p.kind = 'fdtable'
+  WHERE d.side = 'b'
+) AS c
+JOIN diff_tables p ON p.id = c.tab
+JOIN fds fa ON fa.checkpoint_id = :a AND fa.fdtable_id = p.a_object AND fa.fd = c.fd
+JOIN fds fb ON fb.checkpoint_id = :b AND fb.fdtable_id = p.b_object AND fb.fd = c.fd
+LEFT JOIN diff_details da ON da.side = 'a' AND da.file_id = fa.file_id
+LEFT JOIN diff_details db ON db.side = 'b' AND db.file_id = fb.file_id
+WHERE da.details IS DISTINCT FROM db.details
+ON CONFLICT (tab, fd) DO UPDATE SET mask = diff_fds.mask | excluded.mask;
+
 -- name: maps_removed_or_changed
 INSERT INTO diff_maps (tab, start_addr, status, mask, a_id, b_id)
 SELECT c.tab, c.start_addr, CASE WHEN mb.id IS NULL THEN 'removed' ELSE 'changed' END,
@@ -442,10 +489,10 @@ ORDER BY d.proc, d.pid, d.start_time NULLS FIRST;
 SELECT t.proc, p.pid, p.start_time, t.thread, t.thread_start, d.fd, d.status, d.mask,
   fa.cloexec AS a_cloexec, xa.type AS a_type, xa.path AS a_path, xa.dev AS a_dev, xa.inode AS a_inode,
   xa.pos AS a_pos, xa.flags AS a_flags, xa.mode AS a_mode, xa.deleted AS a_deleted, xa.attrs AS a_attrs,
-  sa.holders AS a_shared_with,
+  sa.holders AS a_shared_with, da.details AS a_details,
   fb.cloexec AS b_cloexec, xb.type AS b_type, xb.path AS b_path, xb.dev AS b_dev, xb.inode AS b_inode,
   xb.pos AS b_pos, xb.flags AS b_flags, xb.mode AS b_mode, xb.deleted AS b_deleted, xb.attrs AS b_attrs,
-  sb.holders AS b_shared_with
+  sb.holders AS b_shared_with, db.details AS b_details
 FROM diff_fds d
 JOIN diff_tables t ON t.id = d.tab
 JOIN diff_procs p ON p.id = t.proc
@@ -455,6 +502,8 @@ LEFT JOIN diff_shares sa ON sa.side = 'a' AND sa.file_id = fa.file_id
 LEFT JOIN fds fb ON fb.checkpoint_id = :b AND fb.id = d.b_id
 LEFT JOIN files xb ON xb.checkpoint_id = :b AND xb.id = fb.file_id
 LEFT JOIN diff_shares sb ON sb.side = 'b' AND sb.file_id = fb.file_id
+LEFT JOIN diff_details da ON da.side = 'a' AND da.file_id = fa.file_id
+LEFT JOIN diff_details db ON db.side = 'b' AND db.file_id = fb.file_id
 ORDER BY d.tab, d.fd;
 
 -- name: read_maps

@@ -83,6 +83,7 @@ async function compute(client: pg.Client, ids: DiffIds, sel: Selection): Promise
       await exec('fill_shares', {});
       await exec('fds_sharing_changed');
     }
+    if (pass === 'details') await perSide('fill_details', sides);
     for (const name of PASSES[pass]) await exec(name);
   }
   await client.query(withValues(all('drop_ignored'), sel.care as unknown as Record<string, SqlValue>));
