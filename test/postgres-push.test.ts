@@ -59,10 +59,23 @@ describe.skipIf(missing)(`ckptdb push and pull${missing ? ` (${missing})` : ''}`
     expect(remote).toEqual(local);
     expect(count(databaseOf(url), 'SELECT count(*) FROM fds')).toBe(3000 + (local[1] as { fds: number }).fds);
     // every reading command prints what it prints on SQLite (the ids are the same here)
-    for (const args of [['show', '2'], ['ps', '2'], ['fds', '2', '--format', 'csv'], ['objects', '2', '--shared'], ['q', 'shared_files', '-p', 'checkpoint=1'], ['ps', '--host', 'web-1', '--json']]) {
+    // (with their text forms: the table shows them in place of the raw columns, CSV and JSON beside them)
+    const commands = [
+      ['show', '2'], ['ps', '2'], ['fds', '2', '--format', 'csv'], ['objects', '2', '--shared'], ['q', 'shared_files', '-p', 'checkpoint=1'],
+      ['ps', '--host', 'web-1', '--json'], ['q', 'epoll_watches', '-p', 'checkpoint=2', '--json'], ['graph', '2', '--format', 'json'],
+    ];
+    const printed = new Map<string, string>();
+    for (const args of commands) {
       const onSqlite = await ok(args, db);
       expect(await ok(['--db', url, ...args], db), args.join(' ')).toEqual(onSqlite);
+      printed.set(args[0] === 'q' ? args[1]! : args[0]!, onSqlite.stdout);
     }
+    expect(printed.get('fds')!.split('\n')[0]).toBe('pid,tid,comm,fd,fd_text,cloexec,type,type_text,path,pos,flags,flags_text,mode,mode_text,deleted,file_id,shared,object_kind,object_key');
+    // this process waits on an epoll (libuv's)
+    expect(JSON.parse(printed.get('epoll_watches')!).length).toBeGreaterThan(0);
+    const drawn = await runCli(['diff', '1', '2', '--format', 'dot'], { db });
+    expect(drawn.code, drawn.stderr).toBe(1);
+    expect(await runCli(['--db', url, 'diff', '1', '2', '--format', 'dot'], { db })).toEqual(drawn);
     const uuid = (await ok(['show', '2', '--json'], db)).stdout;
     expect(JSON.parse((await ok(['--db', url, 'show', '2', '--json'], db)).stdout).uuid).toBe(JSON.parse(uuid).uuid);
     expect(await runCli(['--db', url, 'verify'], { db })).toEqual({ code: 0, stdout: '', stderr: 'ok: the store is consistent\n' });
