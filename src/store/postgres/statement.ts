@@ -8,7 +8,8 @@ export type SqlValue = string | number | bigint | boolean | Buffer | null;
  * The `:name` parameters of ckptdb's SQL (and of ad-hoc queries) with their values
  * written in, as literals. PostgreSQL types a parameter from its first use and cannot
  * type `:pid IS NULL`; a literal it types from its value, as SQLite does. Strings are
- * dollar-quoted with a tag they do not contain, so no character in them can end them.
+ * dollar-quoted with a tag that ends them only where they end, so no character in them
+ * can end them early.
  */
 export function withValues(sql: string, params: Record<string, SqlValue | undefined>): string {
   let text = '';
@@ -39,6 +40,15 @@ function literal(v: SqlValue): string {
   if (Buffer.isBuffer(v)) return `'\\x${v.toString('hex')}'::bytea`;
   if (v.includes('\0')) throw new CkptdbError('BAD_ARGUMENT', 'a text value holds a NUL character, which PostgreSQL cannot store');
   let tag = 'v';
-  for (let i = 0; v.includes(`$${tag}$`); i++) tag = `v${i}`;
+  for (let i = 0; !closesAtEnd(v, tag); i++) tag = `v${i}`;
   return `$${tag}$${v}$${tag}$`;
+}
+
+/**
+ * Whether `$tag$` ends a string that holds v only where it is written after v: not
+ * inside v, nor across its end ('a$v' then '$v$' would close as 'a' and leave 'v$').
+ */
+function closesAtEnd(v: string, tag: string): boolean {
+  const delimiter = `$${tag}$`;
+  return (v + delimiter).indexOf(delimiter) === v.length;
 }
