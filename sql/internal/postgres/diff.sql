@@ -10,8 +10,10 @@
 --   * NULLS FIRST wherever SQLite's order puts NULLs first, and text COLLATE "C", so
 --     that rows are numbered and read in SQLite's order;
 --   * chunks are compared by the hashes criu_image_chunks holds;
---   * fds and kernel objects are compared in one hashed FULL JOIN each
---     (fds_compared, objects_compared) where SQLite runs two merges.
+--   * fds are compared by a 64-bit fingerprint of each, in one FULL JOIN (fds_compared),
+--     and only the fds whose fingerprints differ are read whole (fds_masks); kernel
+--     objects in one FULL JOIN (objects_compared); SQLite runs two merges for each.
+--     The pairs of fds the full join keeps (diff_pairs) are what the sharing pass reads.
 -- Statements marked "per side" are run once for each side: `{side}` stands for a or b.
 
 -- name: create_work_tables
@@ -42,8 +44,15 @@ CREATE TEMP TABLE diff_task_facts (
   PRIMARY KEY (side, task_id)
 );
 CREATE INDEX diff_task_facts_proc ON diff_task_facts (side, proc);
-CREATE TEMP TABLE diff_holders (side text, file_id bigint, tab bigint, fd bigint, common boolean);
-CREATE INDEX diff_holders_common ON diff_holders (common, tab, fd);
+-- The fds the fds pass keeps of the full join: those that differ, and those on a shared
+-- file (for the sharing pass), with both sides.
+CREATE TEMP TABLE diff_pairs (
+  tab bigint, fd bigint, differ boolean, a_id bigint, b_id bigint, a_file bigint, b_file bigint, a_shared boolean, b_shared boolean
+);
+-- With the fd of the same key on the other side, where there is one (common).
+CREATE TEMP TABLE diff_holders (
+  side text, file_id bigint, tab bigint, fd bigint, common boolean, id bigint, other_id bigint, other_file_id bigint
+);
 CREATE TEMP TABLE diff_shares (side text, file_id bigint, holders text, common text);
 CREATE UNIQUE INDEX diff_shares_key ON diff_shares (side, file_id);
 CREATE TEMP TABLE diff_details (side text, file_id bigint, details text, PRIMARY KEY (side, file_id));
@@ -197,53 +206,69 @@ WHERE tb.checkpoint_id = :b
   AND NOT EXISTS (SELECT 1 FROM tasks ta WHERE ta.checkpoint_id = :a AND ta.pid = tb.pid AND ta.start_time IS NOT DISTINCT FROM tb.start_time);
 
 -- name: fds_compared
--- The hot path, in one pass: each side's fds with what their open file is, matched by
--- (fd table, fd) in one hashed FULL JOIN, which finds the removed, added and changed
--- fds at once (SQLite's form takes two merges of sorted indexes instead).
-INSERT INTO diff_fds (tab, fd, status, mask, a_id, b_id)
+-- The hot path, in one statement: every fd of each side with a fingerprint of what it is
+-- (its cloexec and its open file's type, path, dev, inode, pos, flags, mode, deleted and
+-- attrs, hashed to 64 bits by hash_record_extended, each column by its type's hash),
+-- matched by (fd table, fd) in one FULL JOIN, which finds the removed, added and changed
+-- fds at once (SQLite's form takes two merges of sorted indexes instead). Kept: the fds
+-- that differ, and those on a shared file, for the sharing pass. A file is hashed before
+-- it is joined (OFFSET 0 keeps it apart), so a join holds 16 bytes a file, not its row.
+-- Two fds with one fingerprint are taken as equal: two that differ share one with a
+-- chance of 2^-64. What changed in a changed fd is read after (fds_masks), for those alone.
+INSERT INTO diff_pairs (tab, fd, differ, a_id, b_id, a_file, b_file, a_shared, b_shared)
 WITH fa AS (
-  SELECT p.id AS tab, f.fd, f.id, f.cloexec, x.type, x.path, x.dev, x.inode, x.pos, x.flags, x.mode, x.deleted, x.attrs
-  FROM diff_tables p
-  JOIN fds f ON f.checkpoint_id = :a AND f.fdtable_id = p.a_object
-  JOIN files x ON x.checkpoint_id = :a AND x.id = f.file_id
-  WHERE p.kind = 'fdtable'
+  SELECT p.id AS tab, f.fd, f.id, f.file_id, x.fp # f.cloexec AS fp, s.id IS NOT NULL AS shared
+  FROM fds f
+  JOIN (SELECT id, hash_record_extended(ROW(type, path, dev, inode, pos, flags, mode, deleted, attrs), 0) AS fp
+        FROM files WHERE checkpoint_id = :a OFFSET 0) AS x ON x.id = f.file_id
+  JOIN diff_tables p ON p.a_object = f.fdtable_id AND p.kind = 'fdtable'
+  LEFT JOIN (SELECT id FROM shared_objects WHERE checkpoint_id = :a AND kind = 'file' AND refcount > 1) AS s ON s.id = f.file_id
+  WHERE f.checkpoint_id = :a
 ),
 fb AS (
-  SELECT p.id AS tab, f.fd, f.id, f.cloexec, x.type, x.path, x.dev, x.inode, x.pos, x.flags, x.mode, x.deleted, x.attrs
-  FROM diff_tables p
-  JOIN fds f ON f.checkpoint_id = :b AND f.fdtable_id = p.b_object
-  JOIN files x ON x.checkpoint_id = :b AND x.id = f.file_id
-  WHERE p.kind = 'fdtable'
+  SELECT p.id AS tab, f.fd, f.id, f.file_id, x.fp # f.cloexec AS fp, s.id IS NOT NULL AS shared
+  FROM fds f
+  JOIN (SELECT id, hash_record_extended(ROW(type, path, dev, inode, pos, flags, mode, deleted, attrs), 0) AS fp
+        FROM files WHERE checkpoint_id = :b OFFSET 0) AS x ON x.id = f.file_id
+  JOIN diff_tables p ON p.b_object = f.fdtable_id AND p.kind = 'fdtable'
+  LEFT JOIN (SELECT id FROM shared_objects WHERE checkpoint_id = :b AND kind = 'file' AND refcount > 1) AS s ON s.id = f.file_id
+  WHERE f.checkpoint_id = :b
 )
-SELECT tab, fd, status, mask, a_id, b_id FROM (
-  SELECT coalesce(fa.tab, fb.tab) AS tab, coalesce(fa.fd, fb.fd) AS fd,
-    CASE WHEN fb.id IS NULL THEN 'removed' WHEN fa.id IS NULL THEN 'added' ELSE 'changed' END AS status,
-    CASE WHEN fa.id IS NULL OR fb.id IS NULL THEN 0 ELSE
-        (fa.cloexec IS DISTINCT FROM fb.cloexec)::int
-      | ((fa.type IS DISTINCT FROM fb.type)::int << 1)
-      | ((fa.path IS DISTINCT FROM fb.path)::int << 2)
-      | ((fa.dev IS DISTINCT FROM fb.dev)::int << 3)
-      | ((fa.inode IS DISTINCT FROM fb.inode)::int << 4)
-      | ((fa.pos IS DISTINCT FROM fb.pos)::int << 5)
-      | ((fa.flags IS DISTINCT FROM fb.flags)::int << 6)
-      | ((fa.mode IS DISTINCT FROM fb.mode)::int << 7)
-      | ((fa.deleted IS DISTINCT FROM fb.deleted)::int << 8)
-      | ((fa.attrs IS DISTINCT FROM fb.attrs)::int << 9) END AS mask,
-    fa.id AS a_id, fb.id AS b_id
-  FROM fa FULL JOIN fb ON fb.tab = fa.tab AND fb.fd = fa.fd
-) AS compared
-WHERE a_id IS NULL OR b_id IS NULL OR mask <> 0;
+SELECT coalesce(fa.tab, fb.tab), coalesce(fa.fd, fb.fd), fa.fp IS DISTINCT FROM fb.fp, fa.id, fb.id, fa.file_id, fb.file_id,
+       coalesce(fa.shared, false), coalesce(fb.shared, false)
+FROM fa FULL JOIN fb ON fb.tab = fa.tab AND fb.fd = fa.fd
+WHERE fa.fp IS DISTINCT FROM fb.fp OR fa.shared OR fb.shared;
+
+-- name: fds_found
+INSERT INTO diff_fds (tab, fd, status, mask, a_id, b_id)
+SELECT tab, fd, CASE WHEN b_id IS NULL THEN 'removed' WHEN a_id IS NULL THEN 'added' ELSE 'changed' END, 0, a_id, b_id
+FROM diff_pairs WHERE differ;
+
+-- name: fds_masks
+-- The fields that differ, of the fds whose fingerprints differ: their rows by id.
+UPDATE diff_fds d SET mask =
+    (fa.cloexec IS DISTINCT FROM fb.cloexec)::int
+  | ((xa.type IS DISTINCT FROM xb.type)::int << 1)
+  | ((xa.path IS DISTINCT FROM xb.path)::int << 2)
+  | ((xa.dev IS DISTINCT FROM xb.dev)::int << 3)
+  | ((xa.inode IS DISTINCT FROM xb.inode)::int << 4)
+  | ((xa.pos IS DISTINCT FROM xb.pos)::int << 5)
+  | ((xa.flags IS DISTINCT FROM xb.flags)::int << 6)
+  | ((xa.mode IS DISTINCT FROM xb.mode)::int << 7)
+  | ((xa.deleted IS DISTINCT FROM xb.deleted)::int << 8)
+  | ((xa.attrs IS DISTINCT FROM xb.attrs)::int << 9)
+FROM fds fa, files xa, fds fb, files xb
+WHERE d.status = 'changed'
+  AND fa.checkpoint_id = :a AND fa.id = d.a_id AND xa.checkpoint_id = :a AND xa.id = fa.file_id
+  AND fb.checkpoint_id = :b AND fb.id = d.b_id AND xb.checkpoint_id = :b AND xb.id = fb.file_id;
 
 -- name: fill_holders
--- Per side. {other} is the other side.
--- (A join, not EXISTS per row, so that it can be hashed: (fd table, fd) is unique.)
-INSERT INTO diff_holders (side, file_id, tab, fd, common)
-SELECT '{side}', d.file_id, p.id, d.fd, x.id IS NOT NULL
-FROM shared_objects o
-JOIN fds d ON d.checkpoint_id = o.checkpoint_id AND d.file_id = o.id
-JOIN diff_tables p ON p.{side}_object = d.fdtable_id AND p.kind = 'fdtable'
-LEFT JOIN fds x ON x.checkpoint_id = :{other} AND x.fdtable_id = p.{other}_object AND x.fd = d.fd
-WHERE o.checkpoint_id = :{side} AND o.kind = 'file' AND o.refcount > 1;
+-- Each fd whose open file more than one fd shares, once per process holding its fd table,
+-- with the fd of the same key on the other side where there is one: from the fds pass.
+INSERT INTO diff_holders (side, file_id, tab, fd, common, id, other_id, other_file_id)
+SELECT 'a', a_file, tab, fd, b_id IS NOT NULL, a_id, b_id, b_file FROM diff_pairs WHERE a_shared
+UNION ALL
+SELECT 'b', b_file, tab, fd, a_id IS NOT NULL, b_id, a_id, a_file FROM diff_pairs WHERE b_shared;
 
 -- name: fill_shares
 INSERT INTO diff_shares (side, file_id, holders, common)
@@ -254,14 +279,18 @@ FROM diff_holders h JOIN diff_tables t ON t.id = h.tab JOIN diff_procs p ON p.id
 GROUP BY h.side, h.file_id;
 
 -- name: fds_sharing_changed
+-- An fd in both checkpoints whose open file is shared with another set of fds (bit 10,
+-- shared_with), from the holders alone: each common one knows both fds and files.
 INSERT INTO diff_fds (tab, fd, status, mask, a_id, b_id)
-SELECT c.tab, c.fd, 'changed', 1 << 10, fa.id, fb.id
-FROM (SELECT DISTINCT tab, fd FROM diff_holders WHERE common) AS c
-JOIN diff_tables p ON p.id = c.tab
-JOIN fds fa ON fa.checkpoint_id = :a AND fa.fdtable_id = p.a_object AND fa.fd = c.fd
-JOIN fds fb ON fb.checkpoint_id = :b AND fb.fdtable_id = p.b_object AND fb.fd = c.fd
-LEFT JOIN diff_shares sa ON sa.side = 'a' AND sa.file_id = fa.file_id
-LEFT JOIN diff_shares sb ON sb.side = 'b' AND sb.file_id = fb.file_id
+SELECT DISTINCT c.tab, c.fd, 'changed', 1 << 10, c.a_id, c.b_id
+FROM (
+  SELECT tab, fd,
+         CASE WHEN side = 'a' THEN id ELSE other_id END AS a_id, CASE WHEN side = 'a' THEN other_id ELSE id END AS b_id,
+         CASE WHEN side = 'a' THEN file_id ELSE other_file_id END AS a_file, CASE WHEN side = 'a' THEN other_file_id ELSE file_id END AS b_file
+  FROM diff_holders WHERE common
+) AS c
+LEFT JOIN diff_shares sa ON sa.side = 'a' AND sa.file_id = c.a_file
+LEFT JOIN diff_shares sb ON sb.side = 'b' AND sb.file_id = c.b_file
 WHERE coalesce(sa.common, c.tab || ':' || c.fd) IS DISTINCT FROM coalesce(sb.common, c.tab || ':' || c.fd)
 ON CONFLICT (tab, fd) DO UPDATE SET mask = diff_fds.mask | excluded.mask;
 

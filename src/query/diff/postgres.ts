@@ -14,10 +14,14 @@ import type { CheckpointRef, DiffKind, DiffOptions, DiffStatus } from './types.j
 
 const SQL = 'internal/postgres/diff.sql';
 
-/** The passes' statements here: fds and objects in one statement each (see diff.sql). */
+/**
+ * The passes' statements here (see diff.sql): the fds in one FULL JOIN of fingerprints,
+ * which also keeps the pairs of fds the sharing pass reads; kernel objects in one FULL
+ * JOIN, then their sockets.
+ */
 const PASSES: Record<Pass, readonly string[]> = {
   ...STATEMENTS,
-  fds: ['fds_compared'],
+  fds: ['fds_compared', 'fds_found'],
   fds_added: [],
   objects: ['objects_compared', 'sockets_changed'],
 };
@@ -38,6 +42,8 @@ export async function openPostgresDiff(url: string, a: number, b: number, opts: 
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
     // the set operations over two checkpoints' fds hash in memory rather than spill to disk
     await client.query("SET LOCAL work_mem = '256MB'");
+    // JIT compiling takes longer than it saves on these statements, which are mostly hash joins
+    await client.query('SET LOCAL jit = off');
     const run = (name: string, params: Record<string, SqlValue> = {}) => client.query(withValues(statement(SQL, name), params));
     const ref = async (id: number, name: string | undefined): Promise<CheckpointRef> => {
       const r = await run('checkpoint_ref', { id });
@@ -79,12 +85,17 @@ async function compute(client: pg.Client, ids: DiffIds, sel: Selection): Promise
   await client.query('ANALYZE diff_procs, diff_tables, diff_task_facts');
   for (const pass of passesFor(sel)) {
     if (pass === 'sharing') {
-      await perSide('fill_holders', sides);
+      await exec('fill_holders', {});
       await exec('fill_shares', {});
       await exec('fds_sharing_changed');
     }
     if (pass === 'details') await perSide('fill_details', sides);
     for (const name of PASSES[pass]) await exec(name);
+    if (pass === 'fds') {
+      // few changed fds are read by id, many by a hash join: the planner needs their number
+      await client.query('ANALYZE diff_fds');
+      await exec('fds_masks');
+    }
   }
   await client.query(withValues(all('drop_ignored'), sel.care as unknown as Record<string, SqlValue>));
 }
