@@ -12,7 +12,7 @@ import type Database from 'better-sqlite3';
 import { CkptdbError } from '../../errors.js';
 import { namedStatements, statement } from '../../store/sqlFile.js';
 import type { CriuChunkRecord, CriuImageRecord } from '../image/types.js';
-import { ChunkWriter, checkpointImages, imageBytes } from '../../store/chunks.js';
+import { ChunkReader, ChunkWriter, checkpointImages, imageBytes } from '../../store/chunks.js';
 import { readEntries, readHeader } from './imageFile.js';
 import { modelledKind } from './images.js';
 
@@ -29,13 +29,15 @@ export function* criuFileRecords(db: Database.Database, checkpointId: number): G
   try {
     db.prepare(statement(SQL, 'number_chunks')).run({ checkpoint_id: checkpointId });
     const numbers = db.prepare(statement(SQL, 'image_chunk_numbers')).raw();
+    const reader = new ChunkReader(db);
     let next = 1;
     for (const img of images) {
       const chunks: number[] = [];
-      for (const [n, data] of numbers.iterate({ image_id: img.id, next }) as IterableIterator<[number, Buffer | null]>) {
+      const listed = numbers.all({ image_id: img.id, next }) as [number, number | null][];
+      for (const [n, chunkId] of listed) {
         if (n === next) {
           next++;
-          yield { record: 'criuChunk', id: n, data: data!.toString('base64') };
+          yield { record: 'criuChunk', id: n, data: reader.chunk(chunkId!).toString('base64') };
         }
         chunks.push(n);
       }
@@ -78,11 +80,17 @@ export class CriuFileWriter {
     if (r.role === 'modelled' || r.role === 'stored') this.checkImage(r, imageId, fail);
   }
 
+  /** Writes the chunks still gathered; before the checkpoint commits. */
+  finish(): void {
+    this.chunks.flushSync();
+  }
+
   private checkImage(r: CriuImageRecord, imageId: number, fail: FieldFail): void {
     if (r.role === 'modelled' && modelledKind(r.name)?.name !== r.kind) {
       fail('/role', `${r.name} is no image ckptdb models as ${r.kind}`);
     }
     try {
+      this.chunks.flushSync();
       const bytes = imageBytes(this.db, imageId);
       const header = readHeader(bytes, r.name);
       if (header.kind.name !== r.kind) fail('/kind', `is ${r.kind}, but the bytes of ${r.name} hold a ${header.kind.name} image`);

@@ -28,12 +28,18 @@ import { containerMeta, type ContainerMeta } from './container.js';
 import { openCriuSource, type SourceFile } from './source.js';
 
 export interface CriuImportOptions {
-  /** Label of the new checkpoint; default: the container's name, or the directory's. */
-  label?: string;
+  /** Label of the new checkpoint (null: none); default: the container's name, or the directory's. */
+  label?: string | null;
   /** Read each process's environment from its memory into tasks.env. Off by default: it may hold secrets. */
   env?: boolean;
   /** Passed to the checkpoint writer; default 64 MiB, in proportion to the images held in memory. */
   memoryBudget?: number;
+  /** Called with the bytes of each piece of a large file taken in: pages, mostly. */
+  onProgress?: (bytes: number) => void;
+  /** Gives up at the next file or block once aborted, writing nothing. */
+  signal?: AbortSignal;
+  /** More of the checkpoint's meta, beside what the import records. */
+  meta?: Record<string, unknown>;
 }
 
 export interface CriuImportResult {
@@ -60,14 +66,24 @@ export async function importCriu(store: Store, path: string, opts: CriuImportOpt
   }
   const w = store.beginCheckpoint({ source: 'criu', label: opts.label ?? null, host: null, frozen: true }, { memoryBudget: opts.memoryBudget ?? DEFAULT_BUDGET });
   try {
-    const chunks = new ChunkWriter(store.db, w.checkpointId);
+    const onBytes = (n: number) => {
+      opts.signal?.throwIfAborted();
+      opts.onProgress?.(n);
+    };
+    const chunks = new ChunkWriter(store.db, w.checkpointId, { dbPath: store.path, onBytes });
     const decoded = new Map<string, ModelledImage>();
     const containerFiles = new Map<string, Buffer>();
     let images = 0;
     let modelled = 0;
-    for await (const file of source.files()) {
-      if (await keepFile(file, chunks, decoded, containerFiles)) modelled++;
-      images++;
+    try {
+      for await (const file of source.files()) {
+        opts.signal?.throwIfAborted();
+        if (await keepFile(file, chunks, decoded, containerFiles)) modelled++;
+        images++;
+      }
+      await chunks.flush();
+    } finally {
+      await chunks.close();
     }
 
     const ctx = new ImportContext(w, store.db, decoded, (name) => source.where(name));
@@ -81,9 +97,11 @@ export async function importCriu(store: Store, path: string, opts: CriuImportOpt
     for (const img of orphans) checkWellFormed(img.entries, img.where);
     chunks.markStored(orphans.map((img) => img.name));
     const container: ContainerMeta | null = source.kind === 'archive' ? containerMeta(path, containerFiles) : null;
-    const label = opts.label ?? container?.name ?? source.label;
+    const label = opts.label !== undefined ? opts.label : (container?.name ?? source.label);
     store.db.prepare(statement('internal/criu.sql', 'set_label_and_root')).run(label, rootPid, w.checkpointId);
+    opts.signal?.throwIfAborted();
     const result = w.done({
+      ...opts.meta,
       criu: { source: source.kind, path, inventory, processes, images, modelled, bytes: chunks.totalBytes },
       ...(container ? { container } : {}),
     });
@@ -134,9 +152,7 @@ async function keepFile(
 const PAGEMAP = /^pagemap-\d+\.img$/;
 
 async function stream(file: SourceFile, chunks: ChunkWriter, role: ImageRole): Promise<void> {
-  const sink = chunks.begin({ name: file.name, kind: null, role, headMagic: null });
-  for await (const piece of file.content) sink.write(piece);
-  sink.finish(null);
+  await chunks.stream({ name: file.name, kind: null, role, headMagic: null }, file.content);
 }
 
 async function collect(content: AsyncIterable<Uint8Array>): Promise<Buffer> {

@@ -1,0 +1,47 @@
+/**
+ * A worker of the chunk store's writer (chunkPool.ts): hashes the pages of a block and
+ * looks each hash up in the committed store through a read-only connection of its own,
+ * and compresses packs. The writer's own transaction is invisible here; the writer
+ * knows the chunks it added itself.
+ */
+import { hash } from 'node:crypto';
+import { parentPort, workerData } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import { statement } from './sqlFile.js';
+import { encodePack } from './packCodec.js';
+import { CHUNK_SIZE, type HashReply, type PackReply, type WorkerRequest } from './chunkMessages.js';
+
+const db = new Database((workerData as { dbPath: string }).dbPath, { readonly: true, fileMustExist: true });
+const find = db.prepare(statement('internal/chunks.sql', 'find_chunk')).pluck();
+
+function hashBlock(block: Buffer): HashReply['result'] {
+  const n = Math.ceil(block.length / CHUNK_SIZE);
+  const hashes = Buffer.alloc(n * 32);
+  const ids = new Float64Array(n);
+  let previous: Buffer | null = null;
+  for (let i = 0; i < n; i++) {
+    const page = block.subarray(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE);
+    // runs of one page (zeroes, a fill pattern) are hashed and looked up once
+    if (previous && previous.length === page.length && previous.equals(page)) {
+      hashes.copy(hashes, i * 32, (i - 1) * 32, i * 32);
+      ids[i] = ids[i - 1]!;
+    } else {
+      const digest = hash('sha256', page, 'buffer');
+      digest.copy(hashes, i * 32);
+      ids[i] = (find.get(digest) as number | undefined) ?? 0;
+    }
+    previous = page;
+  }
+  return { hashes, ids };
+}
+
+parentPort!.on('message', (m: WorkerRequest) => {
+  if (m.op === 'hash') {
+    const result = hashBlock(Buffer.from(m.block, 0, m.length));
+    parentPort!.postMessage({ job: m.job, result } satisfies HashReply, [result.hashes.buffer as ArrayBuffer, result.ids.buffer as ArrayBuffer]);
+  } else {
+    const packed = encodePack(Buffer.from(m.data));
+    const data = packed.codec === 'none' ? Buffer.from(m.data) : packed.data;
+    parentPort!.postMessage({ job: m.job, codec: packed.codec, data } satisfies PackReply);
+  }
+});
