@@ -122,3 +122,12 @@ FROM marked k JOIN criu_chunks c ON c.id = k.chunk_id;
 -- name: store_pack_bytes
 -- What the packs take in the store, and what they decode to.
 SELECT count(*) AS packs, coalesce(sum(length(data)), 0) AS stored, coalesce(sum(size), 0) AS decoded FROM criu_packs;
+
+-- name: page_runs
+-- The runs of dumped pages of one process of a checkpoint, in address order.
+SELECT vaddr, nr_pages, image_id, seq FROM criu_page_runs
+WHERE checkpoint_id = ? AND pid = ? ORDER BY vaddr;
+
+-- name: page_pids
+-- The processes of a checkpoint with dumped pages.
+SELECT DISTINCT pid FROM criu_page_runs WHERE checkpoint_id = ? ORDER BY pid;

@@ -90,3 +90,6 @@ ORDER BY ic.seq;
 
 -- name: drop_chunk_order
 DROP TABLE IF EXISTS temp.criu_chunk_order;
+
+-- name: insert_page_run
+INSERT INTO criu_page_runs (checkpoint_id, pid, vaddr, nr_pages, image_id, seq) VALUES (?, ?, ?, ?, ?, ?);

@@ -17,6 +17,7 @@ import { register as capture } from './commands/capture.js';
 import { register as diff } from './commands/diff.js';
 import { register as checkpoint } from './commands/checkpoint.js';
 import { register as restore } from './commands/restore.js';
+import { register as mem } from './commands/mem.js';
 
 const EXAMPLES = `
 Examples:
@@ -47,6 +48,6 @@ export function buildProgram(): Command {
     .addOption(new Option('--db <path>', 'store file').env('CKPTDB_DB'))
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', EXAMPLES);
-  for (const register of [capture, checkpoint, restore, list, show, ps, fds, objects, q, query, diff, exportCommand, importCommand, rm, verify]) register(program);
+  for (const register of [capture, checkpoint, restore, list, show, ps, fds, objects, mem, q, query, diff, exportCommand, importCommand, rm, verify]) register(program);
   return program;
 }

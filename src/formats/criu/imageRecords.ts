@@ -15,6 +15,7 @@ import type { CriuChunkRecord, CriuImageRecord } from '../image/types.js';
 import { ChunkReader, ChunkWriter, checkpointImages, imageBytes } from '../../store/chunks.js';
 import { readEntries, readHeader } from './imageFile.js';
 import { modelledKind } from './images.js';
+import { indexPages, storedPagemaps } from './pageIndex.js';
 
 const SQL = 'internal/criu.sql';
 
@@ -62,7 +63,10 @@ export class CriuFileWriter {
   /** Store row of each chunk by its id in the image: 8 bytes a chunk. */
   private rows = new Float64Array(1024);
 
-  constructor(private readonly db: Database.Database, checkpointId: number) {
+  /** Names of the files written, for the page index. */
+  private readonly names: string[] = [];
+
+  constructor(private readonly db: Database.Database, private readonly checkpointId: number) {
     this.chunks = new ChunkWriter(db, checkpointId);
   }
 
@@ -76,13 +80,15 @@ export class CriuFileWriter {
   }
 
   image(r: CriuImageRecord, fail: FieldFail): void {
+    this.names.push(r.name);
     const imageId = this.chunks.putChunks({ name: r.name, kind: r.kind, role: r.role, headMagic: r.headMagic }, r.chunks.map((n) => this.rows[n]!), r.size, r.entries);
     if (r.role === 'modelled' || r.role === 'stored') this.checkImage(r, imageId, fail);
   }
 
-  /** Writes the chunks still gathered; before the checkpoint commits. */
+  /** Writes the chunks still gathered and the page index; before the checkpoint commits. */
   finish(): void {
     this.chunks.flushSync();
+    indexPages(this.db, this.checkpointId, storedPagemaps(this.db, this.checkpointId, this.names));
   }
 
   private checkImage(r: CriuImageRecord, imageId: number, fail: FieldFail): void {

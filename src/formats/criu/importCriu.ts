@@ -26,6 +26,7 @@ import { ProcessMemory } from './model/memory.js';
 import { statement } from '../../store/sqlFile.js';
 import { containerMeta, type ContainerMeta } from './container.js';
 import { openCriuSource, type SourceFile } from './source.js';
+import { indexPages } from './pageIndex.js';
 
 export interface CriuImportOptions {
   /** Label of the new checkpoint (null: none); default: the container's name, or the directory's. */
@@ -92,6 +93,7 @@ export async function importCriu(store: Store, path: string, opts: CriuImportOpt
     const { rootPid, processes, pids } = importTasks(ctx, new ProcessMemory(ctx, store.db), opts.env ?? false);
     importFds(ctx, inventory.fdinfo_per_id);
     importMaps(ctx);
+    indexPages(store.db, w.checkpointId, decoded);
 
     const orphans = [...decoded.values()].filter((img) => /^(core|ids|fs|mm)-\d+\.img$/.test(img.name) && !pids.has(imageNumber(img.name)));
     for (const img of orphans) checkWellFormed(img.entries, img.where);
