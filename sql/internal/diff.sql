@@ -509,13 +509,14 @@ WHERE true
 ON CONFLICT (tab, start_addr) DO UPDATE SET mask = mask | excluded.mask, pages = excluded.pages;
 
 -- name: maps_pages_of_added_or_removed
--- Per side: the dumped pages of a map only this side has.
+-- Per side: the dumped pages of a map only this side has, where the checkpoint keeps memory.
 UPDATE diff_maps SET pages = (
   SELECT count(*) FROM diff_pages_{side} x
   JOIN diff_page_areas ar ON ar.side = '{side}' AND ar.pid = x.pid AND ar.run = x.run
   WHERE ar.tab = diff_maps.tab AND ar.start_addr = diff_maps.start_addr
 )
-WHERE status = iif('{side}' = 'a', 'removed', 'added');
+WHERE status = iif('{side}' = 'a', 'removed', 'added')
+  AND EXISTS (SELECT 1 FROM {side}.criu_page_runs WHERE checkpoint_id = :{side});
 
 -- name: drop_ignored
 -- Changes in ignored fields only. Each parameter is the mask of a kind's compared fields.

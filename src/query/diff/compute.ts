@@ -97,7 +97,7 @@ export class DiffWork {
         this.perSide('fill_pages', this.ids);
         this.perSide('fill_page_areas', this.ids);
         this.run1('maps_pages_changed');
-        this.perSide('maps_pages_of_added_or_removed', {});
+        this.perSide('maps_pages_of_added_or_removed', this.ids);
       }
     }
   }
