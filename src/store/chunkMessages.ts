@@ -3,7 +3,7 @@ export const CHUNK_SIZE = 4096;
 
 export type WorkerRequest =
   | { op: 'hash'; job: number; block: SharedArrayBuffer; length: number }
-  | { op: 'pack'; job: number; data: ArrayBuffer };
+  | { op: 'pack'; job: number; data: ArrayBuffer; length: number };
 
 export interface HashReply {
   job: number;
@@ -14,5 +14,5 @@ export interface HashReply {
 export interface PackReply {
   job: number;
   codec: 'none' | 'zstd';
-  data: Buffer;
+  data: Uint8Array;
 }

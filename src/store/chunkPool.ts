@@ -56,9 +56,10 @@ export class ChunkPool {
     }));
   }
 
+  /** Compresses a pack; raw's memory, a whole ArrayBuffer of its own, moves to the worker. */
   pack(raw: Buffer): Promise<EncodedPack> {
-    const copy = new Uint8Array(raw).buffer;
-    return this.send<PackReply>({ op: 'pack', job: 0, data: copy }, [copy]).then((r) => ({ codec: r.codec, data: Buffer.from(r.data.buffer, r.data.byteOffset, r.data.length) }));
+    const data = raw.buffer as ArrayBuffer;
+    return this.send<PackReply>({ op: 'pack', job: 0, data, length: raw.length }, [data]).then((r) => ({ codec: r.codec, data: Buffer.from(r.data.buffer, r.data.byteOffset, r.data.length) }));
   }
 
   async close(): Promise<void> {

@@ -40,8 +40,10 @@ parentPort!.on('message', (m: WorkerRequest) => {
     const result = hashBlock(Buffer.from(m.block, 0, m.length));
     parentPort!.postMessage({ job: m.job, result } satisfies HashReply, [result.hashes.buffer as ArrayBuffer, result.ids.buffer as ArrayBuffer]);
   } else {
-    const packed = encodePack(Buffer.from(m.data));
-    const data = packed.codec === 'none' ? Buffer.from(m.data) : packed.data;
-    parentPort!.postMessage({ job: m.job, codec: packed.codec, data } satisfies PackReply);
+    const raw = Buffer.from(m.data, 0, m.length);
+    const packed = encodePack(raw);
+    // kept as it is: its memory goes back as it came; compressed: a copy of the smaller bytes
+    if (packed.codec === 'none') parentPort!.postMessage({ job: m.job, codec: 'none', data: raw } satisfies PackReply, [m.data]);
+    else parentPort!.postMessage({ job: m.job, codec: packed.codec, data: new Uint8Array(packed.data) } satisfies PackReply);
   }
 });

@@ -15,6 +15,7 @@
  * in order, or one of them by place, decoding packs as needed.
  */
 import { hash } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { namedStatements, statement } from './sqlFile.js';
 import { ChunkPool } from './chunkPool.js';
@@ -52,10 +53,10 @@ export interface ChunkWriterOptions {
 }
 
 const SQL = 'internal/chunks.sql';
-/** Bytes a worker hashes at once. */
-const BLOCK = 1 << 20;
+/** Bytes a worker hashes at once: few enough messages, little enough memory in flight. */
+const BLOCK = 4 << 20;
 /** Files shorter than this are hashed here: starting workers costs more than they save. */
-const POOL_THRESHOLD = 4 * BLOCK;
+const POOL_THRESHOLD = BLOCK;
 /** Rows per multi-row INSERT: one call into SQLite instead of 64. */
 const BATCH = 64;
 /** New chunks remembered by hash; past that, they are looked up in SQLite. */
@@ -105,7 +106,7 @@ export class ChunkWriter {
   private readonly imageRows: RowBatch;
   private nextChunk: number;
   private nextPack: number;
-  private pack = Buffer.allocUnsafe(PACK_SIZE);
+  private pack = Buffer.allocUnsafeSlow(PACK_SIZE);
   private packUsed = 0;
   private packJobs: Promise<void>[] = [];
   /** Chunks this writer added, by hash: the workers' read-only view of the store does not show them. */
@@ -156,6 +157,21 @@ export class ChunkWriter {
     const imageId = this.insertImage(rec);
     const blocks = new BlockQueue(this, imageId);
     for await (const piece of content) await blocks.write(piece);
+    const size = await blocks.end();
+    this.finishImage(imageId, size, null);
+    return imageId;
+  }
+
+  /** An image that is a file of its own: read straight into the blocks the workers hash. */
+  async file(rec: ImageRecord, path: string): Promise<number> {
+    const imageId = this.insertImage(rec);
+    const blocks = new BlockQueue(this, imageId);
+    const fd = openSync(path, 'r');
+    try {
+      await blocks.read(fd);
+    } finally {
+      closeSync(fd);
+    }
     const size = await blocks.end();
     this.finishImage(imageId, size, null);
     return imageId;
@@ -276,8 +292,13 @@ export class ChunkWriter {
     const write = (p: EncodedPack) => {
       this.s.insertPack.run(id, p.codec, size, p.data);
     };
-    if (this.pool && !here) this.packJobs.push(this.pool.pack(raw).then(write));
-    else write(encodePack(raw));
+    if (this.pool && !here) {
+      // the pack's memory goes to the worker as it is, and this writer gathers into new memory
+      this.packJobs.push(this.pool.pack(raw).then(write));
+      this.pack = Buffer.allocUnsafeSlow(PACK_SIZE);
+    } else {
+      write(encodePack(raw));
+    }
     this.packUsed = 0;
   }
 
@@ -302,6 +323,16 @@ class BlockQueue {
 
   constructor(private readonly w: ChunkWriter, private readonly imageId: number) {
     this.block = Buffer.allocUnsafe(BLOCK);
+  }
+
+  /** Reads a file to its end. */
+  async read(fd: number): Promise<void> {
+    for (;;) {
+      const n = readSync(fd, this.block, this.used, BLOCK - this.used, null);
+      if (n === 0) return;
+      this.used += n;
+      if (this.used === BLOCK) await this.dispatch();
+    }
   }
 
   async write(piece: Uint8Array): Promise<void> {

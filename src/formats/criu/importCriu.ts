@@ -154,7 +154,9 @@ async function keepFile(
 const PAGEMAP = /^pagemap-\d+\.img$/;
 
 async function stream(file: SourceFile, chunks: ChunkWriter, role: ImageRole): Promise<void> {
-  await chunks.stream({ name: file.name, kind: null, role, headMagic: null }, file.content);
+  const rec = { name: file.name, kind: null, role, headMagic: null };
+  if (file.path) await chunks.file(rec, file.path);
+  else await chunks.stream(rec, file.content);
 }
 
 async function collect(content: AsyncIterable<Uint8Array>): Promise<Buffer> {
