@@ -131,3 +131,7 @@ WHERE checkpoint_id = ? AND pid = ? ORDER BY vaddr;
 -- name: page_pids
 -- The processes of a checkpoint with dumped pages.
 SELECT DISTINCT pid FROM criu_page_runs WHERE checkpoint_id = ? ORDER BY pid;
+
+-- name: find_chunks
+-- Repeated as one statement for many hashes by the workers.
+SELECT hash, id FROM criu_chunks WHERE hash IN (?);

@@ -12,7 +12,9 @@ import { encodePack } from './packCodec.js';
 import { CHUNK_SIZE, type HashReply, type PackReply, type WorkerRequest } from './chunkMessages.js';
 
 const db = new Database((workerData as { dbPath: string }).dbPath, { readonly: true, fileMustExist: true });
-const find = db.prepare(statement('internal/chunks.sql', 'find_chunk')).pluck();
+/** Hashes looked up in one statement. */
+const LOOKUP = 128;
+const findMany = db.prepare(statement('internal/chunks.sql', 'find_chunks').replace('(?)', `(${Array(LOOKUP).fill('?').join(', ')})`)).raw();
 
 function hashBlock(block: Buffer): HashReply['result'] {
   const n = Math.ceil(block.length / CHUNK_SIZE);
@@ -21,18 +23,38 @@ function hashBlock(block: Buffer): HashReply['result'] {
   let previous: Buffer | null = null;
   for (let i = 0; i < n; i++) {
     const page = block.subarray(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE);
-    // runs of one page (zeroes, a fill pattern) are hashed and looked up once
-    if (previous && previous.length === page.length && previous.equals(page)) {
-      hashes.copy(hashes, i * 32, (i - 1) * 32, i * 32);
-      ids[i] = ids[i - 1]!;
-    } else {
-      const digest = hash('sha256', page, 'buffer');
-      digest.copy(hashes, i * 32);
-      ids[i] = (find.get(digest) as number | undefined) ?? 0;
-    }
+    // runs of one page (zeroes, a fill pattern) are hashed once
+    if (previous && previous.length === page.length && previous.equals(page)) hashes.copy(hashes, i * 32, (i - 1) * 32, i * 32);
+    else hash('sha256', page, 'buffer').copy(hashes, i * 32);
     previous = page;
   }
+  lookUp(hashes, ids, n);
   return { hashes, ids };
+}
+
+/** The store's chunk id of each hash, or 0, LOOKUP hashes to a statement. */
+function lookUp(hashes: Buffer, ids: Float64Array, n: number): void {
+  const at = new Map<string, number[]>();
+  const keys: Buffer[] = [];
+  for (let i = 0; i < n; i++) {
+    const h = hashes.subarray(i * 32, i * 32 + 32);
+    const k = h.toString('latin1');
+    const same = at.get(k);
+    if (same) {
+      same.push(i);
+      continue;
+    }
+    at.set(k, [i]);
+    keys.push(h);
+  }
+  for (let from = 0; from < keys.length; from += LOOKUP) {
+    const batch = keys.slice(from, from + LOOKUP);
+    // a short last batch repeats its first hash to fill the statement
+    while (batch.length < LOOKUP) batch.push(batch[0]!);
+    for (const [h, id] of findMany.all(batch) as [Buffer, number][]) {
+      for (const i of at.get(h.toString('latin1'))!) ids[i] = id;
+    }
+  }
 }
 
 parentPort!.on('message', (m: WorkerRequest) => {
