@@ -41,7 +41,8 @@ export function firstError(logPath: string, stderr = ''): string | null {
     // no log: criu failed before it opened one, and said why on stderr
   }
   for (const line of text.split('\n')) {
-    const m = /^(?:\([\d. ]+\)\s*)?Error\s*(?:\([^)]*\))?:?\s*(.*)$/.exec(line.trim());
+    // "(00.012345) Error (file.c:12): ...", with the pid of the task it concerns after the time on restore
+    const m = /^(?:\([\d. ]+\)\s*)?(?:\d+:\s*)?Error\s*(?:\([^)]*\))?:?\s*(.*)$/.exec(line.trim());
     if (m && !HARMLESS.test(line)) return m[1]!.trim();
   }
   const last = text.trim().split('\n').filter((l) => l.trim()).at(-1);

@@ -41,6 +41,8 @@ export interface CriuImportOptions {
   signal?: AbortSignal;
   /** More of the checkpoint's meta, beside what the import records. */
   meta?: Record<string, unknown>;
+  /** Where the processes ran, when known (a dump made here): host name and kernel release. */
+  origin?: { host: string; kernel: string };
 }
 
 export interface CriuImportResult {
@@ -65,7 +67,10 @@ export async function importCriu(store: Store, path: string, opts: CriuImportOpt
   if (source.kind === 'directory' && resolve(dirname(store.path)) === resolve(path)) {
     throw new CkptdbError('BAD_ARGUMENT', `${path} holds the store ${store.path}: an image directory is read whole, so the store must live elsewhere`);
   }
-  const w = store.beginCheckpoint({ source: 'criu', label: opts.label ?? null, host: null, frozen: true }, { memoryBudget: opts.memoryBudget ?? DEFAULT_BUDGET });
+  const w = store.beginCheckpoint(
+    { source: 'criu', label: opts.label ?? null, host: opts.origin?.host ?? null, kernel: opts.origin?.kernel ?? null, frozen: true },
+    { memoryBudget: opts.memoryBudget ?? DEFAULT_BUDGET },
+  );
   try {
     const onBytes = (n: number) => {
       opts.signal?.throwIfAborted();
