@@ -57,8 +57,8 @@ const SQL = 'internal/chunks.sql';
 const BLOCK = 4 << 20;
 /** Files shorter than this are hashed here: starting workers (about 0.1 s) costs more than they save. */
 const POOL_THRESHOLD = 16 << 20;
-/** Rows per multi-row INSERT: one call into SQLite instead of 64. */
-const BATCH = 64;
+/** Rows per multi-row INSERT: one call into SQLite instead of 256. */
+const BATCH = 256;
 /** New chunks remembered by hash; past that, they are looked up in SQLite. */
 const MAX_REMEMBERED = 1 << 20;
 
