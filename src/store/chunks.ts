@@ -462,7 +462,7 @@ export class ChunkReader {
     this.s = {
       place: p('chunk_place'),
       pack: p('pack'),
-      imagePlaces: db.prepare(statement(SQL, 'image_chunk_places').replace('ORDER BY', 'AND ic.seq >= ? AND ic.seq < ? ORDER BY')).raw(),
+      imagePlaces: p('image_chunk_places').raw(),
       imagePlace: p('image_chunk_place'),
       imageNamed: p('image_named').pluck(),
     };
