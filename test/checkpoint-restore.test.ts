@@ -61,6 +61,23 @@ describe.skipIf(!!NO_CRIU || !isRoot)(`checkpoint and restore with CRIU ${NO_CRI
     expect(scratchDirs(db)).toEqual([]);
   });
 
+  it('--no-detach prints the root pid, then waits until the restored tree has ended', async () => {
+    const dir = tempDir();
+    const db = join(dir, 'store.sqlite');
+    const done = join(dir, 'done');
+    const root = startTree('bash', ['-c', `echo started; sleep 1.5; echo done > ${done}`], join(dir, 'log'));
+    await until(() => lines(join(dir, 'log')).length > 0, 10_000, 'the shell');
+    const id = await checkpointed(db, [String(root), '--tree', '--kill']);
+    await treeGone(db, id);
+    expect(existsSync(done)).toBe(false);
+    const r = await ckptdb(db, ['restore', String(id), '--no-detach']);
+    expect(r).toMatchObject({ code: 0, stdout: `${root}\n` });
+    expect(r.stderr).toBe(`restored checkpoint ${id}: root pid ${root} ran until it ended\n`);
+    expect(readFileSync(done, 'utf8')).toBe('done\n');
+    expect(existsSync(`/proc/${root}`)).toBe(false);
+    expect(scratchDirs(db)).toEqual([]);
+  });
+
   it('a threaded C program: its three threads come back and each writes on', async () => {
     const dir = tempDir();
     const db = join(dir, 'store.sqlite');
