@@ -158,5 +158,5 @@ describe.skipIf(!!NO_CRIU || !isRoot)(`failures of real CRIU runs ${NO_CRIU}`, (
     }
     await checkpointed(db, [String(pid)]);
     expect(scratchDirs(db)).toEqual([]);
-  });
+  }, 180_000);
 });
