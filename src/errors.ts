@@ -25,7 +25,11 @@ export type ErrorCode =
   | 'BAD_IMAGE'
   | 'UNSUPPORTED'
   | 'INTERRUPTED'
-  | 'CONNECTION';
+  | 'CONNECTION'
+  | 'CRIU_NOT_FOUND'
+  | 'CRIU_TOO_OLD'
+  | 'CRIU_FAILED'
+  | 'PIDS_IN_USE';
 
 export class CkptdbError extends Error {
   override readonly name = 'CkptdbError';

@@ -17,6 +17,7 @@ SELECT (SELECT count(*) FROM shared_objects WHERE checkpoint_id = :id)
      + (SELECT count(*) FROM task_namespaces WHERE checkpoint_id = :id)
      + (SELECT count(*) FROM task_rlimits WHERE checkpoint_id = :id)
      + (SELECT count(*) FROM criu_images WHERE checkpoint_id = :id)
+     + (SELECT count(*) FROM criu_page_runs WHERE checkpoint_id = :id)
      + (SELECT count(*) FROM file_eventfds WHERE checkpoint_id = :id)
      + (SELECT count(*) FROM epoll_targets WHERE checkpoint_id = :id)
      + (SELECT count(*) FROM inotify_watches WHERE checkpoint_id = :id)
@@ -29,14 +30,11 @@ SELECT (SELECT count(*) FROM shared_objects WHERE checkpoint_id = :id)
 SELECT id, name FROM criu_images WHERE checkpoint_id = :id ORDER BY id;
 
 -- name: chunks_of_image
-SELECT c.id, c.hash FROM criu_image_chunks ic JOIN criu_chunks c ON c.id = ic.chunk_id WHERE ic.image_id = :image_id;
-
--- name: chunk_data
-SELECT data FROM criu_chunks WHERE id = :id;
+SELECT c.id, c.hash FROM criu_image_chunks ic JOIN criu_chunks c ON c.id = ic.chunk_id WHERE ic.image_id = :image_id ORDER BY ic.seq;
 
 -- name: image_chunks
 -- Every chunk of every file, by hash: PostgreSQL names chunks by their SHA-256.
-SELECT ic.image_id, ic.seq, c.hash, length(c.data)
+SELECT ic.image_id, ic.seq, c.hash, c.size
 FROM criu_images i
 JOIN criu_image_chunks ic ON ic.image_id = i.id
 JOIN criu_chunks c ON c.id = ic.chunk_id

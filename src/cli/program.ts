@@ -17,6 +17,9 @@ import { register as capture } from './commands/capture.js';
 import { register as diff } from './commands/diff.js';
 import { register as push } from './commands/push.js';
 import { register as pull } from './commands/pull.js';
+import { register as checkpoint } from './commands/checkpoint.js';
+import { register as restore } from './commands/restore.js';
+import { register as mem } from './commands/mem.js';
 import { register as graph } from './commands/graph.js';
 
 const EXAMPLES = `
@@ -30,6 +33,9 @@ Examples:
   $ ckptdb graph --out tree.svg         who talks to whom: pipes, sockets, shared files
   $ ckptdb diff 1 2                     what changed between two checkpoints
   $ ckptdb export 1 --format image --out ck.json
+  $ ckptdb checkpoint 1234 --tree       criu dump of a live tree into the store
+  $ ckptdb restore 4                    criu restore of checkpoint 4
+  $ ckptdb mem 4 --pid 1234 --search key  look for text in a process's memory
   $ ckptdb import /var/lib/criu/dump    a CRIU image directory or checkpoint tar
   $ ckptdb --db /tmp/ck.sqlite rm 3     delete checkpoint 3 of another store
   $ ckptdb push --to postgres://db/fleet   copy checkpoints to the fleet's PostgreSQL
@@ -48,6 +54,6 @@ export function buildProgram(): Command {
     .addOption(new Option('--db <path|url>', 'store file, or a PostgreSQL store: postgres://user@host/db').env('CKPTDB_DB'))
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', EXAMPLES);
-  for (const register of [capture, list, show, ps, fds, objects, graph, q, query, diff, exportCommand, importCommand, rm, verify, push, pull]) register(program);
+  for (const register of [capture, checkpoint, restore, list, show, ps, fds, objects, mem, graph, q, query, diff, exportCommand, importCommand, rm, verify, push, pull]) register(program);
   return program;
 }

@@ -1,5 +1,7 @@
+import type Database from 'better-sqlite3';
 import { Option, type Command } from 'commander';
 import type { Reader } from '../query/reader.js';
+import { isPostgresLocation } from '../store/postgres/location.js';
 import { storePath } from './context.js';
 
 /**
@@ -15,6 +17,28 @@ export async function withReader<T>(cmd: Command, fn: (reader: Reader) => T | Pr
     return await fn(reader);
   } finally {
     await reader.close();
+  }
+}
+
+/**
+ * Runs fn on a SQLite connection that holds a checkpoint (the given one, or the newest),
+ * for what reads its bytes through the store layer (mem): a read-only session on a
+ * SQLite store, or, for a PostgreSQL store, the checkpoint pulled into a scratch store
+ * of its own, which needs its memory pages pushed (push --with-pages).
+ */
+export async function withCheckpointDb<T>(cmd: Command, id: number | undefined, fn: (db: Database.Database, id: number) => T | Promise<T>): Promise<T> {
+  const location = storePath(cmd);
+  if (isPostgresLocation(location)) {
+    const checkpoint = await withReader(cmd, (reader) => reader.checkpointId(id));
+    const { withPulledCheckpoint } = await import('../store/postgres/scratch.js');
+    return withPulledCheckpoint(location, checkpoint, (store) => fn(store.db, checkpoint));
+  }
+  const { QuerySession } = await import('../query/session.js');
+  const session = QuerySession.open(location);
+  try {
+    return await fn(session.db, session.checkpointId(id));
+  } finally {
+    session.close();
   }
 }
 

@@ -83,6 +83,10 @@ SELECT 'criu_image_chunks', 'image_id', 'criu_images', checkpoint_id, value FROM
   SELECT checkpoint_id, image_id AS value FROM criu_image_chunks WHERE (:id IS NULL OR checkpoint_id = :id) AND image_id IS NOT NULL
   EXCEPT SELECT checkpoint_id, id FROM criu_images WHERE :id IS NULL OR checkpoint_id = :id) AS missing
 UNION ALL
+SELECT 'criu_page_runs', 'image_id', 'criu_images', checkpoint_id, value FROM (
+  SELECT checkpoint_id, image_id AS value FROM criu_page_runs WHERE :id IS NULL OR checkpoint_id = :id
+  EXCEPT SELECT checkpoint_id, id FROM criu_images WHERE :id IS NULL OR checkpoint_id = :id) AS missing
+UNION ALL
 -- the details of anonymous files (0005), which are few: found in one pass over files
 SELECT r.child, r.reference, 'files', r.checkpoint_id, r.value
 FROM detail_refs r

@@ -28,14 +28,21 @@ import { ProcessMemory } from './model/memory.js';
 import { statement } from '../../store/sqlFile.js';
 import { containerMeta, type ContainerMeta } from './container.js';
 import { openCriuSource, type SkippedEntry, type SourceFile } from './source.js';
+import { indexPages } from './pageIndex.js';
 
 export interface CriuImportOptions {
-  /** Label of the new checkpoint; default: the container's name, or the directory's. */
-  label?: string;
+  /** Label of the new checkpoint (null: none); default: the container's name, or the directory's. */
+  label?: string | null;
   /** Read each process's environment from its memory into tasks.env. Off by default: it may hold secrets. */
   env?: boolean;
   /** Passed to the checkpoint writer; default 64 MiB, in proportion to the images held in memory. */
   memoryBudget?: number;
+  /** Called with the bytes of each piece of a large file taken in: pages, mostly. */
+  onProgress?: (bytes: number) => void;
+  /** Gives up at the next file or block once aborted, writing nothing. */
+  signal?: AbortSignal;
+  /** More of the checkpoint's meta, beside what the import records. */
+  meta?: Record<string, unknown>;
 }
 
 export interface CriuImportResult {
@@ -64,15 +71,25 @@ export async function importCriu(store: Store, path: string, opts: CriuImportOpt
   }
   const w = store.beginCheckpoint({ source: 'criu', label: opts.label ?? null, host: null, frozen: true }, { memoryBudget: opts.memoryBudget ?? DEFAULT_BUDGET });
   try {
-    const chunks = new ChunkWriter(store.db, w.checkpointId);
+    const onBytes = (n: number) => {
+      opts.signal?.throwIfAborted();
+      opts.onProgress?.(n);
+    };
+    const chunks = new ChunkWriter(store.db, w.checkpointId, { dbPath: store.path, onBytes });
     const decoded = new Map<string, ModelledImage>();
     const containerFiles = new Map<string, Buffer>();
     const logs: string[] = [];
     let images = 0;
     let modelled = 0;
-    for await (const file of source.files()) {
-      if (await keepFile(file, chunks, decoded, containerFiles, logs)) modelled++;
-      images++;
+    try {
+      for await (const file of source.files()) {
+        opts.signal?.throwIfAborted();
+        if (await keepFile(file, chunks, decoded, containerFiles, logs)) modelled++;
+        images++;
+      }
+      await chunks.flush();
+    } finally {
+      await chunks.close();
     }
 
     const ctx = new ImportContext(w, store.db, decoded, (name) => source.where(name));
@@ -82,14 +99,17 @@ export async function importCriu(store: Store, path: string, opts: CriuImportOpt
     const { rootPid, processes, pids } = importTasks(ctx, new ProcessMemory(ctx, store.db), opts.env ?? false);
     importFds(ctx, inventory.fdinfo_per_id);
     importMaps(ctx);
+    indexPages(store.db, w.checkpointId, decoded);
 
     const orphans = [...decoded.values()].filter((img) => /^(core|ids|fs|mm)-\d+\.img$/.test(img.name) && !pids.has(imageNumber(img.name)));
     for (const img of orphans) checkWellFormed(img.entries, img.where);
     chunks.markStored(orphans.map((img) => img.name));
     const container: ContainerMeta | null = source.kind === 'archive' ? containerMeta(path, containerFiles) : null;
-    const label = opts.label ?? container?.name ?? source.label;
+    const label = opts.label !== undefined ? opts.label : (container?.name ?? source.label);
     store.db.prepare(statement('internal/criu.sql', 'set_label_root_and_host')).run(label, rootPid, run.host, run.kernel, w.checkpointId);
+    opts.signal?.throwIfAborted();
     const result = w.done({
+      ...opts.meta,
       criu: {
         source: source.kind, path, inventory, processes, images, modelled, bytes: chunks.totalBytes,
         ...(run.runId ? { run_id: run.runId } : {}), ...(run.stats ? { dump_stats: run.stats } : {}),
@@ -154,9 +174,19 @@ const READ_ONLY = [/^pagemap-\d+\.img$/, MOUNTPOINTS, FILE_FACT_IMAGES, DUMP_RUN
 /** What of a log is read for the dump's host and kernel: CRIU writes them in its first lines. */
 const LOG_HEAD = 4096;
 
-/** Streams a file into chunks; returns its first `head` bytes when asked for. */
+/**
+ * Streams a file into chunks; returns its first `head` bytes when asked for. A file of
+ * its own (in a directory) whose head is not wanted is read straight into the blocks
+ * the chunk store hashes.
+ */
 async function stream(file: SourceFile, chunks: ChunkWriter, role: ImageRole, head = 0): Promise<Buffer | null> {
-  const sink = chunks.begin({ name: file.name, kind: null, role, headMagic: null });
+  const rec = { name: file.name, kind: null, role, headMagic: null };
+  if (!head) {
+    if (file.path) await chunks.file(rec, file.path);
+    else await chunks.stream(rec, file.content);
+    return null;
+  }
+  const sink = chunks.begin(rec);
   const start: Buffer[] = [];
   let kept = 0;
   for await (const piece of file.content) {

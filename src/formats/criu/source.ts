@@ -20,6 +20,8 @@ export interface SourceFile {
   where: string;
   /** The bytes, in pieces; read once. */
   content: AsyncIterable<Uint8Array>;
+  /** Where the file is, when it is a file of its own (in a directory): read straight from there instead of content. */
+  path?: string;
 }
 
 /** An entry of the directory or archive that is no file of the checkpoint, and why. */
@@ -126,10 +128,15 @@ function directorySource(dir: string): CriuSource {
           skipped.push({ name: st.isDirectory() ? `${name}/` : name, why: `${kindOf(st)}, not a file of the checkpoint` });
           continue;
         }
-        yield { name, role: 'image', where: path, content: createReadStream(path, { highWaterMark: 1 << 20 }) };
+        yield { name, role: 'image', where: path, path, content: lazyStream(path) };
       }
     },
   };
+}
+
+/** A file's read stream, opened only if it is read. */
+async function* lazyStream(path: string): AsyncIterable<Uint8Array> {
+  yield* createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Uint8Array>;
 }
 
 type Compression = 'none' | 'gzip' | 'zstd';

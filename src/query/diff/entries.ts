@@ -72,6 +72,8 @@ export function toEntry(kind: DiffKind, row: DiffRow, care: number, process: Pro
     const side = status === 'added' ? 'b' : 'a';
     const values: Record<string, FieldValue> = {};
     for (const f of fieldsIn(kind, care)) {
+      // only checkpoints that keep memory (CRIU) count the pages of a map
+      if (f === 'pages' && row[`${side}_${f}`] === null) continue;
       values[f] = decode(f, row[`${side}_${f}`], self);
       if (text[f]) values[`${f}_text`] = text[f](values[f]);
     }

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type pg from 'pg';
 import { CkptdbError } from '../../errors.js';
 import { statement } from '../sqlFile.js';
+import { ChunkWriter } from '../chunks.js';
 import { connect, disconnect, postgresError } from './connection.js';
 import { openRows } from './cursor.js';
 import { redactUrl } from './location.js';
@@ -91,11 +92,17 @@ async function copyIn(db: Database.Database, client: pg.Client, remoteId: number
         rows++;
       }
     }
-    const addChunk = db.prepare(statement(SQL, 'insert_chunk'));
-    for await (const [hash, data] of (await openRows(client, statement(SQL, 'remote_chunks'), [remoteId])).rows) addChunk.run(hash, data);
+    if (opts.hashesOnly) {
+      const addHash = db.prepare(statement(SQL, 'insert_chunk_hash'));
+      for await (const [hash, size] of (await openRows(client, statement(SQL, 'remote_chunk_hashes'), [remoteId])).rows) addHash.run(hash, size);
+    } else {
+      // into packs of this store, as an import writes them: the chunks it holds already are shared
+      const writer = new ChunkWriter(db, local);
+      for await (const [, data] of (await openRows(client, statement(SQL, 'remote_chunks'), [remoteId])).rows) writer.chunk(data as Buffer);
+      writer.flushSync();
+    }
     const addImageChunk = db.prepare(statement(SQL, 'insert_image_chunk'));
     for await (const [image, seq, hash] of (await openRows(client, statement(SQL, 'remote_image_chunks'), [remoteId])).rows) {
-      if (opts.hashesOnly) addChunk.run(hash, Buffer.alloc(0));
       addImageChunk.run(BigInt(image as number) + offsets.image, seq, hash);
       rows++;
     }

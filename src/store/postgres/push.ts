@@ -5,6 +5,7 @@ import { from as copyFrom, type CopyStreamQuery } from 'pg-copy-streams';
 import { CkptdbError } from '../../errors.js';
 import { noSuchCheckpoint } from '../store.js';
 import { statement } from '../sqlFile.js';
+import { ChunkReader } from '../chunks.js';
 import { connect, disconnect, postgresError, queryOrLost } from './connection.js';
 import { redactUrl } from './location.js';
 import { migratePostgres } from './migrate.js';
@@ -232,11 +233,12 @@ async function pushChunks(db: Database.Database, client: pg.Client, id: number, 
   }
   if (wanted.size === 0) return { chunks: 0, chunkBytes: 0, pagesKept };
   await client.query('CREATE TEMP TABLE ckptdb_push_chunks (hash bytea, data bytea) ON COMMIT DROP');
-  const data = db.prepare(statement(SQL, 'chunk_data')).pluck();
+  // in the order the images hold them, which is mostly the order of their packs: each pack is decoded about once
+  const reader = new ChunkReader(db);
   let bytes = 0;
   function* rows(): Generator<unknown[]> {
     for (const [hash, chunkId] of wanted) {
-      const d = data.get({ id: chunkId }) as Buffer;
+      const d = reader.chunk(chunkId);
       bytes += d.length;
       yield [Buffer.from(hash, 'hex'), d];
     }

@@ -7,7 +7,7 @@ import type pg from 'pg';
  * SQLite names them by row id, PostgreSQL by hash.
  */
 export const CHECKPOINT_TABLES = [
-  'shared_objects', 'files', 'tasks', 'fds', 'maps', 'sockets', 'task_namespaces', 'task_rlimits', 'criu_images',
+  'shared_objects', 'files', 'tasks', 'fds', 'maps', 'sockets', 'task_namespaces', 'task_rlimits', 'criu_images', 'criu_page_runs',
   'file_eventfds', 'epoll_targets', 'inotify_watches', 'file_timerfds', 'file_signalfds', 'file_ttys',
 ] as const;
 export type CheckpointTable = (typeof CHECKPOINT_TABLES)[number];
@@ -30,7 +30,7 @@ export const ID_SPACES = {
   task: { table: 'tasks', columns: ['tasks.id', 'task_namespaces.task_id', 'task_rlimits.task_id'] },
   fd: { table: 'fds', columns: ['fds.id'] },
   map: { table: 'maps', columns: ['maps.id'] },
-  image: { table: 'criu_images', columns: ['criu_images.id'] },
+  image: { table: 'criu_images', columns: ['criu_images.id', 'criu_page_runs.image_id'] },
 } as const;
 export type IdSpace = keyof typeof ID_SPACES;
 

@@ -6,8 +6,7 @@
  */
 import { isFieldSet } from '@bufbuild/protobuf';
 import type Database from 'better-sqlite3';
-import { statement } from '../../../store/sqlFile.js';
-import { CHUNK_SIZE } from '../../../store/chunks.js';
+import { CHUNK_SIZE, ChunkReader } from '../../../store/chunks.js';
 import { pagemap_entrySchema, pagemap_headSchema, type pagemap_entry } from '../gen/payload_pb.js';
 import type { ImportContext } from './context.js';
 
@@ -28,7 +27,7 @@ interface PageMap {
  * the parent's. PE_LAZY does not take them out: CRIU marks private anonymous pages lazy
  * and present, and writes them (only a lazy-pages dump leaves PE_PRESENT off).
  */
-function inPagesFile(e: pagemap_entry): boolean {
+export function inPagesFile(e: pagemap_entry): boolean {
   if (e.inParent) return false;
   if (!isFieldSet(e, pagemap_entrySchema.field.flags)) return true;
   return (e.flags & PE_PRESENT) !== 0 && (e.flags & PE_PARENT) === 0;
@@ -40,11 +39,11 @@ export function pageCount(e: pagemap_entry): number {
 }
 
 export class ProcessMemory {
-  private readonly chunk: Database.Statement<unknown[]>;
+  private readonly chunks: ChunkReader;
   private readonly maps = new Map<number, PageMap | null>();
 
   constructor(private readonly ctx: ImportContext, db: Database.Database) {
-    this.chunk = db.prepare(statement('internal/criu.sql', 'image_chunk')).pluck();
+    this.chunks = new ChunkReader(db);
   }
 
   /** The bytes from start to end of a process's memory, or null where a page was not dumped. */
@@ -91,7 +90,8 @@ export class ProcessMemory {
     const run = map.runs.find((r) => addr >= r.vaddr && addr < r.end);
     if (!run || run.page < 0) return null;
     const seq = run.page + Number((addr - run.vaddr) / BigInt(PAGE));
-    const data = this.chunk.get(this.ctx.w.checkpointId, map.pages, seq) as Buffer | undefined;
+    const image = this.chunks.imageId(this.ctx.w.checkpointId, map.pages);
+    const data = image === null ? null : this.chunks.imageChunk(image, seq);
     return data && data.length === PAGE ? data : null;
   }
 }
