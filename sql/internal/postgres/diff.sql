@@ -59,7 +59,13 @@ CREATE TEMP TABLE diff_details (side text, file_id bigint, details text, PRIMARY
 CREATE TEMP TABLE diff_tasks (proc bigint, pid bigint, start_time bigint, status text, mask integer, a_id bigint, b_id bigint);
 CREATE INDEX diff_tasks_key ON diff_tasks (proc, pid, start_time);
 CREATE TEMP TABLE diff_fds (tab bigint, fd bigint, status text, mask integer, a_id bigint, b_id bigint, PRIMARY KEY (tab, fd));
-CREATE TEMP TABLE diff_maps (tab bigint, start_addr text COLLATE "C", status text, mask integer, a_id bigint, b_id bigint, PRIMARY KEY (tab, start_addr));
+-- pages: of a changed map, its 4 KiB pages whose content differs; of an added or removed one, its dumped pages.
+CREATE TEMP TABLE diff_maps (tab bigint, start_addr text COLLATE "C", status text, mask integer, a_id bigint, b_id bigint, pages bigint, PRIMARY KEY (tab, start_addr));
+-- The dumped pages of CRIU checkpoints (criu_page_runs) one by one, with the run they are in and their hash.
+CREATE TEMP TABLE diff_pages_a (pid bigint, vaddr bigint, run bigint, hash bytea, PRIMARY KEY (pid, vaddr));
+CREATE TEMP TABLE diff_pages_b (pid bigint, vaddr bigint, run bigint, hash bytea, PRIMARY KEY (pid, vaddr));
+-- The map each run of pages lies in (CRIU cuts runs at map boundaries), by its diff_tables id and start.
+CREATE TEMP TABLE diff_page_areas (side text, pid bigint, run bigint, tab bigint, start_addr text COLLATE "C", PRIMARY KEY (side, pid, run));
 CREATE TEMP TABLE diff_objects (kind text COLLATE "C", key text COLLATE "C", status text, mask integer, a_id bigint, b_id bigint, PRIMARY KEY (kind, key));
 CREATE TEMP TABLE diff_images (name text COLLATE "C" PRIMARY KEY, status text, mask integer, a_id bigint, b_id bigint, differ bigint);
 
@@ -374,6 +380,66 @@ FROM (
 JOIN diff_tables p ON p.id = c.tab
 JOIN maps mb ON mb.checkpoint_id = :b AND mb.mm_id = p.b_object AND mb.start_addr = c.start_addr;
 
+-- name: fill_pages
+-- Per side. Every dumped page of the checkpoint's processes: page k of a run at vaddr is
+-- chunk seq + k of its pages image, whose hash criu_image_chunks holds also where the
+-- pages themselves stayed on their host.
+INSERT INTO diff_pages_{side} (pid, vaddr, run, hash)
+SELECT r.pid, r.vaddr + (ic.seq - r.seq) * 4096, r.vaddr, ic.hash
+FROM criu_page_runs r
+JOIN criu_image_chunks ic ON ic.checkpoint_id = r.checkpoint_id AND ic.image_id = r.image_id
+  AND ic.seq >= r.seq AND ic.seq < r.seq + r.nr_pages
+WHERE r.checkpoint_id = :{side};
+
+-- name: fill_page_areas
+-- Per side. The map of its process's own address space each run of pages starts in.
+INSERT INTO diff_page_areas (side, pid, run, tab, start_addr)
+SELECT '{side}', r.pid, r.vaddr, t.id, m.start_addr
+FROM criu_page_runs r
+JOIN diff_procs p ON p.pid = r.pid AND p.{side}_task IS NOT NULL
+JOIN diff_tables t ON t.proc = p.id AND t.kind = 'mm' AND t.thread IS NULL
+JOIN maps m ON m.checkpoint_id = :{side} AND m.mm_id = t.{side}_object
+  AND m.start_addr <= lpad(to_hex(r.vaddr), 16, '0') AND m.end_addr > lpad(to_hex(r.vaddr), 16, '0')
+WHERE r.checkpoint_id = :{side};
+
+-- name: maps_pages_changed
+-- The maps of both sides whose pages differ: a page whose hash differs, or that one side
+-- dumped and the other did not. A page is counted in the map of A that holds it, a page
+-- only B dumped in the map of B.
+INSERT INTO diff_maps (tab, start_addr, status, mask, a_id, b_id, pages)
+WITH differ AS (
+  SELECT 'a' AS side, x.pid, x.run FROM diff_pages_a x
+  LEFT JOIN diff_pages_b y ON y.pid = x.pid AND y.vaddr = x.vaddr
+  WHERE y.hash IS DISTINCT FROM x.hash
+  UNION ALL
+  SELECT 'b', y.pid, y.run FROM diff_pages_b y
+  WHERE NOT EXISTS (SELECT 1 FROM diff_pages_a x WHERE x.pid = y.pid AND x.vaddr = y.vaddr)
+),
+per_area AS (
+  SELECT ar.tab, ar.start_addr, count(*) AS n
+  FROM differ d JOIN diff_page_areas ar ON ar.side = d.side AND ar.pid = d.pid AND ar.run = d.run
+  GROUP BY ar.tab, ar.start_addr
+)
+SELECT pa.tab, pa.start_addr, 'changed', 1 << 7, ma.id, mb.id, pa.n
+FROM per_area pa
+JOIN diff_tables t ON t.id = pa.tab
+JOIN maps ma ON ma.checkpoint_id = :a AND ma.mm_id = t.a_object AND ma.start_addr = pa.start_addr
+JOIN maps mb ON mb.checkpoint_id = :b AND mb.mm_id = t.b_object AND mb.start_addr = pa.start_addr
+ON CONFLICT (tab, start_addr) DO UPDATE SET mask = diff_maps.mask | excluded.mask, pages = excluded.pages;
+
+-- name: maps_pages_of_added_or_removed
+-- Per side: the dumped pages of a map only this side has, where the checkpoint keeps
+-- memory. Counted once per map, not once per map and page.
+WITH counted AS MATERIALIZED (
+  SELECT ar.tab, ar.start_addr, count(*) AS n
+  FROM diff_pages_{side} x
+  JOIN diff_page_areas ar ON ar.side = '{side}' AND ar.pid = x.pid AND ar.run = x.run
+  GROUP BY ar.tab, ar.start_addr
+)
+UPDATE diff_maps SET pages = coalesce((SELECT c.n FROM counted c WHERE c.tab = diff_maps.tab AND c.start_addr = diff_maps.start_addr), 0)
+WHERE status = CASE WHEN '{side}' = 'a' THEN 'removed' ELSE 'added' END
+  AND EXISTS (SELECT 1 FROM criu_page_runs WHERE checkpoint_id = :{side});
+
 -- name: objects_compared
 -- Kinds whose key is a kernel identity, matched by (kind, key) in one hashed FULL JOIN.
 INSERT INTO diff_objects (kind, key, status, mask, a_id, b_id)
@@ -536,11 +602,12 @@ LEFT JOIN diff_details db ON db.side = 'b' AND db.file_id = fb.file_id
 ORDER BY d.tab, d.fd;
 
 -- name: read_maps
+-- pages: of a changed map the new value (the old is NULL), of an added or removed one its side's.
 SELECT t.proc, p.pid, p.start_time, t.thread, t.thread_start, d.start_addr AS start, d.status, d.mask,
   ma.end_addr AS a_end, ma.perms AS a_perms, ma.pgoff AS a_pgoff, ma.dev AS a_dev, ma.inode AS a_inode,
-  ma.path AS a_path, ma.attrs AS a_attrs,
+  ma.path AS a_path, ma.attrs AS a_attrs, CASE WHEN d.status = 'removed' THEN d.pages END AS a_pages,
   mb.end_addr AS b_end, mb.perms AS b_perms, mb.pgoff AS b_pgoff, mb.dev AS b_dev, mb.inode AS b_inode,
-  mb.path AS b_path, mb.attrs AS b_attrs
+  mb.path AS b_path, mb.attrs AS b_attrs, CASE WHEN d.status = 'removed' THEN NULL ELSE d.pages END AS b_pages
 FROM diff_maps d
 JOIN diff_tables t ON t.id = d.tab
 JOIN diff_procs p ON p.id = t.proc

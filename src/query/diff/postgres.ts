@@ -91,6 +91,13 @@ async function compute(client: pg.Client, ids: DiffIds, sel: Selection): Promise
     }
     if (pass === 'details') await perSide('fill_details', sides);
     for (const name of PASSES[pass]) await exec(name);
+    if (pass === 'maps') {
+      // the pages of CRIU checkpoints, per map
+      await perSide('fill_pages', sides);
+      await perSide('fill_page_areas', sides);
+      await exec('maps_pages_changed');
+      await perSide('maps_pages_of_added_or_removed', sides);
+    }
     if (pass === 'fds') {
       // few changed fds are read by id, many by a hash join: the planner needs their number
       await client.query('ANALYZE diff_fds');
