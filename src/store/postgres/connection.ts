@@ -66,7 +66,7 @@ export async function connect(url: string, opts: ConnectOptions = {}): Promise<p
     await client.connect();
   } catch (e) {
     await disconnect(client);
-    throw postgresError(e, url);
+    throw postgresError(e, url, true);
   }
   return client;
 }
@@ -102,8 +102,12 @@ export function queryOrLost(client: pg.Client, text: string): Promise<pg.QueryRe
   return Promise.race([client.query(text), connectionLost(client)]);
 }
 
-/** What went wrong talking to PostgreSQL, as one line naming the database. */
-export function postgresError(e: unknown, url: string): CkptdbError {
+/**
+ * What went wrong talking to PostgreSQL, as one line naming the database. connecting:
+ * the error ended a connection being made; a reset of one made already (the server
+ * stopped mid-query) is a lost connection.
+ */
+export function postgresError(e: unknown, url: string, connecting = false): CkptdbError {
   if (e instanceof CkptdbError) return e;
   const where = redactUrl(url);
   const err = e as Error & { code?: string; errno?: number };
@@ -131,8 +135,12 @@ export function postgresError(e: unknown, url: string): CkptdbError {
     case 'EHOSTUNREACH':
     case 'ETIMEDOUT':
     case 'EACCES':
-    case 'ECONNRESET':
       return new CkptdbError('CONNECTION', `cannot reach PostgreSQL at ${where}: ${message}`, undefined, { cause: e });
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return connecting
+        ? new CkptdbError('CONNECTION', `cannot reach PostgreSQL at ${where}: ${message}`, undefined, { cause: e })
+        : new CkptdbError('CONNECTION', `lost the connection to PostgreSQL at ${where}: ${message}`, undefined, { cause: e });
   }
   if (/Connection terminated|connection timeout|Client has encountered a connection error|not queryable/i.test(message)) {
     return new CkptdbError('CONNECTION', `lost the connection to PostgreSQL at ${where}: ${message}`, undefined, { cause: e });
