@@ -15,13 +15,13 @@ import type { CheckpointRef, DiffKind, DiffOptions, DiffStatus } from './types.j
 const SQL = 'internal/postgres/diff.sql';
 
 /**
- * The passes' statements here (see diff.sql): the fds in one FULL JOIN of fingerprints,
+ * The passes' statements here (see diff.sql): the fds in one FULL JOIN of fingerprints, by merge joins,
  * which also keeps the pairs of fds the sharing pass reads; kernel objects in one FULL
  * JOIN, then their sockets.
  */
 const PASSES: Record<Pass, readonly string[]> = {
   ...STATEMENTS,
-  fds: ['fds_compared', 'fds_found'],
+  fds: ['merge_joins', 'fds_compared', 'hash_joins', 'fds_found'],
   fds_added: [],
   objects: ['objects_compared', 'sockets_changed'],
 };
