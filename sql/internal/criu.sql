@@ -21,6 +21,17 @@ INSERT INTO criu_image_chunks (image_id, seq, chunk_id) VALUES (?, ?, ?);
 SELECT c.data FROM criu_image_chunks ic JOIN criu_chunks c ON c.id = ic.chunk_id
 WHERE ic.image_id = :image_id ORDER BY ic.seq;
 
+-- name: chunk_data
+SELECT data FROM criu_chunks WHERE id = ?;
+
+-- name: chunk_size
+SELECT length(data) FROM criu_chunks WHERE id = ?;
+
+-- name: image_chunk_range
+-- The chunks of an image from one place to another, in order.
+SELECT c.data FROM criu_image_chunks ic JOIN criu_chunks c ON c.id = ic.chunk_id
+WHERE ic.image_id = ? AND ic.seq BETWEEN ? AND ? ORDER BY ic.seq;
+
 -- name: checkpoint_images
 SELECT id, name, kind, role, head_magic, size, entries FROM criu_images
 WHERE checkpoint_id = :checkpoint_id ORDER BY name;

@@ -153,3 +153,37 @@ export function* imageChunks(db: Database.Database, imageId: number): Generator<
 export function imageBytes(db: Database.Database, imageId: number): Buffer {
   return Buffer.concat([...imageChunks(db, imageId)]);
 }
+
+/**
+ * Reads kept files at any place, and chunks by their row: for readers that take a file
+ * piece by piece (a mount serving reads of any offset), without the whole of it.
+ */
+export class ChunkReader {
+  private readonly s: Record<'data' | 'size' | 'range', Stmt>;
+
+  constructor(db: Database.Database) {
+    const p = (name: string) => db.prepare(statement('internal/criu.sql', name));
+    this.s = { data: p('chunk_data').pluck(), size: p('chunk_size').pluck(), range: p('image_chunk_range').pluck() };
+  }
+
+  /** The bytes of a chunk, by its row in criu_chunks; null when there is no such chunk. */
+  chunk(chunkId: number): Buffer | null {
+    return (this.s.data.get(chunkId) as Buffer | undefined) ?? null;
+  }
+
+  /** How many bytes the chunk holds; null when there is no such chunk. */
+  chunkSize(chunkId: number): number | null {
+    return (this.s.size.get(chunkId) as number | undefined) ?? null;
+  }
+
+  /** Up to length bytes of an image from offset: fewer at its end, none past it. */
+  read(imageId: number, offset: number, length: number): Buffer {
+    if (length <= 0) return Buffer.alloc(0);
+    const first = Math.floor(offset / CHUNK_SIZE);
+    const last = Math.floor((offset + length - 1) / CHUNK_SIZE);
+    const chunks = this.s.range.all(imageId, first, last) as Buffer[];
+    const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    const from = offset - first * CHUNK_SIZE;
+    return bytes.subarray(Math.min(from, bytes.length), Math.min(from + length, bytes.length));
+  }
+}
