@@ -90,7 +90,7 @@ export async function generate(dir: string, processes: number, threads: number, 
   image(dir, 'files.img', 'FILES', file_entrySchema, files);
   writeFileSync(join(dir, 'pagemap-1000.img'), encodeImage(kindNamed('PAGEMAP'), undefined, [
     { payload: encodeMessage(pagemap_headSchema, create(pagemap_headSchema, { pagesId: 1 })) },
-    { payload: encodeMessage(pagemap_entrySchema, create(pagemap_entrySchema, { vaddr: 0x7f0000000000n, nrPages: pages.length / PAGE, flags: 4 })) },
+    { payload: encodeMessage(pagemap_entrySchema, create(pagemap_entrySchema, { vaddr: 0x7f0000000000n, compatNrPages: 0, nrPages: BigInt(pages.length / PAGE), flags: 4 })) },
   ]));
   writeFileSync(join(dir, 'pages-1.img'), pages);
 }
