@@ -15,6 +15,8 @@ import { register as fds } from './commands/fds.js';
 import { register as objects } from './commands/objects.js';
 import { register as capture } from './commands/capture.js';
 import { register as diff } from './commands/diff.js';
+import { register as mount } from './commands/mount.js';
+import { register as umount } from './commands/umount.js';
 
 const EXAMPLES = `
 Examples:
@@ -28,6 +30,7 @@ Examples:
   $ ckptdb export 1 --format image --out ck.json
   $ ckptdb import /var/lib/criu/dump    a CRIU image directory or checkpoint tar
   $ ckptdb --db /tmp/ck.sqlite rm 3     delete checkpoint 3 of another store
+  $ ckptdb mount /mnt/ckpt              the store as files: cat /mnt/ckpt/latest/task-*/comm
 
 The store is $CKPTDB_DB, or $XDG_DATA_HOME/ckptdb/store.sqlite
 (~/.local/share/ckptdb/store.sqlite). Errors exit with status 2; set
@@ -42,6 +45,6 @@ export function buildProgram(): Command {
     .addOption(new Option('--db <path>', 'store file').env('CKPTDB_DB'))
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', EXAMPLES);
-  for (const register of [capture, list, show, ps, fds, objects, q, query, diff, exportCommand, importCommand, rm, verify]) register(program);
+  for (const register of [capture, list, show, ps, fds, objects, q, query, diff, exportCommand, importCommand, rm, verify, mount, umount]) register(program);
   return program;
 }

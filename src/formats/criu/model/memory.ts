@@ -10,6 +10,7 @@ import { statement } from '../../../store/sqlFile.js';
 import { CHUNK_SIZE } from '../../../store/chunks.js';
 import { pagemap_entrySchema, pagemap_headSchema, type pagemap_entry } from '../gen/payload_pb.js';
 import type { ImportContext } from './context.js';
+import { decodeMessage, readEntries, readHeader } from '../imageFile.js';
 
 const PAGE = CHUNK_SIZE;
 const PE_PARENT = 1;
@@ -37,6 +38,35 @@ function inPagesFile(e: pagemap_entry): boolean {
 /** The pages an entry covers: CRIU 4.x writes nr_pages, 3.x only the old field. */
 export function pageCount(e: pagemap_entry): number {
   return isFieldSet(e, pagemap_entrySchema.field.nrPages) ? Number(e.nrPages) : e.compatNrPages;
+}
+
+/** A run of consecutive pages of a page map, and where its first page is in the pages file (-1: not there). */
+export interface PageRun {
+  vaddr: bigint;
+  pages: number;
+  page: number;
+}
+
+/** A decoded pagemap-PID.img: the pages file it indexes, and its runs in address order. */
+export interface PageMapImage {
+  pagesFile: string;
+  runs: PageRun[];
+}
+
+/** Decodes the bytes of a pagemap image (where names it in messages). */
+export function decodePageMap(bytes: Uint8Array, where: string): PageMapImage {
+  const [head, ...entries] = readEntries(bytes, readHeader(bytes, where), where, false);
+  if (!head) return { pagesFile: '', runs: [] };
+  const pagesId = decodeMessage(pagemap_headSchema, head.payload, where, head.offset).pagesId;
+  let page = 0;
+  const runs = entries.map((e): PageRun => {
+    const m = decodeMessage(pagemap_entrySchema, e.payload, where, e.offset);
+    const pages = pageCount(m);
+    const run = { vaddr: m.vaddr, pages, page: inPagesFile(m) ? page : -1 };
+    if (run.page >= 0) page += pages;
+    return run;
+  });
+  return { pagesFile: `pages-${pagesId}.img`, runs };
 }
 
 export class ProcessMemory {

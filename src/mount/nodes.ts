@@ -1,0 +1,90 @@
+/**
+ * Node ids of the mounted tree. Each names what it is, so the server keeps no table of
+ * the nodes the kernel holds (memory stays flat however much of the tree is walked):
+ * a kind, a number `a` (a row id of the store, or a checkpoint id) and a small number
+ * `b` (which file of a record's directory, which namespace of a task, ...), packed into
+ * 53 bits so that they travel as plain numbers.
+ *
+ * Row ids can come back after their checkpoint is removed, and so can a checkpoint's
+ * id; the generation the kernel gets with each node (the checkpoint's commit) tells
+ * such nodes apart.
+ */
+
+export const KIND = {
+  /** The root (1) and /latest (2). */
+  TOP: 0,
+  CHECKPOINT: 1,
+  CHECKPOINT_ITEM: 2,
+  OBJECTS: 3,
+  FILES: 4,
+  CRIU: 5,
+  CHUNKS: 6,
+  IMAGES: 7,
+  CRIU_FILES: 8,
+  OBJECT: 9,
+  OBJECT_ITEM: 10,
+  SOCKET: 11,
+  SOCKET_ITEM: 12,
+  OBJECT_FDS: 13,
+  OBJECT_MAPS: 14,
+  FILE: 15,
+  FILE_ITEM: 16,
+  FD: 17,
+  FD_ITEM: 18,
+  MAP: 19,
+  MAP_ITEM: 20,
+  TASK: 21,
+  TASK_ITEM: 22,
+  NS: 23,
+  NS_ITEM: 24,
+  RLIMITS: 25,
+  RLIMIT: 26,
+  RLIMIT_ITEM: 27,
+  IMAGE: 28,
+  IMAGE_ITEM: 29,
+  CRIU_FILE: 30,
+  CRIU_SUBDIR: 31,
+  /** a: the checkpoint id and the chunk's number in it (CHUNK_BITS), see chunkNode. */
+  CHUNK: 32,
+} as const;
+
+export type Kind = (typeof KIND)[keyof typeof KIND];
+
+const A = 2 ** 40;
+const B = 128;
+
+export const ROOT = 1;
+export const LATEST = 2;
+
+export function nodeId(kind: Kind, a: number, b = 0): number {
+  if (a < 0 || a >= A || b < 0 || b >= B) throw new RangeError(`node ${kind}/${a}/${b} cannot be numbered`);
+  return (kind * A + a) * B + b;
+}
+
+export interface ParsedNode {
+  kind: Kind;
+  a: number;
+  b: number;
+}
+
+export function parseNode(id: number): ParsedNode {
+  const b = id % B;
+  const rest = (id - b) / B;
+  const a = rest % A;
+  return { kind: ((rest - a) / A) as Kind, a, b };
+}
+
+/** A chunk of a checkpoint's CRIU files by its number there: checkpoint ids below 2^20, numbers below 2^27 (512 GiB). */
+const CHUNK_NUMBER = 2 ** 27;
+const CHUNK_CHECKPOINT = 2 ** 20;
+
+export function chunkNode(checkpointId: number, n: number): number {
+  if (checkpointId >= CHUNK_CHECKPOINT || n >= CHUNK_NUMBER) throw new RangeError(`chunk ${n} of checkpoint ${checkpointId} cannot be numbered`);
+  const packed = checkpointId * CHUNK_NUMBER + n;
+  return nodeId(KIND.CHUNK, Math.floor(packed / B), packed % B);
+}
+
+export function parseChunkNode(p: ParsedNode): { checkpointId: number; n: number } {
+  const packed = p.a * B + p.b;
+  return { checkpointId: Math.floor(packed / CHUNK_NUMBER), n: packed % CHUNK_NUMBER };
+}
