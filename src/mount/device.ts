@@ -1,6 +1,6 @@
 /**
  * The kernel side of a FUSE mount, through koffi: /dev/fuse, mount(2) and umount2(2),
- * and a read of the device that does not block (so that a serving thread can stop
+ * and reads of the device that wait a bounded time (so that a serving thread can stop
  * when asked, rather than sit in read(2) until a request comes).
  */
 import { constants as osConstants } from 'node:os';
@@ -15,7 +15,10 @@ const MS_NOSUID = 2;
 const MS_NODEV = 4;
 const MS_NOEXEC = 8;
 const MNT_DETACH = 2;
-const POLLIN = 1;
+const EPOLLIN = 0x1;
+const EPOLLEXCLUSIVE = 1 << 28;
+const EPOLL_CTL_ADD = 1;
+const EPOLL_CLOEXEC = 0o2000000;
 
 /** A system call that failed, with its errno's name (EPERM, EBUSY, ...). */
 export class SyscallError extends Error {
@@ -28,7 +31,10 @@ type Libc = {
   mount: (source: string, target: string, type: string, flags: number, data: string) => number;
   umount2: (target: string, flags: number) => number;
   read: (fd: number, buf: Buffer, count: number) => number;
-  poll: (fds: Buffer, nfds: number, timeout: number) => number;
+  close: (fd: number) => number;
+  epoll_create1: (flags: number) => number;
+  epoll_ctl: (epfd: number, op: number, fd: number, event: Buffer) => number;
+  epoll_wait: (epfd: number, events: Buffer, max: number, timeout: number) => number;
 };
 
 let libc: Libc | undefined;
@@ -40,7 +46,10 @@ function bind(): Libc {
     mount: lib.func('int mount(const char *, const char *, const char *, unsigned long, const char *)') as Libc['mount'],
     umount2: lib.func('int umount2(const char *, int)') as Libc['umount2'],
     read: lib.func('long read(int, void *, unsigned long)') as Libc['read'],
-    poll: lib.func('int poll(void *, unsigned long, int)') as Libc['poll'],
+    close: lib.func('int close(int)') as Libc['close'],
+    epoll_create1: lib.func('int epoll_create1(int)') as Libc['epoll_create1'],
+    epoll_ctl: lib.func('int epoll_ctl(int, int, int, void *)') as Libc['epoll_ctl'],
+    epoll_wait: lib.func('int epoll_wait(int, void *, int, int)') as Libc['epoll_wait'],
   };
   return libc;
 }
@@ -66,20 +75,35 @@ export function unmountFuse(target: string, lazy: boolean): void {
 export type DeviceRead = { bytes: number } | { errno: number };
 
 /**
- * Reads one request from a non-blocking /dev/fuse, waiting up to timeoutMs for one to
- * come. { bytes: 0 } means none came in time.
+ * How one serving thread waits for requests: an epoll instance of its own watching
+ * /dev/fuse with EPOLLEXCLUSIVE, so that a request wakes one waiting thread, not all.
  */
-export function readRequest(fd: number, buf: Buffer, timeoutMs: number, pollfd: Buffer): DeviceRead {
-  const c = bind();
-  for (let waited = false; ; waited = true) {
-    const n = c.read(fd, buf, buf.length);
-    if (n >= 0) return { bytes: n };
-    const errno = koffi.errno();
-    if (errno !== ERRNO.EAGAIN) return { errno };
-    if (waited) return { bytes: 0 };
-    pollfd.writeInt32LE(fd, 0);
-    pollfd.writeInt16LE(POLLIN, 4);
-    pollfd.writeInt16LE(0, 6);
-    if (c.poll(pollfd, 1, timeoutMs) < 0 && koffi.errno() !== ERRNO.EINTR) return { errno: koffi.errno() };
+export class RequestReader {
+  private readonly c = bind();
+  private readonly epfd: number;
+  private readonly events = Buffer.alloc(12);
+
+  constructor(private readonly fd: number) {
+    this.epfd = this.c.epoll_create1(EPOLL_CLOEXEC);
+    if (this.epfd < 0) throw new SyscallError('epoll_create1', errnoName(koffi.errno()));
+    const ev = Buffer.alloc(12);
+    ev.writeUInt32LE(EPOLLIN | EPOLLEXCLUSIVE, 0);
+    if (this.c.epoll_ctl(this.epfd, EPOLL_CTL_ADD, fd, ev) < 0) throw new SyscallError('epoll_ctl', errnoName(koffi.errno()));
+  }
+
+  /** One request into buf, waiting up to timeoutMs for it; { bytes: 0 } when none came. */
+  read(buf: Buffer, timeoutMs: number): DeviceRead {
+    for (let waited = false; ; waited = true) {
+      const n = this.c.read(this.fd, buf, buf.length);
+      if (n >= 0) return { bytes: n };
+      const errno = koffi.errno();
+      if (errno !== ERRNO.EAGAIN) return { errno };
+      if (waited) return { bytes: 0 };
+      if (this.c.epoll_wait(this.epfd, this.events, 1, timeoutMs) < 0 && koffi.errno() !== ERRNO.EINTR) return { errno: koffi.errno() };
+    }
+  }
+
+  close(): void {
+    this.c.close(this.epfd);
   }
 }

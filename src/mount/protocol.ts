@@ -162,18 +162,19 @@ export function direntSize(nameBytes: number, plus: boolean): number {
  * Writes one entry of a READDIR (or, with entry, READDIRPLUS) reply at `at`; `next` is
  * the offset the kernel passes back to continue after it.
  */
-export function writeDirent(b: Buffer, at: number, name: Buffer, ino: number, type: number, next: number, entry: Entry | null): number {
-  const size = direntSize(name.length, entry !== null);
+export function writeDirent(b: Buffer, at: number, name: string, ino: number, type: number, next: number, entry: Entry | null): number {
+  const start = at;
   if (entry) {
     writeEntryOut(b, at, entry);
     at += ENTRY_OUT_SIZE;
   }
+  const nameBytes = b.write(name, at + DIRENT_HEADER, 'utf8');
+  const size = direntSize(nameBytes, entry !== null);
   writeU64(b, at, ino);
   writeU64(b, at + 8, next);
-  b.writeUInt32LE(name.length, at + 16);
+  b.writeUInt32LE(nameBytes, at + 16);
   b.writeUInt32LE(type, at + 20);
-  name.copy(b, at + DIRENT_HEADER);
-  b.fill(0, at + DIRENT_HEADER + name.length, at - (entry ? ENTRY_OUT_SIZE : 0) + size);
+  b.fill(0, at + DIRENT_HEADER + nameBytes, start + size);
   return size;
 }
 

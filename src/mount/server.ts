@@ -69,7 +69,9 @@ export async function mountStore(path: string, mountpoint: string, options: Moun
   const ended: Promise<void>[] = [];
   for (let i = 0; i < threads; i++) {
     const data: WorkerData = { fd, store, stop, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
-    const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: data });
+    // What a request allocates dies with it: a small young generation keeps the server
+    // small (listing 124,000 entries, 235 MiB with V8's default, 140 MiB with this).
+    const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
     w.on('message', (m: WorkerMessage) => {
       if ('error' in m) options.onError?.(m.error);
       // Unmounted from outside: the other threads stop too.

@@ -5,7 +5,7 @@
  * with no hop between threads. Several threads may serve one connection at once.
  */
 import { writeSync, writevSync } from 'node:fs';
-import { ERRNO, errnoName, readRequest } from './device.js';
+import { ERRNO, RequestReader, errnoName } from './device.js';
 import {
   ATTR_OUT_SIZE, ENTRY_OUT_SIZE, IN_HEADER_SIZE, INIT_FLAGS, INIT_OUT_SIZE, KERNEL_MAJOR, KERNEL_MINOR, NO_ENTRY, OP, OUT_HEADER_SIZE,
   SEEK_DATA, SEEK_HOLE, STATFS_OUT_SIZE, direntSize, direntType, readInHeader, readInitIn, readLseekIn, readName, readReadIn,
@@ -29,7 +29,8 @@ export interface FileSystem {
   /** The bytes from offset, at most size of them; null: no such node. */
   read(node: number, offset: number, size: number): Buffer | null;
   /**
-   * The entries after offset, null when node is no directory. Offset 2 is the start
+   * The entries after offset, null when node is no directory. An entry may be one
+   * object filled anew for each: the session is done with it when it asks for the next. Offset 2 is the start
    * ("." and ".." take 0 and 1); any other is a `next` this file system gave, so every
    * `next` is above 2.
    */
@@ -58,11 +59,18 @@ export type ServeEnd = 'unmounted' | 'stopped';
 export function serve(fd: number, fs: FileSystem, opts: ServeOptions): ServeEnd {
   const inBuf = Buffer.allocUnsafe(IN_BUFFER);
   const out = Buffer.allocUnsafe(OUT_BUFFER);
-  const pollfd = Buffer.alloc(8);
-  const reply = new Replier(fd, out);
+  const reader = new RequestReader(fd);
+  try {
+    return loop(fs, opts, inBuf, reader, new Replier(fd, out));
+  } finally {
+    reader.close();
+  }
+}
+
+function loop(fs: FileSystem, opts: ServeOptions, inBuf: Buffer, reader: RequestReader, reply: Replier): ServeEnd {
   for (;;) {
     if (Atomics.load(opts.stop, 0) !== 0) return 'stopped';
-    const r = readRequest(fd, inBuf, 250, pollfd);
+    const r = reader.read(inBuf, 250);
     if ('errno' in r) {
       // ENODEV: unmounted; ENOENT: the request was interrupted before it was read
       if (r.errno === ERRNO.ENODEV) return 'unmounted';
@@ -172,14 +180,12 @@ function fillDir(o: Buffer, entries: Iterable<DirEntry>, offset: number, size: n
   // "." and ".." come first at offsets 0 and 1; the file system's entries start at 2.
   for (const [name, next] of [['.', 1], ['..', 2]] as const) {
     if (offset >= next) continue;
-    const bytes = Buffer.from(name);
-    if (used + direntSize(bytes.length, plus) > size) return used;
-    used += writeDirent(o, at + used, bytes, 1, 4, next, plus ? NO_ENTRY : null);
+    if (used + direntSize(name.length, plus) > size) return used;
+    used += writeDirent(o, at + used, name, 1, 4, next, plus ? NO_ENTRY : null);
   }
   for (const d of entries) {
-    const name = Buffer.from(d.name);
-    if (used + direntSize(name.length, plus) > size) break;
-    used += writeDirent(o, at + used, name, d.entry.attr.ino, direntType(d.entry.attr.mode), d.next, plus ? d.entry : null);
+    if (used + direntSize(Buffer.byteLength(d.name), plus) > size) break;
+    used += writeDirent(o, at + used, d.name, d.entry.attr.ino, direntType(d.entry.attr.mode), d.next, plus ? d.entry : null);
   }
   return used;
 }

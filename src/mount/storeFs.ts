@@ -56,6 +56,9 @@ const ITEM_NAMES: Partial<Record<Kind, readonly string[]>> = {
   [KIND.IMAGE_ITEM]: names(CRIU_IMAGE_FIELDS),
 };
 
+/** How often requests below the root look for commits of other connections. */
+const REFRESH_MS = 100;
+
 /** Offsets of a checkpoint's tasks in its directory listing: above every fixed entry. */
 const TASK_OFFSET = 100;
 
@@ -94,6 +97,7 @@ export class StoreFs implements FileSystem {
   private readonly chunks: ChunkReader;
   private readonly memory: ProcessMemory;
   private dataVersion = -1;
+  private checkedAt = -Infinity;
   private rootTime: Incarnation = { generation: 0, sec: 0, nsec: 0 };
   private newest: number | null = null;
   /** Checkpoints by id: their commit, or null when there is none. */
@@ -112,26 +116,26 @@ export class StoreFs implements FileSystem {
   }
 
   lookup(parent: number, name: string): Entry | null {
-    this.refresh();
+    this.refresh(parent);
     const info = this.dir(parent)?.lookup(name) ?? null;
     return info && this.entry(info);
   }
 
   getattr(node: number): { attr: Attr; timeout: number } | null {
-    this.refresh();
+    this.refresh(node);
     const info = this.info(node);
     return info && { attr: this.attr(info), timeout: this.attrTimeout(info) };
   }
 
   readlink(node: number): string | null {
-    this.refresh();
+    this.refresh(node);
     if (node === LATEST) return this.newest === null ? null : `checkpoint-${this.newest}`;
     const item = this.item(parseNode(node));
     return item?.type === 'link' ? item.target : null;
   }
 
   read(node: number, offset: number, size: number): Buffer | null {
-    this.refresh();
+    this.refresh(node);
     const p = parseNode(node);
     if (p.kind === KIND.CRIU_FILE) {
       const image = this.image(p.a);
@@ -148,24 +152,20 @@ export class StoreFs implements FileSystem {
     }
     const item = this.item(p);
     if (item?.type !== 'file') return null;
-    const data = this.bytes(item);
+    const data = typeof item.data === 'string' ? Buffer.from(item.data) : Buffer.from(item.data.buffer, item.data.byteOffset, item.data.byteLength);
     return data.subarray(offset, offset + size);
   }
 
   readdir(node: number, offset: number): Iterable<DirEntry> | null {
-    this.refresh();
+    this.refresh(node);
     const dir = this.dir(node);
-    if (!dir) return null;
-    const self = this;
-    return (function* () {
-      for (const c of dir.list(offset)) yield { name: c.name, next: c.next, entry: self.entry(c.info) };
-    })();
+    return dir && this.entries(dir.list(offset));
   }
 
   seek(node: number, offset: number, whence: number): number | null {
     const p = parseNode(node);
     if (p.kind === KIND.TASK_ITEM && ITEM_NAMES[KIND.TASK_ITEM]![p.b] === MEM_FILE) {
-      this.refresh();
+      this.refresh(node);
       const mem = this.mem(p.a);
       return mem && (whence === SEEK_DATA ? mem.nextData(offset) : mem.nextHole(offset));
     }
@@ -178,37 +178,46 @@ export class StoreFs implements FileSystem {
     return { blocks: 0, files: 0 };
   }
 
+  /** The listing as the session takes it: one entry object, filled anew for each (see FileSystem.readdir). */
+  private *entries(list: Iterable<{ name: string; next: number; info: Info }>): Generator<DirEntry> {
+    const d: DirEntry = { name: '', next: 0, entry: this.entry({ id: ROOT, type: 'dir', size: 0, checkpointId: null }) };
+    for (const c of list) {
+      d.name = c.name;
+      d.next = c.next;
+      this.entry(c.info, d.entry);
+      yield d;
+    }
+  }
+
   // --- what the kernel sees of a node
 
-  private entry(info: Info): Entry {
+  private entry(info: Info, into?: Entry): Entry {
     const top = info.checkpointId === null;
-    return {
-      nodeid: info.id,
-      generation: top ? 0 : this.incarnation(info.checkpointId!)?.generation ?? 0,
-      entryTimeout: top || info.type === 'dir' && parseNode(info.id).kind === KIND.CHECKPOINT ? ROOT_NAMES : FOREVER,
-      attrTimeout: this.attrTimeout(info),
-      attr: this.attr(info),
-    };
+    const e = into ?? { nodeid: 0, generation: 0, entryTimeout: 0, attrTimeout: 0, attr: blankAttr() };
+    e.nodeid = info.id;
+    e.generation = top ? 0 : this.incarnation(info.checkpointId!)?.generation ?? 0;
+    e.entryTimeout = top || info.type === 'dir' && parseNode(info.id).kind === KIND.CHECKPOINT ? ROOT_NAMES : FOREVER;
+    e.attrTimeout = this.attrTimeout(info);
+    this.attr(info, e.attr);
+    return e;
   }
 
   private attrTimeout(info: Info): number {
     return info.checkpointId === null ? 0 : FOREVER;
   }
 
-  private attr(info: Info): Attr {
+  private attr(info: Info, into: Attr = blankAttr()): Attr {
     const t = info.checkpointId === null ? this.rootTime : this.incarnation(info.checkpointId) ?? this.rootTime;
-    const mode = info.type === 'dir' ? S_IFDIR | 0o700 : info.type === 'link' ? S_IFLNK | 0o777 : S_IFREG | 0o600;
-    return {
-      ino: info.id,
-      size: info.size,
-      mode,
-      nlink: info.type === 'dir' ? 2 : 1,
-      uid: this.opts.uid,
-      gid: this.opts.gid,
-      blocks: Math.ceil((info.stored ?? info.size) / 512),
-      mtimeSec: t.sec,
-      mtimeNsec: t.nsec,
-    };
+    into.ino = info.id;
+    into.size = info.size;
+    into.mode = info.type === 'dir' ? S_IFDIR | 0o700 : info.type === 'link' ? S_IFLNK | 0o777 : S_IFREG | 0o600;
+    into.nlink = info.type === 'dir' ? 2 : 1;
+    into.uid = this.opts.uid;
+    into.gid = this.opts.gid;
+    into.blocks = Math.ceil((info.stored ?? info.size) / 512);
+    into.mtimeSec = t.sec;
+    into.mtimeNsec = t.nsec;
+    return into;
   }
 
   /** What a node is; null when it is gone (its checkpoint was removed). */
@@ -271,7 +280,7 @@ export class StoreFs implements FileSystem {
     const at = this.itemAt(p);
     if (!at) return null;
     const { item, checkpointId } = at;
-    return { id: node, type: item.type, size: item.type === 'file' ? this.bytes(item).length : item.type === 'link' ? Buffer.byteLength(item.target) : 0, checkpointId };
+    return { id: node, type: item.type, size: item.type === 'file' ? byteLength(item.data) : item.type === 'link' ? Buffer.byteLength(item.target) : 0, checkpointId };
   }
 
   private item(p: ReturnType<typeof parseNode>): TreeItem | null {
@@ -303,14 +312,6 @@ export class StoreFs implements FileSystem {
     return found && found[1].type !== 'dir' ? { item: found[1], checkpointId: dir.checkpointId } : null;
   }
 
-  private bytes(item: TreeItem & { type: 'file' }): Buffer {
-    if (typeof item.data !== 'string') return Buffer.from(item.data.buffer, item.data.byteOffset, item.data.byteLength);
-    // kept as bytes from now on, for the reads and sizes that follow
-    const b = Buffer.from(item.data);
-    (item as { data: string | Uint8Array }).data = b;
-    return b;
-  }
-
   // --- directories
 
   private dir(node: number): Dir | null {
@@ -333,14 +334,14 @@ export class StoreFs implements FileSystem {
       case KIND.IMAGES:
         return this.incarnation(p.a) ? this.imagesDir(p.a) : null;
       case KIND.CRIU_FILES:
-        return this.incarnation(p.a) ? this.criuFilesDir(p.a, '') : null;
+        return this.incarnation(p.a) ? this.criuFilesDir(node, p.a, '') : null;
       case KIND.CRIU_SUBDIR: {
         const image = this.image(p.a);
-        return image && this.criuFilesDir(image.checkpointId, image.name.split('/').slice(0, p.b).join('/'));
+        return image && this.criuFilesDir(node, image.checkpointId, image.name.split('/').slice(0, p.b).join('/'));
       }
       default: {
         const at = this.recordDir(p);
-        return at && this.itemsDir(at, p);
+        return at && this.itemsDir(node, at, p);
       }
     }
   }
@@ -460,7 +461,7 @@ export class StoreFs implements FileSystem {
       items.push([IMAGES_DIR, dir(KIND.IMAGES)], [CRIU_FILES_DIR, dir(KIND.CRIU_FILES)]);
       return items;
     };
-    return listed(entries);
+    return this.listed(nodeId(KIND.CRIU, id), entries);
   }
 
   private chunksDir(id: number): Dir {
@@ -485,12 +486,12 @@ export class StoreFs implements FileSystem {
   }
 
   private imagesDir(id: number): Dir {
-    return listed(() => this.images(id).map((i) => [imageDirName(i.name), { id: nodeId(KIND.IMAGE, i.id), type: 'dir', size: 0, checkpointId: id }]));
+    return this.listed(nodeId(KIND.IMAGES, id), () => this.images(id).map((i) => [imageDirName(i.name), { id: nodeId(KIND.IMAGE, i.id), type: 'dir', size: 0, checkpointId: id }]));
   }
 
   /** criu/files/ and its folders (a container archive's files may sit in folders): the files under prefix. */
-  private criuFilesDir(id: number, prefix: string): Dir {
-    return listed(() => {
+  private criuFilesDir(node: number, id: number, prefix: string): Dir {
+    return this.listed(node, () => {
       const depth = prefix === '' ? 0 : prefix.split('/').length;
       const items: [string, Info][] = [];
       const seen = new Set<string>();
@@ -509,9 +510,8 @@ export class StoreFs implements FileSystem {
   }
 
   /** A record's directory as the items placeRecord gives it. */
-  private itemsDir(dir: RecordDir, p: ReturnType<typeof parseNode>): Dir {
-    const entries = (): [string, Info][] => dir.items.map(([name, item], index) => [name, this.childInfo(dir, p, name, item, index)]);
-    return listed(entries);
+  private itemsDir(node: number, dir: RecordDir, p: ReturnType<typeof parseNode>): Dir {
+    return this.listed(node, () => dir.items.map(([name, item], index) => [name, this.childInfo(dir, p, name, item, index)]));
   }
 
   /** The node of a child of a record's directory. */
@@ -529,7 +529,23 @@ export class StoreFs implements FileSystem {
       const mem = this.mem(p.a)!;
       return { id, type: 'file', size: mem.size, stored: mem.stored, checkpointId };
     }
-    return { id, type: 'file', size: this.bytes(item).length, checkpointId };
+    return { id, type: 'file', size: byteLength(item.data), checkpointId };
+  }
+
+  /**
+   * A small directory listed whole, offsets being positions; the listing is kept, for
+   * the request that follows each listing (the kernel asks past the end to learn that
+   * it is the end) and for lookups.
+   */
+  private listed(node: number, entries: () => [string, Info][]): Dir {
+    const all = () => this.record(`L${node}`, entries)!;
+    return {
+      *list(offset) {
+        const items = all();
+        for (let i = offset - 2; i < items.length; i++) yield { name: items[i]![0], next: i + 3, info: items[i]![1] };
+      },
+      lookup: (name) => all().find(([n]) => n === name)?.[1] ?? null,
+    };
   }
 
   // --- records
@@ -600,10 +616,16 @@ export class StoreFs implements FileSystem {
     return v;
   }
 
-  /** A row read after its checkpoint is numbered: the row's checkpoint first, then the row. */
+  /**
+   * A row that joins mount_objects for its image ids: found once its checkpoint is
+   * numbered, so when it is not found, the row's checkpoint is numbered and it is read
+   * again.
+   */
   private numberedRow(checkpointOf: string, row: string, id: number): Row | null {
+    const found = this.s[row]!.get({ id }) as Row | undefined;
+    if (found) return found;
     const c = this.s[checkpointOf]!.get({ id }) as { checkpoint_id: number } | undefined;
-    if (!c) return null;
+    if (!c || this.numbered.has(c.checkpoint_id)) return null;
     this.number(c.checkpoint_id);
     return (this.s[row]!.get({ id }) as Row | undefined) ?? null;
   }
@@ -713,9 +735,14 @@ export class StoreFs implements FileSystem {
   /**
    * Catches up with commits of other connections (PRAGMA data_version): checkpoints
    * added or removed change the root; the numbers and records of a removed checkpoint
-   * are dropped, so an id that comes back is read anew.
+   * are dropped, so an id that comes back is read anew. Asked on every request about
+   * the root or /latest, and at most every REFRESH_MS on others: nothing under a
+   * checkpoint changes but its removal, which the kernel learns from the root.
    */
-  private refresh(): void {
+  private refresh(node: number): void {
+    const now = performance.now();
+    if (node > LATEST && now - this.checkedAt < REFRESH_MS) return;
+    this.checkedAt = now;
     const version = this.s.data_version!.pluck().get() as number;
     if (version === this.dataVersion) return;
     this.dataVersion = version;
@@ -768,16 +795,11 @@ const SUBDIR: Partial<Record<Kind, Record<string, Kind>>> = {
   [KIND.TASK]: { [NS_DIR]: KIND.NS, [RLIMITS_DIR]: KIND.RLIMITS },
 };
 
-/** A small directory listed whole: offsets are positions. */
-function listed(entries: () => [string, Info][]): Dir {
-  return {
-    *list(offset) {
-      const all = entries();
-      for (let i = offset - 2; i < all.length; i++) yield { name: all[i]![0], next: i + 3, info: all[i]![1] };
-    },
-    lookup: (name) => entries().find(([n]) => n === name)?.[1] ?? null,
-  };
-}
+
+
+const blankAttr = (): Attr => ({ ino: 0, size: 0, mode: 0, nlink: 0, uid: 0, gid: 0, blocks: 0, mtimeSec: 0, mtimeNsec: 0 });
+
+const byteLength = (data: string | Uint8Array): number => (typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength);
 
 function timeOf(iso: string): { sec: number; nsec: number } {
   const ms = Date.parse(iso);

@@ -20,8 +20,10 @@ export type WorkerMessage = { error: string } | { end: 'unmounted' | 'stopped' }
 const data = workerData as WorkerData;
 const port = parentPort!;
 const db = openReadOnlyDatabase(data.store);
-// Numbers of large checkpoints go to a temporary file past the cache, not to memory.
+// Numbers of large checkpoints go to a temporary file past the cache, not to memory;
+// the cache is 4 MiB a thread (the kernel's page cache holds the store too).
 db.pragma('temp_store = FILE');
+db.pragma('cache_size = -4000');
 try {
   const fs = new StoreFs(db, { uid: data.uid, gid: data.gid });
   const end = serve(data.fd, fs, {
