@@ -47,3 +47,4 @@ export {
 } from './store/socketNames.js';
 export { fifoKey } from './store/fifoKey.js';
 export type { UnixSource } from './capture/proc/sockets.js';
+export { checkpointProcesses, restoreCheckpoint, findCriu, type CriuBinary, type CheckpointOptions, type CheckpointResult, type CheckpointProgress, type RestoreOptions, type RestoreResult, type CriuRunOptions } from './checkpoint/index.js';

@@ -309,7 +309,8 @@ describe('ckptdb show and verify of CRIU checkpoints', () => {
     expect(await runCli(['verify'], { db })).toEqual({ code: 0, stdout: '', stderr: 'ok: the store is consistent\n' });
     const store = openStore(db);
     const chunk = store.db.prepare("SELECT c.id, hex(c.hash) AS hash FROM criu_chunks c JOIN criu_image_chunks ic ON ic.chunk_id = c.id JOIN criu_images i ON i.id = ic.image_id WHERE i.name = 'files.img'").get() as { id: number; hash: string };
-    store.db.prepare("UPDATE criu_chunks SET data = zeroblob(length(data)) WHERE id = ?").run(chunk.id);
+    const pack = Number(store.db.prepare("INSERT INTO criu_packs (codec, size, data) SELECT 'none', size, zeroblob(size) FROM criu_chunks WHERE id = ?").run(chunk.id).lastInsertRowid);
+    store.db.prepare('UPDATE criu_chunks SET pack_id = ?, pack_offset = 0 WHERE id = ?').run(pack, chunk.id);
     store.db.prepare("UPDATE criu_images SET size = size + 1 WHERE name = 'dump.log'").run();
     store.close();
     const expected = [

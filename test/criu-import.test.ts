@@ -303,9 +303,12 @@ describe('storage of CRIU images', () => {
     expect(store.verify()).toEqual([]);
     expect(verifyCriuStorage(store)).toEqual([]);
     expect(listCriuImages(store, second.checkpointId).find((i) => i.name === 'pages-1.img')).toEqual({ name: 'pages-1.img', kind: null, role: 'raw', size: 3 * 4096, entries: null });
-    store.db.prepare('UPDATE criu_chunks SET refcount = refcount + 1 WHERE id = (SELECT min(id) FROM criu_chunks)').run();
-    expect(verifyCriuStorage(store)).toEqual([{ check: 'chunk_refcount', checkpointId: null, message: expect.stringMatching(/^chunk \d+ has refcount \d+ but \d+ references$/) }]);
-    store.db.prepare('UPDATE criu_chunks SET refcount = refcount - 1 WHERE id = (SELECT min(id) FROM criu_chunks)').run();
+    // a chunk pointed at the bytes of another chunk of its pack
+    const [a, b] = store.db.prepare('SELECT id, pack_id, pack_offset FROM criu_chunks WHERE size = 4096 AND pack_id = (SELECT pack_id FROM criu_chunks WHERE size = 4096 GROUP BY pack_id HAVING count(*) > 1 LIMIT 1) LIMIT 2').all() as { id: number; pack_offset: number }[];
+    store.db.prepare('UPDATE criu_chunks SET pack_offset = ? WHERE id = ?').run(b!.pack_offset, a!.id);
+    expect(verifyCriuStorage(store)).toEqual([{ check: 'chunk_hash', checkpointId: null, message: expect.stringMatching(new RegExp(`^chunk ${a!.id} no longer holds the bytes of its SHA-256 [0-9a-f]{64}$`)) }]);
+    store.db.prepare('UPDATE criu_chunks SET pack_offset = ? WHERE id = ?').run(a!.pack_offset, a!.id);
+    expect(verifyCriuStorage(store)).toEqual([]);
     store.deleteCheckpoint(second.checkpointId);
     expect(chunks()).toBe(0);
     expect(store.db.prepare('SELECT count(*) FROM criu_images').pluck().get()).toBe(0);

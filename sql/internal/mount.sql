@@ -190,6 +190,3 @@ SELECT n, chunk_id FROM temp.mount_chunks WHERE checkpoint_id = :id AND n >= :fr
 
 -- name: chunk_by_number
 SELECT chunk_id FROM temp.mount_chunks WHERE checkpoint_id = :id AND n = :n;
-
--- name: image_by_name
-SELECT id FROM criu_images WHERE checkpoint_id = :id AND name = :name;

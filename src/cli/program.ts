@@ -15,6 +15,9 @@ import { register as fds } from './commands/fds.js';
 import { register as objects } from './commands/objects.js';
 import { register as capture } from './commands/capture.js';
 import { register as diff } from './commands/diff.js';
+import { register as checkpoint } from './commands/checkpoint.js';
+import { register as restore } from './commands/restore.js';
+import { register as mem } from './commands/mem.js';
 import { register as mount } from './commands/mount.js';
 import { register as umount } from './commands/umount.js';
 
@@ -28,6 +31,9 @@ Examples:
   $ ckptdb query "SELECT comm, count(*) FROM tasks GROUP BY comm"
   $ ckptdb diff 1 2                     what changed between two checkpoints
   $ ckptdb export 1 --format image --out ck.json
+  $ ckptdb checkpoint 1234 --tree       criu dump of a live tree into the store
+  $ ckptdb restore 4                    criu restore of checkpoint 4
+  $ ckptdb mem 4 --pid 1234 --search key  look for text in a process's memory
   $ ckptdb import /var/lib/criu/dump    a CRIU image directory or checkpoint tar
   $ ckptdb --db /tmp/ck.sqlite rm 3     delete checkpoint 3 of another store
   $ ckptdb mount /mnt/ckpt              the store as files: cat /mnt/ckpt/latest/task-*/comm
@@ -45,6 +51,6 @@ export function buildProgram(): Command {
     .addOption(new Option('--db <path>', 'store file').env('CKPTDB_DB'))
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', EXAMPLES);
-  for (const register of [capture, list, show, ps, fds, objects, q, query, diff, exportCommand, importCommand, rm, verify, mount, umount]) register(program);
+  for (const register of [capture, checkpoint, restore, list, show, ps, fds, objects, mem, q, query, diff, exportCommand, importCommand, rm, verify, mount, umount]) register(program);
   return program;
 }

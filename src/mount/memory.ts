@@ -1,100 +1,76 @@
 /**
- * task-PID/mem of a CRIU checkpoint: the process's memory at its virtual addresses,
- * as /proc/PID/mem shows a live one. The file's offsets are addresses; where the
- * checkpoint holds a page, its bytes come from the pages file through the chunk store,
- * and everywhere else it is a hole that reads as zeros (SEEK_DATA and SEEK_HOLE find
- * the pages). The page map is CRIU's (pagemap-PID.img), decoded by the CRIU format.
+ * The files of a CRIU checkpoint that the mount reads piece by piece: a kept file at
+ * any offset, and task-PID/mem, the process's memory at its virtual addresses, as
+ * /proc/PID/mem shows a live one. Both go through the store (chunks.ts, pages.ts): a
+ * page the checkpoint holds comes from the chunk store by the page index, everywhere
+ * else mem is a hole that reads as zeros (SEEK_DATA and SEEK_HOLE find the pages).
  */
 import type Database from 'better-sqlite3';
-import { CHUNK_SIZE, ChunkReader, imageBytes } from '../store/chunks.js';
-import { statement } from '../store/sqlFile.js';
-import { decodePageMap } from '../formats/criu/model/memory.js';
+import { CHUNK_SIZE, type ChunkReader } from '../store/chunks.js';
+import { PAGE_SIZE, ProcessPages } from '../store/pages.js';
 
-const PAGE = CHUNK_SIZE;
-
-export interface MemoryFile {
-  /** The end of the highest page the page map covers. */
-  size: number;
-  /** Bytes the checkpoint holds. */
-  stored: number;
-  read(offset: number, length: number): Buffer;
-  /** The first offset at or after offset with data, null past the last. */
-  nextData(offset: number): number | null;
-  /** The first offset at or after offset in a hole (the end of the file is one); null past the end. */
-  nextHole(offset: number): number | null;
+/** Up to length bytes of a kept file (size bytes long) from offset. */
+export function readImage(chunks: ChunkReader, imageId: number, size: number, offset: number, length: number): Buffer {
+  const end = Math.min(size, offset + length);
+  if (end <= offset) return Buffer.alloc(0);
+  const parts: Buffer[] = [];
+  for (let seq = Math.floor(offset / CHUNK_SIZE); seq * CHUNK_SIZE < end; seq++) {
+    const chunk = chunks.imageChunk(imageId, seq);
+    if (!chunk) throw new Error(`kept file ${imageId} has no chunk ${seq}`);
+    const from = Math.max(0, offset - seq * CHUNK_SIZE);
+    parts.push(chunk.subarray(from, Math.min(chunk.length, end - seq * CHUNK_SIZE)));
+  }
+  return parts.length === 1 ? Buffer.from(parts[0]!) : Buffer.concat(parts);
 }
 
-/** Pages the checkpoint holds from start to end, at place (in bytes) of the pages file. */
+/** Pages the checkpoint holds from start to end. */
 interface DataRange {
   start: number;
   end: number;
-  place: number;
 }
 
-export class ProcessMemory {
-  private readonly byName: Database.Statement<unknown[]>;
-
-  constructor(private readonly db: Database.Database, private readonly chunks: ChunkReader) {
-    this.byName = db.prepare(statement('internal/mount.sql', 'image_by_name')).pluck();
-  }
-
-  /** The memory a page map describes; null when the pages file is missing. */
-  open(checkpointId: number, pagemapImage: number): MemoryFile | null {
-    const map = decodePageMap(imageBytes(this.db, pagemapImage), `checkpoint ${checkpointId}: page map`);
-    const pages = this.byName.get({ id: checkpointId, name: map.pagesFile }) as number | undefined;
-    if (pages === undefined) return null;
-    const ranges: DataRange[] = [];
-    let size = 0;
-    for (const run of map.runs) {
-      // Above 2^53 no offset can reach (the vsyscall page, which CRIU does not dump anyway).
-      if (run.vaddr > BigInt(Number.MAX_SAFE_INTEGER - run.pages * PAGE)) continue;
-      const start = Number(run.vaddr);
-      const end = start + run.pages * PAGE;
-      size = Math.max(size, end);
-      if (run.page < 0 || run.pages === 0) continue;
-      const last = ranges.at(-1);
-      if (last && last.end === start && last.place + (last.end - last.start) === run.page * PAGE) last.end = end;
-      else ranges.push({ start, end, place: run.page * PAGE });
-    }
-    ranges.sort((x, y) => x.start - y.start);
-    return new PagedMemory(this.chunks, pages, ranges, size);
-  }
-}
-
-class PagedMemory implements MemoryFile {
+export class MemoryFile {
+  /** The end of the highest page the checkpoint holds. */
+  readonly size: number;
+  /** Bytes the checkpoint holds. */
   readonly stored: number;
+  private readonly ranges: DataRange[] = [];
 
-  constructor(private readonly chunks: ChunkReader, private readonly pages: number, private readonly ranges: DataRange[], readonly size: number) {
-    this.stored = ranges.reduce((n, r) => n + r.end - r.start, 0);
+  constructor(private readonly pages: ProcessPages) {
+    for (const run of pages.runs) {
+      const start = Number(run.vaddr);
+      const end = start + run.nrPages * PAGE_SIZE;
+      const last = this.ranges.at(-1);
+      if (last && last.end === start) last.end = end;
+      else this.ranges.push({ start, end });
+    }
+    this.size = this.ranges.at(-1)?.end ?? 0;
+    this.stored = this.ranges.reduce((n, r) => n + r.end - r.start, 0);
+  }
+
+  static open(db: Database.Database, checkpointId: number, pid: number): MemoryFile {
+    return new MemoryFile(new ProcessPages(db, checkpointId, pid));
   }
 
   read(offset: number, length: number): Buffer {
     const n = Math.max(0, Math.min(length, this.size - offset));
-    const out = Buffer.alloc(n);
-    const end = offset + n;
-    for (let i = this.firstEndingAfter(offset); i < this.ranges.length && this.ranges[i]!.start < end; i++) {
-      const r = this.ranges[i]!;
-      const from = Math.max(offset, r.start);
-      const to = Math.min(end, r.end);
-      this.chunks.read(this.pages, r.place + (from - r.start), to - from).copy(out, from - offset);
-    }
-    return out;
+    return this.pages.read(BigInt(offset), n).bytes;
   }
 
+  /** The first offset at or after offset with data, null past the last. */
   nextData(offset: number): number | null {
     const r = this.ranges[this.firstEndingAfter(offset)];
     return r ? Math.max(offset, r.start) : null;
   }
 
+  /** The first offset at or after offset in a hole (the end of the file is one), null past the end. */
   nextHole(offset: number): number | null {
     if (offset >= this.size) return null;
-    let i = this.firstEndingAfter(offset);
-    let at = offset;
-    while (i < this.ranges.length && this.ranges[i]!.start <= at) at = this.ranges[i++]!.end;
-    return Math.min(at, this.size);
+    const r = this.ranges[this.firstEndingAfter(offset)];
+    return r && r.start <= offset ? r.end : offset;
   }
 
-  /** The index of the first range that ends after offset (binary search). */
+  /** The index of the first range that ends after offset. */
   private firstEndingAfter(offset: number): number {
     let lo = 0;
     let hi = this.ranges.length;

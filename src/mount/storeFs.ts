@@ -12,6 +12,7 @@
  */
 import type Database from 'better-sqlite3';
 import { ChunkReader } from '../store/chunks.js';
+import { processesWithPages } from '../store/pages.js';
 import { namedStatements, statement } from '../store/sqlFile.js';
 import type { NamespaceType } from '../store/writer/types.js';
 import { dropRestoreOrder, numberRestoreOrder } from '../formats/image/exporter.js';
@@ -25,7 +26,7 @@ import {
   CHUNKS_DIR, FDS_DIR, FILES_DIR, IMAGES_DIR, MAPS_DIR, NS_DIR, OBJECTS_DIR, RLIMITS_DIR, SOCKET_DIR, imageDirName, placeRecord, taskDirName,
   type TreeItem, type TreeItems,
 } from '../formats/tree/render.js';
-import { ProcessMemory } from './memory.js';
+import { MemoryFile, readImage } from './memory.js';
 import { KIND, LATEST, ROOT, chunkNode, nodeId, parseChunkNode, parseNode, type Kind } from './nodes.js';
 import { S_IFDIR, S_IFLNK, S_IFREG, SEEK_DATA, type Attr, type Entry } from './protocol.js';
 import type { DirEntry, FileSystem } from './session.js';
@@ -95,7 +96,6 @@ export interface StoreFsOptions {
 export class StoreFs implements FileSystem {
   private readonly s: Record<string, Stmt> = {};
   private readonly chunks: ChunkReader;
-  private readonly memory: ProcessMemory;
   private dataVersion = -1;
   private checkedAt = -Infinity;
   private rootTime: Incarnation = { generation: 0, sec: 0, nsec: 0 };
@@ -112,7 +112,6 @@ export class StoreFs implements FileSystem {
     this.s.checkpoint = db.prepare(statement('internal/image.sql', 'checkpoint'));
     this.s.task_rlimits = db.prepare(statement('internal/image.sql', 'task_rlimits'));
     this.chunks = new ChunkReader(db);
-    this.memory = new ProcessMemory(db, this.chunks);
   }
 
   lookup(parent: number, name: string): Entry | null {
@@ -139,12 +138,11 @@ export class StoreFs implements FileSystem {
     const p = parseNode(node);
     if (p.kind === KIND.CRIU_FILE) {
       const image = this.image(p.a);
-      return image && this.chunks.read(p.a, offset, Math.min(size, Math.max(0, image.size - offset)));
+      return image && readImage(this.chunks, p.a, image.size, offset, size);
     }
     if (p.kind === KIND.CHUNK) {
       const chunk = this.chunkId(p);
-      const data = chunk === null ? null : this.chunks.chunk(chunk);
-      return data && data.subarray(offset, offset + size);
+      return chunk === null ? null : this.chunks.chunk(chunk).subarray(offset, offset + size);
     }
     if (p.kind === KIND.TASK_ITEM && ITEM_NAMES[KIND.TASK_ITEM]![p.b] === MEM_FILE) {
       const mem = this.mem(p.a);
@@ -237,8 +235,7 @@ export class StoreFs implements FileSystem {
         return this.incarnation(p.a) ? { id: node, type: 'dir', size: 0, checkpointId: p.a } : null;
       case KIND.CHUNK: {
         const chunk = this.chunkId(p);
-        const size = chunk === null ? null : this.chunks.chunkSize(chunk);
-        return size === null ? null : { id: node, type: 'file', size, checkpointId: parseChunkNode(p).checkpointId };
+        return chunk === null ? null : { id: node, type: 'file', size: this.chunks.chunk(chunk).length, checkpointId: parseChunkNode(p).checkpointId };
       }
       case KIND.CRIU_FILE: {
         const image = this.image(p.a);
@@ -466,15 +463,11 @@ export class StoreFs implements FileSystem {
 
   private chunksDir(id: number): Dir {
     this.number(id);
-    const info = (n: number, chunk: number): Info | null => {
-      const size = this.chunks.chunkSize(chunk);
-      return size === null ? null : { id: chunkNode(id, n), type: 'file', size, checkpointId: id };
-    };
+    const info = (n: number, chunk: number): Info => ({ id: chunkNode(id, n), type: 'file', size: this.chunks.chunk(chunk).length, checkpointId: id });
     return {
       list: function* (this: StoreFs, offset: number) {
         for (const c of this.s.chunks_from!.iterate({ id, from: offset - 2 }) as IterableIterator<{ n: number; chunk_id: number }>) {
-          const i = info(c.n, c.chunk_id);
-          if (i) yield { name: String(c.n), next: c.n + 3, info: i };
+          yield { name: String(c.n), next: c.n + 3, info: info(c.n, c.chunk_id) };
         }
       }.bind(this),
       lookup: (name) => {
@@ -697,13 +690,13 @@ export class StoreFs implements FileSystem {
     return (this.s.chunk_by_number!.pluck().get({ id: checkpointId, n }) as number | undefined) ?? null;
   }
 
-  private mem(task: number) {
+  /** task-PID/mem: the memory of its process (its thread group), where the checkpoint holds pages of it. */
+  private mem(task: number): MemoryFile | null {
     return this.record(`mem${task}`, () => {
       const t = this.taskRecord(task);
       if (!t) return null;
-      // A process's page map is named by its thread group, and threads share it.
-      const image = this.s.image_by_name!.pluck().get({ id: t.checkpointId, name: `pagemap-${t.record.tgid}.img` }) as number | undefined;
-      return image === undefined ? null : this.memory.open(t.checkpointId, image);
+      const withPages = this.record(`pages${t.checkpointId}`, () => new Set(processesWithPages(this.db, t.checkpointId)))!;
+      return withPages.has(t.record.tgid) ? MemoryFile.open(this.db, t.checkpointId, t.record.tgid) : null;
     });
   }
 

@@ -6,6 +6,7 @@ import { checkpointDetails, type CheckpointDetails, type CheckpointRow } from '.
 import { namedStatements, statement } from './sqlFile.js';
 import { asStoreError, openDatabase, type OpenOptions } from './open.js';
 import { verifyStore, type VerifyFinding } from './verify.js';
+import { chunkGarbage } from './chunks.js';
 
 export interface CheckpointSummary {
   id: number;
@@ -62,7 +63,9 @@ export class Store {
     this.getCheckpoint(id);
     const statements = namedStatements('internal/store.sql').get('delete_checkpoint')!.map((sql) => this.db.prepare(sql));
     this.db.transaction(() => {
+      const sweepChunks = chunkGarbage(this.db, id);
       for (const s of statements) s.run({ id });
+      sweepChunks();
     }).immediate();
   }
 

@@ -26,14 +26,23 @@ import { ProcessMemory } from './model/memory.js';
 import { statement } from '../../store/sqlFile.js';
 import { containerMeta, type ContainerMeta } from './container.js';
 import { openCriuSource, type SourceFile } from './source.js';
+import { indexPages } from './pageIndex.js';
 
 export interface CriuImportOptions {
-  /** Label of the new checkpoint; default: the container's name, or the directory's. */
-  label?: string;
+  /** Label of the new checkpoint (null: none); default: the container's name, or the directory's. */
+  label?: string | null;
   /** Read each process's environment from its memory into tasks.env. Off by default: it may hold secrets. */
   env?: boolean;
   /** Passed to the checkpoint writer; default 64 MiB, in proportion to the images held in memory. */
   memoryBudget?: number;
+  /** Called with the bytes of each piece of a large file taken in: pages, mostly. */
+  onProgress?: (bytes: number) => void;
+  /** Gives up at the next file or block once aborted, writing nothing. */
+  signal?: AbortSignal;
+  /** More of the checkpoint's meta, beside what the import records. */
+  meta?: Record<string, unknown>;
+  /** Where the processes ran, when known (a dump made here): host name and kernel release. */
+  origin?: { host: string; kernel: string };
 }
 
 export interface CriuImportResult {
@@ -58,16 +67,29 @@ export async function importCriu(store: Store, path: string, opts: CriuImportOpt
   if (source.kind === 'directory' && resolve(dirname(store.path)) === resolve(path)) {
     throw new CkptdbError('BAD_ARGUMENT', `${path} holds the store ${store.path}: an image directory is read whole, so the store must live elsewhere`);
   }
-  const w = store.beginCheckpoint({ source: 'criu', label: opts.label ?? null, host: null, frozen: true }, { memoryBudget: opts.memoryBudget ?? DEFAULT_BUDGET });
+  const w = store.beginCheckpoint(
+    { source: 'criu', label: opts.label ?? null, host: opts.origin?.host ?? null, kernel: opts.origin?.kernel ?? null, frozen: true },
+    { memoryBudget: opts.memoryBudget ?? DEFAULT_BUDGET },
+  );
   try {
-    const chunks = new ChunkWriter(store.db, w.checkpointId);
+    const onBytes = (n: number) => {
+      opts.signal?.throwIfAborted();
+      opts.onProgress?.(n);
+    };
+    const chunks = new ChunkWriter(store.db, w.checkpointId, { dbPath: store.path, onBytes });
     const decoded = new Map<string, ModelledImage>();
     const containerFiles = new Map<string, Buffer>();
     let images = 0;
     let modelled = 0;
-    for await (const file of source.files()) {
-      if (await keepFile(file, chunks, decoded, containerFiles)) modelled++;
-      images++;
+    try {
+      for await (const file of source.files()) {
+        opts.signal?.throwIfAborted();
+        if (await keepFile(file, chunks, decoded, containerFiles)) modelled++;
+        images++;
+      }
+      await chunks.flush();
+    } finally {
+      await chunks.close();
     }
 
     const ctx = new ImportContext(w, store.db, decoded, (name) => source.where(name));
@@ -76,14 +98,17 @@ export async function importCriu(store: Store, path: string, opts: CriuImportOpt
     const { rootPid, processes, pids } = importTasks(ctx, new ProcessMemory(ctx, store.db), opts.env ?? false);
     importFds(ctx, inventory.fdinfo_per_id);
     importMaps(ctx);
+    indexPages(store.db, w.checkpointId, decoded);
 
     const orphans = [...decoded.values()].filter((img) => /^(core|ids|fs|mm)-\d+\.img$/.test(img.name) && !pids.has(imageNumber(img.name)));
     for (const img of orphans) checkWellFormed(img.entries, img.where);
     chunks.markStored(orphans.map((img) => img.name));
     const container: ContainerMeta | null = source.kind === 'archive' ? containerMeta(path, containerFiles) : null;
-    const label = opts.label ?? container?.name ?? source.label;
+    const label = opts.label !== undefined ? opts.label : (container?.name ?? source.label);
     store.db.prepare(statement('internal/criu.sql', 'set_label_and_root')).run(label, rootPid, w.checkpointId);
+    opts.signal?.throwIfAborted();
     const result = w.done({
+      ...opts.meta,
       criu: { source: source.kind, path, inventory, processes, images, modelled, bytes: chunks.totalBytes },
       ...(container ? { container } : {}),
     });
@@ -134,9 +159,9 @@ async function keepFile(
 const PAGEMAP = /^pagemap-\d+\.img$/;
 
 async function stream(file: SourceFile, chunks: ChunkWriter, role: ImageRole): Promise<void> {
-  const sink = chunks.begin({ name: file.name, kind: null, role, headMagic: null });
-  for await (const piece of file.content) sink.write(piece);
-  sink.finish(null);
+  const rec = { name: file.name, kind: null, role, headMagic: null };
+  if (file.path) await chunks.file(rec, file.path);
+  else await chunks.stream(rec, file.content);
 }
 
 async function collect(content: AsyncIterable<Uint8Array>): Promise<Buffer> {

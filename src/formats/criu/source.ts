@@ -20,6 +20,8 @@ export interface SourceFile {
   where: string;
   /** The bytes, in pieces; read once. */
   content: AsyncIterable<Uint8Array>;
+  /** Where the file is, when it is a file of its own (in a directory): read straight from there instead of content. */
+  path?: string;
 }
 
 export interface CriuSource {
@@ -102,10 +104,15 @@ function directorySource(dir: string): CriuSource {
         // An incremental dump links its predecessor as `parent`; its pages stay there.
         if (name === 'parent' && st.isSymbolicLink()) continue;
         if (!st.isFile()) throw new CkptdbError('BAD_IMAGE', `${path}: not a regular file; a CRIU image directory holds only files`);
-        yield { name, role: 'image', where: path, content: createReadStream(path, { highWaterMark: 1 << 20 }) };
+        yield { name, role: 'image', where: path, path, content: lazyStream(path) };
       }
     },
   };
+}
+
+/** A file's read stream, opened only if it is read. */
+async function* lazyStream(path: string): AsyncIterable<Uint8Array> {
+  yield* createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Uint8Array>;
 }
 
 type Compression = 'none' | 'gzip' | 'zstd';

@@ -101,6 +101,7 @@ class RecordWriter {
 
   done(): ImportResult {
     const w = this.open();
+    this.criuFiles?.finish();
     const writer = w.done();
     return { checkpointId: writer.checkpointId, records: this.records, writer };
   }

@@ -92,6 +92,13 @@ export class DiffWork {
         this.run1('fds_sharing_changed');
       }
       for (const name of STATEMENTS[pass]) this.run1(name, this.ids);
+      if (pass === 'maps') {
+        // the pages of CRIU checkpoints, per map
+        this.perSide('fill_pages', this.ids);
+        this.perSide('fill_page_areas', this.ids);
+        this.run1('maps_pages_changed');
+        this.perSide('maps_pages_of_added_or_removed', this.ids);
+      }
     }
   }
 

@@ -70,7 +70,11 @@ export function toEntry(kind: DiffKind, row: DiffRow, care: number, process: Pro
   if (status !== 'changed') {
     const side = status === 'added' ? 'b' : 'a';
     const values: Record<string, FieldValue> = {};
-    for (const f of fieldsIn(kind, care)) values[f] = decode(f, row[`${side}_${f}`], self);
+    for (const f of fieldsIn(kind, care)) {
+      // only checkpoints that keep memory (CRIU) count the pages of a map
+      if (f === 'pages' && row[`${side}_${f}`] === null) continue;
+      values[f] = decode(f, row[`${side}_${f}`], self);
+    }
     return { ...base, values } as DiffEntry;
   }
   const changes: Record<string, FieldChange> = {};

@@ -12,6 +12,9 @@ import { DIFF_KINDS, type DiffKind } from './types.js';
  *   fds ('pid:fd', or 'pid/tid:fd' in the own fd table of thread tid) pointing at the
  *   same open file.
  * objects: refcount and attrs of every kernel object; the rest only for sockets.
+ * maps: pages, for checkpoints that keep memory (CRIU): equal iff every page of the map
+ *   has the same content or is left out on both sides; reported as the number of 4 KiB
+ *   pages that differ (of a changed map) or are dumped (of an added or removed one).
  * images: the CRIU image kind (NULL without magic), role (modelled, stored, raw, other,
  *   container), size in bytes, protobuf entries, and content: equal iff the sequences
  *   of chunk hashes are; reported as the number of 4 KiB chunks that differ (see
@@ -24,7 +27,7 @@ export const FIELDS = {
     'mm', 'fdtable', 'fs', 'sighand', 'ns', 'rlimits',
   ],
   fds: ['cloexec', 'type', 'path', 'dev', 'inode', 'pos', 'flags', 'mode', 'deleted', 'attrs', 'shared_with'],
-  maps: ['end', 'perms', 'pgoff', 'dev', 'inode', 'path', 'attrs'],
+  maps: ['end', 'perms', 'pgoff', 'dev', 'inode', 'path', 'attrs', 'pages'],
   objects: [
     'refcount', 'attrs', 'family', 'sock_type', 'protocol', 'state', 'local_addr', 'local_port', 'remote_addr',
     'remote_port', 'peer_ino', 'sock_attrs',

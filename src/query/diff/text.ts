@@ -78,8 +78,9 @@ function entryLine(e: DiffEntry): string {
   if (e.status === 'changed') {
     const changes = Object.entries(e.changes);
     // What happened to an image's bytes first: `12 chunks differ; size 8192 → 12288`.
-    const ordered = [...changes.filter(([f]) => f === 'content'), ...changes.filter(([f]) => f !== 'content')];
-    const fields = ordered.map(([f, c]) => (f === 'content' ? chunks(c.new) : `${f} ${show(f, c.old)} → ${show(f, c.new)}`));
+    const counted = (f: string) => f === 'content' || f === 'pages';
+    const ordered = [...changes.filter(([f]) => counted(f)), ...changes.filter(([f]) => !counted(f))];
+    const fields = ordered.map(([f, c]) => (f === 'content' ? chunks(c.new) : f === 'pages' ? pages(c.new) : `${f} ${show(f, c.old)} → ${show(f, c.new)}`));
     return `~ ${name}: ${fields.join('; ')}`;
   }
   return `${MARK[e.status]}${name}${describeValues(e.kind, e.values, name.startsWith('thread'))}`;
@@ -108,6 +109,11 @@ function chunks(n: FieldValue): string {
   return `${show('content', n)} chunk${n === 1 ? '' : 's'} differ${n === 1 ? 's' : ''}`;
 }
 
+/** A map's memory change: how many of its 4 KiB pages differ. */
+function pages(n: FieldValue): string {
+  return `${show('pages', n)} page${n === 1 ? '' : 's'} differ${n === 1 ? 's' : ''}`;
+}
+
 function ownerOf(thread: TaskKey | undefined): string {
   return thread ? ` (thread ${thread.pid})` : '';
 }
@@ -127,7 +133,7 @@ function describeValues(kind: DiffKind, v: AddedOrRemoved['values'], thread: boo
     case 'fds':
       return `:${head(['type', 'path'])}${some(['pos', 'flags', 'deleted', 'cloexec', 'shared_with'])}`;
     case 'maps':
-      return `${head(['perms', 'path'])}${v.pgoff ? some(['pgoff']) : ''}`;
+      return `${head(['perms', 'path'])}${some(v.pgoff ? ['pgoff', 'pages'] : ['pages'])}`;
     case 'objects':
       return some(['refcount', 'family', 'sock_type', 'state', 'local_addr', 'remote_addr']);
     case 'images':

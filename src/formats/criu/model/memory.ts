@@ -6,11 +6,9 @@
  */
 import { isFieldSet } from '@bufbuild/protobuf';
 import type Database from 'better-sqlite3';
-import { statement } from '../../../store/sqlFile.js';
-import { CHUNK_SIZE } from '../../../store/chunks.js';
+import { CHUNK_SIZE, ChunkReader } from '../../../store/chunks.js';
 import { pagemap_entrySchema, pagemap_headSchema, type pagemap_entry } from '../gen/payload_pb.js';
 import type { ImportContext } from './context.js';
-import { decodeMessage, readEntries, readHeader } from '../imageFile.js';
 
 const PAGE = CHUNK_SIZE;
 const PE_PARENT = 1;
@@ -29,7 +27,7 @@ interface PageMap {
  * the parent's. PE_LAZY does not take them out: CRIU marks private anonymous pages lazy
  * and present, and writes them (only a lazy-pages dump leaves PE_PRESENT off).
  */
-function inPagesFile(e: pagemap_entry): boolean {
+export function inPagesFile(e: pagemap_entry): boolean {
   if (e.inParent) return false;
   if (!isFieldSet(e, pagemap_entrySchema.field.flags)) return true;
   return (e.flags & PE_PRESENT) !== 0 && (e.flags & PE_PARENT) === 0;
@@ -40,41 +38,12 @@ export function pageCount(e: pagemap_entry): number {
   return isFieldSet(e, pagemap_entrySchema.field.nrPages) ? Number(e.nrPages) : e.compatNrPages;
 }
 
-/** A run of consecutive pages of a page map, and where its first page is in the pages file (-1: not there). */
-export interface PageRun {
-  vaddr: bigint;
-  pages: number;
-  page: number;
-}
-
-/** A decoded pagemap-PID.img: the pages file it indexes, and its runs in address order. */
-export interface PageMapImage {
-  pagesFile: string;
-  runs: PageRun[];
-}
-
-/** Decodes the bytes of a pagemap image (where names it in messages). */
-export function decodePageMap(bytes: Uint8Array, where: string): PageMapImage {
-  const [head, ...entries] = readEntries(bytes, readHeader(bytes, where), where, false);
-  if (!head) return { pagesFile: '', runs: [] };
-  const pagesId = decodeMessage(pagemap_headSchema, head.payload, where, head.offset).pagesId;
-  let page = 0;
-  const runs = entries.map((e): PageRun => {
-    const m = decodeMessage(pagemap_entrySchema, e.payload, where, e.offset);
-    const pages = pageCount(m);
-    const run = { vaddr: m.vaddr, pages, page: inPagesFile(m) ? page : -1 };
-    if (run.page >= 0) page += pages;
-    return run;
-  });
-  return { pagesFile: `pages-${pagesId}.img`, runs };
-}
-
 export class ProcessMemory {
-  private readonly chunk: Database.Statement<unknown[]>;
+  private readonly chunks: ChunkReader;
   private readonly maps = new Map<number, PageMap | null>();
 
   constructor(private readonly ctx: ImportContext, db: Database.Database) {
-    this.chunk = db.prepare(statement('internal/criu.sql', 'image_chunk')).pluck();
+    this.chunks = new ChunkReader(db);
   }
 
   /** The bytes from start to end of a process's memory, or null where a page was not dumped. */
@@ -121,7 +90,8 @@ export class ProcessMemory {
     const run = map.runs.find((r) => addr >= r.vaddr && addr < r.end);
     if (!run || run.page < 0) return null;
     const seq = run.page + Number((addr - run.vaddr) / BigInt(PAGE));
-    const data = this.chunk.get(this.ctx.w.checkpointId, map.pages, seq) as Buffer | undefined;
+    const image = this.chunks.imageId(this.ctx.w.checkpointId, map.pages);
+    const data = image === null ? null : this.chunks.imageChunk(image, seq);
     return data && data.length === PAGE ? data : null;
   }
 }
