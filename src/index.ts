@@ -48,3 +48,4 @@ export {
 export { fifoKey } from './store/fifoKey.js';
 export type { UnixSource } from './capture/proc/sockets.js';
 export { checkpointProcesses, restoreCheckpoint, findCriu, type CriuBinary, type CheckpointOptions, type CheckpointResult, type CheckpointProgress, type RestoreOptions, type RestoreResult, type CriuRunOptions } from './checkpoint/index.js';
+export { mountStore, unmountStore, type MountOptions, type MountHandle } from './mount/server.js';

@@ -52,15 +52,16 @@ export interface MountHandle {
 export async function mountStore(path: string, mountpoint: string, options: MountOptions = {}): Promise<MountHandle> {
   const target = resolve(mountpoint);
   const store = resolve(path);
-  // The store must open (exists, is a store, not too new) before anything is mounted.
-  openReadOnlyDatabase(store).close();
-  checkMountpoint(target);
+  // What can stop the mount is found before anything is mounted: FUSE first (no root, no
+  // FUSE: nothing else matters), then the folder, then the store (exists, is a store).
   const fd = openFuseDevice();
   try {
+    checkMountpoint(target);
+    openReadOnlyDatabase(store).close();
     mountFuse(fd, target, `ckptdb:${store}`);
   } catch (e) {
     closeSync(fd);
-    throw mountError(e, target);
+    throw e instanceof CkptdbError ? e : mountError(e, target);
   }
   const watcher = startWatcher(target);
   const stop = new Int32Array(new SharedArrayBuffer(4));
