@@ -605,7 +605,7 @@ export class StoreFs implements FileSystem {
     }
     const v = read();
     this.cache.set(key, v);
-    if (this.cache.size > 512) this.cache.delete(this.cache.keys().next().value!);
+    if (this.cache.size > 64) this.cache.delete(this.cache.keys().next().value!);
     return v;
   }
 
