@@ -14,8 +14,9 @@ export function register(program: Command): void {
     .option('--foreground', 'serve from this process until Ctrl-C, SIGTERM or ckptdb umount')
     .addOption(new Option('--ready-fd <fd>', 'where a background server says it is serving').hideHelp())
     .addHelpText('after', `
-The mount is read-only and only root can enter it. Checkpoints committed while it is
-mounted appear, removed ones disappear (the root is re-read within a second).
+The mount is read-only and only root can enter it. A checkpoint committed while it is
+mounted appears at once; a removed one leaves the listing at once, and its name within
+a second.
 Beyond the export: criu/files/ holds the files of a CRIU checkpoint as CRIU wrote
 them, and task-PID/mem a process's memory at its virtual addresses.
 
