@@ -3,7 +3,7 @@
  * directory, one line saying what went wrong (and where CRIU's log is kept).
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../src/index.js';
@@ -115,6 +115,31 @@ describe.skipIf(!!NO_CRIU || !isRoot)(`failures of real CRIU runs ${NO_CRIU}`, (
     expect(scratchDirs(db)).toEqual([]);
   });
 
+  it('Ctrl-C (SIGINT) while criu dumps: criu finishes, nothing is written, the scratch directory goes, exit 2', async () => {
+    const dir = tempDir();
+    const db = join(dir, 'store.sqlite');
+    const out = join(dir, 'big');
+    const pid = startTree('python3', ['-c', 'import os, time\na = bytearray(os.urandom(80 << 20))\nprint("ready", flush=True)\ntime.sleep(600)'], out);
+    await until(() => lines(out).length > 0, 20_000, 'the holder');
+    await checkpointed(db, [String(pid), '--label', 'earlier']);
+    const before = snapshot(db);
+    const child = spawn(process.execPath, [CLI, 'checkpoint', String(pid)], { env: { ...process.env, CKPTDB_DB: db, CKPTDB_CRIU: TEST_CRIU! }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let stdout = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    const exited = new Promise<number | null>((r) => child.once('close', r));
+    // criu is writing the pages
+    await until(() => scratchDirs(db).some((d) => existsSync(join(d, 'images')) && readdirSync(join(d, 'images')).some((f) => f.startsWith('pages-'))), 20_000, 'the dump to start');
+    child.kill('SIGINT');
+    expect(await exited).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toBe('ckptdb: checkpoint interrupted by SIGINT: nothing was written to the store\n');
+    expect(scratchDirs(db)).toEqual([]);
+    expect(snapshot(db)).toBe(before);
+    expect(alive(pid)).toBe(true);
+  });
+
   it('SIGKILL of ckptdb during checkpoint, at random moments: verify is clean, earlier checkpoints unchanged, the next run sweeps the scratch', async () => {
     const dir = tempDir();
     const db = join(dir, 'store.sqlite');
@@ -133,5 +158,5 @@ describe.skipIf(!!NO_CRIU || !isRoot)(`failures of real CRIU runs ${NO_CRIU}`, (
     }
     await checkpointed(db, [String(pid)]);
     expect(scratchDirs(db)).toEqual([]);
-  });
+  }, 180_000);
 });

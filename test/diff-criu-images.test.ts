@@ -18,6 +18,7 @@ import { runCli } from './helpers/cli.js';
 import { outline } from './helpers/diff.js';
 import { tempDir, tempStorePath } from './helpers/tmp.js';
 import { useFixture } from './helpers/useCriuFixture.js';
+import { CRIT, skipWithout } from './helpers/criuTools.js';
 
 const fixtureDir = useFixture();
 
@@ -75,7 +76,7 @@ async function importedPair(dir: string): Promise<string> {
   return db;
 }
 
-describe('ckptdb diff of CRIU image files', () => {
+describe.skipIf(skipWithout(CRIT))('ckptdb diff of CRIU image files', () => {
   it('finds two imports of one directory identical, the images kind empty', async () => {
     const db = tempStorePath();
     await imported(db, fixtureDir());

@@ -35,9 +35,10 @@ WHERE checkpoint_id = :checkpoint_id ORDER BY name;
 SELECT id FROM criu_images WHERE checkpoint_id = ? AND name = ?;
 
 -- name: image_chunk_places
--- Where the bytes of one image are, chunk by chunk, in order.
+-- Where the bytes of one image are, chunk by chunk, in order: the chunks from seq ? to
+-- before seq ?, a window at a time.
 SELECT c.pack_id, c.pack_offset, c.size FROM criu_image_chunks ic JOIN criu_chunks c ON c.id = ic.chunk_id
-WHERE ic.image_id = ? ORDER BY ic.seq;
+WHERE ic.image_id = ? AND ic.seq >= ? AND ic.seq < ? ORDER BY ic.seq;
 
 -- name: image_chunk_place
 -- Where one chunk of an image is, by its place in the image.

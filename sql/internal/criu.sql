@@ -5,7 +5,7 @@
 -- A file row written earlier in this import, by its row id (the writer inserts the
 -- file's shared_objects row later, in a batch): cwd, root, exe and file-backed maps
 -- take its path, a FIFO all of its regular-file entry.
-SELECT path, pos, flags, mode, mnt_id FROM files WHERE id = ?;
+SELECT path, deleted, inode, pos, flags, mode, mnt_id, dev FROM files WHERE id = ?;
 
 -- name: checkpoint_files_by_role
 -- What a checkpoint keeps of CRIU, per role: files and their bytes.
@@ -62,8 +62,8 @@ FROM maps m JOIN shared_objects mo ON mo.id = m.mm_id
 WHERE m.checkpoint_id = :checkpoint_id
 ORDER BY m.id;
 
--- name: set_label_and_root
-UPDATE checkpoints SET label = ?, root_pid = ? WHERE id = ?;
+-- name: set_label_root_and_host
+UPDATE checkpoints SET label = ?, root_pid = ?, host = ?, kernel = ? WHERE id = ?;
 
 -- The kept files of a checkpoint as records of the restore image (imageRecords.ts):
 -- every distinct chunk numbered 1, 2, 3 ... in the order the image first uses it
@@ -90,6 +90,26 @@ ORDER BY ic.seq;
 
 -- name: drop_chunk_order
 DROP TABLE IF EXISTS temp.criu_chunk_order;
+
+-- name: export_eventfds
+SELECT o.key AS file_key, d.counter FROM file_eventfds d JOIN shared_objects o ON o.id = d.file_id
+WHERE d.checkpoint_id = :checkpoint_id;
+
+-- name: export_epoll_targets
+SELECT o.key AS file_key, d.seq, d.tfd, d.events, d.data, d.inode, d.dev, d.pos FROM epoll_targets d JOIN shared_objects o ON o.id = d.file_id
+WHERE d.checkpoint_id = :checkpoint_id ORDER BY d.file_id, d.seq;
+
+-- name: export_inotify_watches
+SELECT o.key AS file_key, d.wd, d.inode, d.dev, d.mask, d.ignored_mask FROM inotify_watches d JOIN shared_objects o ON o.id = d.file_id
+WHERE d.checkpoint_id = :checkpoint_id ORDER BY d.file_id, d.wd;
+
+-- name: export_timerfds
+SELECT o.key AS file_key, d.clockid, d.ticks, d.settime_flags, d.interval_ns, d.value_ns FROM file_timerfds d JOIN shared_objects o ON o.id = d.file_id
+WHERE d.checkpoint_id = :checkpoint_id;
+
+-- name: export_signalfds
+SELECT o.key AS file_key, d.sigmask FROM file_signalfds d JOIN shared_objects o ON o.id = d.file_id
+WHERE d.checkpoint_id = :checkpoint_id;
 
 -- name: insert_page_run
 INSERT INTO criu_page_runs (checkpoint_id, pid, vaddr, nr_pages, image_id, seq) VALUES (?, ?, ?, ?, ?, ?);

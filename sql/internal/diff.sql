@@ -68,6 +68,8 @@ CREATE INDEX temp.diff_holders_common ON diff_holders (common, tab, fd);
 -- compare each key.
 CREATE TEMP TABLE diff_shares (side TEXT, file_id INTEGER, holders TEXT, common TEXT);
 CREATE UNIQUE INDEX temp.diff_shares_key ON diff_shares (side, file_id);
+-- Per open file with details (0005_file_details): what they are, as one JSON object.
+CREATE TEMP TABLE diff_details (side TEXT, file_id INTEGER, details TEXT, PRIMARY KEY (side, file_id)) WITHOUT ROWID;
 -- The differences: status added | removed | changed, and the row on each side.
 CREATE TEMP TABLE diff_tasks (proc INTEGER, pid INTEGER, start_time INTEGER, status TEXT, mask INTEGER, a_id INTEGER, b_id INTEGER);
 CREATE INDEX temp.diff_tasks_key ON diff_tasks (proc, pid, start_time);
@@ -299,6 +301,41 @@ SELECT h.side, h.file_id,
        group_concat(iif(h.common, h.tab || ':' || h.fd, NULL), ',' ORDER BY h.tab, h.fd)
 FROM diff_holders h JOIN diff_tables t ON t.id = h.tab JOIN diff_procs p ON p.id = t.proc
 GROUP BY h.side, h.file_id;
+
+-- name: fill_details
+-- Per side. The details of each anonymous file (0005_file_details) as one JSON object
+-- by kind, for the fds pass to compare: a timerfd's clock, flags and interval, not its
+-- ticks and time left, which move with the clock; a tty's kind, number, role and
+-- device, its pair being those of the same number.
+INSERT INTO diff_details (side, file_id, details)
+SELECT '{side}', file_id, json_group_object(kind, json(value))
+FROM (
+  SELECT file_id, 'eventfd' AS kind, json_object('counter', counter) AS value FROM {side}.file_eventfds WHERE checkpoint_id = :{side}
+  UNION ALL
+  SELECT file_id, 'epoll', json_group_array(json_array(tfd, events, data, inode, dev, pos) ORDER BY seq) FROM {side}.epoll_targets WHERE checkpoint_id = :{side} GROUP BY file_id
+  UNION ALL
+  SELECT file_id, 'inotify', json_group_array(json_array(wd, inode, dev, mask, ignored_mask) ORDER BY wd) FROM {side}.inotify_watches WHERE checkpoint_id = :{side} GROUP BY file_id
+  UNION ALL
+  SELECT file_id, 'timerfd', json_object('clockid', clockid, 'settime_flags', settime_flags, 'interval_ns', interval_ns) FROM {side}.file_timerfds WHERE checkpoint_id = :{side}
+  UNION ALL
+  SELECT file_id, 'signalfd', json_quote(sigmask) FROM {side}.file_signalfds WHERE checkpoint_id = :{side}
+  UNION ALL
+  SELECT file_id, 'tty', json_object('kind', kind, 'index', tty_index, 'role', role, 'rdev', rdev) FROM {side}.file_ttys WHERE checkpoint_id = :{side}
+)
+GROUP BY file_id;
+
+-- name: fds_details_changed
+-- An fd in both checkpoints whose open file's details differ (bit 11, details): only
+-- the files with details are looked at.
+INSERT INTO diff_fds (tab, fd, status, mask, a_id, b_id)
+SELECT p.id, fa.fd, 'changed', 1 << 11, fa.id, fb.id
+FROM diff_tables p
+JOIN a.fds fa ON fa.fdtable_id = p.a_object
+JOIN b.fds fb ON fb.fdtable_id = p.b_object AND fb.fd = fa.fd
+LEFT JOIN diff_details da ON da.side = 'a' AND da.file_id = fa.file_id
+LEFT JOIN diff_details db ON db.side = 'b' AND db.file_id = fb.file_id
+WHERE p.kind = 'fdtable' AND (da.file_id IS NOT NULL OR db.file_id IS NOT NULL) AND da.details IS NOT db.details
+ON CONFLICT (tab, fd) DO UPDATE SET mask = mask | excluded.mask;
 
 -- name: fds_sharing_changed
 -- An fd in both checkpoints whose open file is shared with another set of fds (bit 10,
@@ -580,10 +617,10 @@ ORDER BY d.proc, d.pid, d.start_time;
 SELECT t.proc, p.pid, p.start_time, t.thread, t.thread_start, d.fd, d.status, d.mask,
   fa.cloexec AS a_cloexec, xa.type AS a_type, xa.path AS a_path, xa.dev AS a_dev, xa.inode AS a_inode,
   xa.pos AS a_pos, xa.flags AS a_flags, xa.mode AS a_mode, xa.deleted AS a_deleted, xa.attrs AS a_attrs,
-  sa.holders AS a_shared_with,
+  sa.holders AS a_shared_with, da.details AS a_details,
   fb.cloexec AS b_cloexec, xb.type AS b_type, xb.path AS b_path, xb.dev AS b_dev, xb.inode AS b_inode,
   xb.pos AS b_pos, xb.flags AS b_flags, xb.mode AS b_mode, xb.deleted AS b_deleted, xb.attrs AS b_attrs,
-  sb.holders AS b_shared_with
+  sb.holders AS b_shared_with, db.details AS b_details
 FROM diff_fds d
 JOIN diff_tables t ON t.id = d.tab
 JOIN diff_procs p ON p.id = t.proc
@@ -593,6 +630,8 @@ LEFT JOIN diff_shares sa ON sa.side = 'a' AND sa.file_id = fa.file_id
 LEFT JOIN b.fds fb ON fb.id = d.b_id
 LEFT JOIN b.files xb ON xb.id = fb.file_id
 LEFT JOIN diff_shares sb ON sb.side = 'b' AND sb.file_id = fb.file_id
+LEFT JOIN diff_details da ON da.side = 'a' AND da.file_id = fa.file_id
+LEFT JOIN diff_details db ON db.side = 'b' AND db.file_id = fb.file_id
 WHERE :status IS NULL OR d.status = :status
 ORDER BY d.tab, d.fd;
 

@@ -125,6 +125,30 @@ JOIN shared_objects o ON o.id = f.id
 LEFT JOIN temp.mount_objects fo ON fo.object_id = f.object_id
 WHERE f.id = :id;
 
+-- name: file_details
+-- The details of an open file (an anonymous file's, a tty's), each as its record's
+-- fields in JSON, named as image.sql's detail_* give them.
+SELECT 'eventfd' AS record, json_object('counter', CAST(counter AS TEXT)) AS fields
+FROM file_eventfds WHERE checkpoint_id = :checkpoint AND file_id = :id
+UNION ALL
+SELECT 'epollTarget', json_object('seq', seq, 'tfd', tfd, 'events', events, 'data', CAST(data AS TEXT),
+       'inode', CAST(inode AS TEXT), 'dev', dev, 'pos', CAST(pos AS TEXT))
+FROM epoll_targets WHERE checkpoint_id = :checkpoint AND file_id = :id
+UNION ALL
+SELECT 'inotifyWatch', json_object('wd', wd, 'inode', CAST(inode AS TEXT), 'dev', dev, 'mask', mask, 'ignoredMask', ignored_mask)
+FROM inotify_watches WHERE checkpoint_id = :checkpoint AND file_id = :id
+UNION ALL
+SELECT 'timerfd', json_object('clockid', clockid, 'ticks', CAST(ticks AS TEXT), 'settimeFlags', settime_flags,
+       'intervalNs', CAST(interval_ns AS TEXT), 'valueNs', CAST(value_ns AS TEXT))
+FROM file_timerfds WHERE checkpoint_id = :checkpoint AND file_id = :id
+UNION ALL
+SELECT 'signalfd', json_object('sigmask', sigmask)
+FROM file_signalfds WHERE checkpoint_id = :checkpoint AND file_id = :id
+UNION ALL
+SELECT 'tty', json_object('kind', d.kind, 'index', d.tty_index, 'role', d.role, 'rdev', d.rdev, 'peer', p.image_id)
+FROM file_ttys d LEFT JOIN temp.mount_objects p ON p.object_id = d.peer_file_id
+WHERE d.checkpoint_id = :checkpoint AND d.file_id = :id;
+
 -- name: task
 -- Columns named and ordered as the image's task record, as image.sql's task.
 SELECT t.pid, t.tgid, t.ppid, t.pgid, t.sid, t.state, t.comm,

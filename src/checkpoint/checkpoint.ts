@@ -4,7 +4,6 @@
  * one transaction and the directory removed, whatever happens.
  */
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
-import { hostname, release } from 'node:os';
 import { CkptdbError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { checkSelection, selectProcesses } from '../capture/proc/processes.js';
@@ -73,7 +72,6 @@ export async function checkpointProcesses(store: Store, opts: CheckpointOptions)
         done += n;
         opts.onProgress?.({ phase: 'import', done, total });
       },
-      origin: { host: hostname(), kernel: release() },
       meta: { dump: { pid, criu: criu.path, version: criu.version, leaveRunning: !opts.kill, seconds: dumpSeconds } },
     });
     return {

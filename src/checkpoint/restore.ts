@@ -24,20 +24,29 @@ function restoreArgs(images: string, pidfile: string, opts: RestoreOptions): str
   ];
 }
 
-/** The checkpoint's processes whose pids a running process holds now. */
-function pidsInUse(store: Store, checkpointId: number): string[] {
-  const rows = store.db.prepare(statement('internal/checkpoint.sql', 'checkpoint_processes')).all({ checkpoint_id: checkpointId }) as { pid: number; comm: string | null }[];
-  const taken: string[] = [];
-  for (const { pid } of rows) {
-    let now: string;
-    try {
-      now = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-    } catch {
-      continue;
-    }
-    taken.push(`${pid} (${now})`);
+/**
+ * The pids a restore found taken: those CRIU's log names ("Can't fork for 1234: File
+ * exists"), else the checkpoint's processes whose pids a process holds now; each with
+ * the name of the process holding it, where it is still there.
+ */
+function pidsInUse(store: Store, checkpointId: number, log: string): string[] {
+  let pids: number[] = [];
+  try {
+    pids = [...readFileSync(log, 'utf8').matchAll(/Can't fork for (\d+): File exists/g)].map((m) => Number(m[1]));
+  } catch {
+    // no log to read: fall back on the checkpoint's processes
   }
-  return taken;
+  if (pids.length === 0) {
+    const rows = store.db.prepare(statement('internal/checkpoint.sql', 'checkpoint_processes')).all({ checkpoint_id: checkpointId }) as { pid: number }[];
+    pids = rows.map((r) => r.pid).filter((pid) => existsSync(`/proc/${pid}`));
+  }
+  return [...new Set(pids)].map((pid) => {
+    try {
+      return `${pid} (${readFileSync(`/proc/${pid}/comm`, 'utf8').trim()})`;
+    } catch {
+      return String(pid);
+    }
+  });
 }
 
 export async function restoreCheckpoint(store: Store, checkpointId: number, opts: RestoreOptions = {}): Promise<RestoreResult> {
@@ -84,7 +93,7 @@ export async function restoreCheckpoint(store: Store, checkpointId: number, opts
         const kept = keepLog(log, store.path, 'restore');
         const where = kept ? ` (log: ${kept})` : '';
         if (/File exists/.test(reason)) {
-          const taken = pidsInUse(store, checkpointId);
+          const taken = pidsInUse(store, checkpointId, log);
           throw new CkptdbError('PIDS_IN_USE', `criu restore of checkpoint ${checkpointId} failed: pids still in use: ${taken.length ? taken.join(', ') : reason}${where}`, 'end those processes first, or restore in a new pid namespace');
         }
         throw new CkptdbError('CRIU_FAILED', `criu restore of checkpoint ${checkpointId} failed: ${reason}${where}`);

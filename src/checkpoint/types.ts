@@ -67,6 +67,6 @@ export interface RestoreResult {
   bytes: number;
   exportSeconds: number;
   restoreSeconds: number;
-  /** Without detach: how criu ended, which is how the tree's root ended. */
+  /** Without detach: criu's exit status once the tree ended (0: restored; not the tree's own status). */
   exitCode?: number | null;
 }

@@ -18,6 +18,7 @@ import { register as diff } from './commands/diff.js';
 import { register as checkpoint } from './commands/checkpoint.js';
 import { register as restore } from './commands/restore.js';
 import { register as mem } from './commands/mem.js';
+import { register as graph } from './commands/graph.js';
 import { register as mount } from './commands/mount.js';
 import { register as umount } from './commands/umount.js';
 
@@ -29,6 +30,7 @@ Examples:
   $ ckptdb fds --pid 1234               open files of one process, like lsof
   $ ckptdb q --list                     the canned queries
   $ ckptdb query "SELECT comm, count(*) FROM tasks GROUP BY comm"
+  $ ckptdb graph --out tree.svg         who talks to whom: pipes, sockets, shared files
   $ ckptdb diff 1 2                     what changed between two checkpoints
   $ ckptdb export 1 --format image --out ck.json
   $ ckptdb checkpoint 1234 --tree       criu dump of a live tree into the store
@@ -51,6 +53,6 @@ export function buildProgram(): Command {
     .addOption(new Option('--db <path>', 'store file').env('CKPTDB_DB'))
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', EXAMPLES);
-  for (const register of [capture, checkpoint, restore, list, show, ps, fds, objects, mem, q, query, diff, exportCommand, importCommand, rm, verify, mount, umount]) register(program);
+  for (const register of [capture, checkpoint, restore, list, show, ps, fds, objects, mem, graph, q, query, diff, exportCommand, importCommand, rm, verify, mount, umount]) register(program);
   return program;
 }

@@ -44,11 +44,19 @@ export const KIND = {
   IMAGE_ITEM: 29,
   CRIU_FILE: 30,
   CRIU_SUBDIR: 31,
-  /** a: the checkpoint id and the chunk's number in it (CHUNK_BITS), see chunkNode. */
+  /** a: the checkpoint id and the chunk's number in it, see chunkNode. */
   CHUNK: 32,
+  /** files/K/eventfd/, files/K/epoll/, ...: a is the file, b which detail (DETAIL_DIRS order). */
+  FILE_DETAIL: 33,
+  /** A field of an unkeyed detail: b is the detail times 8 plus the field. */
+  FILE_DETAIL_ITEM: 34,
+  /** files/K/epoll/SEQ/, files/K/inotify/WD/: see detailEntryNode. */
+  DETAIL_ENTRY: 35,
+  /** The fields of those, one kind per field: DETAIL_ENTRY_ITEM + its index. */
+  DETAIL_ENTRY_ITEM: 36,
 } as const;
 
-export type Kind = (typeof KIND)[keyof typeof KIND];
+export type Kind = (typeof KIND)[keyof typeof KIND] | number;
 
 const A = 2 ** 40;
 const B = 128;
@@ -87,4 +95,23 @@ export function chunkNode(checkpointId: number, n: number): number {
 export function parseChunkNode(p: ParsedNode): { checkpointId: number; n: number } {
   const packed = p.a * B + p.b;
   return { checkpointId: Math.floor(packed / CHUNK_NUMBER), n: packed % CHUNK_NUMBER };
+}
+
+/**
+ * An epoll's target or an inotify's watch (keyed: 0, 1) of file fileId (a row id below
+ * 2^32) by its place among them (below 2^14); with a field, one of its files.
+ */
+const ENTRY_PLACE = 2 ** 14;
+
+export function detailEntryNode(fileId: number, keyed: number, place: number, field: number | null = null): number {
+  if (fileId >= 2 ** 32 || place >= ENTRY_PLACE) throw new RangeError(`entry ${place} of file ${fileId} cannot be numbered`);
+  const packed = (fileId * 2 + keyed) * ENTRY_PLACE + place;
+  return nodeId(field === null ? KIND.DETAIL_ENTRY : KIND.DETAIL_ENTRY_ITEM + field, Math.floor(packed / B), packed % B);
+}
+
+export function parseDetailEntryNode(p: ParsedNode): { fileId: number; keyed: number; place: number; field: number | null } {
+  const packed = p.a * B + p.b;
+  const place = packed % ENTRY_PLACE;
+  const rest = (packed - place) / ENTRY_PLACE;
+  return { fileId: Math.floor(rest / 2), keyed: rest % 2, place, field: p.kind === KIND.DETAIL_ENTRY ? null : p.kind - KIND.DETAIL_ENTRY_ITEM };
 }

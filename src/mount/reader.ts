@@ -16,7 +16,7 @@ import { namedStatements, statement } from '../store/sqlFile.js';
 import type { NamespaceType } from '../store/writer/types.js';
 import { dropRestoreOrder, numberRestoreOrder } from '../formats/image/exporter.js';
 import { checkpointRecord, fileRecord, getter, mapRecord, objectRecord, taskRecord, type Row } from '../formats/image/records.js';
-import type { CheckpointRecord, CriuImageRecord, FdRecord, ImageRecord, RlimitRecord, TaskRecord } from '../formats/image/types.js';
+import type { CheckpointRecord, CriuImageRecord, FdRecord, FileDetailRecord, FileRecord, ImageRecord, RlimitRecord, TaskRecord } from '../formats/image/types.js';
 import { MemoryFile, readImage } from './memory.js';
 
 const SQL = 'internal/mount.sql';
@@ -213,10 +213,18 @@ export class StoreReader {
     });
   }
 
-  file(id: number): Placed | null {
+  /** An open file with its details (an anonymous file's, a tty's), each seq and wd in order. */
+  file(id: number): (Placed<FileRecord> & { details: FileDetailRecord[] }) | null {
     return this.keep(`f${id}`, () => {
       const row = this.numberedRow('file_checkpoint', 'file', id);
-      return row && { record: fileRecord(getter(row)), checkpointId: row.checkpoint_id as number };
+      if (!row) return null;
+      const record = fileRecord(getter(row));
+      const checkpointId = row.checkpoint_id as number;
+      const details = (this.s.file_details!.all({ checkpoint: checkpointId, id }) as { record: FileDetailRecord['record']; fields: string }[])
+        .map((d) => ({ record: d.record, file: record.id, ...(JSON.parse(d.fields) as object) }) as FileDetailRecord)
+        // in one order always: nodes of epoll targets and inotify watches are numbered by their places
+        .sort((x, y) => x.record.localeCompare(y.record) || entryKey(x) - entryKey(y));
+      return { record, checkpointId, details };
     });
   }
 
@@ -304,6 +312,8 @@ export class StoreReader {
     return (this.s[row]!.get({ id }) as Row | undefined) ?? null;
   }
 }
+
+const entryKey = (d: FileDetailRecord): number => ('seq' in d ? d.seq : 'wd' in d ? d.wd : 0);
 
 function timeOf(iso: string): { sec: number; nsec: number } {
   const ms = Date.parse(iso);

@@ -12,14 +12,16 @@
  */
 import type Database from 'better-sqlite3';
 import {
-  CHECKPOINT_FIELDS, CRIU_DIR, CRIU_IMAGE_FIELDS, DONE, FD_FIELDS, FILE_FIELDS, MAP_FIELDS, OBJECT_FIELDS, RLIMIT_FIELDS, SOCKET_FIELDS, TASK_FIELDS,
-  type TreeField,
+  CHECKPOINT_FIELDS, CRIU_DIR, CRIU_IMAGE_FIELDS, DETAIL_DIRS, DONE, FD_FIELDS, FILE_FIELDS, MAP_FIELDS, OBJECT_FIELDS, RLIMIT_FIELDS, SOCKET_FIELDS,
+  TASK_FIELDS, type DetailType, type TreeField,
 } from '../formats/tree/layout.js';
 import {
-  CHUNKS_DIR, FDS_DIR, FILES_DIR, IMAGES_DIR, MAPS_DIR, NS_DIR, OBJECTS_DIR, RLIMITS_DIR, SOCKET_DIR, imageDirName, placeRecord, taskDirName,
-  type TreeItem, type TreeItems,
+  CHUNKS_DIR, FDS_DIR, FILES_DIR, IMAGES_DIR, MAPS_DIR, NS_DIR, OBJECTS_DIR, RLIMITS_DIR, SOCKET_DIR, detailPath, imageDirName, placeRecord,
+  taskDirName, type TreeItem, type TreeItems,
 } from '../formats/tree/render.js';
-import { KIND, LATEST, ROOT, chunkNode, nodeId, parseChunkNode, parseNode, type Kind, type ParsedNode } from './nodes.js';
+import {
+  KIND, LATEST, ROOT, chunkNode, detailEntryNode, nodeId, parseChunkNode, parseDetailEntryNode, parseNode, type Kind, type ParsedNode,
+} from './nodes.js';
 import { S_IFDIR, S_IFLNK, S_IFREG, SEEK_DATA, type Attr, type Entry } from './protocol.js';
 import { StoreReader, type Incarnation, type Placed } from './reader.js';
 import type { DirEntry, FileSystem } from './session.js';
@@ -73,6 +75,16 @@ const SUBDIR: Partial<Record<Kind, Record<string, Kind>>> = {
   [KIND.OBJECT]: { [SOCKET_DIR]: KIND.SOCKET, [FDS_DIR]: KIND.OBJECT_FDS, [MAPS_DIR]: KIND.OBJECT_MAPS },
   [KIND.TASK]: { [NS_DIR]: KIND.NS, [RLIMITS_DIR]: KIND.RLIMITS },
 };
+
+/** The details an open file can have (files/K/eventfd/, files/K/epoll/SEQ/, ...), in the order nodes number them. */
+const DETAILS = Object.keys(DETAIL_DIRS) as DetailType[];
+const DETAIL_BY_DIR = new Map<string, number>(DETAILS.map((t, i) => [DETAIL_DIRS[t].dir, i]));
+/** The details with a folder per entry (epoll targets by seq, inotify watches by wd). */
+const KEYED = DETAILS.filter((t) => DETAIL_DIRS[t].keyed !== null);
+const detailFields = (t: DetailType) => names(DETAIL_DIRS[t].fields);
+
+/** Kinds of nodes that are files or links of a record's directory. */
+const isItemKind = (kind: Kind) => DIR_OF[kind] !== undefined || kind === KIND.FILE_DETAIL_ITEM || kind >= KIND.DETAIL_ENTRY_ITEM;
 
 /** What a node is, as stat shows it, and where it belongs. */
 interface Info {
@@ -256,7 +268,7 @@ export class StoreFs implements FileSystem {
         return object && dirInfo(node, object.checkpointId);
       }
       default: {
-        if (DIR_OF[p.kind] !== undefined) {
+        if (isItemKind(p.kind)) {
           const at = this.itemAt(p);
           return at && this.itemInfo(node, at.item, at.checkpointId, p);
         }
@@ -278,18 +290,38 @@ export class StoreFs implements FileSystem {
 
   /** A file or link inside a record's directory, by its node. */
   private itemAt(p: ParsedNode): { item: TreeItem; checkpointId: number } | null {
+    if (p.kind === KIND.FILE_DETAIL_ITEM) {
+      const t = DETAILS[p.b >> 3];
+      return t ? this.named(this.recordDir({ kind: KIND.FILE_DETAIL, a: p.a, b: p.b >> 3 }), detailFields(t)[p.b & 7]) : null;
+    }
+    if (p.kind >= KIND.DETAIL_ENTRY_ITEM) {
+      const e = parseDetailEntryNode(p);
+      return this.named(this.recordDir({ kind: KIND.DETAIL_ENTRY, a: p.a, b: p.b }), detailFields(KEYED[e.keyed]!)[e.field!]);
+    }
     const dirKind = DIR_OF[p.kind];
     if (dirKind === undefined) return null;
     // An rlimit's files carry the rlimit's place in b, beside which of soft and hard.
     const dir = p.kind === KIND.RLIMIT_ITEM ? this.recordDir({ kind: KIND.RLIMIT, a: p.a, b: p.b >> 1 }) : this.recordDir({ kind: dirKind, a: p.a, b: 0 });
     if (!dir) return null;
-    const name = p.kind === KIND.NS_ITEM ? dir.items[p.b]?.[0] : ITEM_NAMES[p.kind]?.[p.kind === KIND.RLIMIT_ITEM ? p.b & 1 : p.b];
-    const found = name === undefined ? undefined : dir.items.find(([n]) => n === name);
-    return found && found[1].type !== 'dir' ? { item: found[1], checkpointId: dir.checkpointId } : null;
+    return this.named(dir, p.kind === KIND.NS_ITEM ? dir.items[p.b]?.[0] : ITEM_NAMES[p.kind]?.[p.kind === KIND.RLIMIT_ITEM ? p.b & 1 : p.b]);
+  }
+
+  private named(dir: RecordDir | null, name: string | undefined): { item: TreeItem; checkpointId: number } | null {
+    const found = dir && name !== undefined ? dir.items.find(([n]) => n === name) : undefined;
+    return found && found[1].type !== 'dir' ? { item: found[1], checkpointId: dir!.checkpointId } : null;
   }
 
   /** The node of an item of a record's directory, at its place there. */
   private itemNode(p: ParsedNode, name: string, item: TreeItem, index: number): number {
+    if (p.kind === KIND.FILE && item.type === 'dir') return nodeId(KIND.FILE_DETAIL, p.a, DETAIL_BY_DIR.get(name)!);
+    if (p.kind === KIND.FILE_DETAIL) {
+      const t = DETAILS[p.b]!;
+      return item.type === 'dir' ? detailEntryNode(p.a, KEYED.indexOf(t), index) : nodeId(KIND.FILE_DETAIL_ITEM, p.a, p.b * 8 + detailFields(t).indexOf(name));
+    }
+    if (p.kind === KIND.DETAIL_ENTRY) {
+      const e = parseDetailEntryNode(p);
+      return detailEntryNode(e.fileId, e.keyed, e.place, detailFields(KEYED[e.keyed]!).indexOf(name));
+    }
     if (item.type === 'dir') return p.kind === KIND.RLIMITS ? nodeId(KIND.RLIMIT, p.a, index) : nodeId(SUBDIR[p.kind]![name]!, p.a);
     const kind = ITEM_OF[p.kind]!;
     if (kind === KIND.NS_ITEM) return nodeId(kind, p.a, index);
@@ -319,7 +351,24 @@ export class StoreFs implements FileSystem {
       case KIND.SOCKET:
         return subItems(this.recordDir({ kind: KIND.OBJECT, a: p.a, b: 0 }), SOCKET_DIR);
       case KIND.FILE:
-        return this.placed(`F${p.a}`, () => this.r.file(p.a));
+        return this.r.keep(`F${p.a}`, () => {
+          const f = this.r.file(p.a);
+          if (!f) return null;
+          const items = placeRecord(f.record).items;
+          for (const d of f.details) nest(items, detailPath(d), placeRecord(d).items);
+          return { items, checkpointId: f.checkpointId };
+        });
+      case KIND.FILE_DETAIL: {
+        const t = DETAILS[p.b];
+        return t ? subItems(this.recordDir({ kind: KIND.FILE, a: p.a, b: 0 }), DETAIL_DIRS[t].dir) : null;
+      }
+      case KIND.DETAIL_ENTRY: {
+        const e = parseDetailEntryNode(p);
+        const keyed = KEYED[e.keyed];
+        const dir = keyed ? this.recordDir({ kind: KIND.FILE_DETAIL, a: e.fileId, b: DETAILS.indexOf(keyed) }) : null;
+        const entry = dir?.items[e.place]?.[1];
+        return dir && entry?.type === 'dir' ? { items: entry.items, checkpointId: dir.checkpointId } : null;
+      }
       case KIND.FD:
         return this.placed(`D${p.a}`, () => this.r.fd(p.a));
       case KIND.MAP:
@@ -539,6 +588,21 @@ export class StoreFs implements FileSystem {
       lookup: (name) => all().find(([n]) => n === name)?.[1] ?? null,
     };
   }
+}
+
+/** Puts items into the folder at path under items, making the folders on the way. */
+function nest(items: TreeItems, path: string[], add: TreeItems): void {
+  let at = items;
+  for (const name of path) {
+    let sub = at.find(([n]) => n === name)?.[1];
+    if (!sub) {
+      sub = { type: 'dir', items: [] };
+      at.push([name, sub]);
+    }
+    if (sub.type !== 'dir') return;
+    at = sub.items;
+  }
+  at.push(...add);
 }
 
 function subItems(dir: RecordDir | null, name: string): RecordDir | null {

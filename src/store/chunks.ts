@@ -15,7 +15,7 @@
  * in order, or one of them by place, decoding packs as needed.
  */
 import { hash } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { namedStatements, statement } from './sqlFile.js';
 import { ChunkPool } from './chunkPool.js';
@@ -55,10 +55,10 @@ export interface ChunkWriterOptions {
 const SQL = 'internal/chunks.sql';
 /** Bytes a worker hashes at once: few enough messages, little enough memory in flight. */
 const BLOCK = 4 << 20;
-/** Files shorter than this are hashed here: starting workers costs more than they save. */
-const POOL_THRESHOLD = BLOCK;
-/** Rows per multi-row INSERT: one call into SQLite instead of 64. */
-const BATCH = 64;
+/** Files shorter than this are hashed here: starting workers (about 0.1 s) costs more than they save. */
+const POOL_THRESHOLD = 16 << 20;
+/** Rows per multi-row INSERT: one call into SQLite instead of 256. */
+const BATCH = 256;
 /** New chunks remembered by hash; past that, they are looked up in SQLite. */
 const MAX_REMEMBERED = 1 << 20;
 
@@ -168,6 +168,8 @@ export class ChunkWriter {
     const blocks = new BlockQueue(this, imageId);
     const fd = openSync(path, 'r');
     try {
+      // a large file starts the workers now: they boot while its first block is hashed here
+      if (fstatSync(fd).size >= POOL_THRESHOLD) blocks.usePool(this.workers());
       await blocks.read(fd);
     } finally {
       closeSync(fd);
@@ -325,6 +327,11 @@ class BlockQueue {
     this.block = Buffer.allocUnsafe(BLOCK);
   }
 
+  /** Hands the blocks after the first to the workers. */
+  usePool(pool: ChunkPool | null): void {
+    this.pool = pool;
+  }
+
   /** Reads a file to its end. */
   async read(fd: number): Promise<void> {
     for (;;) {
@@ -366,10 +373,8 @@ class BlockQueue {
       const n = Math.ceil(length / CHUNK_SIZE);
       for (let i = 0; i < n; i++) this.w.storeChunk(this.imageId, seq + i, block.subarray(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE));
       this.w.reportBytes(length);
-      if (!this.pool && this.size >= POOL_THRESHOLD) {
-        this.pool = this.w.workers();
-        if (this.pool) this.nextBlock();
-      }
+      if (!this.pool && this.size >= POOL_THRESHOLD) this.pool = this.w.workers();
+      if (this.pool) this.nextBlock();
       return;
     }
     const pool = this.pool!;
@@ -457,7 +462,7 @@ export class ChunkReader {
     this.s = {
       place: p('chunk_place'),
       pack: p('pack'),
-      imagePlaces: db.prepare(statement(SQL, 'image_chunk_places').replace('ORDER BY', 'AND ic.seq >= ? AND ic.seq < ? ORDER BY')).raw(),
+      imagePlaces: p('image_chunk_places').raw(),
       imagePlace: p('image_chunk_place'),
       imageNamed: p('image_named').pluck(),
     };

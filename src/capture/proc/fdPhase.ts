@@ -7,6 +7,7 @@ import type { CheckpointWriter } from '../../store/writer/writer.js';
 import { fifoKey } from '../../store/fifoKey.js';
 import type { FileInput } from '../../store/writer/types.js';
 import { O_CLOEXEC, parseExtra } from './fdinfo.js';
+import { DETAIL_LINES, TtyFiles, writeFileDetails } from './fileDetails.js';
 import type { FdReader } from './fdReaders.js';
 import type { FdRecord, FdTableRef } from './fds.js';
 import type { FilePlacer, FileGroup } from './files.js';
@@ -40,8 +41,10 @@ function objectOf(r: FdRecord, objects: ObjectIds): number | null {
   return objects.get('inode', `${r.dev ?? `mnt${r.info.mntId}`}:${r.info.ino}`);
 }
 
+/** The fdinfo lines no detail table takes, and a device's number. */
 function attrsOf(r: FdRecord): Record<string, unknown> | undefined {
-  const extra = r.info?.extra ? parseExtra(r.info.extra) : undefined;
+  const rest = r.info?.extra?.split('\n').filter((l) => !DETAIL_LINES.test(l)).join('\n');
+  const extra = rest ? parseExtra(rest) : undefined;
   if (!r.rdev) return extra;
   return { rdev: r.rdev, ...extra };
 }
@@ -75,6 +78,7 @@ export async function captureFds(tables: FdTableRef[], reader: FdReader, ctx: Fd
   const { writer, objects, warnings, placer } = ctx;
   const sockets: SocketRef[] = [];
   const total = tables.reduce((n, t) => n + t.fds.length, 0);
+  const ttys = new TtyFiles();
   let done = 0;
   for (let i = 0; i < tables.length; i++) {
     const table = tables[i]!;
@@ -95,6 +99,8 @@ export async function captureFds(tables: FdTableRef[], reader: FdReader, ctx: Fd
       if (p.created) {
         const object = objectOf(r, objects);
         g.fileId = writer.addFile(fileInput(g, object));
+        writeFileDetails(writer, g.fileId, r);
+        ttys.add(g.fileId, r);
         if (r.unreadable) warnings.unreadable++;
         else if (g.inferred) warnings.inferredObjects++;
         if (r.type === 'socket' && object !== null) sockets.push({ objectId: object, ino: r.info!.ino, holder: table.holder });
@@ -108,5 +114,6 @@ export async function captureFds(tables: FdTableRef[], reader: FdReader, ctx: Fd
     done += table.fds.length;
     await ctx.pacer.step('fds', done, total);
   }
+  ttys.write(writer);
   return sockets;
 }

@@ -118,6 +118,7 @@ function writeProcess(members: TaskState[], ctx: TaskWriteContext, fsRead: Map<T
         sig_shared_pending: status.sharedPending,
         umask: status.umask,
         ...(stat.kernelThread ? { kernel_thread: true } : {}),
+        ...(stat.state === 'Z' ? { exit_code: stat.exitCode } : {}),
       },
     });
     written = true;

@@ -15,7 +15,7 @@ The checkpoint's CRIU images are written to a private scratch directory beside t
 store (mode 0700), criu restore runs on them, and the directory is removed. The
 restored tree's root pid is printed on stdout. By default criu leaves the tree running
 on its own (criu restore -d); with --no-detach, ckptdb waits until the tree's root
-exits and exits with its status.
+exits (criu's own exit status says whether the restore worked, not how the tree ended).
 
 Processes come back with their own pids: a restore fails while a pid is in use, and
 says which. A checkpoint captured from /proc holds no memory and cannot be restored.
@@ -24,7 +24,7 @@ CRIU is found as for checkpoint. Arguments after -- go to criu restore as they a
 Examples:
   $ ckptdb restore 3
   $ ckptdb restore 3 --tcp-established
-  $ ckptdb restore 3 --no-detach; echo "the tree ended with $?"
+  $ ckptdb restore 3 --no-detach           the root pid, then waits for the tree
 `;
 
 export function register(program: Command): void {
@@ -59,7 +59,7 @@ export function register(program: Command): void {
           process.stdout.write(`${r.pid}\n`);
           say(`restored checkpoint ${id}: root pid ${r.pid}; ${(r.bytes / 1e6).toFixed(1)} MB of images written in ${r.exportSeconds.toFixed(2)} s, criu restore ${r.restoreSeconds.toFixed(2)} s`);
         } else {
-          say(`restored checkpoint ${id}: root pid ${r.pid} ran until it ended (criu exited with ${r.exitCode})`);
+          say(`restored checkpoint ${id}: root pid ${r.pid} ran until it ended`);
           if (r.exitCode) process.exitCode = r.exitCode;
         }
       } finally {

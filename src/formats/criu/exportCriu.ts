@@ -19,7 +19,7 @@ import { exportFdinfo, fdtableKeyOf } from './model/fds.js';
 import { checkAllFilesWritten, exportFileImage, fileTypes } from './model/files.js';
 import { exportMm } from './model/maps.js';
 import { loadRows } from './model/rows.js';
-import { exportCore, exportIds, exportPstree, keepWithTask } from './model/tasks.js';
+import { exportCore, exportFs, exportIds, exportPstree } from './model/tasks.js';
 
 export interface CriuExportResult {
   dir: string;
@@ -107,7 +107,7 @@ function rebuildModelled(ex: ExportContext, img: OriginalImage, types: Map<numbe
   if (name.startsWith('core-')) return exportCore(ex, img);
   if (name.startsWith('ids-')) return exportIds(ex, img);
   if (name.startsWith('mm-')) return exportMm(ex, img);
-  if (name.startsWith('fs-')) return keepWithTask(ex, img);
+  if (name.startsWith('fs-')) return exportFs(ex, img);
   if (name.startsWith('fdinfo-')) {
     const key = fdtableKeyOf(ex, name) ?? taskObjectKey('fdtable', imageNumber(name));
     fdtables.add(key);

@@ -5,7 +5,7 @@ import { namedStatements, statement } from '../../store/sqlFile.js';
 import type { Store } from '../../store/store.js';
 import { criuFileRecords } from '../criu/imageRecords.js';
 import { checkpointRecord, fileRecord, getter, mapRecord, objectRecord, taskRecord, type Row } from './records.js';
-import type { CheckpointRecord, ImageRecord, RlimitRecord } from './types.js';
+import type { CheckpointRecord, FileDetailRecord, ImageRecord, RlimitRecord } from './types.js';
 
 const SQL = 'internal/image.sql';
 
@@ -44,6 +44,7 @@ export function* restoreOrderRecords(store: Store, checkpointId: number): Genera
   try {
     numberRestoreOrder(db, checkpointId);
     yield* new RecordReader(db, checkpointId).records();
+    yield* detailRecords(db, checkpointId);
     yield* criuFileRecords(db, checkpointId);
   } finally {
     dropRestoreOrder(db);
@@ -178,3 +179,17 @@ class RecordReader {
   }
 }
 
+/** Each detail table, as the image's records of it (types.ts). */
+const DETAILS: [statement: string, record: FileDetailRecord['record']][] = [
+  ['detail_eventfds', 'eventfd'], ['detail_epoll_targets', 'epollTarget'], ['detail_inotify_watches', 'inotifyWatch'],
+  ['detail_timerfds', 'timerfd'], ['detail_signalfds', 'signalfd'], ['detail_ttys', 'tty'],
+];
+
+/** The details of anonymous files, table by table; the columns come named as the records' fields. */
+function* detailRecords(db: Database.Database, checkpointId: number): Generator<ImageRecord> {
+  for (const [name, record] of DETAILS) {
+    for (const row of db.prepare(statement(SQL, name)).iterate({ id: checkpointId }) as IterableIterator<Row>) {
+      yield { record, ...row } as FileDetailRecord;
+    }
+  }
+}

@@ -4,10 +4,10 @@
  * definition of the tree: exportTree writes it out, and `ckptdb mount` serves it,
  * record by record, as it is read.
  */
-import type { ImageRecord } from '../image/types.js';
+import type { FileDetailRecord, ImageRecord } from '../image/types.js';
 import {
-  CHECKPOINT_FIELDS, CRIU_DIR, CRIU_IMAGE_FIELDS, FD_FIELDS, FILE_FIELDS, MAP_FIELDS, OBJECT_FIELDS, RLIMIT_FIELDS, SOCKET_FIELDS, TASK_FIELDS,
-  TREE_FORMAT, TREE_VERSION, valueText, type TreeField,
+  CHECKPOINT_FIELDS, CRIU_DIR, CRIU_IMAGE_FIELDS, DETAIL_DIRS, FD_FIELDS, FILE_FIELDS, MAP_FIELDS, OBJECT_FIELDS, RLIMIT_FIELDS, SOCKET_FIELDS,
+  TASK_FIELDS, TREE_FORMAT, TREE_VERSION, valueText, type TreeField,
 } from './layout.js';
 
 export type TreeItem =
@@ -69,11 +69,24 @@ export function placeRecord(r: ImageRecord): PlacedRecord {
       return { at: [OBJECTS_DIR, String(r.fdtable), FDS_DIR, String(r.fd)], items: fieldItems(r, FD_FIELDS) };
     case 'map':
       return { at: [OBJECTS_DIR, String(r.mm), MAPS_DIR, r.start], items: fieldItems(r, MAP_FIELDS) };
+    case 'eventfd':
+    case 'epollTarget':
+    case 'inotifyWatch':
+    case 'timerfd':
+    case 'signalfd':
+    case 'tty':
+      return { at: [FILES_DIR, String(r.file), ...detailPath(r)], items: fieldItems(r, DETAIL_DIRS[r.record].fields) };
     case 'criuChunk':
       return { at: [CRIU_DIR, CHUNKS_DIR], items: [[String(r.id), { type: 'file', data: Buffer.from(r.data, 'base64') }]] };
     case 'criuImage':
       return { at: [CRIU_DIR, IMAGES_DIR, imageDirName(r.name)], items: fieldItems(r, CRIU_IMAGE_FIELDS) };
   }
+}
+
+/** Where under files/K/ a detail of an anonymous file goes: its folder, and the seq or wd naming it there. */
+export function detailPath(r: FileDetailRecord): string[] {
+  const d = DETAIL_DIRS[r.record];
+  return d.keyed === null ? [d.dir] : [d.dir, String((r as unknown as Record<string, number>)[d.keyed])];
 }
 
 /** A file per field that has a value, in the order of the fields. */
