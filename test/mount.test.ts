@@ -69,7 +69,8 @@ describe.skipIf(!!NO_FUSE)(`ckptdb mount ${NO_FUSE}`, () => {
     mkdirSync(mnt);
     s = { dir, db, mnt, live: 0, exported: join(dir, 'exported'), criu: null };
     mkdirSync(join(dir, 'tree-files'));
-    const { child, info } = await startFixture<ProcTree>('proc-tree.py', [join(dir, 'tree-files')]);
+    // --extra: the anonymous files whose details the tree holds (eventfd, epoll, inotify, timerfd, signalfd)
+    const { child, info } = await startFixture<ProcTree>('proc-tree.py', [join(dir, 'tree-files'), '--extra']);
     try {
       const r = await cli(db, ['capture', String(info.parent), '--tree']);
       if (r.code !== 0) throw new Error(r.stderr);
@@ -106,6 +107,7 @@ describe.skipIf(!!NO_FUSE)(`ckptdb mount ${NO_FUSE}`, () => {
     expect(diffTrees(join(s.mnt, name), join(s.exported, name))).toEqual({ status: 0, out: '' });
     const onDisk = entries(join(s.exported, name));
     expect(onDisk.size).toBeGreaterThan(300);
+    for (const detail of ['eventfd', 'epoll', 'inotify', 'timerfd', 'signalfd']) expect([...onDisk.keys()].some((p) => p.endsWith(`/${detail}`)), detail).toBe(true);
     expect(entries(join(s.mnt, name))).toEqual(onDisk);
     expect(readFileSync(join(s.mnt, name, 'done'), 'utf8')).toBe('');
   });
