@@ -57,8 +57,10 @@ function tell(fd: number, line: string): void {
  * waits until it says it serves, or why it cannot.
  */
 async function serveInBackground(store: string, mountpoint: string): Promise<void> {
-  const child = spawn(process.execPath, [process.argv[1]!, '--db', store, 'mount', mountpoint, '--foreground', '--ready-fd', '3'], {
+  // From / with absolute paths, so that the server holds no folder busy where it was started.
+  const child = spawn(process.execPath, [process.argv[1]!, '--db', resolve(store), 'mount', resolve(mountpoint), '--foreground', '--ready-fd', '3'], {
     detached: true,
+    cwd: '/',
     stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
   });
   let said = '';
