@@ -17,7 +17,7 @@ import { Worker } from 'node:worker_threads';
 import { CkptdbError } from '../errors.js';
 import { openReadOnlyDatabase } from '../query/connection.js';
 import { SyscallError, mountFuse, unmountFuse } from './device.js';
-import type { WorkerData, WorkerMessage } from './worker.js';
+import { GO, STOP, type WorkerData, type WorkerMessage } from './threads.js';
 
 export const FS_TYPE = 'fuse.ckptdb';
 
@@ -59,38 +59,38 @@ export async function mountStore(path: string, mountpoint: string, options: Moun
   // What can stop the mount is found before anything is mounted: FUSE first (no root, no
   // FUSE: nothing else matters), then the folder, then the store (exists, is a store).
   const fd = openFuseDevice();
+  const control = new Int32Array(new SharedArrayBuffer(8));
+  const workers: Worker[] = [];
+  let ready: Promise<void>[] = [];
+  const ended: Promise<void>[] = [];
   try {
     checkMountpoint(target);
     openReadOnlyDatabase(store).close();
+    for (let i = 0; i < Math.max(1, options.threads ?? 1); i++) {
+      const w = startWorker({ fd, store, control, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }, options, target);
+      workers.push(w.worker);
+      ready.push(w.ready);
+      ended.push(w.ended);
+    }
+    // Every thread has its connection and its tree before the kernel can ask anything.
+    await Promise.all(ready);
+    ready = [];
     mountFuse(fd, target, `ckptdb:${store}`);
   } catch (e) {
+    Atomics.store(control, 1, STOP);
+    Atomics.notify(control, 1);
+    await Promise.all(ended);
     closeSync(fd);
     throw e instanceof CkptdbError ? e : mountError(e, target);
   }
   const watcher = startWatcher(target);
-  const stop = new Int32Array(new SharedArrayBuffer(4));
-  const threads = Math.max(1, options.threads ?? 1);
-  const workers: Worker[] = [];
-  const ended: Promise<void>[] = [];
-  for (let i = 0; i < threads; i++) {
-    const data: WorkerData = { fd, store, stop, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
-    // What a request allocates dies with it, and what a thread keeps is small (a few dozen
-    // records): small generations keep the server small. Walking 906,000 entries with two
-    // threads, V8's defaults took it to 210 MiB; one thread with these stays near 120.
-    const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 32 } });
+  Atomics.store(control, 1, GO);
+  Atomics.notify(control, 1);
+  for (const w of workers) {
     w.on('message', (m: WorkerMessage) => {
-      if ('error' in m) options.onError?.(m.error);
       // Unmounted from outside: the other threads stop too.
-      else if (m.end === 'unmounted') Atomics.store(stop, 0, 1);
+      if ('end' in m && m.end === 'unmounted') Atomics.store(control, 0, STOP);
     });
-    ended.push(new Promise((res) => {
-      w.once('error', (e) => {
-        options.onError?.(`serving thread failed: ${e.message}`);
-        Atomics.store(stop, 0, 1);
-      });
-      w.once('exit', () => res());
-    }));
-    workers.push(w);
   }
   let unmounting: Promise<void> | null = null;
   const closed = Promise.all(ended).then(() => {
@@ -107,12 +107,40 @@ export async function mountStore(path: string, mountpoint: string, options: Moun
       unmounting ??= (async () => {
         stopWatcher(watcher);
         detach(target);
-        Atomics.store(stop, 0, 1);
+        Atomics.store(control, 0, STOP);
         await closed;
       })();
       return unmounting;
     },
   };
+}
+
+/**
+ * A serving thread: ready settles once it has its connection to the store (and rejects
+ * with why it has none); ended, when it has stopped.
+ */
+function startWorker(data: WorkerData, options: MountOptions, target: string): { worker: Worker; ready: Promise<void>; ended: Promise<void> } {
+  // What a request allocates dies with it, and what a thread keeps is small (a few dozen
+  // records): small generations keep the server small. Walking 906,000 entries with two
+  // threads, V8's defaults took it to 210 MiB; one thread with these stays near 120.
+  const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 32 } });
+  const ready = new Promise<void>((res, rej) => {
+    worker.on('message', (m: WorkerMessage) => {
+      if ('ready' in m) res();
+      else if ('failed' in m) rej(new CkptdbError('UNSUPPORTED', `cannot serve ${data.store} at ${target}: ${m.failed}`));
+      else if ('error' in m) options.onError?.(m.error);
+    });
+    worker.once('exit', () => rej(new CkptdbError('UNSUPPORTED', `cannot serve ${data.store} at ${target}: its serving thread ended`)));
+  });
+  ready.catch(() => {});
+  const ended = new Promise<void>((res) => {
+    worker.once('error', (e) => {
+      options.onError?.(`serving thread failed: ${e instanceof Error ? e.message : String(e)}`);
+      Atomics.store(data.control, 0, STOP);
+    });
+    worker.once('exit', () => res());
+  });
+  return { worker, ready, ended };
 }
 
 /**
