@@ -6,7 +6,7 @@
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -251,7 +251,7 @@ describe.skipIf(!!NO_FUSE)(`ckptdb mount ${NO_FUSE}`, () => {
     await until(() => !existsSync(`/proc/${pid}`), 5000, 'the server to end');
   });
 
-  it('refuses with one line and status 2: a folder that is not empty, no store, a user who is not root, umount of no mount', async () => {
+  it('refuses with one line and status 2: a folder that is not empty, no store, a user who is not root, umount of no mount, a store it cannot serve', async () => {
     const full = join(s.dir, 'full');
     mkdirSync(full);
     writeFileSync(join(full, 'x'), '');
@@ -272,6 +272,11 @@ describe.skipIf(!!NO_FUSE)(`ckptdb mount ${NO_FUSE}`, () => {
         : `ckptdb: cannot open /dev/fuse: permission denied; mounting needs root here (/dev/fuse is 0${mode.toString(8)}) (run ckptdb mount as root)\n`,
     });
     expect(await cli(s.db, ['umount', empty])).toMatchObject({ code: 2, stderr: `ckptdb: ${empty} is not a mount point\n` });
+    // a store the serving thread cannot read is found before anything is mounted
+    const broken = join(s.dir, 'broken.sqlite');
+    copyFileSync(s.db, broken);
+    execFileSync('sqlite3', [broken, 'DROP TABLE file_ttys']);
+    expect(await cli(broken, ['mount', empty])).toMatchObject({ code: 2, stderr: `ckptdb: cannot serve ${broken} at ${empty}: no such table: file_ttys\n` });
     expect(fsType(full)).toBe(null);
     expect(fsType(empty)).toBe(null);
   });
