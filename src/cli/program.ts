@@ -19,6 +19,8 @@ import { register as checkpoint } from './commands/checkpoint.js';
 import { register as restore } from './commands/restore.js';
 import { register as mem } from './commands/mem.js';
 import { register as graph } from './commands/graph.js';
+import { register as mount } from './commands/mount.js';
+import { register as umount } from './commands/umount.js';
 
 const EXAMPLES = `
 Examples:
@@ -36,6 +38,7 @@ Examples:
   $ ckptdb mem 4 --pid 1234 --search key  look for text in a process's memory
   $ ckptdb import /var/lib/criu/dump    a CRIU image directory or checkpoint tar
   $ ckptdb --db /tmp/ck.sqlite rm 3     delete checkpoint 3 of another store
+  $ ckptdb mount /mnt/ckpt              the store as files: cat /mnt/ckpt/latest/task-*/comm
 
 The store is $CKPTDB_DB, or $XDG_DATA_HOME/ckptdb/store.sqlite
 (~/.local/share/ckptdb/store.sqlite). Errors exit with status 2; set
@@ -50,6 +53,6 @@ export function buildProgram(): Command {
     .addOption(new Option('--db <path>', 'store file').env('CKPTDB_DB'))
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', EXAMPLES);
-  for (const register of [capture, checkpoint, restore, list, show, ps, fds, objects, mem, graph, q, query, diff, exportCommand, importCommand, rm, verify]) register(program);
+  for (const register of [capture, checkpoint, restore, list, show, ps, fds, objects, mem, graph, q, query, diff, exportCommand, importCommand, rm, verify, mount, umount]) register(program);
   return program;
 }

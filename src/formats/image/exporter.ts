@@ -1,23 +1,14 @@
 import type Database from 'better-sqlite3';
-import type { CheckpointSource, FileType, NamespaceType } from '../../store/writer/types.js';
+import type { NamespaceType } from '../../store/writer/types.js';
 import { CkptdbError } from '../../errors.js';
 import { namedStatements, statement } from '../../store/sqlFile.js';
 import type { Store } from '../../store/store.js';
 import { criuFileRecords } from '../criu/imageRecords.js';
-import type {
-  CheckpointRecord,
-  FileDetailRecord,
-  FileRecord,
-  ImageRecord,
-  JsonObject,
-  MapRecord,
-  ObjectRecord,
-  TaskRecord,
-} from './types.js';
+import { checkpointRecord, fileRecord, getter, mapRecord, objectRecord, taskRecord, type Row } from './records.js';
+import type { CheckpointRecord, FileDetailRecord, ImageRecord, RlimitRecord } from './types.js';
 
 const SQL = 'internal/image.sql';
 
-type Row = Record<string, unknown>;
 type Stmt = Database.Statement<unknown[]>;
 
 /**
@@ -51,15 +42,27 @@ export function* restoreOrderRecords(store: Store, checkpointId: number): Genera
   const ownTransaction = !db.inTransaction;
   if (ownTransaction) db.exec('BEGIN');
   try {
-    const order = new RestoreOrder(db, checkpointId);
-    order.build();
+    numberRestoreOrder(db, checkpointId);
     yield* new RecordReader(db, checkpointId).records();
     yield* detailRecords(db, checkpointId);
     yield* criuFileRecords(db, checkpointId);
   } finally {
-    for (const sql of namedStatements(SQL).get('drop_order_tables')!) db.exec(sql);
+    dropRestoreOrder(db);
     if (ownTransaction && db.inTransaction) db.exec('COMMIT');
   }
+}
+
+/**
+ * Numbers a checkpoint's tasks and shared objects in restore order, into the TEMP
+ * tables image_tasks (seq, task_id) and image_objects (image_id, object_id) of db: the
+ * image ids every record refers to. Run it inside a read transaction.
+ */
+export function numberRestoreOrder(db: Database.Database, checkpointId: number): void {
+  new RestoreOrder(db, checkpointId).build();
+}
+
+export function dropRestoreOrder(db: Database.Database): void {
+  for (const sql of namedStatements(SQL).get('drop_order_tables')!) db.exec(sql);
 }
 
 /** Numbers tasks and shared objects in restore order (image_tasks, image_objects). */
@@ -132,20 +135,7 @@ class RecordReader {
   }
 
   private checkpoint(): CheckpointRecord {
-    const r = this.s.checkpoint!.get({ id: this.checkpointId }) as Row;
-    return {
-      record: 'checkpoint',
-      id: r.id as number,
-      label: r.label as string | null,
-      source: r.source as CheckpointSource,
-      host: r.host as string | null,
-      kernel: r.kernel as string | null,
-      rootPid: r.root_pid as number | null,
-      frozen: r.frozen === 1,
-      startedAt: r.started_at as string,
-      finishedAt: r.finished_at as string,
-      meta: json(r.meta),
-    };
+    return checkpointRecord(this.s.checkpoint!.get({ id: this.checkpointId }) as Row);
   }
 
   private *task(task: number): Generator<ImageRecord | RecordText> {
@@ -161,18 +151,7 @@ class RecordReader {
       this.next++;
       yield objectRecord(getter(this.s.object!.get({ image: ref })));
     }
-    // The columns come named and in order; what is JSON in the store is parsed.
-    const record = {
-      record: 'task',
-      ...t,
-      cmdline: json(t.cmdline),
-      env: json(t.env),
-      namespaces: Object.fromEntries(namespaces),
-      rlimits: this.s.task_rlimits!.all({ task }),
-      unreadable: json(t.unreadable),
-      attrs: json(t.attrs),
-    } as TaskRecord;
-    yield record;
+    yield taskRecord(t, namespaces, this.s.task_rlimits!.all({ task }) as RlimitRecord[]);
     if (fdtableIsNew) yield* this.fds(fdtableId as number, t.fdtable as number);
     if (mmIsNew) yield* this.maps(mmId as number, t.mm as number);
   }
@@ -196,21 +175,7 @@ class RecordReader {
   }
 
   private *maps(mmId: number, mm: number): Generator<ImageRecord> {
-    for (const m of this.s.mm_maps!.iterate({ mm: mmId }) as IterableIterator<Row>) {
-      const record: MapRecord = {
-        record: 'map',
-        mm,
-        start: m.start_addr as string,
-        end: m.end_addr as string,
-        perms: m.perms as string,
-        pgoff: m.pgoff as string | null,
-        dev: m.dev as string | null,
-        inode: m.inode as string | null,
-        path: m.path as string | null,
-        attrs: json(m.attrs),
-      };
-      yield record;
-    }
+    for (const m of this.s.mm_maps!.iterate({ mm: mmId }) as IterableIterator<Row>) yield mapRecord(m, mm);
   }
 }
 
@@ -227,63 +192,4 @@ function* detailRecords(db: Database.Database, checkpointId: number): Generator<
       yield { record, ...row } as FileDetailRecord;
     }
   }
-}
-
-type Get = (column: string) => unknown;
-
-/** A shared object in full, from a row of image_object_rows (o_*, s_*). */
-function objectRecord(get: Get): ObjectRecord {
-  return {
-    record: 'object',
-    id: get('o_image') as number,
-    kind: get('o_kind') as ObjectRecord['kind'],
-    key: get('o_key') as string,
-    refcount: get('o_refcount') as number,
-    inferred: get('o_inferred') === 1,
-    attrs: json(get('o_attrs')),
-    socket: get('s_object') == null ? null : {
-      family: get('s_family') as string | null,
-      type: get('s_type') as string | null,
-      protocol: get('s_protocol') as string | null,
-      state: get('s_state') as string | null,
-      localAddr: get('s_local_addr') as string | null,
-      localPort: get('s_local_port') as number | null,
-      remoteAddr: get('s_remote_addr') as string | null,
-      remotePort: get('s_remote_port') as number | null,
-      peerIno: get('s_peer_ino') as string | null,
-      attrs: json(get('s_attrs')),
-    },
-  };
-}
-
-/** An open file in full, from a row of image_file_rows (f_*). */
-function fileRecord(get: Get): FileRecord {
-  return {
-    record: 'file',
-    id: get('f_image') as number,
-    key: get('f_key') as string,
-    refcount: get('f_refcount') as number,
-    inferred: get('f_inferred') === 1,
-    type: get('f_type') as FileType,
-    path: get('f_path') as string | null,
-    pos: get('f_pos') as string | null,
-    flags: get('f_flags') as number | null,
-    mode: get('f_mode') as number | null,
-    mntId: get('f_mnt_id') as number | null,
-    dev: get('f_dev') as string | null,
-    inode: get('f_inode') as string | null,
-    deleted: get('f_deleted') === 1,
-    object: get('f_object') as number | null,
-    unreadable: get('f_unreadable') as string | null,
-    attrs: json(get('f_attrs')),
-  };
-}
-
-function getter(row: unknown): Get {
-  return (column) => (row as Row)[column];
-}
-
-/** A JSON column: the writer stored it with JSON.stringify, and bigints as strings. */
-function json<T = JsonObject>(value: unknown): T | null {
-  return value == null ? null : (JSON.parse(value as string) as T);
 }
