@@ -26,6 +26,8 @@ FROM shared_objects WHERE checkpoint_id = :id
 GROUP BY kind ORDER BY kind;
 
 -- name: delete_checkpoint
+-- Every row of the checkpoint, run with foreign key checks off (0007_layout): children
+-- before the rows they refer to, so that a store is never left with a dangling one.
 DELETE FROM task_rlimits WHERE checkpoint_id = :id;
 DELETE FROM task_namespaces WHERE checkpoint_id = :id;
 DELETE FROM sockets WHERE checkpoint_id = :id;
@@ -34,6 +36,8 @@ DELETE FROM fds WHERE checkpoint_id = :id;
 DELETE FROM tasks WHERE checkpoint_id = :id;
 DELETE FROM files WHERE checkpoint_id = :id;
 DELETE FROM shared_objects WHERE checkpoint_id = :id;
+DELETE FROM criu_image_chunks WHERE image_id IN (SELECT id FROM criu_images WHERE checkpoint_id = :id);
+DELETE FROM criu_images WHERE checkpoint_id = :id;
 DELETE FROM checkpoints WHERE id = :id;
 
 -- name: refcount_mismatches
