@@ -5,7 +5,10 @@
 -- checkpoint begins (it holds the write lock), then one more per row. A checkpoint's
 -- rows are so one run of ids per table, in the order they were added. The inserts
 -- marked "batched" take one row here; the writer repeats their VALUES to write many
--- rows a statement (rowBatch.ts).
+-- rows a statement (rowBatch.ts). They say OR FAIL: a statement of many rows that may
+-- abort halfway would otherwise keep a journal of every page it changes, to undo its
+-- own rows (measured: it costs most of what batching gains); the writer rolls back the
+-- whole checkpoint on any error anyway.
 
 -- name: insert_checkpoint
 INSERT INTO checkpoints (label, source, host, kernel, root_pid, frozen, started_at, finished_at, meta)
@@ -28,7 +31,7 @@ SELECT coalesce(max(id), 0) FROM maps;
 
 -- name: insert_object
 -- Batched. Each object is inserted once, with the references counted while it waited.
-INSERT INTO shared_objects (id, checkpoint_id, kind, key, refcount, inferred, attrs)
+INSERT OR FAIL INTO shared_objects (id, checkpoint_id, kind, key, refcount, inferred, attrs)
 VALUES (?, ?, ?, ?, ?, ?, ?);
 
 -- name: find_object
@@ -66,22 +69,22 @@ SELECT id FROM tasks WHERE checkpoint_id = ? AND pid = ?;
 
 -- name: insert_namespace
 -- Batched.
-INSERT INTO task_namespaces (checkpoint_id, task_id, type, ns_id) VALUES (?, ?, ?, ?);
+INSERT OR FAIL INTO task_namespaces (checkpoint_id, task_id, type, ns_id) VALUES (?, ?, ?, ?);
 
 -- name: insert_rlimit
 -- Batched.
-INSERT INTO task_rlimits (checkpoint_id, task_id, resource, soft, hard) VALUES (?, ?, ?, ?, ?);
+INSERT OR FAIL INTO task_rlimits (checkpoint_id, task_id, resource, soft, hard) VALUES (?, ?, ?, ?, ?);
 
 -- name: insert_fd
 -- Batched.
-INSERT INTO fds (id, checkpoint_id, fdtable_id, fd, cloexec, file_id) VALUES (?, ?, ?, ?, ?, ?);
+INSERT OR FAIL INTO fds (id, checkpoint_id, fdtable_id, fd, cloexec, file_id) VALUES (?, ?, ?, ?, ?, ?);
 
 -- name: find_fd
 SELECT id FROM fds WHERE checkpoint_id = ? AND fdtable_id = ? AND fd = ?;
 
 -- name: insert_map
 -- Batched.
-INSERT INTO maps (id, checkpoint_id, mm_id, start_addr, end_addr, perms, pgoff, dev, inode, path, attrs)
+INSERT OR FAIL INTO maps (id, checkpoint_id, mm_id, start_addr, end_addr, perms, pgoff, dev, inode, path, attrs)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: find_map

@@ -1,112 +1,98 @@
 /**
- * The fds of a capture, table by table in tid order and fd by fd: each is read (ahead,
- * by another thread: fdReaders.ts), placed on its open file (kcmp), and written at
- * once with its file when the file is new.
+ * Writes the fds of a capture as their tables come placed (placedTable.ts), in table
+ * order: each open file when its first fd comes, then the fd. What is kept per open
+ * file is its row id, by its number in the capture.
  */
 import type { CheckpointWriter } from '../../store/writer/writer.js';
-import { fifoKey } from '../../store/fifoKey.js';
-import type { FileInput } from '../../store/writer/types.js';
-import { O_CLOEXEC, parseExtra } from './fdinfo.js';
-import type { FdReader } from './fdReaders.js';
-import type { FdRecord, FdTableRef } from './fds.js';
-import type { FilePlacer, FileGroup } from './files.js';
-import { decimal64 } from './numbers.js';
-import type { ObjectIds } from './objects.js';
-import type { Pacer } from './pacer.js';
+import type { FileType, SharedObjectInput } from '../../store/writer/types.js';
+import {
+  F_ATTRS, F_DELETED, F_DEV, F_FLAGS, F_INFERRED, F_INODE, F_KEY, F_MNT, F_MODE, F_OBJECT_KEY, F_OBJECT_KIND, F_PATH, F_POS,
+  F_SOCKET_INO, F_TYPE, F_UNREADABLE, FD_STRIDE, FILE_STRIDE, type PlacedTable,
+} from './placedTable.js';
 import type { CaptureWarnings } from './warnings.js';
 
-export interface FdPhaseContext {
-  writer: CheckpointWriter;
-  objects: ObjectIds;
-  warnings: CaptureWarnings;
-  pacer: Pacer;
-  placer: FilePlacer;
-}
-
-/** A socket object to describe from /proc/net once every fd is read. */
+/** A socket object, to describe from what sock_diag and /proc/net show of its inode. */
 export interface SocketRef {
   objectId: number;
   ino: string;
-  holder: number;
 }
 
-/** The inode, pipe or socket the file stands on: a FIFO's pipe rather than its inode. */
-function objectOf(r: FdRecord, objects: ObjectIds): number | null {
-  const kind = r.kind;
-  if (!kind?.object || !r.info) return null;
-  if (kind.object !== 'inode') return objects.get(kind.object, kind.path);
-  if (!r.info.ino) return null;
-  if (r.type === 'fifo') return objects.get('pipe', fifoKey(r.dev, r.info.mntId, r.info.ino));
-  return objects.get('inode', `${r.dev ?? `mnt${r.info.mntId}`}:${r.info.ino}`);
-}
+export class FdWriter {
+  /** Row id of each open file written, by its number. */
+  private readonly fileIds: number[] = [];
+  /**
+   * Open files first reached through a table none of whose tasks was written (they all
+   * exited): written if a later fd shares them, named still by the fd that found them.
+   */
+  private readonly orphans = new Map<number, unknown[]>();
+  readonly sockets: SocketRef[] = [];
 
-function attrsOf(r: FdRecord): Record<string, unknown> | undefined {
-  const extra = r.info?.extra ? parseExtra(r.info.extra) : undefined;
-  if (!r.rdev) return extra;
-  return { rdev: r.rdev, ...extra };
-}
+  constructor(
+    private readonly writer: CheckpointWriter,
+    private readonly warnings: CaptureWarnings,
+  ) {}
 
-function fileInput(g: FileGroup, object: number | null): FileInput {
-  const first = g.first;
-  const info = first.info;
-  return {
-    key: `${first.table.name}:${first.fd}`,
-    type: first.type,
-    path: first.kind?.path ?? null,
-    pos: info ? decimal64(info.pos) : null,
-    flags: info ? info.flags & ~O_CLOEXEC : null,
-    mode: first.mode,
-    mntId: info ? info.mntId : null,
-    dev: first.dev,
-    inode: info?.ino ? decimal64(info.ino) : null,
-    deleted: first.kind?.deleted ?? false,
-    object,
-    inferred: g.inferred,
-    unreadable: first.unreadable,
-    attrs: attrsOf(first),
-  };
-}
-
-/**
- * Places and writes the fds of every table whose tasks were written, as the reader
- * (started on the same tables) hands them over; returns the sockets met.
- */
-export async function captureFds(tables: FdTableRef[], reader: FdReader, ctx: FdPhaseContext): Promise<SocketRef[]> {
-  const { writer, objects, warnings, placer } = ctx;
-  const sockets: SocketRef[] = [];
-  const total = tables.reduce((n, t) => n + t.fds.length, 0);
-  let done = 0;
-  for (let i = 0; i < tables.length; i++) {
-    const table = tables[i]!;
-    const { records, vanished } = await reader.read(i);
-    if (table.objectId === null) {
-      // none of its tasks was written (all exited): its fds have nowhere to hang
-      warnings.vanishedFds += table.fds.length;
-      continue;
-    }
-    warnings.vanishedFds += vanished;
-    for (const r of records) {
-      const p = placer.place(r);
-      if (!p) {
-        warnings.vanishedFds++;
+  /** Writes a table's fds into the fd table object `fdtable`, or counts them vanished when there is none. */
+  write(t: PlacedTable, fdtable: number | null): void {
+    const { fds, files, inferred } = t;
+    this.warnings.vanishedFds += t.vanished;
+    let nextFile = 0;
+    let nextInferred = 0;
+    for (let i = 0; i < fds.length; i += FD_STRIDE) {
+      const fileNo = fds[i + 2]!;
+      if (fds[i + 3] === 1) {
+        const at = nextFile;
+        nextFile += FILE_STRIDE;
+        if (fdtable === null) this.orphans.set(fileNo, files.slice(at, at + FILE_STRIDE));
+        else this.writeFile(fileNo, files, at);
+      }
+      for (let n = fds[i + 4]!; n > 0; n--) {
+        const no = inferred[nextInferred++]!;
+        const orphan = this.orphans.get(no);
+        if (orphan) {
+          orphan[F_INFERRED] = true;
+          continue;
+        }
+        this.writer.markInferred(this.fileIds[no]!);
+        this.warnings.inferredObjects++;
+      }
+      if (fdtable === null) {
+        this.warnings.vanishedFds++;
         continue;
       }
-      const g = p.group;
-      if (p.created) {
-        const object = objectOf(r, objects);
-        g.fileId = writer.addFile(fileInput(g, object));
-        if (r.unreadable) warnings.unreadable++;
-        else if (g.inferred) warnings.inferredObjects++;
-        if (r.type === 'socket' && object !== null) sockets.push({ objectId: object, ino: r.info!.ino, holder: table.holder });
+      const orphan = this.orphans.get(fileNo);
+      if (orphan) {
+        this.orphans.delete(fileNo);
+        this.writeFile(fileNo, orphan, 0);
       }
-      for (const inferred of p.nowInferred) {
-        writer.markInferred(inferred.fileId!);
-        warnings.inferredObjects++;
-      }
-      writer.addFd({ fdtable: table.objectId!, fd: r.fd, cloexec: r.cloexec, file: g.fileId! });
+      this.writer.addFd({ fdtable, fd: fds[i]!, cloexec: fds[i + 1] === 1, file: this.fileIds[fileNo]! });
     }
-    done += table.fds.length;
-    await ctx.pacer.step('fds', done, total);
   }
-  return sockets;
+
+  private writeFile(fileNo: number, files: unknown[], at: number): void {
+    const kind = files[at + F_OBJECT_KIND] as SharedObjectInput['kind'] | null;
+    const object = kind === null ? null : this.writer.addSharedObject({ kind, key: files[at + F_OBJECT_KEY] as string });
+    const inferred = files[at + F_INFERRED] as boolean;
+    const unreadable = files[at + F_UNREADABLE] as string | null;
+    this.fileIds[fileNo] = this.writer.addFile({
+      key: files[at + F_KEY] as string,
+      type: files[at + F_TYPE] as FileType,
+      path: files[at + F_PATH] as string | null,
+      pos: files[at + F_POS] as number | bigint | null,
+      flags: files[at + F_FLAGS] as number | null,
+      mode: files[at + F_MODE] as number | null,
+      mntId: files[at + F_MNT] as number | null,
+      dev: files[at + F_DEV] as string | null,
+      inode: files[at + F_INODE] as number | bigint | null,
+      deleted: files[at + F_DELETED] as boolean,
+      object,
+      inferred,
+      unreadable,
+      attrs: files[at + F_ATTRS] as Record<string, unknown> | undefined,
+    });
+    if (unreadable) this.warnings.unreadable++;
+    else if (inferred) this.warnings.inferredObjects++;
+    const ino = files[at + F_SOCKET_INO] as string | null;
+    if (ino !== null && object !== null) this.sockets.push({ objectId: object, ino });
+  }
 }
