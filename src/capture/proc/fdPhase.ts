@@ -5,9 +5,10 @@
  */
 import type { CheckpointWriter } from '../../store/writer/writer.js';
 import type { FileType, SharedObjectInput } from '../../store/writer/types.js';
+import { decimal64 } from './numbers.js';
 import {
-  F_ATTRS, F_DELETED, F_DEV, F_FLAGS, F_INFERRED, F_INODE, F_KEY, F_MNT, F_MODE, F_OBJECT_KEY, F_OBJECT_KIND, F_PATH, F_POS,
-  F_SOCKET_INO, F_TYPE, F_UNREADABLE, FD_STRIDE, FILE_STRIDE, type PlacedTable,
+  FD_STRIDE, FILE_NUMBERS, FILE_STRINGS, N_DELETED, N_FLAGS, N_INFERRED, N_MNT, N_MODE, S_DEV, S_INODE, S_KEY, S_OBJECT_KEY, S_OBJECT_KIND,
+  S_PATH, S_POS, S_SOCKET_INO, S_TYPE, S_UNREADABLE, type PlacedTable,
 } from './placedTable.js';
 import type { CaptureWarnings } from './warnings.js';
 
@@ -17,6 +18,18 @@ export interface SocketRef {
   ino: string;
 }
 
+/** A new file's values, as they came in its table. */
+interface FileValues {
+  strings: readonly string[];
+  at: number;
+  numbers: Float64Array;
+  n: number;
+  attrs: Record<string, unknown> | undefined;
+}
+
+const orNull = (s: string): string | null => (s === '' ? null : s);
+const numberOrNull = (n: number): number | null => (Number.isNaN(n) ? null : n);
+
 export class FdWriter {
   /** Row id of each open file written, by its number. */
   private readonly fileIds: number[] = [];
@@ -24,7 +37,7 @@ export class FdWriter {
    * Open files first reached through a table none of whose tasks was written (they all
    * exited): written if a later fd shares them, named still by the fd that found them.
    */
-  private readonly orphans = new Map<number, unknown[]>();
+  private readonly orphans = new Map<number, FileValues & { inferred: boolean }>();
   readonly sockets: SocketRef[] = [];
 
   constructor(
@@ -34,23 +47,26 @@ export class FdWriter {
 
   /** Writes a table's fds into the fd table object `fdtable`, or counts them vanished when there is none. */
   write(t: PlacedTable, fdtable: number | null): void {
-    const { fds, files, inferred } = t;
+    const { fds, inferred, numbers } = t;
+    const strings = numbers.length ? t.strings.split('\0') : [];
+    const attrs = new Map<number, Record<string, unknown>>();
+    for (let i = 0; i < t.attrs.length; i += 2) attrs.set(t.attrs[i] as number, t.attrs[i + 1] as Record<string, unknown>);
     this.warnings.vanishedFds += t.vanished;
-    let nextFile = 0;
+    let file = 0;
     let nextInferred = 0;
     for (let i = 0; i < fds.length; i += FD_STRIDE) {
       const fileNo = fds[i + 2]!;
       if (fds[i + 3] === 1) {
-        const at = nextFile;
-        nextFile += FILE_STRIDE;
-        if (fdtable === null) this.orphans.set(fileNo, files.slice(at, at + FILE_STRIDE));
-        else this.writeFile(fileNo, files, at);
+        const values: FileValues = { strings, at: file * FILE_STRINGS, numbers, n: file * FILE_NUMBERS, attrs: attrs.get(file) };
+        file++;
+        if (fdtable === null) this.orphans.set(fileNo, { ...values, strings: strings.slice(values.at, values.at + FILE_STRINGS), at: 0, inferred: false });
+        else this.writeFile(fileNo, values, numbers[values.n + N_INFERRED] === 1);
       }
       for (let n = fds[i + 4]!; n > 0; n--) {
         const no = inferred[nextInferred++]!;
         const orphan = this.orphans.get(no);
         if (orphan) {
-          orphan[F_INFERRED] = true;
+          orphan.inferred = true;
           continue;
         }
         this.writer.markInferred(this.fileIds[no]!);
@@ -63,36 +79,40 @@ export class FdWriter {
       const orphan = this.orphans.get(fileNo);
       if (orphan) {
         this.orphans.delete(fileNo);
-        this.writeFile(fileNo, orphan, 0);
+        this.writeFile(fileNo, orphan, orphan.inferred || orphan.numbers[orphan.n + N_INFERRED] === 1);
       }
       this.writer.addFd({ fdtable, fd: fds[i]!, cloexec: fds[i + 1] === 1, file: this.fileIds[fileNo]! });
     }
   }
 
-  private writeFile(fileNo: number, files: unknown[], at: number): void {
-    const kind = files[at + F_OBJECT_KIND] as SharedObjectInput['kind'] | null;
-    const object = kind === null ? null : this.writer.addSharedObject({ kind, key: files[at + F_OBJECT_KEY] as string });
-    const inferred = files[at + F_INFERRED] as boolean;
-    const unreadable = files[at + F_UNREADABLE] as string | null;
+  private writeFile(fileNo: number, v: FileValues, inferred: boolean): void {
+    const s = v.strings;
+    const at = v.at;
+    const kind = orNull(s[at + S_OBJECT_KIND]!) as SharedObjectInput['kind'] | null;
+    const object = kind === null ? null : this.writer.addSharedObject({ kind, key: s[at + S_OBJECT_KEY]! });
+    const unreadable = orNull(s[at + S_UNREADABLE]!);
+    const pos = s[at + S_POS]!;
+    const inode = s[at + S_INODE]!;
+    const n = v.n;
     this.fileIds[fileNo] = this.writer.addFile({
-      key: files[at + F_KEY] as string,
-      type: files[at + F_TYPE] as FileType,
-      path: files[at + F_PATH] as string | null,
-      pos: files[at + F_POS] as number | bigint | null,
-      flags: files[at + F_FLAGS] as number | null,
-      mode: files[at + F_MODE] as number | null,
-      mntId: files[at + F_MNT] as number | null,
-      dev: files[at + F_DEV] as string | null,
-      inode: files[at + F_INODE] as number | bigint | null,
-      deleted: files[at + F_DELETED] as boolean,
+      key: s[at + S_KEY]!,
+      type: s[at + S_TYPE] as FileType,
+      path: orNull(s[at + S_PATH]!),
+      pos: pos === '' ? null : decimal64(pos),
+      flags: numberOrNull(v.numbers[n + N_FLAGS]!),
+      mode: numberOrNull(v.numbers[n + N_MODE]!),
+      mntId: numberOrNull(v.numbers[n + N_MNT]!),
+      dev: orNull(s[at + S_DEV]!),
+      inode: inode === '' ? null : decimal64(inode),
+      deleted: v.numbers[n + N_DELETED] === 1,
       object,
       inferred,
       unreadable,
-      attrs: files[at + F_ATTRS] as Record<string, unknown> | undefined,
+      attrs: v.attrs,
     });
     if (unreadable) this.warnings.unreadable++;
     else if (inferred) this.warnings.inferredObjects++;
-    const ino = files[at + F_SOCKET_INO] as string | null;
-    if (ino !== null && object !== null) this.sockets.push({ objectId: object, ino });
+    const ino = s[at + S_SOCKET_INO]!;
+    if (ino !== '' && object !== null) this.sockets.push({ objectId: object, ino });
   }
 }

@@ -6,10 +6,10 @@
  */
 import { statSync } from 'node:fs';
 import type { FileType } from '../../store/writer/types.js';
-import { fixedFlags, O_CLOEXEC, parseFdInfo } from './fdinfo.js';
+import { fixedFlags, O_CLOEXEC, parseFdInfoBytes, type FdInfo } from './fdinfo.js';
 import { classifyLink, typeFromMode } from './fileKind.js';
 import { deviceText } from './numbers.js';
-import { asReadError, listDir, ProcReadError, readLink, readRecord, taskExists } from './procfs.js';
+import { asReadError, listDir, ProcReadError, readLink, readParsed, taskExists } from './procfs.js';
 
 /** The slots of one fd's record. */
 export const R_FD = 0;
@@ -140,16 +140,15 @@ function readOnce(tid: number, fd: number, inodes: InodeCache, out: unknown[]): 
     return true;
   }
   const kind = classifyLink(link);
-  let text: string;
+  let info: FdInfo;
   try {
-    text = readRecord(`/proc/${tid}/fdinfo/${fd}`);
+    info = readParsed(`/proc/${tid}/fdinfo/${fd}`, parseFdInfoBytes);
   } catch (e) {
     const err = asReadError(e);
     if (err.failure === 'gone') return false;
     push(out, fd, 0, null, kind.type, kind.path, kind.deleted, kind.object, null, null, null, '', null, null, null, err.reason, null);
     return true;
   }
-  const info = parseFdInfo(text);
   let type = kind.type;
   const cacheKey = info.ino ? `${info.mntId}:${info.ino}` : null;
   let facts = cacheKey ? inodes.get(cacheKey) : undefined;

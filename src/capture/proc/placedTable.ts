@@ -11,45 +11,53 @@ import {
 } from './fdRecords.js';
 import { parseExtra } from './fdinfo.js';
 import type { FilePlacer } from './filePlacer.js';
-import { decimal64 } from './numbers.js';
 import type { SocketSeen } from './sockets.js';
 
-const EMPTY = new Int32Array(0);
 
 /** Per fd in `fds`: fd, cloexec (0|1), file number, created (0|1), and how many of `inferred` follow it. */
 export const FD_STRIDE = 5;
 
-/** The values of a new file in `files`, FILE_STRIDE per file (each a FileInput field but object). */
-export const F_KEY = 0;
-export const F_TYPE = 1;
-export const F_PATH = 2;
-export const F_POS = 3;
-export const F_FLAGS = 4;
-export const F_MODE = 5;
-export const F_MNT = 6;
-export const F_DEV = 7;
-export const F_INODE = 8;
-export const F_DELETED = 9;
-/** The kind and key of the shared object the file stands on, or null. */
-export const F_OBJECT_KIND = 10;
-export const F_OBJECT_KEY = 11;
-export const F_INFERRED = 12;
-export const F_UNREADABLE = 13;
-export const F_ATTRS = 14;
-/** A socket's inode number (text), to describe it from sock_diag and /proc/net. */
-export const F_SOCKET_INO = 15;
-export const FILE_STRIDE = 16;
+/**
+ * Per new file, FILE_STRINGS strings (joined by NUL in `strings`, '' for none: none of
+ * them can be empty or hold a NUL otherwise) and FILE_NUMBERS numbers (NaN for none).
+ */
+export const S_KEY = 0;
+export const S_TYPE = 1;
+export const S_PATH = 2;
+/** Decimal text: a position can exceed 2^53. */
+export const S_POS = 3;
+export const S_DEV = 4;
+export const S_INODE = 5;
+/** The kind and key of the shared object the file stands on. */
+export const S_OBJECT_KIND = 6;
+export const S_OBJECT_KEY = 7;
+export const S_UNREADABLE = 8;
+/** A socket's inode number, to describe it from sock_diag and /proc/net. */
+export const S_SOCKET_INO = 9;
+export const FILE_STRINGS = 10;
+export const N_FLAGS = 0;
+export const N_MODE = 1;
+export const N_MNT = 2;
+/** 0 | 1. */
+export const N_DELETED = 3;
+export const N_INFERRED = 4;
+export const FILE_NUMBERS = 5;
 
+/**
+ * A table as it crosses to the writing thread: a few strings and typed arrays rather
+ * than a value per field, which the structured clone between threads copies in bulk.
+ */
 export interface PlacedTable {
   index: number;
-  /** The task the table was last read through. */
-  holder: number;
   /** Fds closed (or whose tasks all exited) while being read or compared. */
   vanished: number;
   fds: Int32Array;
-  files: unknown[];
   /** Numbers of files handed out before that turned out to be inferred, in order. */
-  inferred: number[];
+  inferred: Int32Array;
+  strings: string;
+  numbers: Float64Array;
+  /** [new file's place among this table's new files, its attrs], for those that have attrs. */
+  attrs: unknown[];
 }
 
 /** The inode, pipe or socket the file stands on: a FIFO's pipe rather than its inode. */
@@ -79,30 +87,39 @@ function attrsOf(records: readonly unknown[], at: number): Record<string, unknow
 export function placeTable(placer: FilePlacer, index: number, table: TableState, read: TableRead, sockets: SocketSeen[]): PlacedTable {
   const { records } = read;
   const fds: number[] = [];
-  const out: PlacedTable = { index, holder: table.holder, vanished: read.vanished, fds: EMPTY, files: [], inferred: [] };
+  const inferred: number[] = [];
+  const strings: string[] = [];
+  const numbers: number[] = [];
+  const attrs: unknown[] = [];
+  let vanished = read.vanished;
   for (let at = 0; at < records.length; at += STRIDE) {
     const p = placer.place(index, records, at);
     if (!p) {
-      out.vanished++;
+      vanished++;
       continue;
     }
     const fd = records[at + R_FD] as number;
     fds.push(fd, records[at + R_CLOEXEC] as number, p.fileNo, p.created ? 1 : 0, p.nowInferred.length);
-    for (const n of p.nowInferred) out.inferred.push(n);
+    for (const n of p.nowInferred) inferred.push(n);
     if (!p.created) continue;
     const object = objectOf(records, at);
     const pos = records[at + R_POS] as string | null;
     const ino = records[at + R_INO] as string;
     const type = records[at + R_TYPE] as string;
-    out.files.push(
-      `${table.name}:${fd}`, type, records[at + R_PATH], pos === null ? null : decimal64(pos), records[at + R_FLAGS], records[at + R_MODE],
-      records[at + R_MNT], records[at + R_DEV], pos !== null && ino ? decimal64(ino) : null, records[at + R_DELETED],
-      object?.[0] ?? null, object?.[1] ?? null, p.inferred, records[at + R_UNREADABLE], attrsOf(records, at),
-      type === 'socket' && object !== null ? ino : null,
+    const socket = type === 'socket' && object !== null;
+    const a = attrsOf(records, at);
+    if (a) attrs.push(numbers.length / FILE_NUMBERS, a);
+    strings.push(
+      `${table.name}:${fd}`, type, (records[at + R_PATH] as string | null) ?? '', pos ?? '', (records[at + R_DEV] as string | null) ?? '',
+      pos !== null ? ino : '', object?.[0] ?? '', object?.[1] ?? '', (records[at + R_UNREADABLE] as string | null) ?? '', socket ? ino : '',
     );
-    if (type === 'socket' && object !== null) sockets.push({ ino, holder: table.holder });
+    numbers.push(
+      (records[at + R_FLAGS] as number | null) ?? NaN, (records[at + R_MODE] as number | null) ?? NaN, (records[at + R_MNT] as number | null) ?? NaN,
+      records[at + R_DELETED] ? 1 : 0, p.inferred ? 1 : 0,
+    );
+    if (socket) sockets.push({ ino, holder: table.holder });
   }
-  out.holder = table.holder;
-  out.fds = Int32Array.from(fds);
-  return out;
+  return {
+    index, vanished, fds: Int32Array.from(fds), inferred: Int32Array.from(inferred), strings: strings.join('\0'), numbers: Float64Array.from(numbers), attrs,
+  };
 }
