@@ -4,12 +4,11 @@
  * flat: STRIDE values per fd in one array per table, so that a table crosses between
  * threads as one array of primitives, and nothing is allocated per fd but its strings.
  */
-import { statSync } from 'node:fs';
 import type { FileType } from '../../store/writer/types.js';
-import { fixedFlags, O_CLOEXEC, parseFdInfoBytes, type FdInfo } from './fdinfo.js';
+import { openFdDir, type FdDir } from './fdDir.js';
+import { fixedFlags, O_CLOEXEC, type FdInfo } from './fdinfo.js';
 import { classifyLink, typeFromMode } from './fileKind.js';
-import { deviceText } from './numbers.js';
-import { asReadError, listDir, ProcReadError, readLink, readParsed, taskExists } from './procfs.js';
+import { asReadError, listDir, ProcReadError, taskExists } from './procfs.js';
 
 /** The slots of one fd's record. */
 export const R_FD = 0;
@@ -57,8 +56,12 @@ export interface InodeFacts {
   rdev: string | null;
 }
 
-/** Mode and device per inode (mount id and inode number): one stat for the many fds on /dev/null. */
+/**
+ * Mode and device per inode (mount id and inode number): one stat for the many fds on
+ * /dev/null. Bounded: emptied when full (the inodes many fds share come again soon).
+ */
 export type InodeCache = Map<string, InodeFacts>;
+const INODE_CACHE_SIZE = 4096;
 
 /** The task the table is read through exited: read through the next user. False when none is left. */
 export function nextHolder(table: TableState): boolean {
@@ -115,24 +118,35 @@ export interface TableRead {
 export function readTable(table: TableState, fds: readonly number[], inodes: InodeCache): TableRead {
   const records: unknown[] = [];
   let vanished = 0;
-  for (const fd of fds) {
-    for (;;) {
-      if (readOnce(table.holder, fd, inodes, records)) break;
-      // a read that found nothing: the fd was closed, or the task it was read through exited
-      if (taskExists(table.holder) || !nextHolder(table)) {
-        vanished++;
-        break;
+  let holder = table.holder;
+  let dir = openFdDir(holder);
+  try {
+    for (const fd of fds) {
+      for (;;) {
+        if (table.holder !== holder) {
+          dir.close();
+          holder = table.holder;
+          dir = openFdDir(holder);
+        }
+        if (readOnce(dir, fd, inodes, records)) break;
+        // a read that found nothing: the fd was closed, or the task it was read through exited
+        if (taskExists(table.holder) || !nextHolder(table)) {
+          vanished++;
+          break;
+        }
       }
     }
+  } finally {
+    dir.close();
   }
   return { records, vanished };
 }
 
 /** Appends the fd's record; false when it is gone (nothing appended). */
-function readOnce(tid: number, fd: number, inodes: InodeCache, out: unknown[]): boolean {
+function readOnce(dir: FdDir, fd: number, inodes: InodeCache, out: unknown[]): boolean {
   let link: string;
   try {
-    link = readLink(`/proc/${tid}/fd/${fd}`);
+    link = dir.readlink(fd);
   } catch (e) {
     const err = asReadError(e);
     if (err.failure === 'gone') return false;
@@ -142,7 +156,7 @@ function readOnce(tid: number, fd: number, inodes: InodeCache, out: unknown[]): 
   const kind = classifyLink(link);
   let info: FdInfo;
   try {
-    info = readParsed(`/proc/${tid}/fdinfo/${fd}`, parseFdInfoBytes);
+    info = dir.fdinfo(fd);
   } catch (e) {
     const err = asReadError(e);
     if (err.failure === 'gone') return false;
@@ -155,10 +169,11 @@ function readOnce(tid: number, fd: number, inodes: InodeCache, out: unknown[]): 
   let unreadable: string | null = null;
   if (!facts) {
     try {
-      const st = statSync(`/proc/${tid}/fd/${fd}`, { throwIfNoEntry: false });
-      if (!st) return false;
-      facts = { mode: st.mode, dev: deviceText(st.dev), rdev: st.rdev ? deviceText(st.rdev) : null };
-      if (cacheKey) inodes.set(cacheKey, facts);
+      facts = dir.stat(fd);
+      if (cacheKey) {
+        if (inodes.size === INODE_CACHE_SIZE) inodes.clear();
+        inodes.set(cacheKey, facts);
+      }
     } catch (e) {
       const err = asReadError(e);
       if (err.failure === 'gone') return false;

@@ -16,38 +16,26 @@
  * a file whose sharing rests on such a guess is marked inferred (once its bucket
  * holds more than one fd: alone, there is nothing to guess).
  *
- * What is kept per file is a few numbers (its number, one fd to compare it through,
- * the other fds on it) and never an fd's record, so the placer's memory grows with the
- * open files of the capture, not with what was read of them.
+ * What is kept per open file is a few numbers in growing typed arrays (the fd it is
+ * compared through, flags) and its bucket's key, never an fd's record; a bucket of one
+ * file (most are: a socket, a pipe's end, a file opened once) is that file's number
+ * alone. So the placer's memory grows with the open files of a capture by some tens
+ * of bytes each.
  */
 import { KCMP_FILE, KcmpError, type Kcmp } from '../kcmp.js';
 import { R_BUCKET, R_FD, R_FLAGS, R_POS, type TableState, nextHolder } from './fdRecords.js';
 import { attempt, ProcReadError, readRecord, taskExists } from './procfs.js';
 
-interface Group {
-  /** The open file's number in this capture (0, 1, 2, ... in the order found). */
-  fileNo: number;
-  /** A member kcmp may be asked about (table index and fd), or repTable -1 when none may. */
-  repTable: number;
-  repFd: number;
-  /** The other members, (table index, fd) pairs: stand-ins for the representative if it exits. */
-  others: number[] | null;
-  inferred: boolean;
-  /** Whether some member was placed by evidence alone. */
-  guessed: boolean;
-  /** Position and flags of the fd that found it: what a guess compares. */
-  evidence: string;
-}
-
+/** A bucket of more than one file. */
 interface Bucket {
   size: number;
-  /** Groups with a representative, in kcmp's order of it. */
-  sorted: Group[];
-  all: Group[];
-  /** Groups with a member placed by evidence alone. */
+  /** Files with a representative, in kcmp's order of it. */
+  sorted: number[];
+  all: number[];
+  /** Files with a member placed by evidence alone. */
   guessed: number;
   /** Built when the first guess is needed. */
-  byEvidence: Map<string, Group> | null;
+  byEvidence: Map<string, number> | null;
 }
 
 /** Where an fd was placed; one object, reused by every call: read it before the next. */
@@ -64,15 +52,57 @@ export interface Placement {
 /** kcmp answers "gone" this often for one fd before it is placed by evidence instead. */
 const RETRIES = 8;
 
-type Search = { found: Group } | { at: number } | 'vanished' | 'refused';
+const INFERRED = 1;
+const GUESSED = 2;
+
+type Search = { found: number } | { at: number } | 'vanished' | 'refused';
 
 function evidenceOf(records: readonly unknown[], at: number): string {
   return `${records[at + R_POS] as string}|${records[at + R_FLAGS] as number}`;
 }
 
+/** Per file, by its number. */
+class Files {
+  count = 0;
+  /** A member kcmp may be asked about (table index, -1 when none may, and fd). */
+  repTable = new Int32Array(1024);
+  repFd = new Int32Array(1024);
+  marks = new Uint8Array(1024);
+  /** Position and flags of the fd that found it: what a guess compares. */
+  readonly evidence: string[] = [];
+  /** The other members, (table index, fd) pairs: stand-ins for the representative if it exits. */
+  readonly others = new Map<number, number[]>();
+
+  add(repTable: number, repFd: number, marks: number, evidence: string): number {
+    const n = this.count++;
+    if (n === this.repTable.length) {
+      const grow = <T extends Int32Array | Uint8Array>(a: T): T => {
+        const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.repTable = grow(this.repTable);
+      this.repFd = grow(this.repFd);
+      this.marks = grow(this.marks);
+    }
+    this.repTable[n] = repTable;
+    this.repFd[n] = repFd;
+    this.marks[n] = marks;
+    this.evidence.push(evidence);
+    return n;
+  }
+
+  member(n: number, table: number, fd: number): void {
+    const list = this.others.get(n);
+    if (list) list.push(table, fd);
+    else this.others.set(n, [table, fd]);
+  }
+}
+
 export class FilePlacer {
-  private readonly buckets = new Map<string, Bucket>();
-  private files = 0;
+  /** Bucket key -> the one file in it (a number), or its Bucket. */
+  private readonly buckets = new Map<string, number | Bucket>();
+  private readonly files = new Files();
   private readonly placement: Placement = { fileNo: 0, created: false, inferred: false, nowInferred: [] };
 
   /** `tables` are the capture's tables by index, with their current holders. */
@@ -83,7 +113,7 @@ export class FilePlacer {
 
   /** Open files found so far. */
   get fileCount(): number {
-    return this.files;
+    return this.files.count;
   }
 
   /**
@@ -91,56 +121,63 @@ export class FilePlacer {
    * table `table`), or starts one; null when the fd vanished meanwhile.
    */
   place(table: number, records: readonly unknown[], at: number): Placement | null {
+    const f = this.files;
     const fd = records[at + R_FD] as number;
     const key = records[at + R_BUCKET] as string | null;
-    const p = this.placement;
-    p.nowInferred.length = 0;
+    this.placement.nowInferred.length = 0;
     if (key === null) {
       // neither link nor fdinfo could be read: nothing tells what it shares
-      return this.result(this.files++, true, true);
+      return this.result(f.add(-1, -1, INFERRED | GUESSED, ''), true, true);
     }
-    let b = this.buckets.get(key);
-    if (!b) {
-      b = { size: 0, sorted: [], all: [], guessed: 0, byEvidence: null };
+    const kept = this.buckets.get(key);
+    let b: Bucket;
+    if (kept === undefined) {
+      // the first fd of a bucket: nothing to compare with
+      const asked = this.kcmp !== null && this.tables[table]!.kcmpable;
+      const n = f.add(asked ? table : -1, asked ? fd : -1, asked ? 0 : GUESSED, evidenceOf(records, at));
+      this.buckets.set(key, n);
+      return this.result(n, true, false);
+    }
+    if (typeof kept === 'number') {
+      b = { size: 1, sorted: f.repTable[kept]! >= 0 ? [kept] : [], all: [kept], guessed: f.marks[kept]! & GUESSED ? 1 : 0, byEvidence: null };
       this.buckets.set(key, b);
+    } else {
+      b = kept;
     }
     const search: Search = this.kcmp && this.tables[table]!.kcmpable ? this.search(b, table, fd) : 'refused';
     if (search === 'vanished') return null;
     b.size++;
     // a second fd in a bucket turns an earlier guess there into inferred sharing
-    if (b.size === 2 && b.guessed) for (const g of b.all) if (g.guessed) this.infer(g);
+    if (b.size === 2 && b.guessed) for (const g of b.all) if (f.marks[g]! & GUESSED) this.infer(g);
     if (search !== 'refused' && 'found' in search) {
-      (search.found.others ??= []).push(table, fd);
-      return this.result(search.found.fileNo, false, search.found.inferred);
+      f.member(search.found, table, fd);
+      return this.result(search.found, false, (f.marks[search.found]! & INFERRED) !== 0);
     }
     const asked = search !== 'refused';
     const evidence = evidenceOf(records, at);
     const same = asked && b.guessed === 0 ? undefined : this.byEvidence(b).get(evidence);
-    if (same && (!asked || same.repTable < 0)) {
+    if (same !== undefined && (!asked || f.repTable[same]! < 0)) {
       if (asked) {
         // a file known so far only by guesses gets a member kcmp may ask about
-        same.repTable = table;
-        same.repFd = fd;
+        f.repTable[same] = table;
+        f.repFd[same] = fd;
         b.sorted.splice(search.at, 0, same);
       } else {
-        if (!same.guessed) {
-          same.guessed = true;
+        if (!(f.marks[same]! & GUESSED)) {
+          f.marks[same]! |= GUESSED;
           b.guessed++;
         }
-        (same.others ??= []).push(table, fd);
+        f.member(same, table, fd);
       }
-      if (!same.inferred) this.infer(same);
-      return this.result(same.fileNo, false, same.inferred);
+      if (!(f.marks[same]! & INFERRED)) this.infer(same);
+      return this.result(same, false, true);
     }
-    const group: Group = {
-      fileNo: this.files++, repTable: asked ? table : -1, repFd: asked ? fd : -1, others: asked ? null : [table, fd],
-      inferred: !asked && b.size > 1, guessed: !asked, evidence,
-    };
-    if (asked) b.sorted.splice(search.at, 0, group);
+    const n = f.add(asked ? table : -1, asked ? fd : -1, asked ? 0 : GUESSED | (b.size > 1 ? INFERRED : 0), evidence);
+    if (asked) b.sorted.splice(search.at, 0, n);
     else b.guessed++;
-    b.all.push(group);
-    if (b.byEvidence && !b.byEvidence.has(evidence)) b.byEvidence.set(evidence, group);
-    return this.result(group.fileNo, true, group.inferred);
+    b.all.push(n);
+    if (b.byEvidence && !b.byEvidence.has(evidence)) b.byEvidence.set(evidence, n);
+    return this.result(n, true, (f.marks[n]! & INFERRED) !== 0);
   }
 
   private result(fileNo: number, created: boolean, inferred: boolean): Placement {
@@ -151,22 +188,23 @@ export class FilePlacer {
     return p;
   }
 
-  /** Every group in a bucket has been handed out already: its row must now be marked. */
-  private infer(g: Group): void {
-    g.inferred = true;
-    this.placement.nowInferred.push(g.fileNo);
+  /** Every file in a bucket has been handed out already: its row must now be marked. */
+  private infer(n: number): void {
+    this.files.marks[n]! |= INFERRED;
+    this.placement.nowInferred.push(n);
   }
 
-  private byEvidence(b: Bucket): Map<string, Group> {
+  private byEvidence(b: Bucket): Map<string, number> {
     if (!b.byEvidence) {
       b.byEvidence = new Map();
-      for (const g of b.all) if (!b.byEvidence.has(g.evidence)) b.byEvidence.set(g.evidence, g);
+      for (const n of b.all) if (!b.byEvidence.has(this.files.evidence[n]!)) b.byEvidence.set(this.files.evidence[n]!, n);
     }
     return b.byEvidence;
   }
 
   /** Binary search among the bucket's files by kcmp; representatives that exited are replaced or dropped. */
   private search(b: Bucket, table: number, fd: number): Search {
+    const f = this.files;
     let lo = 0;
     let hi = b.sorted.length;
     let retries = 0;
@@ -176,12 +214,12 @@ export class FilePlacer {
       const g = b.sorted[mid]!;
       let c: number;
       try {
-        c = this.kcmp!.compare(mine.holder, this.tables[g.repTable]!.holder, KCMP_FILE, fd, g.repFd);
+        c = this.kcmp!.compare(mine.holder, this.tables[f.repTable[g]!]!.holder, KCMP_FILE, fd, f.repFd[g]!);
       } catch (e) {
         if (!(e instanceof KcmpError)) throw e;
         if (!e.gone || ++retries > RETRIES) return 'refused';
         if (!this.fdAlive(table, fd)) return 'vanished';
-        if (!this.fdAlive(g.repTable, g.repFd) && !this.replaceRep(g)) {
+        if (!this.fdAlive(f.repTable[g]!, f.repFd[g]!) && !this.replaceRep(g)) {
           // nothing of the file is left to compare with: no later fd can be shown to share it
           b.sorted.splice(mid, 1);
           hi--;
@@ -205,15 +243,16 @@ export class FilePlacer {
     }
   }
 
-  private replaceRep(g: Group): boolean {
-    const others = g.others ?? [];
+  private replaceRep(n: number): boolean {
+    const f = this.files;
+    const others = f.others.get(n) ?? [];
     for (let i = 0; i < others.length; i += 2) {
       const table = others[i]!;
       const fd = others[i + 1]!;
       if (this.tables[table]!.kcmpable && this.fdAlive(table, fd)) {
-        others.splice(i, 2, g.repTable, g.repFd);
-        g.repTable = table;
-        g.repFd = fd;
+        others.splice(i, 2, f.repTable[n]!, f.repFd[n]!);
+        f.repTable[n] = table;
+        f.repFd[n] = fd;
         return true;
       }
     }
