@@ -5,9 +5,10 @@
  * files, and last the sockets met.
  *
  * For a capture of many processes, with the compiled worker at hand
- * (captureWorker.ts), another thread reads all this and places the fds (kcmp) while
- * this one writes: on two cores the reading and the writing of a large capture take
- * about as long as each other. The worker stops reading ahead when the tables it
+ * (captureWorker.ts), another thread lists the fd tables, then reads and places their
+ * fds (kcmp) and reads the sockets, while this one reads the details of the processes
+ * and writes: on two cores the two halves of a large capture take about as long as each
+ * other. The worker stops reading ahead when the tables it
  * placed wait unwritten (PLACE_AHEAD), so memory stays flat however many fds there
  * are. Otherwise (a few processes, or running from TypeScript sources) the same steps
  * run here, one after the other.
@@ -69,6 +70,30 @@ export const PLACE_AHEAD = 16;
 /** The worker's young generation, in MiB: measured, smaller costs more collections than it saves. */
 const YOUNG_GENERATION_MB = 4;
 
+/** Processes whose details are read and written together: so few that what is held stays small. */
+const DETAILS_BATCH = 32;
+
+/** The details of the plan's processes, a batch at a time. */
+class DetailsBatches {
+  private next = 0;
+  private readonly reader: DetailsReader;
+
+  constructor(private readonly plan: CapturePlan, denied: readonly (string | null)[]) {
+    this.reader = new DetailsReader({ skip: new Set(plan.skip), withEnv: plan.withEnv }, (t) => denied[t] ?? null);
+  }
+
+  take(): ProcessDetails[] | null {
+    const { processes } = this.plan;
+    if (this.next >= processes.length) return null;
+    const batch: ProcessDetails[] = [];
+    for (const end = Math.min(processes.length, this.next + DETAILS_BATCH); this.next < end; this.next++) {
+      const d = this.reader.read(processes[this.next]!);
+      if (d) batch.push(d);
+    }
+    return batch;
+  }
+}
+
 /** Processes from which a capture is read by the worker: below, its start costs more than it saves. */
 export const WORKER_FROM = 64;
 
@@ -117,11 +142,6 @@ export class Reading {
     this.placer = new FilePlacer(kcmp, plan.tables);
   }
 
-  details(): DetailsReader {
-    const denied = deniedOf(this.listings);
-    return new DetailsReader({ skip: new Set(this.plan.skip), withEnv: this.plan.withEnv }, (t) => denied[t] ?? null);
-  }
-
   table(index: number): PlacedTable {
     const listing = this.listings[index]!;
     const table = this.plan.tables[index]!;
@@ -138,7 +158,7 @@ export class Reading {
 class InlineSource implements CaptureSource {
   private reading!: Reading;
   private plan!: CapturePlan;
-  private detailsDone = false;
+  private details: DetailsBatches | null = null;
   private next = 0;
 
   constructor(private readonly kcmp: Kcmp | null) {}
@@ -153,10 +173,8 @@ class InlineSource implements CaptureSource {
   }
 
   nextDetails(): Promise<ProcessDetails[] | null> {
-    if (this.detailsDone) return Promise.resolve(null);
-    this.detailsDone = true;
-    const reader = this.reading.details();
-    return Promise.resolve(this.plan.processes.map((p) => reader.read(p)).filter((d): d is ProcessDetails => d !== null));
+    this.details ??= new DetailsBatches(this.plan, deniedOf(this.reading.listings));
+    return Promise.resolve(this.details.take());
   }
 
   nextTable(): Promise<PlacedTable | null> {
@@ -179,8 +197,6 @@ class InlineSource implements CaptureSource {
 /** Messages of the worker to this thread. */
 export type WorkerMessage =
   | { kind: 'listed'; denied: (string | null)[] }
-  | { kind: 'details'; processes: ProcessDetails[] }
-  | { kind: 'detailsDone' }
   | { kind: 'table'; table: PlacedTable }
   | { kind: 'end'; end: SourceEnd }
   | { kind: 'failed'; message: string; stack?: string };
@@ -192,6 +208,8 @@ export interface WorkerStart {
 }
 
 class WorkerSource implements CaptureSource {
+  private plan!: CapturePlan;
+  private details: DetailsBatches | null = null;
   private readonly worker: Worker;
   private readonly shared = new SharedArrayBuffer(S_SLOTS * 4);
   private readonly counters = new Int32Array(this.shared);
@@ -222,19 +240,20 @@ class WorkerSource implements CaptureSource {
   }
 
   begin(plan: CapturePlan): void {
+    this.plan = plan;
     this.tablesLeft = plan.tables.length;
-    const start: WorkerStart = { plan, shared: this.shared };
+    const start: WorkerStart = { plan: { ...plan, processes: [] }, shared: this.shared };
     this.worker.postMessage(start);
   }
 
   async listed(): Promise<(string | null)[]> {
-    const m = await this.take('listed');
-    return m.denied;
+    const { denied } = await this.take('listed');
+    this.details = new DetailsBatches(this.plan, denied);
+    return denied;
   }
 
-  async nextDetails(): Promise<ProcessDetails[] | null> {
-    const m = await this.take('details', 'detailsDone');
-    return m.kind === 'details' ? m.processes : null;
+  nextDetails(): Promise<ProcessDetails[] | null> {
+    return Promise.resolve(this.details!.take());
   }
 
   async nextTable(): Promise<PlacedTable | null> {

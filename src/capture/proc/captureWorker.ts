@@ -7,10 +7,7 @@
 import { parentPort } from 'node:worker_threads';
 import { openKcmp } from '../kcmp.js';
 import { deniedOf, PLACE_AHEAD, Reading, S_STOP, S_WRITTEN, type WorkerMessage, type WorkerStart } from './captureSource.js';
-import type { ProcessDetails } from './details.js';
 
-/** Processes whose details go in one message. */
-const DETAILS_BATCH = 32;
 /** How long a blocked worker sleeps before it looks at the stop flag again, in ms. */
 const NAP_MS = 50;
 
@@ -24,20 +21,6 @@ function run({ plan, shared }: WorkerStart): void {
   const access = plan.kcmp ? openKcmp() : null;
   const reading = new Reading(plan, access?.available ? access.kcmp : null);
   post({ kind: 'listed', denied: deniedOf(reading.listings) });
-
-  const details = reading.details();
-  let batch: ProcessDetails[] = [];
-  for (const p of plan.processes) {
-    if (stopped()) return;
-    const d = details.read(p);
-    if (d) batch.push(d);
-    if (batch.length === DETAILS_BATCH) {
-      post({ kind: 'details', processes: batch });
-      batch = [];
-    }
-  }
-  if (batch.length) post({ kind: 'details', processes: batch });
-  post({ kind: 'detailsDone' });
 
   for (let index = 0; index < plan.tables.length; index++) {
     while (index - Atomics.load(counters, S_WRITTEN) >= PLACE_AHEAD) {
