@@ -62,7 +62,7 @@ interface ShapeResult {
 }
 
 async function runShape(binary: string, dir: string, shape: string, processes: number, fds: number, rounds: number): Promise<ShapeResult> {
-  const files = join(dir, `files-${shape}`);
+  const files = join(dir, `files-${shape}-${processes}`);
   mkdirSync(files);
   const group = await startHolders(binary, processes, fds, files, shape);
   try {
@@ -72,7 +72,7 @@ async function runShape(binary: string, dir: string, shape: string, processes: n
     let objects = 0;
     let counts: Record<string, number> = {};
     for (let round = 0; round < rounds; round++) {
-      const store = join(dir, `store-${shape}-${round}.sqlite`);
+      const store = join(dir, `store-${shape}-${processes}-${round}.sqlite`);
       openStore(store).close();
       const runLsof = () => lsof.push(measure(['lsof', '-n', '-P']));
       const runCapture = () => {
