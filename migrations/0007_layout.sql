@@ -3,9 +3,10 @@
 --
 -- Measured on a checkpoint of a million fds (npm run bench -- writer): a row's cost is
 -- almost all index upkeep. Appending to a rowid table is the cheapest insert SQLite
--- has; every secondary index costs about as much again, twice that for one on text in
--- no particular order; a WITHOUT ROWID table clustered by (checkpoint_id, id) costs
--- what a rowid table with a (checkpoint_id, id) index does. So:
+-- has; each secondary index adds about 40% to a row's cost when its entries come in
+-- order, about 90% when they do not (a key of text); a WITHOUT ROWID table clustered
+-- by (checkpoint_id, id) costs what a rowid table with a (checkpoint_id, id) index
+-- does. So:
 --
 --   * The big tables keep their rowid as id. The writer gives every row its id
 --     (one above the table's largest, holding the write lock), so a checkpoint's rows
@@ -24,10 +25,10 @@
 --     b-tree each instead of three.
 --
 -- Foreign keys stay on the id columns: a composite key would need a (checkpoint_id, id)
--- index on every parent, which costs a fifth of the write speed, and the id alone is
--- unique. verify checks that no reference crosses checkpoints. Deleting a checkpoint
--- runs with foreign key checks off (sql/internal/store.sql deletes every row of it),
--- since a check per deleted row would have to scan the child tables.
+-- index on every parent, which costs about a quarter of the write speed, and the id
+-- alone is unique. verify checks that no reference crosses checkpoints. Deleting a
+-- checkpoint runs with foreign key checks off (sql/internal/store.sql deletes every row
+-- of it), since a check per deleted row would have to scan the child tables.
 --
 -- Statistics for the query planner are given, not measured (sqlite_stat1, at the end):
 -- without them SQLite takes "checkpoint_id = ?" for a handful of rows and reads a whole

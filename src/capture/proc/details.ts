@@ -6,7 +6,6 @@
  */
 import type { NamespaceType, RlimitInput } from '../../store/writer/types.js';
 import { parseMaps } from './maps.js';
-export { MAP_STRIDE } from './maps.js';
 import { readNamespaces } from './namespaces.js';
 import type { CapturePart } from './options.js';
 import { attempt, ProcReadError, readText, taskExists } from './procfs.js';

@@ -111,11 +111,6 @@ export class FilePlacer {
     private readonly tables: readonly TableState[],
   ) {}
 
-  /** Open files found so far. */
-  get fileCount(): number {
-    return this.files.count;
-  }
-
   /**
    * Finds the open file of the fd whose record starts at `at` in `records` (read from
    * table `table`), or starts one; null when the fd vanished meanwhile.

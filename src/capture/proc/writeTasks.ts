@@ -5,7 +5,8 @@
  */
 import type { CheckpointWriter } from '../../store/writer/writer.js';
 import type { NamespaceType } from '../../store/writer/types.js';
-import { MAP_STRIDE, type ProcessDetails } from './details.js';
+import type { ProcessDetails } from './details.js';
+import { MAP_STRIDE } from './maps.js';
 import type { ObjectIds } from './objects.js';
 import type { TaskState } from './tasks.js';
 import type { CaptureWarnings } from './warnings.js';
