@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- criu [tasks] [fds] [checkpoints] [MiB]`:
+ * `npm run bench -- criu [tasks] [fds] [checkpoints] [MiB] [dump MiB]`, or
+ * `npm run bench -- criu dump [MiB]` for the real dump alone:
  *
  * 1. A generated CRIU image directory of 1,000 tasks (250 processes of 4 threads) and
  *    100,000 fds, each on a file of its own, imported into a fresh store, against
@@ -14,14 +15,20 @@
  * 3. The last of them through the restore image (NDJSON, which carries CRIU's files as
  *    base64 chunks): export and import times against export --format criu and the
  *    CRIU import of the same checkpoint, and the image's size against the images'.
+ * 4. A real dump: a python process holding 256 MiB (the 5th argument) of memory, half
+ *    unique random bytes and half one page repeated, dumped by CRIU 4.x (CKPTDB_CRIU,
+ *    else CKPTDB_TEST_CRIU, else criu on PATH; left out, saying why, without one). The
+ *    dump's time, and the import's MB/s against reading and hashing every 4 KiB of
+ *    the dump (SHA-256, what the content-addressed store does at the least) in the
+ *    same run.
  *
  * Core images come from `crit encode` of the test fixture (registers included); the
  * generator varies their pids and comms through ckptdb's own encoder, which keeps
  * the registers as unknown fields.
  */
-import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create, fromBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
@@ -90,7 +97,7 @@ export async function generate(dir: string, processes: number, threads: number, 
   image(dir, 'files.img', 'FILES', file_entrySchema, files);
   writeFileSync(join(dir, 'pagemap-1000.img'), encodeImage(kindNamed('PAGEMAP'), undefined, [
     { payload: encodeMessage(pagemap_headSchema, create(pagemap_headSchema, { pagesId: 1 })) },
-    { payload: encodeMessage(pagemap_entrySchema, create(pagemap_entrySchema, { vaddr: 0x7f0000000000n, nrPages: pages.length / PAGE, flags: 4 })) },
+    { payload: encodeMessage(pagemap_entrySchema, create(pagemap_entrySchema, { vaddr: 0x7f0000000000n, compatNrPages: 0, nrPages: BigInt(pages.length / PAGE), flags: 4 })) },
   ]));
   writeFileSync(join(dir, 'pages-1.img'), pages);
 }
@@ -238,10 +245,97 @@ async function throughImage(store: Store, id: number, workDir: string, imagesByt
   ];
 }
 
+const HOLDER = `
+import os, sys, time
+half = int(sys.argv[2]) * 2**20 // 2
+unique = bytearray(os.urandom(half))
+page = os.urandom(4096)
+repeated = bytearray(page * (half // 4096))
+with open(sys.argv[1] + '.tmp', 'w') as f:
+    f.write(str(os.getpid()))
+os.rename(sys.argv[1] + '.tmp', sys.argv[1])
+while True:
+    time.sleep(3600)
+`;
+
+/** CRIU 4.x for the real dump, or why there is none. */
+function criu4(): { path: string } | { missing: string } {
+  const path = process.env.CKPTDB_CRIU || process.env.CKPTDB_TEST_CRIU || 'criu';
+  try {
+    const out = execFileSync(path, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const v = /Version:\s*(\d+)/.exec(out);
+    return v && Number(v[1]) >= 4 ? { path } : { missing: `${path} is not CRIU 4.x` };
+  } catch (e) {
+    return { missing: `${path} does not run: ${(e as Error).message.split('\n')[0]}` };
+  }
+}
+
+async function realDump(mib: number): Promise<Figure[]> {
+  const tool = criu4();
+  if ('missing' in tool) {
+    process.stderr.write(`criu bench: no real dump (${tool.missing}); set CKPTDB_CRIU to CRIU 4.x\n`);
+    return [];
+  }
+  const work = mkdtempSync(join(tmpdir(), 'ckptdb-bench-dump-'));
+  const dir = join(work, 'dump');
+  const ready = join(work, 'pid');
+  const child = spawn('/usr/bin/python3', ['-c', HOLDER, ready, String(mib)], { detached: true, stdio: 'ignore' });
+  child.unref();
+  try {
+    const deadline = Date.now() + 60_000;
+    while (!existsSync(ready)) {
+      if (Date.now() > deadline) throw new Error('the memory holder did not start');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const pid = Number(readFileSync(ready, 'utf8'));
+    mkdirSync(dir);
+    const t0 = performance.now();
+    execFileSync(tool.path, ['dump', '-t', String(pid), '-D', dir, '--leave-running', '-o', 'dump.log']);
+    const dumpSeconds = (performance.now() - t0) / 1000;
+    const bytes = dirBytes(dir);
+    const t1 = performance.now();
+    let chunks = 0;
+    for (const name of readdirSync(dir)) {
+      const data = readFileSync(join(dir, name));
+      for (let at = 0; at < data.length; at += PAGE) {
+        createHash('sha256').update(data.subarray(at, at + PAGE)).digest();
+        chunks++;
+      }
+    }
+    const hashSeconds = (performance.now() - t1) / 1000;
+    const store = openStore(join(work, 'store.sqlite'));
+    const t2 = performance.now();
+    const r = await importCriu(store, dir);
+    const importSeconds = (performance.now() - t2) / 1000;
+    store.close();
+    const mb = bytes / 1e6;
+    return [
+      { name: 'real dump: memory held', value: mib, unit: 'MiB' },
+      { name: 'real dump: criu dump --leave-running', value: dumpSeconds, unit: 's' },
+      { name: 'real dump: images', value: Math.round((bytes / 2 ** 20) * 10) / 10, unit: 'MiB' },
+      { name: 'real dump: 4 KiB chunks', value: chunks, unit: 'chunks' },
+      { name: 'real dump: new to the store', value: Math.round((r.newBytes / 2 ** 20) * 10) / 10, unit: 'MiB' },
+      { name: 'real dump: import', value: importSeconds, unit: 's' },
+      { name: 'real dump: import', value: mb / importSeconds, unit: 'MB/s' },
+      { name: 'real dump: read and SHA-256 of every chunk', value: mb / hashSeconds, unit: 'MB/s' },
+      { name: 'real dump: import / read and hash', value: importSeconds / hashSeconds, unit: 'ratio' },
+    ];
+  } finally {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
 export default async function criuBench(args: string[]): Promise<Figure[]> {
+  if (args[0] === 'dump') return realDump(Number(args[1] ?? 256));
   const tasks = Number(args[0] ?? 1000);
   const fds = Number(args[1] ?? 100_000);
   const checkpoints = Number(args[2] ?? 20);
   const mib = Number(args[3] ?? 64);
-  return [...(await decodeVersusCrit(tasks, fds)), ...(await successiveCheckpoints(checkpoints, mib))];
+  const dumpMib = Number(args[4] ?? 256);
+  return [...(await decodeVersusCrit(tasks, fds)), ...(await successiveCheckpoints(checkpoints, mib)), ...(await realDump(dumpMib))];
 }

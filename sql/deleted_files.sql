@@ -3,6 +3,7 @@
 -- param: checkpoint = newest  the checkpoint to read
 -- param: pid?  only files this process holds
 -- param: limit = 100  at most this many rows; -1 for all
+-- text: fd_text(fd, flags), flags_text(flags)
 --
 -- One row per fd on a deleted file, by pid and fd.
 SELECT pid, comm, fd, type, path, pos, flags, dev, inode, file_id, shared

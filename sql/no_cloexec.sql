@@ -3,6 +3,7 @@
 -- param: checkpoint = newest  the checkpoint to read
 -- param: pid?  only this process
 -- param: limit = 1000  at most this many rows; -1 for all
+-- text: fd_text(fd, flags), flags_text(flags)
 --
 -- stdin, stdout and stderr (fds 0-2) are meant to be inherited; the other rows are
 -- the candidates for leaks into child programs.

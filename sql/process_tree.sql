@@ -3,6 +3,7 @@
 -- param: checkpoint = newest  the checkpoint to read
 -- param: pid?  only the subtree under this process
 -- param: limit = -1  at most this many processes; -1 for all
+-- text: state_text(state)
 --
 -- A root is a process whose parent is not in the checkpoint (or the given pid).
 -- depth is 0 for a root; sort_key orders the rows depth first, children by pid.

@@ -3,6 +3,7 @@
 -- param: checkpoint = newest  the checkpoint to read
 -- param: pid?  only files this process holds
 -- param: limit = 20  at most this many files; -1 for all
+-- text: flags_text(flags)
 --
 -- fds is the file's refcount, processes how many processes hold it, holders each
 -- of those processes with its fds on the file: `pid:fd,fd pid:fd`, or pid/tid:fd for

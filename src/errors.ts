@@ -24,7 +24,11 @@ export type ErrorCode =
   | 'MISSING_PARAMETER'
   | 'BAD_IMAGE'
   | 'UNSUPPORTED'
-  | 'INTERRUPTED';
+  | 'INTERRUPTED'
+  | 'CRIU_NOT_FOUND'
+  | 'CRIU_TOO_OLD'
+  | 'CRIU_FAILED'
+  | 'PIDS_IN_USE';
 
 export class CkptdbError extends Error {
   override readonly name = 'CkptdbError';

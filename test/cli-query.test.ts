@@ -181,7 +181,7 @@ describe('commands over the query layer', () => {
     ].join('\n'));
     const json = JSON.parse((await runCli(['ps', String(l.newest), '--pid', String(tree.c3), '--json'], { db })).stdout) as Record<string, unknown>[];
     const row = (pid: number, ppid: number, depth: number) => ({
-      pid, ppid, depth, comm: tree.comm, threads: threads(pid), state: 'S', uid: process.getuid!(), command: tree.argv.join(' '), cmdline: tree.argv,
+      pid, ppid, depth, comm: tree.comm, threads: threads(pid), state: 'S', state_text: 'sleeping', uid: process.getuid!(), command: tree.argv.join(' '), cmdline: tree.argv,
     });
     expect(json).toEqual([row(tree.c3, tree.parent, 0), row(tree.v, tree.c3, 1)]);
   });

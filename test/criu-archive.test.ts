@@ -7,6 +7,7 @@ import { exportCriu, importCriu, detectCriuSource } from '../src/formats/criu/in
 import { buildArchive, type Compression } from './helpers/criuArchive.js';
 import { useFixture } from './helpers/useCriuFixture.js';
 import { tempDir, tempStorePath } from './helpers/tmp.js';
+import { CRIT, skipWithout } from './helpers/criuTools.js';
 
 const fixtureDir = useFixture();
 
@@ -27,7 +28,7 @@ function content(store: Store, id: number): Record<string, unknown[]> {
   };
 }
 
-describe('importCriu of a container checkpoint archive', () => {
+describe.skipIf(skipWithout(CRIT))('importCriu of a container checkpoint archive', () => {
   for (const compression of ['none', 'gzip', 'zstd'] as const) {
     it(`reads a tar${compression === 'none' ? '' : ` compressed with ${compression}`} as a stream into the same rows as the directory`, async () => {
       const archive = archiveOf(compression);

@@ -15,6 +15,7 @@ import { cliJson, criuFilesOf, critDecoded, critDecodedDir, imported, okCli, que
 import { runCli } from './helpers/cli.js';
 import { useFixture } from './helpers/useCriuFixture.js';
 import { tempDir, tempStorePath } from './helpers/tmp.js';
+import { CRIT, skipWithout } from './helpers/criuTools.js';
 
 const fixtureDir = useFixture();
 /** crit x DIR fds stops at a task without an ids image, which a zombie is: this tree has none. */
@@ -22,7 +23,7 @@ const noZombieDir = useFixture(buildFixtureWithoutZombie);
 
 type Row = Record<string, unknown>;
 
-describe('ckptdb import of a CRIU image directory', () => {
+describe.skipIf(skipWithout(CRIT))('ckptdb import of a CRIU image directory', () => {
   it('detects the directory, writes a checkpoint of source criu, and takes --label and --with-env', async () => {
     const db = tempStorePath();
     const plain = await runCli(['import', fixtureDir()], { db });
@@ -109,7 +110,7 @@ function critFds(text: string, files: Row[]) {
   return { fds, fs, unix };
 }
 
-describe('the query commands on an imported CRIU checkpoint', () => {
+describe.skipIf(skipWithout(CRIT))('the query commands on an imported CRIU checkpoint', () => {
   it('fds --json shows each process its fds and what they point to, as `crit x DIR fds` does', async () => {
     const db = tempStorePath();
     const id = await imported(db, noZombieDir());
@@ -138,9 +139,10 @@ describe('the query commands on an imported CRIU checkpoint', () => {
 
     const ours = await cliJson(db, ['ps', String(id)]);
     expect(ours.map((p) => ({ pid: p.pid, depth: p.depth, comm: p.comm }))).toEqual(crit);
-    expect(ours.map((p) => [p.ppid, p.threads])).toEqual(crit.map((p) => [pstree.get(p.pid)!.ppid, threads(p.pid)]));
+    // CRIU writes 0 for the parent of the root, which it does not know: ckptdb keeps it unknown
+    expect(ours.map((p) => [p.ppid, p.threads])).toEqual(crit.map((p) => [pstree.get(p.pid)!.ppid || null, threads(p.pid)]));
     expect(ours.map((p) => [p.pid, p.state, p.cmdline])).toEqual([
-      [100, 'alive', ARGS[100]!.args], [110, 'alive', ARGS[110]!.args], [130, 'alive', null], [120, 'stopped', null], [140, 'zombie', null],
+      [100, 'alive', ARGS[100]!.args], [110, 'alive', ARGS[110]!.args], [130, 'alive', null], [120, 'T', null], [140, 'Z', null],
     ]);
     const table = (await okCli(db, ['ps', String(id)])).stdout;
     expect(table.split('\n').slice(2, -1).map((l) => l.trimEnd())).toEqual([
@@ -204,8 +206,11 @@ describe('the query commands on an imported CRIU checkpoint', () => {
       socket({ role: 'connected', family: 'inet', type: 'stream', state: 'ESTABLISHED', local_addr: '127.0.0.1', local_port: 45678, remote_addr: '127.0.0.1', remote_port: 8080, socket: 'socket:[8002]', holders: '110:5 130:5' }),
     ]);
     expect(await q('shared_files')).toEqual([
-      { type: 'chr', path: '/dev/null', pos: 0, flags: 0o2, fds: 3, processes: 4, holders: '100:0 110:0 120:0 130:0', inferred: 0 },
-      { type: 'reg', path: '/var/log/app.log', pos: 1234, flags: 0o102001, fds: 3, processes: 2, holders: '100:1,5 120:7', inferred: 0 },
+      { type: 'chr', path: '/dev/null', pos: 0, flags: 0o2, flags_text: 'O_RDWR', fds: 3, processes: 4, holders: '100:0 110:0 120:0 130:0', inferred: 0 },
+      {
+        type: 'reg', path: '/var/log/app.log', pos: 1234, flags: 0o102001, flags_text: 'O_WRONLY|O_APPEND|O_LARGEFILE', fds: 3, processes: 2,
+        holders: '100:1,5 120:7', inferred: 0,
+      },
     ]);
     expect(await q('shared_tasks')).toEqual([
       { kind: 'mm', key: 'vm:1', tasks: 3, processes: 1, holders: '100/100,101,102', inferred: 0 },
@@ -215,7 +220,7 @@ describe('the query commands on an imported CRIU checkpoint', () => {
   });
 });
 
-describe('ckptdb import of a container checkpoint archive', () => {
+describe.skipIf(skipWithout(CRIT))('ckptdb import of a container checkpoint archive', () => {
   for (const compression of ['gzip', 'zstd'] as const) {
     it(`reads a tar compressed with ${compression} into the rows the directory gives, labelled with the container`, async () => {
       const db = tempStorePath();
@@ -237,7 +242,7 @@ describe('ckptdb import of a container checkpoint archive', () => {
   }
 });
 
-describe('ckptdb export --format criu', () => {
+describe.skipIf(skipWithout(CRIT))('ckptdb export --format criu', () => {
   it('writes the image directory back: every image decodes with crit as the original does', async () => {
     const db = tempStorePath();
     const id = await imported(db, fixtureDir());
@@ -271,7 +276,7 @@ describe('ckptdb export --format criu', () => {
   });
 });
 
-describe('ckptdb show and verify of CRIU checkpoints', () => {
+describe.skipIf(skipWithout(CRIT))('ckptdb show and verify of CRIU checkpoints', () => {
   it('show says what the checkpoint keeps of CRIU and how much of it other checkpoints share', async () => {
     const db = tempStorePath();
     const first = await imported(db, fixtureDir());
@@ -309,7 +314,8 @@ describe('ckptdb show and verify of CRIU checkpoints', () => {
     expect(await runCli(['verify'], { db })).toEqual({ code: 0, stdout: '', stderr: 'ok: the store is consistent\n' });
     const store = openStore(db);
     const chunk = store.db.prepare("SELECT c.id, hex(c.hash) AS hash FROM criu_chunks c JOIN criu_image_chunks ic ON ic.chunk_id = c.id JOIN criu_images i ON i.id = ic.image_id WHERE i.name = 'files.img'").get() as { id: number; hash: string };
-    store.db.prepare("UPDATE criu_chunks SET data = zeroblob(length(data)) WHERE id = ?").run(chunk.id);
+    const pack = Number(store.db.prepare("INSERT INTO criu_packs (codec, size, data) SELECT 'none', size, zeroblob(size) FROM criu_chunks WHERE id = ?").run(chunk.id).lastInsertRowid);
+    store.db.prepare('UPDATE criu_chunks SET pack_id = ?, pack_offset = 0 WHERE id = ?').run(pack, chunk.id);
     store.db.prepare("UPDATE criu_images SET size = size + 1 WHERE name = 'dump.log'").run();
     store.close();
     const expected = [
@@ -324,7 +330,7 @@ describe('ckptdb show and verify of CRIU checkpoints', () => {
   });
 });
 
-describe('ckptdb import refuses a bad CRIU checkpoint', () => {
+describe.skipIf(skipWithout(CRIT))('ckptdb import refuses a bad CRIU checkpoint', () => {
   const truncate = (name: string, by: number) => (dir: string) => {
     const path = join(dir, name);
     return [path, readFileSync(path).subarray(0, statSync(path).size - by)] as const;

@@ -11,6 +11,7 @@ import { CkptdbError, openStore, type Store } from '../src/index.js';
 import { importCriu } from '../src/formats/criu/index.js';
 import { useFixture } from './helpers/useCriuFixture.js';
 import { tempDir, tempStorePath } from './helpers/tmp.js';
+import { CRIT, skipWithout } from './helpers/criuTools.js';
 
 const fixtureDir = useFixture();
 
@@ -59,7 +60,7 @@ function mutate(bytes: Buffer, m: Mutation): Buffer {
 const TABLES = ['checkpoints', 'shared_objects', 'files', 'tasks', 'fds', 'maps', 'sockets', 'task_namespaces', 'task_rlimits', 'criu_images', 'criu_chunks', 'criu_image_chunks'];
 const counts = (store: Store) => TABLES.map((t) => store.db.prepare(`SELECT count(*) FROM ${t}`).pluck().get() as number);
 
-describe('importCriu on mutated images', () => {
+describe.skipIf(skipWithout(CRIT))('importCriu on mutated images', () => {
   it('takes each whole or refuses it with BAD_IMAGE, leaving nothing', async () => {
     const dir = tempDir();
     cpSync(fixtureDir(), dir, { recursive: true });

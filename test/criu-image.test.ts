@@ -14,6 +14,7 @@ import { runCli } from './helpers/cli.js';
 import { restoreOrderViolations } from './helpers/imageOrder.js';
 import { useFixture } from './helpers/useCriuFixture.js';
 import { tempDir, tempStorePath } from './helpers/tmp.js';
+import { CRIT, skipWithout } from './helpers/criuTools.js';
 
 const fixtureDir = useFixture();
 
@@ -41,7 +42,7 @@ async function expectFixture(dir: string): Promise<void> {
   }
 }
 
-describe('the restore image of a CRIU checkpoint', () => {
+describe.skipIf(skipWithout(CRIT))('the restore image of a CRIU checkpoint', () => {
   for (const [format, out] of [['image', 'ck.json'], ['image-ndjson', 'ck.ndjson'], ['tree', 'trees']] as const) {
     it(`${format}: export, import and export --format criu give back the same CRIU images and the same rows`, async () => {
       const db = tempStorePath();
@@ -103,7 +104,7 @@ async function fixtureRecords(db: string): Promise<Rec[]> {
 const fileNamed = (rs: Rec[], name: string) => rs.find((r) => r.record === 'criuImage' && r.name === name)!;
 const chunkNumbered = (rs: Rec[], id: number) => rs.find((r) => r.record === 'criuChunk' && r.id === id)!;
 
-describe('import of an image refuses what it says wrongly of CRIU files, and writes nothing', () => {
+describe.skipIf(skipWithout(CRIT))('import of an image refuses what it says wrongly of CRIU files, and writes nothing', () => {
   const cases: [string, (rs: Rec[]) => Rec[], RegExp][] = [
     ['a file whose bytes are no CRIU image', (rs) => {
       const chunk = chunkNumbered(rs, (fileNamed(rs, 'fs-120.img').chunks as number[])[0]!);

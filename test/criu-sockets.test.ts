@@ -15,6 +15,7 @@ import { runCli } from './helpers/cli.js';
 import { critDecode, FIXTURE_IMAGES, fdi, fown, ids, leaderCore, skOpts, writeImages, type Image } from './helpers/criuFixture.js';
 import { tempDir, tempStorePath } from './helpers/tmp.js';
 import { expectedUnixSockets, ssUnixSockets, startUnixSockets, type SsUnixSocket, type UnixSocketsTree } from './helpers/unixSockets.js';
+import { CRIT, skipWithout } from './helpers/criuTools.js';
 
 const O_CLOEXEC = 0o2000000;
 /** include/net/tcp_states.h */
@@ -108,7 +109,7 @@ function fifoOf(store: Store, id: number) {
   return { pipes: pipes.map(({ key, refcount }) => ({ key, refcount })), files };
 }
 
-describe('sockets and FIFOs from a live capture and from a CRIU import of the same processes', () => {
+describe.skipIf(skipWithout(CRIT))('sockets and FIFOs from a live capture and from a CRIU import of the same processes', () => {
   it('have the same rows, the same pipe and the same answers to the canned queries', async () => {
     const tree = await startUnixSockets(tempDir(), { netns: false });
     const db = tempStorePath();

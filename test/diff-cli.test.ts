@@ -27,31 +27,31 @@ maps     5 added, 4 removed, 0 changed
 objects  1 added, 1 removed, 7 changed
 
 process 4100 python3, start_time 5000000
-  + thread 4104 python3 (state S)
+  + thread 4104 python3 (state sleeping)
   ~ fd 5: pos 100 → 4196
-  - fd 6: reg /etc/hosts (pos 0, flags 0100000, cloexec)
+  - fd 6: reg /etc/hosts (pos 0, flags O_RDONLY|O_LARGEFILE, cloexec)
   ~ fd 7: cloexec yes → no
-  + fd 8: reg /tmp/tree/new (pos 0, flags 0100002, shared_with 4103:8)
+  + fd 8: reg /tmp/tree/new (pos 0, flags O_RDWR|O_LARGEFILE, shared_with 4103:8)
   + map 00007f3a5c000000-00007f3a5c021000 rw-p
 
 - process 4102 sleep, start_time 5000200
-  - task 4102 sleep (state S, ppid 4100, cmdline sleep 1000)
-  - fd 0: chr /dev/pts/0 (pos 0, flags 02, shared_with 4100:0, 4100:1, 4100:2 and 5 more)
-  - fd 1: chr /dev/pts/0 (pos 0, flags 02, shared_with 4100:0, 4100:1, 4100:2 and 5 more)
-  - fd 2: chr /dev/pts/0 (pos 0, flags 02, shared_with 4100:0, 4100:1, 4100:2 and 5 more)
-  - fd 4: pipe pipe:[9001] (pos 0, flags 01, shared_with 4100:4)
+  - task 4102 sleep (state sleeping, ppid 4100, cmdline sleep 1000)
+  - fd 0: chr /dev/pts/0 (pos 0, flags O_RDWR, shared_with 4100:0, 4100:1, 4100:2 and 5 more)
+  - fd 1: chr /dev/pts/0 (pos 0, flags O_RDWR, shared_with 4100:0, 4100:1, 4100:2 and 5 more)
+  - fd 2: chr /dev/pts/0 (pos 0, flags O_RDWR, shared_with 4100:0, 4100:1, 4100:2 and 5 more)
+  - fd 4: pipe pipe:[9001] (pos 0, flags O_WRONLY, shared_with 4100:4)
   - 4 maps
 
 + process 4103 python3, start_time 5000300
-  + task 4103 python3 (state S, ppid 4100, cmdline python3 tree.py)
-  + fd 0: chr /dev/pts/0 (pos 0, flags 02, shared_with 4100:0, 4100:1, 4100:2 and 5 more)
-  + fd 1: chr /dev/pts/0 (pos 0, flags 02, shared_with 4100:0, 4100:1, 4100:2 and 5 more)
-  + fd 2: chr /dev/pts/0 (pos 0, flags 02, shared_with 4100:0, 4100:1, 4100:2 and 5 more)
-  + fd 3: pipe pipe:[9001] (pos 0, flags 0, shared_with 4100:3, 4101:3)
-  + fd 4: pipe pipe:[9001] (pos 0, flags 01, shared_with 4100:4)
-  + fd 5: reg /tmp/tree/log (pos 4196, flags 0102001, shared_with 4100:5)
-  + fd 7: socket socket:[9100] (pos 0, flags 02, shared_with 4100:7)
-  + fd 8: reg /tmp/tree/new (pos 0, flags 0100002, shared_with 4100:8)
+  + task 4103 python3 (state sleeping, ppid 4100, cmdline python3 tree.py)
+  + fd 0: chr /dev/pts/0 (pos 0, flags O_RDWR, shared_with 4100:0, 4100:1, 4100:2 and 5 more)
+  + fd 1: chr /dev/pts/0 (pos 0, flags O_RDWR, shared_with 4100:0, 4100:1, 4100:2 and 5 more)
+  + fd 2: chr /dev/pts/0 (pos 0, flags O_RDWR, shared_with 4100:0, 4100:1, 4100:2 and 5 more)
+  + fd 3: pipe pipe:[9001] (pos 0, flags O_RDONLY, shared_with 4100:3, 4101:3)
+  + fd 4: pipe pipe:[9001] (pos 0, flags O_WRONLY, shared_with 4100:4)
+  + fd 5: reg /tmp/tree/log (pos 4196, flags O_WRONLY|O_APPEND|O_LARGEFILE, shared_with 4100:5)
+  + fd 7: socket socket:[9100] (pos 0, flags O_RDWR, shared_with 4100:7)
+  + fd 8: reg /tmp/tree/new (pos 0, flags O_RDWR|O_LARGEFILE, shared_with 4100:8)
   + 4 maps
 
 kernel objects
@@ -121,10 +121,10 @@ describe('ckptdb diff', () => {
     expect(r.stdout.replace(HEAD, '')).toBe(`tasks    1 added, 1 removed, 0 changed
 
 - process 4101 sleep, start_time 5000100
-  - task 4101 sleep (state S, ppid 4100, cmdline sleep 1000)
+  - task 4101 sleep (state sleeping, ppid 4100, cmdline sleep 1000)
 
 + process 4101 cat, start_time 6000000
-  + task 4101 cat (state S, ppid 4100, cmdline cat)
+  + task 4101 cat (state sleeping, ppid 4100, cmdline cat)
 `);
   });
 
@@ -180,17 +180,17 @@ describe('ckptdb diff', () => {
 fds      8 added, 1 removed, 1 changed
 
 process 4100 python3, start_time 5000000
-  + thread 4105 python3 (state S)
-  - fd 3 (thread 4104): pipe pipe:[9001] (pos 0, flags 0, shared_with 4100:3, 4101:3)
+  + thread 4105 python3 (state sleeping)
+  - fd 3 (thread 4104): pipe pipe:[9001] (pos 0, flags O_RDONLY, shared_with 4100:3, 4101:3)
   ~ fd 6 (thread 4104): cloexec yes → no
-  + fd 0 (thread 4105): chr /dev/pts/0 (pos 0, flags 02, shared_with 4100:0, 4100:1, 4100:2 and 11 more)
-  + fd 1 (thread 4105): chr /dev/pts/0 (pos 0, flags 02, shared_with 4100:0, 4100:1, 4100:2 and 11 more)
-  + fd 2 (thread 4105): chr /dev/pts/0 (pos 0, flags 02, shared_with 4100:0, 4100:1, 4100:2 and 11 more)
-  + fd 3 (thread 4105): pipe pipe:[9001] (pos 0, flags 0, shared_with 4100:3, 4101:3)
-  + fd 4 (thread 4105): pipe pipe:[9001] (pos 0, flags 01, shared_with 4100:4, 4100/4104:4, 4102:4)
-  + fd 5 (thread 4105): reg /tmp/tree/log (pos 100, flags 0102001, shared_with 4100:5, 4100/4104:5)
-  + fd 6 (thread 4105): reg /etc/hosts (pos 0, flags 0100000, cloexec, shared_with 4100:6, 4100/4104:6)
-  + fd 7 (thread 4105): socket socket:[9100] (pos 0, flags 02, cloexec, shared_with 4100:7, 4100/4104:7)
+  + fd 0 (thread 4105): chr /dev/pts/0 (pos 0, flags O_RDWR, shared_with 4100:0, 4100:1, 4100:2 and 11 more)
+  + fd 1 (thread 4105): chr /dev/pts/0 (pos 0, flags O_RDWR, shared_with 4100:0, 4100:1, 4100:2 and 11 more)
+  + fd 2 (thread 4105): chr /dev/pts/0 (pos 0, flags O_RDWR, shared_with 4100:0, 4100:1, 4100:2 and 11 more)
+  + fd 3 (thread 4105): pipe pipe:[9001] (pos 0, flags O_RDONLY, shared_with 4100:3, 4101:3)
+  + fd 4 (thread 4105): pipe pipe:[9001] (pos 0, flags O_WRONLY, shared_with 4100:4, 4100/4104:4, 4102:4)
+  + fd 5 (thread 4105): reg /tmp/tree/log (pos 100, flags O_WRONLY|O_APPEND|O_LARGEFILE, shared_with 4100:5, 4100/4104:5)
+  + fd 6 (thread 4105): reg /etc/hosts (pos 0, flags O_RDONLY|O_LARGEFILE, cloexec, shared_with 4100:6, 4100/4104:6)
+  + fd 7 (thread 4105): socket socket:[9100] (pos 0, flags O_RDWR, cloexec, shared_with 4100:7, 4100/4104:7)
 `);
     const doc = JSON.parse((await runCli(['diff', '1', '2', '--only', 'fds', '--json'], { db })).stdout) as DiffDocument;
     expect(doc.fds!.changed[0]!.key).toEqual({ pid: 4100, start_time: 5_000_000, thread: { pid: 4104, start_time: 5_000_400 }, fd: 6 });

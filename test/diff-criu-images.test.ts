@@ -18,6 +18,7 @@ import { runCli } from './helpers/cli.js';
 import { outline } from './helpers/diff.js';
 import { tempDir, tempStorePath } from './helpers/tmp.js';
 import { useFixture } from './helpers/useCriuFixture.js';
+import { CRIT, skipWithout } from './helpers/criuTools.js';
 
 const fixtureDir = useFixture();
 
@@ -75,7 +76,7 @@ async function importedPair(dir: string): Promise<string> {
   return db;
 }
 
-describe('ckptdb diff of CRIU image files', () => {
+describe.skipIf(skipWithout(CRIT))('ckptdb diff of CRIU image files', () => {
   it('finds two imports of one directory identical, the images kind empty', async () => {
     const db = tempStorePath();
     await imported(db, fixtureDir());
@@ -88,16 +89,23 @@ describe('ckptdb diff of CRIU image files', () => {
     expect(r.doc.identical).toBe(true);
   });
 
-  it('reports a page whose bytes changed as one chunk of its pages image, and nothing else', async () => {
+  it('reports a page whose bytes changed as one chunk of its pages image and one page of the map it is in, and nothing else', async () => {
     const dir = await changedCopy((d) => overwrite(join(d, 'pages-1.img'), 4096 + 100, Buffer.from('changed')));
     const db = await importedPair(dir);
     const r = await diff(db, 1, 2);
     expect(r.code).toBe(1);
-    expect(outline(r.doc)).toEqual(['images changed pages-1.img content null→1']);
-    expect(r.text).toBe(imagesOnly('0 added, 0 removed, 1 changed', '~ image pages-1.img: 1 chunk differs'));
+    expect(outline(r.doc)).toEqual(['maps changed 100@0000000000602000 pages null→1', 'images changed pages-1.img content null→1']);
+    expect(r.text).toBe(
+      [
+        ...SUMMARY_SAME.map((l) => l.replace('maps     0 added, 0 removed, 0 changed', 'maps     0 added, 0 removed, 1 changed')),
+        'images   0 added, 0 removed, 1 changed', '',
+        'process 100 server', '  ~ map 0000000000602000: 1 page differs', '',
+        'CRIU images', '  ~ image pages-1.img: 1 chunk differs', '',
+      ].join('\n'),
+    );
     expect(r.doc.summary.images).toEqual({ added: 0, removed: 0, changed: 1 });
 
-    const ignored = await diff(db, 1, 2, '--ignore', 'images.content');
+    const ignored = await diff(db, 1, 2, '--ignore', 'images.content,maps.pages');
     expect(ignored.code).toBe(0);
     expect(ignored.doc.images!.changed).toEqual([]);
   });
@@ -111,13 +119,16 @@ describe('ckptdb diff of CRIU image files', () => {
     const db = await importedPair(dir);
     const r = await diff(db, 1, 2);
     expect(r.code).toBe(1);
+    // the page appended to pages-2.img is in no page map: no map holds it
     expect(outline(r.doc)).toEqual([
+      'maps changed 100@0000000000602000 pages null→1',
+      'maps changed 100@00007ffd00000000 pages null→1',
       'images changed pages-1.img content null→2',
       'images changed pages-2.img size 4096→8192 content null→1',
     ]);
-    expect(r.text).toBe(imagesOnly('0 added, 0 removed, 2 changed',
+    expect((await diff(db, 1, 2, '--only', 'tasks,fds,objects,images')).text).toBe(imagesOnly('0 added, 0 removed, 2 changed',
       '~ image pages-1.img: 2 chunks differ',
-      '~ image pages-2.img: 1 chunk differs; size 4096 → 8192'));
+      '~ image pages-2.img: 1 chunk differs; size 4096 → 8192').replace(/^maps .*\n/m, ''));
 
     const sizeAside = await diff(db, 1, 2, '--only', 'images', '--ignore', 'size');
     expect(outline(sizeAside.doc)).toEqual([
@@ -194,7 +205,7 @@ describe('ckptdb diff of CRIU image files', () => {
     expect(same.doc.images).toEqual({ added: [], removed: [], changed: [] });
     const changed = await diff(a, 1, 1, '--db-b', b);
     expect(changed.code).toBe(1);
-    expect(outline(changed.doc)).toEqual(['images changed pages-1.img content null→1']);
+    expect(outline(changed.doc)).toEqual(['maps changed 100@00007ffd00000000 pages null→1', 'images changed pages-1.img content null→1']);
   });
 
   it('plans the comparison of chunks as lookups by image and position, never a scan of the chunks', async () => {

@@ -52,7 +52,8 @@ describe('diff of two checkpoints (library)', () => {
       process: { pid: 4100, start_time: 5_000_000, comm: 'python3', status: 'changed' },
       values: {
         cloexec: false, type: 'reg', path: '/tmp/tree/new', dev: '8:1', inode: 700_000, pos: 0,
-        flags: 0o100002, mode: 0o100644, deleted: false, attrs: null, shared_with: ['4103:8'],
+        flags: 0o100002, flags_text: 'O_RDWR|O_LARGEFILE', mode: 0o100644, mode_text: '-rw-r--r--', deleted: false, attrs: null,
+        shared_with: ['4103:8'], details: null,
       },
     });
     const thread = doc.tasks!.added[0]!;
@@ -249,7 +250,9 @@ describe('diff of two checkpoints (library)', () => {
     expect(ignored.ignored).toEqual(['pos', 'fds.cloexec']);
     expect(ignored.summary).toEqual({ fds: { added: 9, removed: 5, changed: 0 } });
     expect(ignored.tasks).toBeUndefined();
-    expect(Object.keys(ignored.fds!.added[0]!.values)).toEqual(['type', 'path', 'dev', 'inode', 'flags', 'mode', 'deleted', 'attrs', 'shared_with']);
+    expect(Object.keys(ignored.fds!.added[0]!.values)).toEqual([
+      'type', 'path', 'dev', 'inode', 'flags', 'flags_text', 'mode', 'mode_text', 'deleted', 'attrs', 'shared_with', 'details',
+    ]);
 
     const noRefcounts = await diffCheckpoints(store, a, b, { ignore: ['refcount'] });
     expect(outline(noRefcounts).filter((l) => l.startsWith('objects'))).toEqual(['objects added inode 8:1:700000', 'objects removed inode 8:1:500002']);

@@ -5,13 +5,14 @@
  * same pids: each query must keep to the checkpoint it is given, and default to the
  * newest. Row ids are looked up in the store by the keys the capture gives objects.
  */
+import { statSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NAMESPACE_TYPES } from '../src/capture/proc/namespaces.js';
-import { cannedQueries, openStore, QuerySession, type Params, type SocketInput } from '../src/index.js';
+import { cannedQueries, captureProcesses, openStore, QuerySession, type Params, type SocketInput } from '../src/index.js';
 import { objectIds, useLiveTree, type ObjectIds } from './helpers/liveTree.js';
 import { fdCount, fdRefs, fileKey, holdersText, taskHoldersText, type FdRef, type FileName, type TreeShape } from './helpers/procTreeShape.js';
-import type { ProcTree } from './helpers/processes.js';
-import { tempStorePath } from './helpers/tmp.js';
+import { startFixture, type ProcTree } from './helpers/processes.js';
+import { tempDir, tempStorePath } from './helpers/tmp.js';
 
 const live = useLiveTree();
 let session: QuerySession;
@@ -50,6 +51,7 @@ function openFileRows(checkpoint: number, refs: FdRef[] = fdRefs(shape)) {
         pid: r.pid, tid: r.tid, comm: shape.comm.get(r.tid), fd: r.fd, cloexec: r.cloexec, type: f.type, path: f.path, pos: f.pos,
         flags: f.flags, mode: f.mode, deleted: f.deleted, file_id: fileId(ids, r.file), shared: fdCount(shape, r.file),
         object_kind: f.object?.kind ?? null, object_key: f.object?.key ?? null,
+        socket_family: f.object?.kind === 'socket' ? shape.sockets.get(f.object.key)!.family : null,
       };
     });
 }
@@ -57,7 +59,8 @@ function openFileRows(checkpoint: number, refs: FdRef[] = fdRefs(shape)) {
 describe('canned queries on a live capture of a known process tree', () => {
   it('there is a test below for every canned query', () => {
     expect([...cannedQueries().keys()].sort()).toEqual([
-      'deleted_files', 'fd_counts', 'no_cloexec', 'objects', 'open_files', 'pipes', 'process_tree', 'shared_files', 'shared_tasks', 'sockets',
+      'deleted_files', 'epoll_watches', 'fd_counts', 'inotify_watches', 'no_cloexec', 'objects', 'open_files', 'pipes', 'process_tree',
+      'shared_files', 'shared_tasks', 'sockets',
     ]);
   });
 
@@ -346,5 +349,47 @@ describe('sockets with peers, as every source records them', () => {
     } finally {
       s.close();
     }
+  });
+});
+
+describe('canned queries on the details of anonymous files (fixtures/anon-files.py)', () => {
+  interface Made { epoll: number; eventfd: number; reused: number; inotify: number; wd_dir: number; wd_file: number; dir: string; file: string }
+
+  async function captured(): Promise<{ made: Made; pid: number; rows: (name: string) => Record<string, unknown>[]; close: () => void }> {
+    const dir = tempDir();
+    const { child, info } = await startFixture<Made>('anon-files.py', [dir]);
+    const path = tempStorePath();
+    const store = openStore(path);
+    await captureProcesses(store, { pids: [child.pid!] });
+    store.close();
+    const q = QuerySession.open(path);
+    return { made: info, pid: child.pid!, rows: (name) => [...q.canned(name, {}).rows], close: () => q.close() };
+  }
+
+  it('epoll_watches: each target with its events, data, and what its fd is now', async () => {
+    const { made, pid, rows, close } = await captured();
+    const ids = rows('epoll_watches').map(({ epoll_file_id: _, ...r }) => r);
+    close();
+    // by watched fd: the eventfd was made before the pipe
+    expect(made.eventfd).toBeLessThan(made.reused);
+    expect(ids).toEqual([
+      // the kernel adds EPOLLERR and EPOLLHUP (18) to every target's events
+      { pid, epoll_fd: made.epoll, tfd: made.eventfd, events: '19', data: '1234', target_type: 'eventfd', target_path: 'anon_inode:[eventfd]', same_file: 1 },
+      // the pipe's fd was closed and its number taken by a file: the epoll still watches the pipe
+      { pid, epoll_fd: made.epoll, tfd: made.reused, events: '80000019', data: '7', target_type: 'reg', target_path: made.file, same_file: 0 },
+    ]);
+  });
+
+  it('inotify_watches: the watched inodes, their masks and the paths they are open as', async () => {
+    const { made, pid, rows, close } = await captured();
+    const got = rows('inotify_watches');
+    close();
+    const st = (p: string) => statSync(p);
+    const dev = (p: string) => `${Math.floor(Number(st(p).dev) / 256) & 0xfff}:${Number(st(p).dev) & 0xff}`;
+    const want = [
+      { dev: dev(made.dir), inode: Number(st(made.dir).ino), mask: '300', wd: made.wd_dir, pid, inotify_fd: made.inotify, open_as: null },
+      { dev: dev(made.file), inode: Number(st(made.file).ino), mask: '2', wd: made.wd_file, pid, inotify_fd: made.inotify, open_as: made.file },
+    ].sort((a, b) => a.inode - b.inode);
+    expect(got.map(({ inotify_file_id: _, ...r }) => r)).toEqual(want);
   });
 });

@@ -59,7 +59,7 @@ describe('checkpoint writer', () => {
     const w = store.beginCheckpoint({ source: 'proc', label: 'pair', rootPid: 10, kernel: '6.1' });
     const ids = writeForkedPair(w);
     const r = w.done();
-    expect(r.counts).toEqual({ tasks: 3, fds: 8, files: 5, sharedObjects: 13, maps: 2, sockets: 1 });
+    expect(r.counts).toEqual({ tasks: 3, fds: 8, files: 5, sharedObjects: 13, maps: 2, sockets: 1, fileDetails: 0 });
 
     const refcounts = Object.fromEntries(
       (store.db.prepare('SELECT key, refcount FROM shared_objects WHERE checkpoint_id = ?').all(r.checkpointId) as { key: string; refcount: number }[])

@@ -1,81 +1,17 @@
 -- Statements of the CRIU importer and exporter (src/formats/criu/). Positional
 -- parameters on the import's hot path, named ones elsewhere.
 
--- name: insert_chunk
-INSERT OR IGNORE INTO criu_chunks (hash, data) VALUES (?, ?);
-
--- name: find_chunk
-SELECT id FROM criu_chunks WHERE hash = ?;
-
--- name: insert_image
-INSERT INTO criu_images (checkpoint_id, name, kind, role, head_magic, size, entries) VALUES (?, ?, ?, ?, ?, ?, ?);
-
--- name: finish_image
-UPDATE criu_images SET size = ?, entries = ? WHERE id = ?;
-
--- name: insert_image_chunk
-INSERT INTO criu_image_chunks (image_id, seq, chunk_id) VALUES (?, ?, ?);
-
--- name: image_chunks
--- The bytes of one image, chunk by chunk, in order.
-SELECT c.data FROM criu_image_chunks ic JOIN criu_chunks c ON c.id = ic.chunk_id
-WHERE ic.image_id = :image_id ORDER BY ic.seq;
-
--- name: checkpoint_images
-SELECT id, name, kind, role, head_magic, size, entries FROM criu_images
-WHERE checkpoint_id = :checkpoint_id ORDER BY name;
-
 -- name: file_by_id
 -- A file row written earlier in this import, by its row id (the writer inserts the
 -- file's shared_objects row later, in a batch): cwd, root, exe and file-backed maps
 -- take its path, a FIFO all of its regular-file entry.
-SELECT path, pos, flags, mode, mnt_id FROM files WHERE id = ?;
-
--- name: chunk_refcount_mismatches
--- Chunks whose refcount differs from the image chunks pointing at them; with :id, of
--- the chunks that checkpoint uses.
-SELECT c.id, c.refcount, count(ic.chunk_id) AS counted
-FROM criu_chunks c LEFT JOIN criu_image_chunks ic ON ic.chunk_id = c.id
-WHERE :id IS NULL OR c.id IN (SELECT ic.chunk_id FROM criu_images i JOIN criu_image_chunks ic ON ic.image_id = i.id WHERE i.checkpoint_id = :id)
-GROUP BY c.id HAVING c.refcount <> count(ic.chunk_id);
-
--- name: image_size_mismatches
--- Images whose chunks do not add up to their size.
-SELECT i.checkpoint_id, i.name, i.size, coalesce(sum(length(c.data)), 0) AS stored
-FROM criu_images i
-LEFT JOIN criu_image_chunks ic ON ic.image_id = i.id
-LEFT JOIN criu_chunks c ON c.id = ic.chunk_id
-WHERE :id IS NULL OR i.checkpoint_id = :id
-GROUP BY i.id HAVING i.size <> coalesce(sum(length(c.data)), 0);
-
--- name: chunks_to_hash
--- Every chunk with its hash, to check that it still holds the bytes it was stored under.
-SELECT c.id, c.hash, c.data FROM criu_chunks c
-WHERE :id IS NULL OR c.id IN (SELECT ic.chunk_id FROM criu_images i JOIN criu_image_chunks ic ON ic.image_id = i.id WHERE i.checkpoint_id = :id);
+SELECT path, deleted, inode, pos, flags, mode, mnt_id, dev FROM files WHERE id = ?;
 
 -- name: checkpoint_files_by_role
 -- What a checkpoint keeps of CRIU, per role: files and their bytes.
 SELECT role, count(*) AS files, sum(size) AS bytes
 FROM criu_images WHERE checkpoint_id = :checkpoint_id
 GROUP BY role ORDER BY role;
-
--- name: checkpoint_chunks
--- The distinct chunks of a checkpoint's files, and those of them that files of other
--- checkpoints hold too: what deleting it would not free.
-WITH mine AS (
-  SELECT DISTINCT ic.chunk_id FROM criu_images i JOIN criu_image_chunks ic ON ic.image_id = i.id
-  WHERE i.checkpoint_id = :checkpoint_id
-),
-marked AS (
-  SELECT m.chunk_id, EXISTS (
-    SELECT 1 FROM criu_image_chunks ic JOIN criu_images i ON i.id = ic.image_id
-    WHERE ic.chunk_id = m.chunk_id AND i.checkpoint_id <> :checkpoint_id
-  ) AS shared
-  FROM mine m
-)
-SELECT count(*) AS chunks, coalesce(sum(length(c.data)), 0) AS chunk_bytes,
-       coalesce(sum(k.shared), 0) AS shared_chunks, coalesce(sum(k.shared * length(c.data)), 0) AS shared_bytes
-FROM marked k JOIN criu_chunks c ON c.id = k.chunk_id;
 
 -- name: export_tasks
 -- Every task of a checkpoint with the keys of the objects it refers to; export reads
@@ -126,18 +62,8 @@ FROM maps m JOIN shared_objects mo ON mo.id = m.mm_id
 WHERE m.checkpoint_id = :checkpoint_id
 ORDER BY m.id;
 
--- name: mark_stored
-UPDATE criu_images SET role = 'stored' WHERE checkpoint_id = ? AND name = ?;
-
--- name: image_chunk
--- One chunk of an image of the checkpoint being written, by its place in the image.
-SELECT c.data FROM criu_images i
-JOIN criu_image_chunks ic ON ic.image_id = i.id
-JOIN criu_chunks c ON c.id = ic.chunk_id
-WHERE i.checkpoint_id = ? AND i.name = ? AND ic.seq = ?;
-
--- name: set_label_and_root
-UPDATE checkpoints SET label = ?, root_pid = ? WHERE id = ?;
+-- name: set_label_root_and_host
+UPDATE checkpoints SET label = ?, root_pid = ?, host = ?, kernel = ? WHERE id = ?;
 
 -- The kept files of a checkpoint as records of the restore image (imageRecords.ts):
 -- every distinct chunk numbered 1, 2, 3 ... in the order the image first uses it
@@ -154,14 +80,36 @@ WHERE i.checkpoint_id = :checkpoint_id
 ORDER BY i.name, ic.seq;
 
 -- name: image_chunk_numbers
--- The chunks of one image in order, by number, with their bytes when the number is
+-- The chunks of one image in order, by number, with their store ids when the number is
 -- :next or above (a chunk the image has not written yet).
-SELECT o.n, CASE WHEN o.n >= :next THEN c.data END AS data
+SELECT o.n, CASE WHEN o.n >= :next THEN o.chunk_id END AS chunk_id
 FROM criu_image_chunks ic
 JOIN temp.criu_chunk_order o ON o.chunk_id = ic.chunk_id
-JOIN criu_chunks c ON c.id = ic.chunk_id
 WHERE ic.image_id = :image_id
 ORDER BY ic.seq;
 
 -- name: drop_chunk_order
 DROP TABLE IF EXISTS temp.criu_chunk_order;
+
+-- name: export_eventfds
+SELECT o.key AS file_key, d.counter FROM file_eventfds d JOIN shared_objects o ON o.id = d.file_id
+WHERE d.checkpoint_id = :checkpoint_id;
+
+-- name: export_epoll_targets
+SELECT o.key AS file_key, d.seq, d.tfd, d.events, d.data, d.inode, d.dev, d.pos FROM epoll_targets d JOIN shared_objects o ON o.id = d.file_id
+WHERE d.checkpoint_id = :checkpoint_id ORDER BY d.file_id, d.seq;
+
+-- name: export_inotify_watches
+SELECT o.key AS file_key, d.wd, d.inode, d.dev, d.mask, d.ignored_mask FROM inotify_watches d JOIN shared_objects o ON o.id = d.file_id
+WHERE d.checkpoint_id = :checkpoint_id ORDER BY d.file_id, d.wd;
+
+-- name: export_timerfds
+SELECT o.key AS file_key, d.clockid, d.ticks, d.settime_flags, d.interval_ns, d.value_ns FROM file_timerfds d JOIN shared_objects o ON o.id = d.file_id
+WHERE d.checkpoint_id = :checkpoint_id;
+
+-- name: export_signalfds
+SELECT o.key AS file_key, d.sigmask FROM file_signalfds d JOIN shared_objects o ON o.id = d.file_id
+WHERE d.checkpoint_id = :checkpoint_id;
+
+-- name: insert_page_run
+INSERT INTO criu_page_runs (checkpoint_id, pid, vaddr, nr_pages, image_id, seq) VALUES (?, ?, ?, ?, ?, ?);

@@ -68,11 +68,19 @@ CREATE INDEX temp.diff_holders_common ON diff_holders (common, tab, fd);
 -- compare each key.
 CREATE TEMP TABLE diff_shares (side TEXT, file_id INTEGER, holders TEXT, common TEXT);
 CREATE UNIQUE INDEX temp.diff_shares_key ON diff_shares (side, file_id);
+-- Per open file with details (0005_file_details): what they are, as one JSON object.
+CREATE TEMP TABLE diff_details (side TEXT, file_id INTEGER, details TEXT, PRIMARY KEY (side, file_id)) WITHOUT ROWID;
 -- The differences: status added | removed | changed, and the row on each side.
 CREATE TEMP TABLE diff_tasks (proc INTEGER, pid INTEGER, start_time INTEGER, status TEXT, mask INTEGER, a_id INTEGER, b_id INTEGER);
 CREATE INDEX temp.diff_tasks_key ON diff_tasks (proc, pid, start_time);
 CREATE TEMP TABLE diff_fds (tab INTEGER, fd INTEGER, status TEXT, mask INTEGER, a_id INTEGER, b_id INTEGER, PRIMARY KEY (tab, fd)) WITHOUT ROWID;
-CREATE TEMP TABLE diff_maps (tab INTEGER, start_addr TEXT, status TEXT, mask INTEGER, a_id INTEGER, b_id INTEGER, PRIMARY KEY (tab, start_addr)) WITHOUT ROWID;
+-- pages: of a changed map, its 4 KiB pages whose content differs; of an added or removed one, its dumped pages.
+CREATE TEMP TABLE diff_maps (tab INTEGER, start_addr TEXT, status TEXT, mask INTEGER, a_id INTEGER, b_id INTEGER, pages INTEGER, PRIMARY KEY (tab, start_addr)) WITHOUT ROWID;
+-- The dumped pages of CRIU checkpoints (criu_page_runs) one by one, with the run they are in and their hash.
+CREATE TEMP TABLE diff_pages_a (pid INTEGER, vaddr INTEGER, run INTEGER, hash BLOB, PRIMARY KEY (pid, vaddr)) WITHOUT ROWID;
+CREATE TEMP TABLE diff_pages_b (pid INTEGER, vaddr INTEGER, run INTEGER, hash BLOB, PRIMARY KEY (pid, vaddr)) WITHOUT ROWID;
+-- The map each run of pages lies in (CRIU cuts runs at map boundaries), by its diff_tables id and start.
+CREATE TEMP TABLE diff_page_areas (side TEXT, pid INTEGER, run INTEGER, tab INTEGER, start_addr TEXT, PRIMARY KEY (side, pid, run)) WITHOUT ROWID;
 CREATE TEMP TABLE diff_objects (kind TEXT, key TEXT, status TEXT, mask INTEGER, a_id INTEGER, b_id INTEGER, PRIMARY KEY (kind, key)) WITHOUT ROWID;
 -- differ: the chunks that differ from the other side (all of an added or removed image's).
 CREATE TEMP TABLE diff_images (name TEXT PRIMARY KEY, status TEXT, mask INTEGER, a_id INTEGER, b_id INTEGER, differ INTEGER) WITHOUT ROWID;
@@ -294,6 +302,41 @@ SELECT h.side, h.file_id,
 FROM diff_holders h JOIN diff_tables t ON t.id = h.tab JOIN diff_procs p ON p.id = t.proc
 GROUP BY h.side, h.file_id;
 
+-- name: fill_details
+-- Per side. The details of each anonymous file (0005_file_details) as one JSON object
+-- by kind, for the fds pass to compare: a timerfd's clock, flags and interval, not its
+-- ticks and time left, which move with the clock; a tty's kind, number, role and
+-- device, its pair being those of the same number.
+INSERT INTO diff_details (side, file_id, details)
+SELECT '{side}', file_id, json_group_object(kind, json(value))
+FROM (
+  SELECT file_id, 'eventfd' AS kind, json_object('counter', counter) AS value FROM {side}.file_eventfds WHERE checkpoint_id = :{side}
+  UNION ALL
+  SELECT file_id, 'epoll', json_group_array(json_array(tfd, events, data, inode, dev, pos) ORDER BY seq) FROM {side}.epoll_targets WHERE checkpoint_id = :{side} GROUP BY file_id
+  UNION ALL
+  SELECT file_id, 'inotify', json_group_array(json_array(wd, inode, dev, mask, ignored_mask) ORDER BY wd) FROM {side}.inotify_watches WHERE checkpoint_id = :{side} GROUP BY file_id
+  UNION ALL
+  SELECT file_id, 'timerfd', json_object('clockid', clockid, 'settime_flags', settime_flags, 'interval_ns', interval_ns) FROM {side}.file_timerfds WHERE checkpoint_id = :{side}
+  UNION ALL
+  SELECT file_id, 'signalfd', json_quote(sigmask) FROM {side}.file_signalfds WHERE checkpoint_id = :{side}
+  UNION ALL
+  SELECT file_id, 'tty', json_object('kind', kind, 'index', tty_index, 'role', role, 'rdev', rdev) FROM {side}.file_ttys WHERE checkpoint_id = :{side}
+)
+GROUP BY file_id;
+
+-- name: fds_details_changed
+-- An fd in both checkpoints whose open file's details differ (bit 11, details): only
+-- the files with details are looked at.
+INSERT INTO diff_fds (tab, fd, status, mask, a_id, b_id)
+SELECT p.id, fa.fd, 'changed', 1 << 11, fa.id, fb.id
+FROM diff_tables p
+JOIN a.fds fa ON fa.fdtable_id = p.a_object
+JOIN b.fds fb ON fb.fdtable_id = p.b_object AND fb.fd = fa.fd
+LEFT JOIN diff_details da ON da.side = 'a' AND da.file_id = fa.file_id
+LEFT JOIN diff_details db ON db.side = 'b' AND db.file_id = fb.file_id
+WHERE p.kind = 'fdtable' AND (da.file_id IS NOT NULL OR db.file_id IS NOT NULL) AND da.details IS NOT db.details
+ON CONFLICT (tab, fd) DO UPDATE SET mask = mask | excluded.mask;
+
 -- name: fds_sharing_changed
 -- An fd in both checkpoints whose open file is shared with another set of fds (bit 10,
 -- shared_with). Only fds present in both checkpoints count: the child that ended, the
@@ -456,6 +499,62 @@ FROM b.criu_images ib
 WHERE ib.checkpoint_id = :b AND ib.kind IS NOT 'STATS' AND NOT (ib.role = 'other' AND ib.name LIKE '%.log')
   AND NOT EXISTS (SELECT 1 FROM a.criu_images ia WHERE ia.checkpoint_id = :a AND ia.name = ib.name);
 
+-- name: fill_pages
+-- Per side. Every dumped page of the checkpoint's processes: page k of a run at vaddr is
+-- chunk seq + k of its pages image.
+INSERT INTO diff_pages_{side} (pid, vaddr, run, hash)
+SELECT r.pid, r.vaddr + (ic.seq - r.seq) * 4096, r.vaddr, c.hash
+FROM {side}.criu_page_runs r
+CROSS JOIN {side}.criu_image_chunks ic ON ic.image_id = r.image_id AND ic.seq >= r.seq AND ic.seq < r.seq + r.nr_pages
+CROSS JOIN {side}.criu_chunks c ON c.id = ic.chunk_id
+WHERE r.checkpoint_id = :{side};
+
+-- name: fill_page_areas
+-- Per side. The map of its process's own address space each run of pages starts in.
+INSERT INTO diff_page_areas (side, pid, run, tab, start_addr)
+SELECT '{side}', r.pid, r.vaddr, t.id, m.start_addr
+FROM {side}.criu_page_runs r
+JOIN diff_procs p ON p.pid = r.pid AND p.{side}_task IS NOT NULL
+JOIN diff_tables t ON t.proc = p.id AND t.kind = 'mm' AND t.thread IS NULL
+JOIN {side}.maps m ON m.mm_id = t.{side}_object AND m.start_addr <= printf('%016x', r.vaddr) AND m.end_addr > printf('%016x', r.vaddr)
+WHERE r.checkpoint_id = :{side};
+
+-- name: maps_pages_changed
+-- The maps of both sides whose pages differ: a page whose hash differs, or that one side
+-- dumped and the other did not. A page is counted in the map of A that holds it, a page
+-- only B dumped in the map of B.
+WITH differ AS (
+  SELECT 'a' AS side, x.pid, x.run FROM diff_pages_a x
+  LEFT JOIN diff_pages_b y ON y.pid = x.pid AND y.vaddr = x.vaddr
+  WHERE y.hash IS NOT x.hash
+  UNION ALL
+  SELECT 'b', y.pid, y.run FROM diff_pages_b y
+  WHERE NOT EXISTS (SELECT 1 FROM diff_pages_a x WHERE x.pid = y.pid AND x.vaddr = y.vaddr)
+),
+per_area AS (
+  SELECT ar.tab, ar.start_addr, count(*) AS n
+  FROM differ d JOIN diff_page_areas ar ON ar.side = d.side AND ar.pid = d.pid AND ar.run = d.run
+  GROUP BY ar.tab, ar.start_addr
+)
+INSERT INTO diff_maps (tab, start_addr, status, mask, a_id, b_id, pages)
+SELECT pa.tab, pa.start_addr, 'changed', 1 << 7, ma.id, mb.id, pa.n
+FROM per_area pa
+JOIN diff_tables t ON t.id = pa.tab
+JOIN a.maps ma ON ma.mm_id = t.a_object AND ma.start_addr = pa.start_addr
+JOIN b.maps mb ON mb.mm_id = t.b_object AND mb.start_addr = pa.start_addr
+WHERE true
+ON CONFLICT (tab, start_addr) DO UPDATE SET mask = mask | excluded.mask, pages = excluded.pages;
+
+-- name: maps_pages_of_added_or_removed
+-- Per side: the dumped pages of a map only this side has, where the checkpoint keeps memory.
+UPDATE diff_maps SET pages = (
+  SELECT count(*) FROM diff_pages_{side} x
+  JOIN diff_page_areas ar ON ar.side = '{side}' AND ar.pid = x.pid AND ar.run = x.run
+  WHERE ar.tab = diff_maps.tab AND ar.start_addr = diff_maps.start_addr
+)
+WHERE status = iif('{side}' = 'a', 'removed', 'added')
+  AND EXISTS (SELECT 1 FROM {side}.criu_page_runs WHERE checkpoint_id = :{side});
+
 -- name: drop_ignored
 -- Changes in ignored fields only. Each parameter is the mask of a kind's compared fields.
 DELETE FROM diff_tasks WHERE status = 'changed' AND mask & :tasks = 0;
@@ -518,10 +617,10 @@ ORDER BY d.proc, d.pid, d.start_time;
 SELECT t.proc, p.pid, p.start_time, t.thread, t.thread_start, d.fd, d.status, d.mask,
   fa.cloexec AS a_cloexec, xa.type AS a_type, xa.path AS a_path, xa.dev AS a_dev, xa.inode AS a_inode,
   xa.pos AS a_pos, xa.flags AS a_flags, xa.mode AS a_mode, xa.deleted AS a_deleted, xa.attrs AS a_attrs,
-  sa.holders AS a_shared_with,
+  sa.holders AS a_shared_with, da.details AS a_details,
   fb.cloexec AS b_cloexec, xb.type AS b_type, xb.path AS b_path, xb.dev AS b_dev, xb.inode AS b_inode,
   xb.pos AS b_pos, xb.flags AS b_flags, xb.mode AS b_mode, xb.deleted AS b_deleted, xb.attrs AS b_attrs,
-  sb.holders AS b_shared_with
+  sb.holders AS b_shared_with, db.details AS b_details
 FROM diff_fds d
 JOIN diff_tables t ON t.id = d.tab
 JOIN diff_procs p ON p.id = t.proc
@@ -531,15 +630,18 @@ LEFT JOIN diff_shares sa ON sa.side = 'a' AND sa.file_id = fa.file_id
 LEFT JOIN b.fds fb ON fb.id = d.b_id
 LEFT JOIN b.files xb ON xb.id = fb.file_id
 LEFT JOIN diff_shares sb ON sb.side = 'b' AND sb.file_id = fb.file_id
+LEFT JOIN diff_details da ON da.side = 'a' AND da.file_id = fa.file_id
+LEFT JOIN diff_details db ON db.side = 'b' AND db.file_id = fb.file_id
 WHERE :status IS NULL OR d.status = :status
 ORDER BY d.tab, d.fd;
 
 -- name: read_maps
+-- pages: of a changed map the new value (the old is NULL), of an added or removed one its side's.
 SELECT t.proc, p.pid, p.start_time, t.thread, t.thread_start, d.start_addr AS start, d.status, d.mask,
   ma.end_addr AS a_end, ma.perms AS a_perms, ma.pgoff AS a_pgoff, ma.dev AS a_dev, ma.inode AS a_inode,
-  ma.path AS a_path, ma.attrs AS a_attrs,
+  ma.path AS a_path, ma.attrs AS a_attrs, iif(d.status = 'removed', d.pages, NULL) AS a_pages,
   mb.end_addr AS b_end, mb.perms AS b_perms, mb.pgoff AS b_pgoff, mb.dev AS b_dev, mb.inode AS b_inode,
-  mb.path AS b_path, mb.attrs AS b_attrs
+  mb.path AS b_path, mb.attrs AS b_attrs, iif(d.status = 'removed', NULL, d.pages) AS b_pages
 FROM diff_maps d
 JOIN diff_tables t ON t.id = d.tab
 JOIN diff_procs p ON p.id = t.proc

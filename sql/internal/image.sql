@@ -204,3 +204,36 @@ ORDER BY d.fd;
 -- name: mm_maps
 SELECT start_addr, end_addr, perms, CAST(pgoff AS TEXT) AS pgoff, dev, CAST(inode AS TEXT) AS inode, path, attrs
 FROM maps WHERE checkpoint_id = :id AND mm_id = :mm ORDER BY start_addr;
+
+-- The details of anonymous files, by the files' image ids (types.ts: after the tree).
+-- name: detail_eventfds
+SELECT i.image_id AS file, CAST(d.counter AS TEXT) AS counter
+FROM file_eventfds d JOIN temp.image_objects i ON i.object_id = d.file_id
+WHERE d.checkpoint_id = :id ORDER BY i.image_id;
+
+-- name: detail_epoll_targets
+SELECT i.image_id AS file, d.seq, d.tfd, d.events, CAST(d.data AS TEXT) AS data, CAST(d.inode AS TEXT) AS inode, d.dev, CAST(d.pos AS TEXT) AS pos
+FROM epoll_targets d JOIN temp.image_objects i ON i.object_id = d.file_id
+WHERE d.checkpoint_id = :id ORDER BY i.image_id, d.seq;
+
+-- name: detail_inotify_watches
+SELECT i.image_id AS file, d.wd, CAST(d.inode AS TEXT) AS inode, d.dev, d.mask, d.ignored_mask AS ignoredMask
+FROM inotify_watches d JOIN temp.image_objects i ON i.object_id = d.file_id
+WHERE d.checkpoint_id = :id ORDER BY i.image_id, d.wd;
+
+-- name: detail_timerfds
+SELECT i.image_id AS file, d.clockid, CAST(d.ticks AS TEXT) AS ticks, d.settime_flags AS settimeFlags,
+       CAST(d.interval_ns AS TEXT) AS intervalNs, CAST(d.value_ns AS TEXT) AS valueNs
+FROM file_timerfds d JOIN temp.image_objects i ON i.object_id = d.file_id
+WHERE d.checkpoint_id = :id ORDER BY i.image_id;
+
+-- name: detail_signalfds
+SELECT i.image_id AS file, d.sigmask
+FROM file_signalfds d JOIN temp.image_objects i ON i.object_id = d.file_id
+WHERE d.checkpoint_id = :id ORDER BY i.image_id;
+
+-- name: detail_ttys
+SELECT i.image_id AS file, d.kind, d.tty_index AS "index", d.role, d.rdev, p.image_id AS peer
+FROM file_ttys d JOIN temp.image_objects i ON i.object_id = d.file_id
+LEFT JOIN temp.image_objects p ON p.object_id = d.peer_file_id
+WHERE d.checkpoint_id = :id ORDER BY i.image_id;

@@ -94,3 +94,25 @@ SELECT id FROM maps WHERE checkpoint_id = ? AND mm_id = ? AND start_addr = ?;
 INSERT OR IGNORE INTO sockets (object_id, checkpoint_id, family, sock_type, protocol, state,
   local_addr, local_port, remote_addr, remote_port, peer_ino, attrs)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: insert_eventfd
+INSERT OR IGNORE INTO file_eventfds (checkpoint_id, file_id, counter) VALUES (?, ?, ?);
+
+-- name: insert_epoll_target
+INSERT OR IGNORE INTO epoll_targets (checkpoint_id, file_id, seq, tfd, events, data, inode, dev, pos)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: insert_inotify_watch
+INSERT OR IGNORE INTO inotify_watches (checkpoint_id, file_id, wd, inode, dev, mask, ignored_mask)
+VALUES (?, ?, ?, ?, ?, ?, ?);
+
+-- name: insert_timerfd
+INSERT OR IGNORE INTO file_timerfds (checkpoint_id, file_id, clockid, ticks, settime_flags, interval_ns, value_ns)
+VALUES (?, ?, ?, ?, ?, ?, ?);
+
+-- name: insert_signalfd
+INSERT OR IGNORE INTO file_signalfds (checkpoint_id, file_id, sigmask) VALUES (?, ?, ?);
+
+-- name: insert_tty
+INSERT OR IGNORE INTO file_ttys (checkpoint_id, file_id, kind, tty_index, role, rdev, peer_file_id)
+VALUES (?, ?, ?, ?, ?, ?, ?);

@@ -13,7 +13,7 @@ interface CaptureMeta {
   capture?: { pids?: number[]; tree?: boolean; all?: boolean; withEnv?: boolean; skip?: string[] };
   warnings?: Partial<CaptureWarnings>;
   kcmp?: { used?: boolean; calls?: number; reason?: string };
-  freeze?: { stopped?: number; alreadyStopped?: number[]; heldMs?: number };
+  freeze?: { method?: string; cgroup?: string; stopped?: number; alreadyStopped?: number[]; heldMs?: number; sigstop?: { pid: number; reason: string }[] };
   sockets?: { unix?: UnixSource[] };
   criu?: { source?: string; path?: string; images?: number };
   /** A container checkpoint archive's container (src/formats/criu/container.ts). */
@@ -37,9 +37,19 @@ function kcmpNote(k: NonNullable<CaptureMeta['kcmp']>): string {
   return `not available${k.reason ? ` (${k.reason})` : ''}: all sharing was inferred from evidence`;
 }
 
+/** How a freeze held the processes; captures made before methods were recorded used SIGSTOP. */
 function freezeNote(f: NonNullable<CaptureMeta['freeze']>): string {
+  const how = f.method === 'cgroup' ? `cgroup freezer (${f.cgroup ?? '?'})`
+    : f.method === 'ptrace' ? 'ptrace (PTRACE_SEIZE, PTRACE_INTERRUPT)'
+      : 'SIGSTOP';
   const already = f.alreadyStopped?.length ? `; already stopped before: ${f.alreadyStopped.join(' ')}` : '';
-  return `stopped ${plural(f.stopped ?? 0, 'process', 'processes')} for ${f.heldMs ?? 0} ms${already}`;
+  return `${how}: held ${plural(f.stopped ?? 0, 'process', 'processes')} for ${f.heldMs ?? 0} ms${already}`;
+}
+
+/** The processes stopped with SIGSTOP because ptrace was refused for them: their parents saw them stop. */
+function sigstopNotes(f: NonNullable<CaptureMeta['freeze']>): Row[] {
+  if (f.method === 'sigstop' || !f.sigstop?.length) return [];
+  return [{ field: 'freeze fallback', value: `SIGSTOP for ${f.sigstop.map((s) => `${s.pid} (${s.reason})`).join(', ')}` }];
 }
 
 /** How unix sockets were read: sock_diag (with peers) counted, each namespace read from /proc/net/unix named. */
@@ -72,7 +82,7 @@ export function checkpointNotes(meta: unknown): Row[] {
     rows.push({ field: 'environments', value: m.capture.withEnv ? 'recorded' : 'not recorded' });
   }
   if (isObject(m.kcmp)) rows.push({ field: 'kcmp', value: kcmpNote(m.kcmp) });
-  if (isObject(m.freeze)) rows.push({ field: 'freeze', value: freezeNote(m.freeze) });
+  if (isObject(m.freeze)) rows.push({ field: 'freeze', value: freezeNote(m.freeze) }, ...sigstopNotes(m.freeze));
   if (isObject(m.sockets) && Array.isArray(m.sockets.unix)) rows.push(...unixNotes(m.sockets.unix));
   if (isObject(m.warnings)) {
     const lines = describeWarnings({ ...noWarnings(), ...m.warnings });

@@ -12,11 +12,15 @@ type Register = (program: Command) => void;
  */
 const COMMANDS: Record<string, () => Promise<{ register: Register }>> = {
   capture: () => import('./commands/capture.js'),
+  checkpoint: () => import('./commands/checkpoint.js'),
+  restore: () => import('./commands/restore.js'),
   list: () => import('./commands/list.js'),
   show: () => import('./commands/show.js'),
   ps: () => import('./commands/ps.js'),
   fds: () => import('./commands/fds.js'),
   objects: () => import('./commands/objects.js'),
+  mem: () => import('./commands/mem.js'),
+  graph: () => import('./commands/graph.js'),
   q: () => import('./commands/q.js'),
   query: () => import('./commands/query.js'),
   diff: () => import('./commands/diff.js'),
@@ -34,8 +38,12 @@ Examples:
   $ ckptdb fds --pid 1234               open files of one process, like lsof
   $ ckptdb q --list                     the canned queries
   $ ckptdb query "SELECT comm, count(*) FROM tasks GROUP BY comm"
+  $ ckptdb graph --out tree.svg         who talks to whom: pipes, sockets, shared files
   $ ckptdb diff 1 2                     what changed between two checkpoints
   $ ckptdb export 1 --format image --out ck.json
+  $ ckptdb checkpoint 1234 --tree       criu dump of a live tree into the store
+  $ ckptdb restore 4                    criu restore of checkpoint 4
+  $ ckptdb mem 4 --pid 1234 --search key  look for text in a process's memory
   $ ckptdb import /var/lib/criu/dump    a CRIU image directory or checkpoint tar
   $ ckptdb --db /tmp/ck.sqlite rm 3     delete checkpoint 3 of another store
 

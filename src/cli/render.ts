@@ -1,11 +1,16 @@
 import type { Writable } from 'node:stream';
 import { CkptdbError } from '../errors.js';
+import { applicable, textValue, withTextColumns, type TextColumn } from '../query/textColumns.js';
 
 /**
  * The one output renderer of every command that prints rows, as sqlite-utils has one
  * set of output flags: table (aligned; fitted to the width on a terminal), json (an
  * array of objects), ndjson, csv and tsv. Rows stream: only the table holds rows
  * back, and only the first TABLE_SAMPLE of them, to size its columns.
+ *
+ * Text forms (flags as O_* names, modes as ls -l, ...) are added here and nowhere
+ * else: a table shows each in place of the raw column it reads; the other formats keep
+ * the raw value and add the text form as a field of its own, COLUMN_text, right after.
  */
 export type OutputFormat = 'table' | 'json' | 'ndjson' | 'csv' | 'tsv';
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['table', 'json', 'ndjson', 'csv', 'tsv'];
@@ -19,6 +24,10 @@ export interface RenderOptions {
   /** Column order; default: the keys of the first row. */
   columns?: string[];
   out?: Writable & { isTTY?: boolean; columns?: number };
+  /** Text forms of raw columns (a canned query's QueryResult.text). */
+  text?: readonly TextColumn[];
+  /** Table headers other than the column names: `{ fd: 'FD' }`. */
+  headers?: Readonly<Record<string, string>>;
 }
 
 const TABLE_SAMPLE = 1000;
@@ -34,10 +43,11 @@ export function parseFormat(value: string | undefined, json: boolean | undefined
 
 /** Writes rows in the chosen format; resolves when all is written. Returns the row count. */
 export async function renderRows(input: Rows, opts: RenderOptions): Promise<number> {
-  const rows = input as Iterable<Row> | AsyncIterable<Row>;
   const out = opts.out ?? process.stdout;
   const w = new Output(out);
   let columns = opts.columns;
+  const rows = opts.text?.length ? withText(input as Iterable<Row> | AsyncIterable<Row>, opts.text, opts.format === 'table', columns) : (input as Iterable<Row> | AsyncIterable<Row>);
+  if (columns && opts.text?.length && opts.format !== 'table') columns = withTextColumns(columns, opts.text.filter((t) => columns!.includes(t.column)));
   let n = 0;
   switch (opts.format) {
     case 'json': {
@@ -73,14 +83,35 @@ export async function renderRows(input: Rows, opts: RenderOptions): Promise<numb
       break;
     }
     case 'table':
-      n = await renderTable(rows, columns, out, w);
+      n = await renderTable(rows, columns, out, w, opts.headers ?? {});
       break;
   }
   await w.end();
   return n;
 }
 
-async function renderTable(rows: Iterable<Row> | AsyncIterable<Row>, columns: string[] | undefined, out: RenderOptions['out'] & object, w: Output): Promise<number> {
+/**
+ * The rows with their text forms: in place of the raw column (a table), or added as
+ * COLUMN_text after it. Without a column list the first row decides which apply.
+ */
+async function* withText(rows: Iterable<Row> | AsyncIterable<Row>, text: readonly TextColumn[], replace: boolean, columns: string[] | undefined): AsyncGenerator<Row> {
+  let forms: TextColumn[] | undefined;
+  for await (const row of rows) {
+    forms ??= applicable(text, Object.keys(row)).filter((t) => !columns || columns.includes(t.column));
+    if (replace) {
+      const shown: Row = { ...row };
+      for (const t of forms) shown[t.column] = textValue(t, row);
+      yield shown;
+      continue;
+    }
+    const keys = withTextColumns(Object.keys(row), forms);
+    const added: Row = {};
+    for (const k of keys) added[k] = k in row ? row[k] : textValue(forms.find((t) => t.name === k)!, row);
+    yield added;
+  }
+}
+
+async function renderTable(rows: Iterable<Row> | AsyncIterable<Row>, columns: string[] | undefined, out: RenderOptions['out'] & object, w: Output, headers: Readonly<Record<string, string>>): Promise<number> {
   const sample: Row[] = [];
   const iterator = (Symbol.asyncIterator in rows ? rows[Symbol.asyncIterator]() : (rows as Iterable<Row>)[Symbol.iterator]()) as
     AsyncIterator<Row> | Iterator<Row>;
@@ -93,8 +124,9 @@ async function renderTable(rows: Iterable<Row> | AsyncIterable<Row>, columns: st
   if (cols.length === 0) return 0;
   const isNumber = (v: unknown) => typeof v === 'number' || typeof v === 'bigint';
   const numeric = cols.map((c) => sample.some((r) => isNumber(r[c])) && sample.every((r) => r[c] == null || isNumber(r[c])));
-  const widths = cols.map((c) => Math.max(c.length, ...sample.map((r) => oneLine(text(r[c])).length)));
-  if (out.isTTY && out.columns) fitToWidth(widths, cols, out.columns);
+  const heads = cols.map((c) => headers[c] ?? c);
+  const widths = cols.map((c, i) => Math.max(heads[i]!.length, ...sample.map((r) => oneLine(text(r[c])).length)));
+  if (out.isTTY && out.columns) fitToWidth(widths, heads, out.columns);
   const line = (values: string[]) =>
     values
       .map((v, i) => {
@@ -103,7 +135,7 @@ async function renderTable(rows: Iterable<Row> | AsyncIterable<Row>, columns: st
       })
       .join('  ')
       .trimEnd() + '\n';
-  await w.write(line(cols));
+  await w.write(line(heads));
   await w.write(line(widths.map((n) => '-'.repeat(n))));
   let n = 0;
   for (const r of sample) {

@@ -46,6 +46,8 @@ export interface ImportSummary {
   /** Bytes read, and how many of them the store did not hold before, for formats that keep bytes. */
   bytes?: number;
   newBytes?: number;
+  /** Entries of the input left out, as 'name: why' (a CRIU directory's folders, say). */
+  skipped?: string[];
 }
 
 /** A way to read a checkpoint into the store. */

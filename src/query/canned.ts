@@ -5,6 +5,7 @@ import { sqlDir } from '../paths.js';
 import { statement } from '../store/sqlFile.js';
 import { parameterNames } from './params.js';
 import { sqlTokens } from '../store/sqlTokens.js';
+import { parseTextColumns, type TextColumn } from './textColumns.js';
 
 /** A canned query's parameter, as its `.sql` file's header declares it. */
 export interface CannedParam {
@@ -20,6 +21,8 @@ export interface CannedQuery {
   name: string;
   description: string;
   params: CannedParam[];
+  /** Text forms of its raw columns, from `-- text:` lines (see textColumns.ts). */
+  text: TextColumn[];
   sql: string;
   file: string;
 }
@@ -55,7 +58,7 @@ export function cannedQuery(name: string): CannedQuery {
 }
 
 /**
- * Reads the header (`-- name:`, `-- description:`, `-- param:` lines) and checks it
+ * Reads the header (`-- name:`, `-- description:`, `-- param:`, `-- text:` lines) and checks it
  * against the statement: a parameter the SQL uses but the header does not declare,
  * or the reverse, is a mistake in the file.
  */
@@ -73,6 +76,10 @@ export function parseCanned(file: string, text: string): CannedQuery {
     const optional = m[2] === '?';
     params.push({ name: m[1]!, description: m[4]!.trim(), default: m[3] ?? null, required: !optional && m[3] === undefined });
   }
+  const forms = header.flatMap((l) => {
+    const m = /^--\s*text:\s*(.+)$/.exec(l);
+    return m ? parseTextColumns(`sql/${file}`, m[1]!) : [];
+  });
   const sql = statement(file, name);
   const used = parameterNames(sqlTokens(sql), sql);
   const declared = params.map((p) => p.name);
@@ -81,5 +88,5 @@ export function parseCanned(file: string, text: string): CannedQuery {
   if (undeclared.length || unused.length) {
     throw new Error(`sql/${file}: parameters used but not declared: [${undeclared.join(', ')}]; declared but not used: [${unused.join(', ')}]`);
   }
-  return { name, description, params, sql, file: join(sqlDir, file) };
+  return { name, description, params, text: forms, sql, file: join(sqlDir, file) };
 }

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { CkptdbError } from '../errors.js';
 import type { Params } from './params.js';
+import type { TextColumn } from './textColumns.js';
 
 export type Row = Record<string, unknown>;
 
@@ -12,6 +13,8 @@ export type Row = Record<string, unknown>;
 export interface QueryResult {
   columns: string[];
   rows: IterableIterator<Row>;
+  /** Text forms the renderer adds (a canned query's `-- text:` header); none for ad-hoc SQL. */
+  text: TextColumn[];
 }
 
 const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
@@ -57,7 +60,7 @@ export function runStatement(stmt: Database.Statement, params: Params): QueryRes
       yield row;
     }
   }
-  return { columns, rows: rows() };
+  return { columns, rows: rows(), text: [] };
 }
 
 function uniqueNames(names: string[]): string[] {

@@ -7,6 +7,8 @@ import type { StoreSchema } from '../store/schema.js';
 import { cannedQuery, NEWEST, type CannedQuery } from './canned.js';
 import { openReadOnlyDatabase } from './connection.js';
 import { prepareReadOnly, sqlError } from './guard.js';
+import { buildGraph } from './graph/build.js';
+import type { CheckpointGraph, GraphOptions } from './graph/types.js';
 import { storeKysely } from './kysely.js';
 import { paramValue, type Params } from './params.js';
 import { runStatement, type QueryResult } from './rows.js';
@@ -39,7 +41,10 @@ export class QuerySession {
     } catch (e) {
       throw sqlError(e);
     }
-    return runStatement(stmt, this.bind(q, params));
+    const result = runStatement(stmt, this.bind(q, params));
+    const missing = q.text.flatMap((t) => t.args).filter((a) => !result.columns.includes(a));
+    if (missing.length) throw new Error(`${q.file}: its -- text: line reads columns the query does not return: ${missing.join(', ')}`);
+    return { ...result, text: q.text };
   }
 
   /** The id of the newest checkpoint, or the given one after checking it exists. */
@@ -59,6 +64,11 @@ export class QuerySession {
   /** A checkpoint (default: the newest) with its row counts and shared objects per kind. */
   describe(id?: number): CheckpointDetails {
     return checkpointDetails(this.db, this.checkpointId(id))!;
+  }
+
+  /** Who talks to whom in a checkpoint (default: the newest): processes and what connects them. */
+  graph(id?: number, opts: GraphOptions = {}): CheckpointGraph {
+    return buildGraph(this.db, this.checkpointId(id), opts);
   }
 
   /** A typed query builder on this session's read-only connection. */

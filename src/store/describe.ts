@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { Selectable } from 'kysely';
 import type { CheckpointsTable } from './schema.js';
 import { statement } from './sqlFile.js';
+import { stateText } from './textForms.js';
 
 /** A checkpoint's row as stored. */
 export type CheckpointRow = Selectable<CheckpointsTable>;
@@ -10,6 +11,8 @@ export type CheckpointRow = Selectable<CheckpointsTable>;
 export interface CheckpointDetails extends CheckpointRow {
   counts: Record<string, number>;
   objects: { kind: string; n: number; refs: number; shared: number }[];
+  /** Tasks per state, most first: the letter as stored, its word, and how many. */
+  states: { state: string | null; state_text: string | null; tasks: number }[];
 }
 
 /**
@@ -24,5 +27,7 @@ export function checkpointDetails(db: Database.Database, id: number): Checkpoint
     counts[r.kind] = r.n;
   }
   const objects = db.prepare(statement('internal/store.sql', 'count_objects_by_kind')).all({ id }) as CheckpointDetails['objects'];
-  return { ...row, counts, objects };
+  const states = (db.prepare(statement('internal/store.sql', 'count_states')).all({ id }) as { state: string | null; tasks: number }[])
+    .map((s) => ({ state: s.state, state_text: stateText(s.state), tasks: s.tasks }));
+  return { ...row, counts, objects, states };
 }

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { CkptdbError } from '../errors.js';
 import { latestVersion, loadMigrations, migrate } from './migrate.js';
+import { TEXT_FUNCTIONS } from './textForms.js';
 
 /** PRAGMA application_id of every ckptdb store: 'ckpt' in ASCII. */
 export const APPLICATION_ID = 0x636b7074;
@@ -59,6 +60,7 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Database.Dat
       db.pragma('synchronous = NORMAL');
     }
     db.pragma('foreign_keys = ON');
+    registerTextFunctions(db);
     if (!readonly) migrate(db, loadMigrations());
     else if ((db.pragma('user_version', { simple: true }) as number) < latestVersion()) {
       throw new CkptdbError('SCHEMA_TOO_NEW', `store ${path} has an older schema than this ckptdb`, 'open it once for writing (e.g. `ckptdb list`) to upgrade it');
@@ -68,6 +70,13 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Database.Dat
     db.close();
     if (e instanceof CkptdbError) throw e;
     throw asStoreError(e, path);
+  }
+}
+
+/** The text forms as SQL functions (migrations/0009_text_forms.sql): ckptdb's connections have them, a plain sqlite3 shell does not need them. */
+function registerTextFunctions(db: Database.Database): void {
+  for (const [name, fn] of Object.entries(TEXT_FUNCTIONS)) {
+    db.function(name, { deterministic: true }, fn as (...args: unknown[]) => string | null);
   }
 }
 

@@ -245,6 +245,61 @@ export interface ObjectHoldersView {
   fd: number | null;
 }
 
+/** The details of anonymous files (migrations/0005_file_details.sql), one table per kind. */
+export interface FileEventfdsTable {
+  checkpoint_id: number;
+  file_id: number;
+  counter: Int64Column;
+}
+
+export interface EpollTargetsTable {
+  checkpoint_id: number;
+  file_id: number;
+  seq: number;
+  tfd: number;
+  events: number;
+  data: Int64Column;
+  inode: Int64Column | null;
+  dev: string | null;
+  pos: Int64Column | null;
+}
+
+export interface InotifyWatchesTable {
+  checkpoint_id: number;
+  file_id: number;
+  wd: number;
+  inode: Int64Column;
+  dev: string | null;
+  mask: number;
+  ignored_mask: number;
+}
+
+export interface FileTimerfdsTable {
+  checkpoint_id: number;
+  file_id: number;
+  clockid: number;
+  ticks: Int64Column;
+  settime_flags: number;
+  interval_ns: Int64Column;
+  value_ns: Int64Column;
+}
+
+export interface FileSignalfdsTable {
+  checkpoint_id: number;
+  file_id: number;
+  sigmask: string;
+}
+
+export interface FileTtysTable {
+  checkpoint_id: number;
+  file_id: number;
+  kind: string;
+  tty_index: number | null;
+  role: 'master' | 'slave' | null;
+  rdev: string | null;
+  peer_file_id: number | null;
+}
+
 export interface SchemaMigrationsTable {
   version: number;
   name: string;
@@ -261,6 +316,12 @@ export interface StoreSchema {
   sockets: SocketsTable;
   task_namespaces: TaskNamespacesTable;
   task_rlimits: TaskRlimitsTable;
+  file_eventfds: FileEventfdsTable;
+  epoll_targets: EpollTargetsTable;
+  inotify_watches: InotifyWatchesTable;
+  file_timerfds: FileTimerfdsTable;
+  file_signalfds: FileSignalfdsTable;
+  file_ttys: FileTtysTable;
   object_refs: ObjectRefsView;
   processes: ProcessesView;
   task_info: TaskInfoView;

@@ -6,6 +6,7 @@ import { checkpointDetails, type CheckpointDetails, type CheckpointRow } from '.
 import { namedStatements, statement } from './sqlFile.js';
 import { asStoreError, openDatabase, type OpenOptions } from './open.js';
 import { verifyStore, type VerifyFinding } from './verify.js';
+import { chunkGarbage } from './chunks.js';
 
 export interface CheckpointSummary {
   id: number;
@@ -71,7 +72,9 @@ export class Store {
     if (foreignKeys) this.db.pragma('foreign_keys = OFF');
     try {
       this.db.transaction(() => {
+        const sweepChunks = chunkGarbage(this.db, id);
         for (const s of statements) s.run({ id });
+        sweepChunks();
       }).immediate();
     } finally {
       if (foreignKeys) this.db.pragma('foreign_keys = ON');

@@ -77,7 +77,7 @@ export async function captureProcesses(store: Store, options: CaptureOptions = {
     });
     try {
       if (options.freeze) {
-        frozen = await freezeProcesses(select, { signal: options.signal });
+        frozen = await freezeProcesses(select, { signal: options.signal, method: options.freezeMethod });
         frozenAt = performance.now();
         warnings.notStopped = frozen.notStopped;
       }
@@ -92,6 +92,8 @@ export async function captureProcesses(store: Store, options: CaptureOptions = {
         tasks.push(...readTasks([pids[i]!], !skip.has('threads'), kcmp, warnings));
         await pacer.step('tasks', i + 1, pids.length);
       }
+      // a held task reads as traced or frozen: store the state it was in before
+      for (const t of tasks) t.stat.state = frozen?.statesBefore.get(t.tid) ?? t.stat.state;
       groupTasks(tasks, kcmp, warnings);
       lap('tasks');
 
@@ -121,6 +123,7 @@ export async function captureProcesses(store: Store, options: CaptureOptions = {
         source.written();
         await pacer.step('fds', t.index + 1, total);
       }
+      fds.finish();
       lap('fds');
       const end = await source.end();
       if (!skip.has('sockets')) writeSockets(fds.sockets, end.sockets.details, writer, warnings);
@@ -134,7 +137,7 @@ export async function captureProcesses(store: Store, options: CaptureOptions = {
         kcmp: access.available ? { used: true, calls: kcmp!.calls + end.kcmpCalls } : { used: false, reason: access.reason },
         timingMs: timing,
         sockets: { unix: end.sockets.sources },
-        ...(frozen ? { freeze: { stopped: frozen.stopped.length, alreadyStopped: frozen.alreadyStopped, heldMs: Math.round(frozenMs) } } : {}),
+        ...(frozen ? { freeze: freezeMeta(frozen, frozenMs) } : {}),
       });
       return {
         checkpointId: result.checkpointId,
@@ -143,6 +146,8 @@ export async function captureProcesses(store: Store, options: CaptureOptions = {
         frozen: isFrozen,
         stopped: frozen?.stopped.length ?? 0,
         frozenMs,
+        freezeMethod: frozen?.method ?? null,
+        sigstopped: frozen?.sigstopped ?? [],
         kcmpUnavailable: access.available ? null : access.reason,
         kcmpCalls: (kcmp?.calls ?? 0) + end.kcmpCalls,
         seconds: (performance.now() - t0) / 1000,
@@ -156,6 +161,18 @@ export async function captureProcesses(store: Store, options: CaptureOptions = {
     thaw();
     await source?.close();
   }
+}
+
+/** What show tells of a freeze (src/cli/checkpointNotes.ts reads it). */
+function freezeMeta(f: Frozen, heldMs: number) {
+  return {
+    method: f.method,
+    ...(f.cgroup ? { cgroup: f.cgroup } : {}),
+    stopped: f.stopped.length,
+    alreadyStopped: f.alreadyStopped,
+    heldMs: Math.round(heldMs),
+    ...(f.sigstopped.length ? { sigstop: f.sigstopped } : {}),
+  };
 }
 
 /**

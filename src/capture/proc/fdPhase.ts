@@ -5,6 +5,7 @@
  */
 import type { CheckpointWriter } from '../../store/writer/writer.js';
 import type { FileType, SharedObjectInput } from '../../store/writer/types.js';
+import { TtyFiles, writeFileDetails, type FileDetails } from './fileDetails.js';
 import { decimal64 } from './numbers.js';
 import {
   FD_STRIDE, FILE_NUMBERS, FILE_STRINGS, N_DELETED, N_FLAGS, N_INFERRED, N_MNT, N_MODE, S_DEV, S_INODE, S_KEY, S_OBJECT_KEY, S_OBJECT_KIND,
@@ -25,6 +26,7 @@ interface FileValues {
   numbers: Float64Array;
   n: number;
   attrs: Record<string, unknown> | undefined;
+  details: FileDetails | undefined;
 }
 
 const orNull = (s: string): string | null => (s === '' ? null : s);
@@ -39,6 +41,7 @@ export class FdWriter {
    */
   private readonly orphans = new Map<number, FileValues & { inferred: boolean }>();
   readonly sockets: SocketRef[] = [];
+  private readonly ttys = new TtyFiles();
 
   constructor(
     private readonly writer: CheckpointWriter,
@@ -51,13 +54,15 @@ export class FdWriter {
     const strings = numbers.length ? t.strings.split('\0') : [];
     const attrs = new Map<number, Record<string, unknown>>();
     for (let i = 0; i < t.attrs.length; i += 2) attrs.set(t.attrs[i] as number, t.attrs[i + 1] as Record<string, unknown>);
+    const details = new Map<number, FileDetails>();
+    for (let i = 0; i < t.details.length; i += 2) details.set(t.details[i] as number, t.details[i + 1] as FileDetails);
     this.warnings.vanishedFds += t.vanished;
     let file = 0;
     let nextInferred = 0;
     for (let i = 0; i < fds.length; i += FD_STRIDE) {
       const fileNo = fds[i + 2]!;
       if (fds[i + 3] === 1) {
-        const values: FileValues = { strings, at: file * FILE_STRINGS, numbers, n: file * FILE_NUMBERS, attrs: attrs.get(file) };
+        const values: FileValues = { strings, at: file * FILE_STRINGS, numbers, n: file * FILE_NUMBERS, attrs: attrs.get(file), details: details.get(file) };
         file++;
         if (fdtable === null) this.orphans.set(fileNo, { ...values, strings: strings.slice(values.at, values.at + FILE_STRINGS), at: 0, inferred: false });
         else this.writeFile(fileNo, values, numbers[values.n + N_INFERRED] === 1);
@@ -85,6 +90,11 @@ export class FdWriter {
     }
   }
 
+  /** After the last table: the ttys, their pty pairs linked. */
+  finish(): void {
+    this.ttys.write(this.writer);
+  }
+
   private writeFile(fileNo: number, v: FileValues, inferred: boolean): void {
     const s = v.strings;
     const at = v.at;
@@ -110,6 +120,7 @@ export class FdWriter {
       unreadable,
       attrs: v.attrs,
     });
+    if (v.details) writeFileDetails(this.writer, this.fileIds[fileNo]!, v.details, this.ttys);
     if (unreadable) this.warnings.unreadable++;
     else if (inferred) this.warnings.inferredObjects++;
     const ino = s[at + S_SOCKET_INO]!;

@@ -53,6 +53,8 @@ export function typeFromMode(kind: FileKind, mode: number): FileType {
       return 'blk';
     case fsc.S_IFIFO:
       return 'fifo';
+    case fsc.S_IFLNK:
+      return 'lnk';
     default:
       return 'unknown';
   }

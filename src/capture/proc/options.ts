@@ -1,5 +1,6 @@
 /** What a capture of live processes takes, and what it reports. */
 import type { WriterCounts } from '../../store/writer/types.js';
+import type { FreezeMethod } from '../freeze.js';
 import { CkptdbError } from '../../errors.js';
 import type { ProcessSelection } from './processes.js';
 import type { CaptureWarnings } from './warnings.js';
@@ -15,8 +16,10 @@ export interface CaptureProgress {
 }
 
 export interface CaptureOptions extends ProcessSelection {
-  /** Stop the processes for the capture (SIGSTOP) and resume them after. */
+  /** Hold the processes still for the capture and let them run after (src/capture/freeze.ts). */
   freeze?: boolean;
+  /** How to hold them: auto (default) is the cgroup freezer or ptrace, SIGSTOP only where ptrace is refused. */
+  freezeMethod?: 'auto' | FreezeMethod;
   label?: string | null;
   /** Record environments. Off by default: they often hold secrets. */
   withEnv?: boolean;
@@ -33,9 +36,12 @@ export interface CaptureResult {
   warnings: CaptureWarnings;
   /** Whether every process was held stopped while it was read. */
   frozen: boolean;
-  /** With --freeze: how many processes were stopped here, and for how long. */
+  /** With --freeze: how many processes were held here, and for how long. */
   stopped: number;
   frozenMs: number;
+  /** With --freeze: how they were held, and the processes stopped with SIGSTOP (with why). */
+  freezeMethod: FreezeMethod | null;
+  sigstopped: { pid: number; reason: string }[];
   /** null when kcmp was used; otherwise why sharing had to be inferred. */
   kcmpUnavailable: string | null;
   kcmpCalls: number;

@@ -10,9 +10,9 @@ import {
   STRIDE, type TableState,
 } from './fdRecords.js';
 import { parseExtra } from './fdinfo.js';
+import { DETAIL_LINES, fileDetailsOf } from './fileDetails.js';
 import type { FilePlacer } from './filePlacer.js';
 import type { SocketSeen } from './sockets.js';
-
 
 /** Per fd in `fds`: fd, cloexec (0|1), file number, created (0|1), and how many of `inferred` follow it. */
 export const FD_STRIDE = 5;
@@ -58,6 +58,8 @@ export interface PlacedTable {
   numbers: Float64Array;
   /** [new file's place among this table's new files, its attrs], for those that have attrs. */
   attrs: unknown[];
+  /** [new file's place, its FileDetails (fileDetails.ts)], for those that have detail rows. */
+  details: unknown[];
 }
 
 /** The inode, pipe or socket the file stands on: a FIFO's pipe rather than its inode. */
@@ -75,9 +77,11 @@ function objectOf(records: readonly unknown[], at: number): [kind: string, key: 
   return ['inode', `${dev ?? `mnt${mntId}`}:${ino}`];
 }
 
+/** The fdinfo lines no detail table takes, and a device's number. */
 function attrsOf(records: readonly unknown[], at: number): Record<string, unknown> | undefined {
   const extraText = records[at + R_EXTRA] as string | null;
-  const extra = extraText ? parseExtra(extraText) : undefined;
+  const rest = extraText?.split('\n').filter((l) => !DETAIL_LINES.test(l)).join('\n');
+  const extra = rest ? parseExtra(rest) : undefined;
   const rdev = records[at + R_RDEV] as string | null;
   if (!rdev) return extra;
   return { rdev, ...extra };
@@ -91,6 +95,7 @@ export function placeTable(placer: FilePlacer, index: number, table: TableState,
   const strings: string[] = [];
   const numbers: number[] = [];
   const attrs: unknown[] = [];
+  const details: unknown[] = [];
   let vanished = read.vanished;
   for (let at = 0; at < records.length; at += STRIDE) {
     const p = placer.place(index, records, at);
@@ -109,6 +114,8 @@ export function placeTable(placer: FilePlacer, index: number, table: TableState,
     const socket = type === 'socket' && object !== null;
     const a = attrsOf(records, at);
     if (a) attrs.push(numbers.length / FILE_NUMBERS, a);
+    const d = fileDetailsOf(type, records[at + R_EXTRA] as string | null, records[at + R_RDEV] as string | null);
+    if (d) details.push(numbers.length / FILE_NUMBERS, d);
     strings.push(
       `${table.name}:${fd}`, type, (records[at + R_PATH] as string | null) ?? '', pos ?? '', (records[at + R_DEV] as string | null) ?? '',
       pos !== null ? ino : '', object?.[0] ?? '', object?.[1] ?? '', (records[at + R_UNREADABLE] as string | null) ?? '', socket ? ino : '',
@@ -120,6 +127,6 @@ export function placeTable(placer: FilePlacer, index: number, table: TableState,
     if (socket) sockets.push({ ino, holder: table.holder });
   }
   return {
-    index, vanished, fds: Int32Array.from(fds), inferred: Int32Array.from(inferred), strings: strings.join('\0'), numbers: Float64Array.from(numbers), attrs,
+    index, vanished, fds: Int32Array.from(fds), inferred: Int32Array.from(inferred), strings: strings.join('\0'), numbers: Float64Array.from(numbers), attrs, details,
   };
 }

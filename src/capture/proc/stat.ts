@@ -17,6 +17,8 @@ export interface TaskStat {
   sid: number;
   kernelThread: boolean;
   startTime: number;
+  /** The exit status as waitpid(2) reports it (field 52): a zombie's is what its parent has yet to collect. */
+  exitCode: number;
   /**
    * The address-space layout (code, stack, data, brk, arguments, environment): tasks
    * that share an mm show the same values, so it buckets tasks before kcmp(KCMP_VM).
@@ -39,6 +41,7 @@ export function parseStat(text: string): TaskStat {
     sid: Number(f[3]),
     kernelThread: (Number(f[6]) & PF_KTHREAD) !== 0,
     startTime: Number(f[19]),
+    exitCode: Number(f[49] ?? 0),
     mmLayout: `${f[23]}:${f[24]}:${f[25]}:${f[42]}:${f[43]}:${f[44]}:${f[45]}:${f[46]}:${f[47]}:${f[48]}`,
   };
 }

@@ -72,6 +72,7 @@ export function writeProcess(d: ProcessDetails, ctx: TaskWriteContext): boolean 
         sig_shared_pending: status.sharedPending,
         umask: status.umask,
         ...(stat.kernelThread ? { kernel_thread: true } : {}),
+        ...(stat.state === 'Z' ? { exit_code: stat.exitCode } : {}),
       },
     });
     written = true;

@@ -1,5 +1,6 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { CkptdbError } from '../../errors.js';
+import { FREEZE_METHODS, type FreezeMethod } from '../../capture/freeze.js';
 import { captureProcesses } from '../../capture/proc/capture.js';
 import { CAPTURE_PARTS, parseParts, type CaptureProgress, type CaptureResult } from '../../capture/proc/options.js';
 import { checkSelection } from '../../capture/proc/processes.js';
@@ -10,6 +11,7 @@ interface CaptureFlags {
   tree?: boolean;
   all?: boolean;
   freeze?: boolean;
+  freezeWith?: FreezeMethod;
   label?: string;
   withEnv?: boolean;
   skip: string[];
@@ -28,6 +30,15 @@ asked the sharing is guessed from evidence and marked inferred.
 
 A task or fd that vanishes while being read is skipped and counted in a warning; an
 entry the kernel will not show (permission) is recorded as unreadable with the reason.
+
+--freeze holds the processes still while they are read, leaving no trace in them or
+their parents: with the cgroup v2 freezer where they are alone in a cgroup of their
+own, else with ptrace (PTRACE_SEIZE and PTRACE_INTERRUPT of every thread, as CRIU
+does). Each task's state is stored as it was before the freeze. Only a process that
+ptrace is refused for (another tracer holds it) is stopped with SIGSTOP instead, which
+its parent sees (a shell prints "Stopped"): a warning names it, and so does show.
+Every process held is let go on every way out, Ctrl-C and errors included.
+--freeze-with cgroup|ptrace|sigstop uses that method for every process, or fails.
 
 Parts for --skip: ${CAPTURE_PARTS.join(', ')} (threads: only each process's main thread).
 
@@ -88,6 +99,8 @@ async function progressBar(): Promise<{ update(p: CaptureProgress): void; stop()
   };
 }
 
+const METHOD_NAMES: Record<FreezeMethod, string> = { cgroup: 'the cgroup freezer', ptrace: 'ptrace', sigstop: 'SIGSTOP' };
+
 function summary(r: CaptureResult): string {
   const c = r.counts;
   const parts = [
@@ -103,7 +116,8 @@ export function register(program: Command): void {
     .description('capture live processes from /proc into a new checkpoint')
     .option('--tree', 'also capture every descendant of the PIDs (never ckptdb itself)')
     .option('--all', 'capture every process on the machine except ckptdb itself')
-    .option('--freeze', 'stop the processes (SIGSTOP) while they are read, then resume exactly those it stopped')
+    .option('--freeze', 'hold the processes still while they are read (cgroup freezer or ptrace), then let exactly those run again')
+    .addOption(new Option('--freeze-with <method>', 'freeze with this method only (implies --freeze)').choices(FREEZE_METHODS))
     .option('--label <text>', 'a label for the checkpoint, shown by list and show')
     .option('--with-env', 'also record each process environment (off by default: environments often hold secrets)')
     .option('--skip <parts>', `leave parts out, comma-separated: ${CAPTURE_PARTS.join(', ')}`, (v: string, prev: string[]) => [...prev, v], [])
@@ -118,12 +132,13 @@ export function register(program: Command): void {
       const controller = new AbortController();
       const release = abortOnSignals(controller);
       // not while frozen: a stopped terminal emulator would block our writes to it
-      const bar = process.stderr.isTTY && flags.all && !flags.freeze ? await progressBar() : null;
+      const bar = process.stderr.isTTY && flags.all && !flags.freeze && !flags.freezeWith ? await progressBar() : null;
       try {
         const result = await withStore(cmd, 'create', (store) =>
           captureProcesses(store, {
             ...selection,
-            freeze: !!flags.freeze,
+            freeze: !!flags.freeze || !!flags.freezeWith,
+            freezeMethod: flags.freezeWith ?? 'auto',
             label: flags.label ?? null,
             withEnv: !!flags.withEnv,
             skip,
@@ -134,7 +149,13 @@ export function register(program: Command): void {
         bar?.stop();
         process.stdout.write(`${result.checkpointId}\n`);
         say(summary(result));
-        if (flags.freeze) say(`froze ${plural(result.stopped, 'process', 'processes')} for ${Math.round(result.frozenMs)} ms${result.frozen ? '' : ' (not all of them stopped)'}`);
+        if (result.freezeMethod) {
+          say(`froze ${plural(result.stopped, 'process', 'processes')} for ${Math.round(result.frozenMs)} ms with ${METHOD_NAMES[result.freezeMethod]}${result.frozen ? '' : ' (not all of them stopped)'}`);
+        }
+        if (result.sigstopped.length) {
+          const why = [...new Set(result.sigstopped.map((s) => s.reason))].join('; ');
+          say(`warning: --freeze stopped ${plural(result.sigstopped.length, 'process', 'processes')} with SIGSTOP (${why}): ${result.sigstopped.map((s) => s.pid).join(' ')}; their parents saw them stop`);
+        }
         if (result.kcmpUnavailable) say(`warning: sharing was inferred: ${result.kcmpUnavailable}`);
         for (const line of describeWarnings(result.warnings)) say(`warning: ${line}`);
       } finally {

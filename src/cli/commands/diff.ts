@@ -4,8 +4,13 @@ import { openDiff, type CheckpointDiff } from '../../query/diff/engine.js';
 import { diffText } from '../../query/diff/text.js';
 import { FIELDS } from '../../query/diff/fields.js';
 import { DIFF_KINDS, DIFF_STATUSES } from '../../query/diff/types.js';
+import { buildGraph } from '../../query/graph/build.js';
+import { diffGraph } from '../../query/graph/diffGraph.js';
+import { openReadOnlyDatabase } from '../../query/connection.js';
+import type { Store } from '../../store/store.js';
 import { parseId, withStore } from '../context.js';
 import { jsonValue } from '../render.js';
+import { emit, graphText } from './graph.js';
 
 /** Words into lines of at most `width` characters. */
 function wrap(text: string, width: number): string[] {
@@ -29,7 +34,9 @@ dev, inode, pos, flags, mode). A map is its process, address space and start add
 a kernel object (pipe, socket, inode, ns, anon) is its kind and key. Sharing is
 compared too: shared_with lists the other fds holding an fd's open file ("pid:fd", or
 "pid/tid:fd" in a thread's own table), and a task's mm / fdtable / fs / sighand name
-the task that owns it.
+the task that owns it. details holds what an anonymous file is: an eventfd's counter,
+an epoll's targets, an inotify's watches, a timerfd's clock and interval (not its
+ticks and time left, which move with the clock), a signalfd's mask, a tty's number.
 
 Checkpoints imported from CRIU keep the files of their image directory: images
 compares them by name, and their bytes by the SHA-256 of each 4 KiB chunk (page), so
@@ -40,6 +47,10 @@ dump run are left out: they differ between any two dumps. Checkpoints captured f
 
 Fields (for --ignore):
 ${DIFF_KINDS.map((k) => `  ${k.padEnd(8)} ${wrap(FIELDS[k].join(' '), 68).join(`\n${' '.repeat(11)}`)}`).join('\n')}
+
+--format svg (or dot) draws checkpoint B as \`ckptdb graph\` does, with what changed
+from A marked: processes and connections added in green, removed in red (dashed,
+where they were), processes with a change to their tasks, fds or maps in orange.
 
 Exit status: 0 identical, 1 different, 2 error (unknown checkpoint, unreadable store).
 
@@ -54,7 +65,8 @@ Examples:
 
 interface DiffCommandOptions {
   dbB?: string;
-  format: 'text' | 'json';
+  format: 'text' | 'json' | 'svg' | 'dot';
+  out?: string;
   json?: boolean;
   only?: string[];
   ignore?: string[];
@@ -69,7 +81,8 @@ export function register(program: Command): void {
     .argument('<b>', 'checkpoint id: after')
     .description('what changed from checkpoint A to checkpoint B: tasks, fds, memory maps, kernel objects and their sharing, CRIU image files')
     .option('--db-b <path>', 'the store file of checkpoint B, opened read-only (default: the store of A)')
-    .addOption(new Option('--format <format>', 'text: a review grouped by process; json: one document').choices(['text', 'json']).default('text'))
+    .addOption(new Option('--format <format>', 'text: a review grouped by process; json: one document; svg or dot: the graph of B with the changes marked').choices(['text', 'json', 'svg', 'dot']).default('text'))
+    .option('--out <file>', 'with --format svg or dot: write to this file instead of stdout')
     .option('--json', 'short for --format json')
     .option('--only <kinds>', 'compare only these kinds (comma-separated, repeatable): tasks, fds, maps, objects, images', collect)
     .option('--ignore <fields>', 'leave these fields out (comma-separated, repeatable): pos in every kind, fds.pos in one, ns.net, rlimits.nofile, images.content', collect)
@@ -81,12 +94,34 @@ export function register(program: Command): void {
         try {
           // before writing: a reader that goes away ends the process with the status set so far
           if (!diff.identical) process.exitCode = 1;
+          if (!opts.json && (opts.format === 'svg' || opts.format === 'dot')) {
+            const graph = diffGraph(graphOf(store.db, ids[0]), graphB(store, ids[1], opts.dbB), diff.processInfo().values());
+            const title = `checkpoint ${ids[1]} against ${ids[0]}: green added, red removed, orange changed`;
+            await emit(await graphText(graph, opts.format, title), opts.out);
+            return;
+          }
           await writeAll(opts.json || opts.format === 'json' ? diffJson(diff) : diffText(diff));
         } finally {
           diff.close();
         }
       });
     });
+}
+
+/** A checkpoint's graph with every process drawn: the diff graph collapses after marking. */
+function graphOf(db: Store['db'], id: number) {
+  return buildGraph(db, id, { collapse: false });
+}
+
+/** Checkpoint B's graph, from the store's own connection or from --db-b opened read-only. */
+function graphB(store: Store, id: number, path: string | undefined) {
+  if (!path) return graphOf(store.db, id);
+  const db = openReadOnlyDatabase(path);
+  try {
+    return graphOf(db, id);
+  } finally {
+    db.close();
+  }
 }
 
 /**

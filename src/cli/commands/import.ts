@@ -22,7 +22,9 @@ every file is kept, memory pages included, in 4 KiB chunks shared with every oth
 checkpoint holding the same bytes, so export --format criu gives the images back. A
 bad image (unknown type, newer version, wrong magic, truncated, protobuf that does
 not decode) is reported on one line naming the file and byte offset; nothing is
-written. Command lines are read from the memory pages; environments only with
+written. Other files of the directory (a README, CRIU's dump.log) are kept with the
+images; folders (a json/ of decoded images), links and special files are skipped,
+and a line on stderr names them. Command lines are read from the memory pages; environments only with
 --with-env.
 
 The new checkpoint's id is printed on stdout.
@@ -57,6 +59,7 @@ export function register(program: Command): void {
         const r = await format.importCheckpoint(store, path, options);
         process.stdout.write(`${r.checkpointId}\n`);
         say(`imported checkpoint ${r.checkpointId} from ${path === '-' ? 'stdin' : path} (${counted(r)})`);
+        if (r.skipped?.length) say(`skipped ${r.skipped.length === 1 ? 'an entry' : `${r.skipped.length} entries`}: ${r.skipped.join('; ')}`);
       });
     });
 }

@@ -33,7 +33,7 @@ export function register(program: Command): void {
     const params: Params = { checkpoint: id === undefined ? null : parseId(id), kind: opts.kind ?? null, shared: opts.shared ? 1 : 0, limit: -1 };
     await withQuerySession(cmd, async (session) => {
       const result = session.canned('objects', params);
-      await renderRows(result.rows, { format, columns: result.columns });
+      await renderRows(result.rows, { format, columns: result.columns, text: result.text });
     });
   });
 }

@@ -8,8 +8,9 @@ import { withQuerySession } from '../session.js';
 const EXAMPLES = `
 The table is drawn like \`pstree -p\`: name(pid), children under their parent, with
 each process's thread count and command line. Other formats give one row per
-process, parents before children: pid, ppid, depth, comm, threads, state, uid,
-command (the arguments joined by spaces) and cmdline (the arguments as a JSON array).
+process, parents before children: pid, ppid, depth, comm, threads, state (the
+letter), state_text (its word: running, sleeping, stopped, zombie, ...), uid, command
+(the arguments joined by spaces) and cmdline (the arguments as a JSON array).
 
 Examples:
   $ ckptdb ps                 the newest checkpoint
@@ -30,10 +31,11 @@ export function register(program: Command): void {
     const params: Params = { checkpoint: id === undefined ? null : parseId(id) };
     if (opts.pid !== undefined) params.pid = parseId(opts.pid, 'pid');
     await withQuerySession(cmd, async (session) => {
-      const rows = [...session.canned('process_tree', params).rows];
+      const result = session.canned('process_tree', params);
+      const rows = [...result.rows];
       if (format !== 'table') {
         const parsed = rows.map((r) => ({ ...r, cmdline: typeof r.cmdline === 'string' ? (JSON.parse(r.cmdline) as unknown) : null }));
-        await renderRows(parsed, { format, columns: ['pid', 'ppid', 'depth', 'comm', 'threads', 'state', 'uid', 'command', 'cmdline'] });
+        await renderRows(parsed, { format, columns: ['pid', 'ppid', 'depth', 'comm', 'threads', 'state', 'uid', 'command', 'cmdline'], text: result.text });
         return;
       }
       const prefixes = treePrefixes(rows.map((r) => Number(r.depth)));

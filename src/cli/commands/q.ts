@@ -37,7 +37,7 @@ export function register(program: Command): void {
     const params = parseParams(opts.param);
     await withQuerySession(cmd, async (session) => {
       const result = session.canned(name, params);
-      await renderRows(result.rows, { format, columns: result.columns });
+      await renderRows(result.rows, { format, columns: result.columns, text: result.text });
     });
   });
 }

@@ -12,8 +12,10 @@ capture what it took (the pids, with --tree their descendants) and left out, whe
 environments were recorded, whether the kernel's kcmp decided what is shared (else
 sharing was inferred from evidence), what --freeze held, and its warnings: tasks
 and fds that vanished while being read, entries it was not allowed to read. Then
-the row counts per table, and per kind of shared object how many there are, how
-many are shared (refcount above 1) and how many references they have.
+the row counts per table, the tasks per state (running, sleeping, stopped, zombie,
+...; for a frozen capture the states from before the freeze), and per kind of shared
+object how many there are, how many are shared (refcount above 1) and how many
+references they have.
 
 A checkpoint imported from CRIU says where from (and the container, for an archive)
 and what it keeps of CRIU's files: how many, per role (modelled: decoded into the
@@ -25,7 +27,8 @@ The files one by one: ckptdb query "SELECT name, kind, role, size FROM criu_imag
 WHERE checkpoint_id = ID".
 
 --json gives one object: the checkpoint's columns, meta as stored (the capture's
-warnings, kcmp, timings), counts and objects, and criu for a CRIU checkpoint.
+warnings, kcmp, timings, freeze), counts, states (state, state_text, tasks) and
+objects, and criu for a CRIU checkpoint.
 
 Examples:
   $ ckptdb show               the newest checkpoint
@@ -62,6 +65,7 @@ export function register(program: Command): void {
         { field: 'finished', value: d.finished_at },
         ...checkpointNotes(meta),
         ...Object.entries(d.counts).map(([k, n]) => ({ field: k, value: n })),
+        ...(d.states.length ? [{ field: 'task states', value: d.states.map((s) => `${s.tasks} ${s.state_text ?? 'unknown'}`).join(', ') }] : []),
         ...d.objects.map((o) => ({ field: `objects: ${o.kind}`, value: `${o.n} (${o.shared} shared, ${o.refs} refs)` })),
         ...(criu ? criuRows(criu) : []),
       ];

@@ -13,8 +13,9 @@ export function register(program: Command): void {
 Checks: integrity (SQLite's integrity_check), foreign_key, refcount (every shared
 object's refcount equals the references stored), cross_checkpoint (no reference
 into another checkpoint), file_object; and for the files kept of CRIU checkpoints:
-chunk_refcount (each chunk's refcount equals the files using it), chunk_hash (each
-chunk still holds the bytes its SHA-256 names; this reads every chunk) and
+chunk_unused (no chunk is left that no file uses), chunk_place (each chunk lies
+inside its pack), chunk_hash (each chunk still holds the bytes its SHA-256 names;
+this decodes every pack) and
 image_size (each file's chunks add up to its size). With an id, the checks that
 concern that checkpoint and the chunks it uses. One row per problem found; exit 0
 when there is none, 1 when there is any.

@@ -7,7 +7,7 @@
  * other files come back byte for byte from their chunks. The directory is written
  * under a temporary name beside the target and renamed into place when complete.
  */
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, rmdirSync, writeSync, constants as fsc } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, rmdirSync, writevSync, constants as fsc } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { CkptdbError } from '../../errors.js';
 import type { Store } from '../../store/store.js';
@@ -19,7 +19,7 @@ import { exportFdinfo, fdtableKeyOf } from './model/fds.js';
 import { checkAllFilesWritten, exportFileImage, fileTypes } from './model/files.js';
 import { exportMm } from './model/maps.js';
 import { loadRows } from './model/rows.js';
-import { exportCore, exportIds, exportPstree, keepWithTask } from './model/tasks.js';
+import { exportCore, exportFs, exportIds, exportPstree } from './model/tasks.js';
 
 export interface CriuExportResult {
   dir: string;
@@ -107,7 +107,7 @@ function rebuildModelled(ex: ExportContext, img: OriginalImage, types: Map<numbe
   if (name.startsWith('core-')) return exportCore(ex, img);
   if (name.startsWith('ids-')) return exportIds(ex, img);
   if (name.startsWith('mm-')) return exportMm(ex, img);
-  if (name.startsWith('fs-')) return keepWithTask(ex, img);
+  if (name.startsWith('fs-')) return exportFs(ex, img);
   if (name.startsWith('fdinfo-')) {
     const key = fdtableKeyOf(ex, name) ?? taskObjectKey('fdtable', imageNumber(name));
     fdtables.add(key);
@@ -119,15 +119,31 @@ function rebuildModelled(ex: ExportContext, img: OriginalImage, types: Map<numbe
 /** Writes a file only its owner can read: it holds the memory of the checkpointed processes. */
 function writeFile(path: string, pieces: Iterable<Uint8Array>): number {
   const fd = openSync(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
+  // 4 KiB chunks written 256 at a time: a system call per chunk costs more than the chunk
+  let batch: Uint8Array[] = [];
   let n = 0;
+  const flush = () => {
+    // a short write leaves the rest of the batch, from where it stopped, for the next call
+    let rest = batch;
+    while (rest.length) {
+      let written = writevSync(fd, rest);
+      let i = 0;
+      while (i < rest.length && written >= rest[i]!.length) written -= rest[i++]!.length;
+      rest = i < rest.length ? [rest[i]!.subarray(written), ...rest.slice(i + 1)] : [];
+    }
+    batch = [];
+  };
   try {
     for (const p of pieces) {
-      let at = 0;
-      while (at < p.length) at += writeSync(fd, p, at, p.length - at);
+      batch.push(p);
       n += p.length;
+      if (batch.length === WRITE_BATCH) flush();
     }
+    if (batch.length) flush();
   } finally {
     closeSync(fd);
   }
   return n;
 }
+
+const WRITE_BATCH = 256;

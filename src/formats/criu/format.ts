@@ -13,7 +13,10 @@ export const criuFormat: ExportFormat & ImportFormat = {
     // the decoder (protobuf messages, archive readers) loads when an import runs, not with every command
     const { importCriu } = await import('./importCriu.js');
     const r = await importCriu(store, path, { ...(opts.label !== undefined ? { label: opts.label } : {}), env: opts.withEnv ?? false });
-    return { checkpointId: r.checkpointId, records: r.images, unit: 'files', bytes: r.bytes, newBytes: r.newBytes };
+    return {
+      checkpointId: r.checkpointId, records: r.images, unit: 'files', bytes: r.bytes, newBytes: r.newBytes,
+      skipped: r.skipped.map((e) => `${e.name}: ${e.why}`),
+    };
   },
   async exportCheckpoint(store, checkpointId, target) {
     if (!('path' in target)) throw new CkptdbError('BAD_ARGUMENT', 'the criu format writes an image directory: name it with --out DIR');

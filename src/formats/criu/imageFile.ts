@@ -132,8 +132,95 @@ function requiredCheck(schema: DescMessage): RequiredCheck {
   return check;
 }
 
+/**
+ * A message as CRIU's encoder (protobuf-c) writes it: every field in field-number order,
+ * the fields ckptdb does not declare among them where their numbers put them, and the
+ * same within every nested message ckptdb declares. toBinary writes the declared fields
+ * first and the unknown ones after them; this puts them back in order, so that an
+ * entry decoded and encoded again is the bytes CRIU wrote.
+ */
 export function encodeMessage<Desc extends DescMessage>(schema: Desc, msg: MessageShape<Desc>): Uint8Array {
-  return toBinary(schema, msg);
+  return canonicalOrder(schema, toBinary(schema, msg));
+}
+
+interface WireField {
+  no: number;
+  /** The field's bytes, its tag included. */
+  start: number;
+  end: number;
+  /** Where a length-delimited field's payload starts. */
+  payload: number;
+}
+
+function readVarint(bytes: Uint8Array, at: number): [value: number, next: number] {
+  let value = 0;
+  let shift = 1;
+  for (;;) {
+    const b = bytes[at++]!;
+    value += (b & 0x7f) * shift;
+    if (b < 0x80) return [value, at];
+    shift *= 128;
+  }
+}
+
+function wireFields(bytes: Uint8Array): WireField[] {
+  const fields: WireField[] = [];
+  let at = 0;
+  while (at < bytes.length) {
+    const start = at;
+    const [tag, afterTag] = readVarint(bytes, at);
+    const no = Math.floor(tag / 8);
+    let payload = afterTag;
+    switch (tag & 7) {
+      case 0:
+        at = readVarint(bytes, afterTag)[1];
+        break;
+      case 1:
+        at = afterTag + 8;
+        break;
+      case 2: {
+        const [n, p] = readVarint(bytes, afterTag);
+        payload = p;
+        at = p + n;
+        break;
+      }
+      case 5:
+        at = afterTag + 4;
+        break;
+      default:
+        throw new Error(`wire type ${tag & 7} of field ${no}: not one CRIU writes`);
+    }
+    fields.push({ no, start, end: at, payload });
+  }
+  return fields;
+}
+
+function canonicalOrder(schema: DescMessage, bytes: Uint8Array): Uint8Array {
+  const fields = wireFields(bytes);
+  const sorted = fields.every((f, i) => i === 0 || fields[i - 1]!.no <= f.no);
+  const nested = new Map<number, DescMessage>();
+  for (const f of schema.fields) {
+    if (f.fieldKind === 'message') nested.set(f.number, f.message);
+    else if (f.fieldKind === 'list' && f.listKind === 'message') nested.set(f.number, f.message);
+  }
+  if (sorted && !fields.some((f) => nested.has(f.no))) return bytes;
+  const order = [...fields].sort((a, b) => a.no - b.no);
+  const out = new Uint8Array(bytes.length);
+  let at = 0;
+  for (const f of order) {
+    const inner = nested.get(f.no);
+    if (inner) {
+      out.set(bytes.subarray(f.start, f.payload), at);
+      at += f.payload - f.start;
+      const body = canonicalOrder(inner, bytes.subarray(f.payload, f.end));
+      out.set(body, at);
+      at += body.length;
+    } else {
+      out.set(bytes.subarray(f.start, f.end), at);
+      at += f.end - f.start;
+    }
+  }
+  return out;
 }
 
 /**

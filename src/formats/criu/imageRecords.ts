@@ -12,9 +12,10 @@ import type Database from 'better-sqlite3';
 import { CkptdbError } from '../../errors.js';
 import { namedStatements, statement } from '../../store/sqlFile.js';
 import type { CriuChunkRecord, CriuImageRecord } from '../image/types.js';
-import { ChunkWriter, checkpointImages, imageBytes } from '../../store/chunks.js';
+import { ChunkReader, ChunkWriter, checkpointImages, imageBytes } from '../../store/chunks.js';
 import { readEntries, readHeader } from './imageFile.js';
 import { modelledKind } from './images.js';
+import { indexPages, storedPagemaps } from './pageIndex.js';
 
 const SQL = 'internal/criu.sql';
 
@@ -29,13 +30,15 @@ export function* criuFileRecords(db: Database.Database, checkpointId: number): G
   try {
     db.prepare(statement(SQL, 'number_chunks')).run({ checkpoint_id: checkpointId });
     const numbers = db.prepare(statement(SQL, 'image_chunk_numbers')).raw();
+    const reader = new ChunkReader(db);
     let next = 1;
     for (const img of images) {
       const chunks: number[] = [];
-      for (const [n, data] of numbers.iterate({ image_id: img.id, next }) as IterableIterator<[number, Buffer | null]>) {
+      const listed = numbers.all({ image_id: img.id, next }) as [number, number | null][];
+      for (const [n, chunkId] of listed) {
         if (n === next) {
           next++;
-          yield { record: 'criuChunk', id: n, data: data!.toString('base64') };
+          yield { record: 'criuChunk', id: n, data: reader.chunk(chunkId!).toString('base64') };
         }
         chunks.push(n);
       }
@@ -60,7 +63,10 @@ export class CriuFileWriter {
   /** Store row of each chunk by its id in the image: 8 bytes a chunk. */
   private rows = new Float64Array(1024);
 
-  constructor(private readonly db: Database.Database, checkpointId: number) {
+  /** Names of the files written, for the page index. */
+  private readonly names: string[] = [];
+
+  constructor(private readonly db: Database.Database, private readonly checkpointId: number) {
     this.chunks = new ChunkWriter(db, checkpointId);
   }
 
@@ -74,8 +80,15 @@ export class CriuFileWriter {
   }
 
   image(r: CriuImageRecord, fail: FieldFail): void {
+    this.names.push(r.name);
     const imageId = this.chunks.putChunks({ name: r.name, kind: r.kind, role: r.role, headMagic: r.headMagic }, r.chunks.map((n) => this.rows[n]!), r.size, r.entries);
     if (r.role === 'modelled' || r.role === 'stored') this.checkImage(r, imageId, fail);
+  }
+
+  /** Writes the chunks still gathered and the page index; before the checkpoint commits. */
+  finish(): void {
+    this.chunks.flushSync();
+    indexPages(this.db, this.checkpointId, storedPagemaps(this.db, this.checkpointId, this.names));
   }
 
   private checkImage(r: CriuImageRecord, imageId: number, fail: FieldFail): void {
@@ -83,6 +96,7 @@ export class CriuFileWriter {
       fail('/role', `${r.name} is no image ckptdb models as ${r.kind}`);
     }
     try {
+      this.chunks.flushSync();
       const bytes = imageBytes(this.db, imageId);
       const header = readHeader(bytes, r.name);
       if (header.kind.name !== r.kind) fail('/kind', `is ${r.kind}, but the bytes of ${r.name} hold a ${header.kind.name} image`);

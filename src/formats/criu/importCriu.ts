@@ -19,21 +19,30 @@ import { isRawImageName, isServiceFileName } from './magic.js';
 import { ImportContext, MOUNTPOINTS, type ModelledImage } from './model/context.js';
 import { importFds } from './model/fds.js';
 import { importFiles } from './model/files.js';
+import { FILE_FACT_IMAGES, readFileFacts } from './model/fileFacts.js';
+import { DUMP_RUN_IMAGES, readDumpRun } from './model/dumpRun.js';
 import { readInventory } from './model/inventory.js';
 import { importMaps } from './model/maps.js';
 import { importTasks } from './model/tasks.js';
 import { ProcessMemory } from './model/memory.js';
 import { statement } from '../../store/sqlFile.js';
 import { containerMeta, type ContainerMeta } from './container.js';
-import { openCriuSource, type SourceFile } from './source.js';
+import { openCriuSource, type SkippedEntry, type SourceFile } from './source.js';
+import { indexPages } from './pageIndex.js';
 
 export interface CriuImportOptions {
-  /** Label of the new checkpoint; default: the container's name, or the directory's. */
-  label?: string;
+  /** Label of the new checkpoint (null: none); default: the container's name, or the directory's. */
+  label?: string | null;
   /** Read each process's environment from its memory into tasks.env. Off by default: it may hold secrets. */
   env?: boolean;
   /** Passed to the checkpoint writer; default 64 MiB, in proportion to the images held in memory. */
   memoryBudget?: number;
+  /** Called with the bytes of each piece of a large file taken in: pages, mostly. */
+  onProgress?: (bytes: number) => void;
+  /** Gives up at the next file or block once aborted, writing nothing. */
+  signal?: AbortSignal;
+  /** More of the checkpoint's meta, beside what the import records. */
+  meta?: Record<string, unknown>;
 }
 
 export interface CriuImportResult {
@@ -45,6 +54,8 @@ export interface CriuImportResult {
   /** Bytes of all files, and of the chunks this import added to the store. */
   bytes: number;
   newBytes: number;
+  /** Entries of the directory or archive left out: folders, links and other files that are no regular file. */
+  skipped: SkippedEntry[];
 }
 
 const DEFAULT_BUDGET = 64 * 2 ** 20;
@@ -60,34 +71,56 @@ export async function importCriu(store: Store, path: string, opts: CriuImportOpt
   }
   const w = store.beginCheckpoint({ source: 'criu', label: opts.label ?? null, host: null, frozen: true }, { memoryBudget: opts.memoryBudget ?? DEFAULT_BUDGET });
   try {
-    const chunks = new ChunkWriter(store.db, w.checkpointId);
+    const onBytes = (n: number) => {
+      opts.signal?.throwIfAborted();
+      opts.onProgress?.(n);
+    };
+    const chunks = new ChunkWriter(store.db, w.checkpointId, { dbPath: store.path, onBytes });
     const decoded = new Map<string, ModelledImage>();
     const containerFiles = new Map<string, Buffer>();
+    const logs: string[] = [];
     let images = 0;
     let modelled = 0;
-    for await (const file of source.files()) {
-      if (await keepFile(file, chunks, decoded, containerFiles)) modelled++;
-      images++;
+    try {
+      for await (const file of source.files()) {
+        opts.signal?.throwIfAborted();
+        if (await keepFile(file, chunks, decoded, containerFiles, logs)) modelled++;
+        images++;
+      }
+      await chunks.flush();
+    } finally {
+      await chunks.close();
     }
 
     const ctx = new ImportContext(w, store.db, decoded, (name) => source.where(name));
-    const { meta: inventory } = readInventory(ctx);
-    importFiles(ctx);
+    const { inventory: inventoryEntry, meta: inventory } = readInventory(ctx);
+    const run = readDumpRun(ctx, inventoryEntry, logs);
+    importFiles(ctx, readFileFacts(ctx));
     const { rootPid, processes, pids } = importTasks(ctx, new ProcessMemory(ctx, store.db), opts.env ?? false);
     importFds(ctx, inventory.fdinfo_per_id);
     importMaps(ctx);
+    indexPages(store.db, w.checkpointId, decoded);
 
     const orphans = [...decoded.values()].filter((img) => /^(core|ids|fs|mm)-\d+\.img$/.test(img.name) && !pids.has(imageNumber(img.name)));
     for (const img of orphans) checkWellFormed(img.entries, img.where);
     chunks.markStored(orphans.map((img) => img.name));
     const container: ContainerMeta | null = source.kind === 'archive' ? containerMeta(path, containerFiles) : null;
-    const label = opts.label ?? container?.name ?? source.label;
-    store.db.prepare(statement('internal/criu.sql', 'set_label_and_root')).run(label, rootPid, w.checkpointId);
+    const label = opts.label !== undefined ? opts.label : (container?.name ?? source.label);
+    store.db.prepare(statement('internal/criu.sql', 'set_label_root_and_host')).run(label, rootPid, run.host, run.kernel, w.checkpointId);
+    opts.signal?.throwIfAborted();
     const result = w.done({
-      criu: { source: source.kind, path, inventory, processes, images, modelled, bytes: chunks.totalBytes },
+      ...opts.meta,
+      criu: {
+        source: source.kind, path, inventory, processes, images, modelled, bytes: chunks.totalBytes,
+        ...(run.runId ? { run_id: run.runId } : {}), ...(run.stats ? { dump_stats: run.stats } : {}),
+        ...(source.skipped.length ? { skipped: source.skipped.map((e) => e.name) } : {}),
+      },
       ...(container ? { container } : {}),
     });
-    return { checkpointId: result.checkpointId, counts: result.counts, images, modelled, bytes: chunks.totalBytes, newBytes: chunks.newBytes };
+    return {
+      checkpointId: result.checkpointId, counts: result.counts, images, modelled, bytes: chunks.totalBytes, newBytes: chunks.newBytes,
+      skipped: source.skipped,
+    };
   } catch (e) {
     w.abort();
     throw asImportError(e, path);
@@ -103,6 +136,7 @@ async function keepFile(
   chunks: ChunkWriter,
   decoded: Map<string, ModelledImage>,
   containerFiles: Map<string, Buffer>,
+  logs: string[],
 ): Promise<boolean> {
   if (file.role === 'container') {
     if (CONTAINER_META_FILES.has(file.name)) {
@@ -116,7 +150,8 @@ async function keepFile(
   }
   const isImage = file.name.endsWith('.img') || isServiceFileName(file.name);
   if (isRawImageName(file.name) || !isImage) {
-    await stream(file, chunks, isImage ? 'raw' : 'other');
+    const head = await stream(file, chunks, isImage ? 'raw' : 'other', file.name.endsWith('.log') ? LOG_HEAD : 0);
+    if (head) logs.push(head.toString('utf8'));
     return false;
   }
   const bytes = await collect(file.content);
@@ -126,17 +161,43 @@ async function keepFile(
   const entries = readEntries(bytes, header, file.where, !expected);
   const role: ImageRole = expected ? 'modelled' : 'stored';
   chunks.put({ name: file.name, kind: header.kind.name, role, headMagic: header.head }, bytes, entries.length);
-  if (expected || PAGEMAP.test(file.name) || MOUNTPOINTS.test(file.name)) decoded.set(file.name, { name: file.name, where: file.where, header, entries });
+  if (expected || READ_ONLY.some((re) => re.test(file.name))) decoded.set(file.name, { name: file.name, where: file.where, header, entries });
   return expected !== null;
 }
 
-/** Pagemaps are kept as they are but read, for the command lines in the pages. */
-const PAGEMAP = /^pagemap-\d+\.img$/;
+/**
+ * Images kept as they are but read: pagemaps for the command lines in the pages, the
+ * mountpoints for devices, and what files.img leaves to images of their own.
+ */
+const READ_ONLY = [/^pagemap-\d+\.img$/, MOUNTPOINTS, FILE_FACT_IMAGES, DUMP_RUN_IMAGES];
 
-async function stream(file: SourceFile, chunks: ChunkWriter, role: ImageRole): Promise<void> {
-  const sink = chunks.begin({ name: file.name, kind: null, role, headMagic: null });
-  for await (const piece of file.content) sink.write(piece);
+/** What of a log is read for the dump's host and kernel: CRIU writes them in its first lines. */
+const LOG_HEAD = 4096;
+
+/**
+ * Streams a file into chunks; returns its first `head` bytes when asked for. A file of
+ * its own (in a directory) whose head is not wanted is read straight into the blocks
+ * the chunk store hashes.
+ */
+async function stream(file: SourceFile, chunks: ChunkWriter, role: ImageRole, head = 0): Promise<Buffer | null> {
+  const rec = { name: file.name, kind: null, role, headMagic: null };
+  if (!head) {
+    if (file.path) await chunks.file(rec, file.path);
+    else await chunks.stream(rec, file.content);
+    return null;
+  }
+  const sink = chunks.begin(rec);
+  const start: Buffer[] = [];
+  let kept = 0;
+  for await (const piece of file.content) {
+    if (kept < head) {
+      start.push(Buffer.from(piece.subarray(0, head - kept)));
+      kept += Math.min(piece.length, head - kept);
+    }
+    sink.write(piece);
+  }
   sink.finish(null);
+  return head ? Buffer.concat(start) : null;
 }
 
 async function collect(content: AsyncIterable<Uint8Array>): Promise<Buffer> {

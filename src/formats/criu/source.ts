@@ -20,10 +20,23 @@ export interface SourceFile {
   where: string;
   /** The bytes, in pieces; read once. */
   content: AsyncIterable<Uint8Array>;
+  /** Where the file is, when it is a file of its own (in a directory): read straight from there instead of content. */
+  path?: string;
+}
+
+/** An entry of the directory or archive that is no file of the checkpoint, and why. */
+export interface SkippedEntry {
+  name: string;
+  why: string;
 }
 
 export interface CriuSource {
   kind: 'directory' | 'archive';
+  /**
+   * Entries left out as they were met: folders (a json/ of decoded images), links and
+   * other files that are no regular file. CRIU, crit and checkpointctl ignore them too.
+   */
+  skipped: SkippedEntry[];
   path: string;
   /** A label for the checkpoint when none is given: the directory or archive name. */
   label: string;
@@ -89,9 +102,19 @@ function startsWith(buf: Buffer, magic: number[]): boolean {
   return magic.every((b, i) => buf[i] === b);
 }
 
+function kindOf(st: Stats): string {
+  if (st.isDirectory()) return 'a folder';
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  return 'a device';
+}
+
 function directorySource(dir: string): CriuSource {
+  const skipped: SkippedEntry[] = [];
   return {
     kind: 'directory',
+    skipped,
     path: dir,
     label: basename(dir.replace(/\/+$/, '')) || dir,
     where: (name) => join(dir, name),
@@ -101,11 +124,19 @@ function directorySource(dir: string): CriuSource {
         const st = lstatSync(path);
         // An incremental dump links its predecessor as `parent`; its pages stay there.
         if (name === 'parent' && st.isSymbolicLink()) continue;
-        if (!st.isFile()) throw new CkptdbError('BAD_IMAGE', `${path}: not a regular file; a CRIU image directory holds only files`);
-        yield { name, role: 'image', where: path, content: createReadStream(path, { highWaterMark: 1 << 20 }) };
+        if (!st.isFile()) {
+          skipped.push({ name: st.isDirectory() ? `${name}/` : name, why: `${kindOf(st)}, not a file of the checkpoint` });
+          continue;
+        }
+        yield { name, role: 'image', where: path, path, content: lazyStream(path) };
       }
     },
   };
+}
+
+/** A file's read stream, opened only if it is read. */
+async function* lazyStream(path: string): AsyncIterable<Uint8Array> {
+  yield* createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Uint8Array>;
 }
 
 type Compression = 'none' | 'gzip' | 'zstd';
@@ -138,8 +169,10 @@ function zstdStream(): Transform {
 
 function archiveSource(path: string, compression: Compression): CriuSource {
   const what = { none: '.tar', gzip: '.tar.gz', zstd: '.tar.zst' }[compression];
+  const skipped: SkippedEntry[] = [];
   return {
     kind: 'archive',
+    skipped,
     path,
     label: basename(path).replace(/\.tar(\.gz|\.zst)?$|\.tgz$/, ''),
     where: (name) => `${path}:checkpoint/${name}`,
@@ -162,12 +195,18 @@ function archiveSource(path: string, compression: Compression): CriuSource {
             entry.resume();
             continue;
           }
-          if (entry.header.type !== 'file' && entry.header.type !== 'contiguous-file') {
-            throw new CkptdbError('BAD_IMAGE', `${path}: ${name} is a ${entry.header.type}; a checkpoint archive holds files`);
-          }
           const image = name.startsWith('checkpoint/');
           const inner = image ? name.slice('checkpoint/'.length) : name;
-          if (image && inner.includes('/')) throw new CkptdbError('BAD_IMAGE', `${path}: ${name}: checkpoint/ holds no folders`);
+          if (entry.header.type !== 'file' && entry.header.type !== 'contiguous-file') {
+            skipped.push({ name, why: `a ${entry.header.type} entry, not a file of the checkpoint` });
+            entry.resume();
+            continue;
+          }
+          if (image && inner.includes('/')) {
+            skipped.push({ name, why: 'in a folder of checkpoint/, where CRIU keeps none of its files' });
+            entry.resume();
+            continue;
+          }
           yield { name: inner, role: image ? 'image' : 'container', where: `${path}:${name}`, content: entry as AsyncIterable<Uint8Array> };
         }
       } catch (e) {

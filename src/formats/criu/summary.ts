@@ -19,9 +19,9 @@ export interface CriuStorageSummary {
 
 /** Reads through the connection of a store or of a read-only query session: it only reads. */
 export function criuStorageSummary(source: { db: Database.Database }, checkpointId: number): CriuStorageSummary {
-  const q = (name: string) => source.db.prepare(statement('internal/criu.sql', name));
+  const q = (name: string, file = 'internal/criu.sql') => source.db.prepare(statement(file, name));
   const roles = q('checkpoint_files_by_role').all({ checkpoint_id: checkpointId }) as CriuStorageSummary['roles'];
-  const c = q('checkpoint_chunks').get({ checkpoint_id: checkpointId }) as { chunks: number; chunk_bytes: number; shared_chunks: number; shared_bytes: number };
+  const c = q('checkpoint_chunks', 'internal/chunks.sql').get({ checkpoint_id: checkpointId }) as { chunks: number; chunk_bytes: number; shared_chunks: number; shared_bytes: number };
   return {
     roles,
     files: roles.reduce((n, r) => n + r.files, 0),

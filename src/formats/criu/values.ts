@@ -2,6 +2,7 @@
  * Conversions between CRIU's numbers and the store's column values, both ways: what
  * import writes, export reads back and must turn into the same number.
  */
+import { CkptdbError } from '../../errors.js';
 import { ipAddressText } from '../../store/socketNames.js';
 
 /** Signal masks as /proc shows them: 16 hex digits. */
@@ -21,28 +22,59 @@ export const RLIMITS = [
 
 const RLIM_INFINITY = (1n << 64n) - 1n;
 
-/** A limit as the store keeps it: null is unlimited, bigint only where a number would round. */
+/**
+ * A limit as the store keeps it: null is unlimited, bigint only where a number would
+ * round, and from 2^63 on its two's complement (SQLite's INTEGER is signed).
+ */
 export function limitValue(v: bigint): number | bigint | null {
   if (v === RLIM_INFINITY) return null;
-  return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : BigInt.asIntN(64, v);
 }
 
 export function limitFromValue(v: number | bigint | null): bigint {
-  return v === null ? RLIM_INFINITY : BigInt(v);
+  return v === null ? RLIM_INFINITY : BigInt.asUintN(64, BigInt(v));
 }
 
-/** task_core_entry.task_state (compel's task states). */
-const TASK_STATES: Record<number, string> = { 1: 'alive', 2: 'dead', 3: 'stopped', 6: 'zombie' };
-const TASK_STATE_NUMBERS = Object.fromEntries(Object.entries(TASK_STATES).map(([n, s]) => [s, Number(n)]));
+/**
+ * task_core_entry.task_state (compel's task states): CRIU dumps a zombie as TASK_DEAD
+ * (2); TASK_ZOMBIE (6) is its in-memory name for one. The store keeps the letters of
+ * /proc/PID/stat where CRIU's state names one (Z, T); a live task is 'alive', as CRIU
+ * does not record whether it was running or asleep.
+ */
+export const TASK_ALIVE = 1;
+export const TASK_DEAD = 2;
+const TASK_STOPPED = 3;
+const TASK_ZOMBIE = 6;
+const TASK_STATES: Record<number, string> = { [TASK_ALIVE]: 'alive', [TASK_DEAD]: 'Z', [TASK_STOPPED]: 'T', [TASK_ZOMBIE]: 'Z' };
 
 export function taskStateName(n: number): string {
   return TASK_STATES[n] ?? String(n);
 }
 
+/**
+ * The names CRIU imports were stored with before schema 5, each for the number it
+ * was read from: stores carried forward keep them, and export them as they came.
+ */
+const OLD_TASK_STATES: Record<string, number> = { dead: TASK_DEAD, stopped: TASK_STOPPED, zombie: TASK_ZOMBIE };
+
+/** The CRIU state of a store state: any /proc letter of a live task is alive. */
 export function taskStateNumber(name: string): number | null {
-  if (name in TASK_STATE_NUMBERS) return TASK_STATE_NUMBERS[name]!;
+  if (name === 'alive' || /^[RSDI]$/.test(name)) return TASK_ALIVE;
+  if (name === 'Z') return TASK_DEAD;
+  if (name === 'T' || name === 't') return TASK_STOPPED;
+  if (Object.hasOwn(OLD_TASK_STATES, name)) return OLD_TASK_STATES[name]!;
   return /^\d+$/.test(name) ? Number(name) : null;
 }
+
+export function isZombieState(n: number): boolean {
+  return n === TASK_DEAD || n === TASK_ZOMBIE;
+}
+
+/**
+ * The signal of each of task_core_entry's sigactions: CRIU keeps one per signal from 1
+ * to 64 but SIGKILL (9) and SIGSTOP (19), whose actions cannot change.
+ */
+export const SIGACTION_SIGNALS: readonly number[] = Array.from({ length: 64 }, (_, i) => i + 1).filter((s) => s !== 9 && s !== 19);
 
 const PROT_READ = 1;
 const PROT_WRITE = 2;
@@ -79,6 +111,9 @@ export const VMA = {
   SOCKET: 1 << 11,
   VVAR: 1 << 12,
   AIORING: 1 << 13,
+  MEMFD: 1 << 14,
+  /** A guard region (MADV_GUARD_INSTALL) inside another vma. */
+  GUARD: 1 << 16,
 } as const;
 
 /** The name /proc/PID/maps gives a VMA that maps no file. */
@@ -143,3 +178,29 @@ export function unixNameBytes(text: string | null): Uint8Array {
 export function packetProtocol(networkOrder: number): number {
   return ((networkOrder & 0xff) << 8) | ((networkOrder >>> 8) & 0xff);
 }
+
+/** A device number in the kernel's own encoding (MKDEV: 12 bits major, 20 minor), as CRIU keeps an inode's s_dev. */
+export function kernelDevText(dev: number): string {
+  return `${dev >>> 20}:${dev & 0xfffff}`;
+}
+
+export function kernelDevNumber(text: string): number {
+  const m = /^(\d+):(\d+)$/.exec(text);
+  if (!m || Number(m[1]) > 0xfff || Number(m[2]) > 0xfffff) throw new CkptdbError('BAD_ARGUMENT', `${text} is not a device number major:minor that fits CRIU's 32 bits`);
+  return ((Number(m[1]) << 20) | Number(m[2])) >>> 0;
+}
+
+/** A 32-bit dev_t as stat(2) gives it (glibc's encoding), as CRIU keeps a tty's devices. */
+export function statDevText(dev: number): string {
+  return `${(dev >>> 8) & 0xfff}:${(dev & 0xff) | ((dev >>> 12) & 0xfff00)}`;
+}
+
+/**
+ * Values the kernel gives every file of a kind, which CRIU therefore does not keep: an
+ * unseekable file's position never moves from 0, and pipes, sockets and anonymous
+ * inodes are made with fixed modes (S_IFIFO|0600, S_IFSOCK|0777, 0600).
+ */
+export const PIPE_MODE = 0o010600;
+export const SOCKET_MODE = 0o140777;
+export const ANON_INODE_MODE = 0o600;
+export const O_RDWR = 2;

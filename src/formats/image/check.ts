@@ -76,6 +76,16 @@ export class ImageChecker {
         this.use(ref, '/mm', r.mm, ['mm'], false);
         if (r.end <= r.start) this.fail(ref, '/end', `the map ends at ${r.end}, not above its start ${r.start}`);
         return;
+      case 'eventfd':
+      case 'epollTarget':
+      case 'inotifyWatch':
+      case 'timerfd':
+      case 'signalfd':
+        return this.use(ref, '/file', r.file, ['file'], false);
+      case 'tty':
+        this.use(ref, '/file', r.file, ['file'], false);
+        if (r.peer !== null) this.use(ref, '/peer', r.peer, ['file'], false);
+        return;
       case 'criuChunk':
         return this.chunk(r, ref);
       case 'criuImage':

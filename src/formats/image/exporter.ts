@@ -6,6 +6,7 @@ import type { Store } from '../../store/store.js';
 import { criuFileRecords } from '../criu/imageRecords.js';
 import type {
   CheckpointRecord,
+  FileDetailRecord,
   FileRecord,
   ImageRecord,
   JsonObject,
@@ -53,6 +54,7 @@ export function* restoreOrderRecords(store: Store, checkpointId: number): Genera
     const order = new RestoreOrder(db, checkpointId);
     order.build();
     yield* new RecordReader(db, checkpointId).records();
+    yield* detailRecords(db, checkpointId);
     yield* criuFileRecords(db, checkpointId);
   } finally {
     for (const sql of namedStatements(SQL).get('drop_order_tables')!) db.exec(sql);
@@ -208,6 +210,21 @@ class RecordReader {
         attrs: json(m.attrs),
       };
       yield record;
+    }
+  }
+}
+
+/** Each detail table, as the image's records of it (types.ts). */
+const DETAILS: [statement: string, record: FileDetailRecord['record']][] = [
+  ['detail_eventfds', 'eventfd'], ['detail_epoll_targets', 'epollTarget'], ['detail_inotify_watches', 'inotifyWatch'],
+  ['detail_timerfds', 'timerfd'], ['detail_signalfds', 'signalfd'], ['detail_ttys', 'tty'],
+];
+
+/** The details of anonymous files, table by table; the columns come named as the records' fields. */
+function* detailRecords(db: Database.Database, checkpointId: number): Generator<ImageRecord> {
+  for (const [name, record] of DETAILS) {
+    for (const row of db.prepare(statement(SQL, name)).iterate({ id: checkpointId }) as IterableIterator<Row>) {
+      yield { record, ...row } as FileDetailRecord;
     }
   }
 }

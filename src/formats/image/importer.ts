@@ -87,6 +87,22 @@ class RecordWriter {
           return this.fd(r, ref);
         case 'map':
           return this.map(r, ref);
+        case 'eventfd':
+          return this.open().addEventfd({ file: this.base + r.file, counter: int64(r.counter)! });
+        case 'epollTarget':
+          return this.open().addEpollTarget({
+            file: this.base + r.file, seq: r.seq, tfd: r.tfd, events: r.events, data: int64(r.data)!, inode: int64(r.inode), dev: r.dev, pos: int64(r.pos),
+          });
+        case 'inotifyWatch':
+          return this.open().addInotifyWatch({ file: this.base + r.file, wd: r.wd, inode: int64(r.inode)!, dev: r.dev, mask: r.mask, ignoredMask: r.ignoredMask });
+        case 'timerfd':
+          return this.open().addTimerfd({
+            file: this.base + r.file, clockid: r.clockid, ticks: int64(r.ticks)!, settimeFlags: r.settimeFlags, intervalNs: int64(r.intervalNs)!, valueNs: int64(r.valueNs)!,
+          });
+        case 'signalfd':
+          return this.open().addSignalfd({ file: this.base + r.file, sigmask: r.sigmask });
+        case 'tty':
+          return this.open().addTty({ file: this.base + r.file, kind: r.kind, index: r.index, role: r.role, rdev: r.rdev, peer: this.storeId(r.peer) });
         case 'criuChunk':
           return this.criu().chunk(r);
         case 'criuImage':
@@ -101,6 +117,7 @@ class RecordWriter {
 
   done(): ImportResult {
     const w = this.open();
+    this.criuFiles?.finish();
     const writer = w.done();
     return { checkpointId: writer.checkpointId, records: this.records, writer };
   }

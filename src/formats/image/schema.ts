@@ -84,9 +84,12 @@ const PATTERN_MESSAGES: Record<string, string> = {
   '^[a-z0-9_]+$': 'must be a lower-case resource name without RLIMIT_ (nofile)',
   '^[A-Z0-9_]+$': "must be CRIU's name of an image kind (CORE, FDINFO)",
   '^[A-Za-z0-9+/]*={0,2}$': 'must be base64',
+  '^(?:[0-9a-f]{16})$': 'must be a signal mask: 16 hex digits',
 };
 
-const RECORD_TYPES: readonly RecordType[] = ['checkpoint', 'object', 'file', 'task', 'fd', 'map', 'criuChunk', 'criuImage'];
+const RECORD_TYPES: readonly RecordType[] = [
+  'checkpoint', 'object', 'file', 'task', 'fd', 'map', 'eventfd', 'epollTarget', 'inotifyWatch', 'timerfd', 'signalfd', 'tty', 'criuChunk', 'criuImage',
+];
 
 /** anyOf reports one error per branch; the most useful is the deepest one that is not about null. */
 function pickError(errors: ErrorObject[]): ErrorObject | undefined {

@@ -11,7 +11,10 @@
  *      and the object behind that file, when it is the first to refer to them;
  *   3. whatever nothing in the tree refers to (an fd table no task uses, a file no fd
  *      holds), by the same rule;
- *   4. for a checkpoint imported from CRIU, the files CRIU wrote (`criuImage`), each
+ *   4. the details of anonymous files (`eventfd`, `epollTarget`, `inotifyWatch`,
+ *      `timerfd`, `signalfd`, `tty`), kind by kind, by file; they name files defined before them and
+ *      are no references a refcount counts (a tty's peer may be either side of a pair);
+ *   5. for a checkpoint imported from CRIU, the files CRIU wrote (`criuImage`), each
  *      preceded by the `criuChunk`s of its bytes that no earlier file holds.
  *
  * Ids: every shared object (`object` and `file` records) has an image id, 1, 2, 3, ...
@@ -33,7 +36,7 @@
  * addresses are 16-digit lower-case hex strings. Every field is always present; a
  * value the store does not have is null.
  */
-import type { CheckpointSource, FileType, NamespaceType, SharedObjectKind } from '../../store/writer/types.js';
+import type { CheckpointSource, FileType, NamespaceType, SharedObjectKind, TtyKind } from '../../store/writer/types.js';
 
 export const IMAGE_FORMAT = 'ckptdb-image';
 export const IMAGE_VERSION = 1;
@@ -205,6 +208,68 @@ export interface MapRecord {
   attrs: JsonObject | null;
 }
 
+/** An eventfd's counter (migrations/0005_file_details.sql, as the other detail records). */
+export interface EventfdRecord {
+  record: 'eventfd';
+  file: ImageId;
+  counter: Int64Text;
+}
+
+/** One fd an epoll watches, in the kernel's order (seq from 0). */
+export interface EpollTargetRecord {
+  record: 'epollTarget';
+  file: ImageId;
+  seq: number;
+  /** The fd's number in the fd table of the epoll's holder. */
+  tfd: number;
+  events: number;
+  data: Int64Text;
+  inode: Int64Text | null;
+  dev: string | null;
+  pos: Int64Text | null;
+}
+
+/** One watch of an inotify file. */
+export interface InotifyWatchRecord {
+  record: 'inotifyWatch';
+  file: ImageId;
+  wd: number;
+  inode: Int64Text;
+  dev: string | null;
+  mask: number;
+  ignoredMask: number;
+}
+
+export interface TimerfdRecord {
+  record: 'timerfd';
+  file: ImageId;
+  clockid: number;
+  ticks: Int64Text;
+  settimeFlags: number;
+  intervalNs: Int64Text;
+  /** The time left to the next expiry when the checkpoint was taken; 0 when disarmed. */
+  valueNs: Int64Text;
+}
+
+export interface SignalfdRecord {
+  record: 'signalfd';
+  file: ImageId;
+  sigmask: string;
+}
+
+export interface TtyRecord {
+  record: 'tty';
+  file: ImageId;
+  kind: TtyKind;
+  index: number | null;
+  role: 'master' | 'slave' | null;
+  rdev: string | null;
+  /** The open file on the other side of a pty pair. */
+  peer: ImageId | null;
+}
+
+export type FileDetailRecord = EventfdRecord | EpollTargetRecord | InotifyWatchRecord | TimerfdRecord | SignalfdRecord | TtyRecord;
+
 /** Up to 4 KiB of a CRIU file's bytes, defined before the first file that holds them. */
 export interface CriuChunkRecord {
   record: 'criuChunk';
@@ -235,7 +300,7 @@ export interface CriuImageRecord {
   chunks: number[];
 }
 
-export type ImageRecord = CheckpointRecord | ObjectRecord | FileRecord | TaskRecord | FdRecord | MapRecord | CriuChunkRecord | CriuImageRecord;
+export type ImageRecord = CheckpointRecord | ObjectRecord | FileRecord | TaskRecord | FdRecord | MapRecord | FileDetailRecord | CriuChunkRecord | CriuImageRecord;
 export type RecordType = ImageRecord['record'];
 
 /** The image's two forms: one JSON document, or NDJSON (one record per line). */

@@ -7,6 +7,8 @@
  *     objects/K/fds/N/{fd_nr,coe,fd}                     slot N of fd table K; fd = a files/ id
  *     objects/K/maps/START/{end,perms,pgoff,...}         a mapping of address space K
  *     files/K/{fd_type,target,f_pos,f_mode,f_flags,...}  open file K
+ *     files/K/{eventfd,timerfd,signalfd,tty}/...          the details of an anonymous file K
+ *     files/K/epoll/SEQ/..., files/K/inotify/WD/...      an epoll's targets, an inotify's watches
  *     task-PID/{tgid,ppid,comm,...,mm,fdtable,...}       a task; mm, fdtable, ... are object ids
  *     task-PID/ns/TYPE, task-PID/rlimits/RES/{soft,hard}
  *     task-PID/fds -> ../objects/K/fds, task-PID/maps -> ../objects/K/maps
@@ -150,6 +152,56 @@ export const CRIU_IMAGE_FIELDS: readonly TreeField[] = [
   f('entries', 'entries', 'int'),
   f('chunks', 'chunks', 'json', true),
 ];
+
+export const EVENTFD_FIELDS: readonly TreeField[] = [f('counter', 'counter', 'int64', true)];
+
+/** files/K/epoll/SEQ: the directory is the target's seq. */
+export const EPOLL_TARGET_FIELDS: readonly TreeField[] = [
+  f('tfd', 'tfd', 'int', true),
+  f('events', 'events', 'int', true),
+  f('data', 'data', 'int64', true),
+  f('inode', 'inode', 'int64'),
+  f('dev', 'dev', 'string'),
+  f('pos', 'pos', 'int64'),
+];
+
+/** files/K/inotify/WD: the directory is the watch descriptor. */
+export const INOTIFY_WATCH_FIELDS: readonly TreeField[] = [
+  f('inode', 'inode', 'int64', true),
+  f('dev', 'dev', 'string'),
+  f('mask', 'mask', 'int', true),
+  f('ignoredMask', 'ignored_mask', 'int', true),
+];
+
+export const TIMERFD_FIELDS: readonly TreeField[] = [
+  f('clockid', 'clockid', 'int', true),
+  f('ticks', 'ticks', 'int64', true),
+  f('settimeFlags', 'settime_flags', 'int', true),
+  f('intervalNs', 'interval_ns', 'int64', true),
+  f('valueNs', 'value_ns', 'int64', true),
+];
+
+export const SIGNALFD_FIELDS: readonly TreeField[] = [f('sigmask', 'sigmask', 'string', true)];
+
+export const TTY_FIELDS: readonly TreeField[] = [
+  f('kind', 'kind', 'string', true),
+  f('index', 'index', 'int'),
+  f('role', 'role', 'string'),
+  f('rdev', 'rdev', 'string'),
+  f('peer', 'peer', 'int'),
+];
+
+/** The directory under files/K of each detail record, and whether it holds one record a name (seq, wd). */
+export const DETAIL_DIRS = {
+  eventfd: { dir: 'eventfd', fields: EVENTFD_FIELDS, keyed: null },
+  epollTarget: { dir: 'epoll', fields: EPOLL_TARGET_FIELDS, keyed: 'seq' },
+  inotifyWatch: { dir: 'inotify', fields: INOTIFY_WATCH_FIELDS, keyed: 'wd' },
+  timerfd: { dir: 'timerfd', fields: TIMERFD_FIELDS, keyed: null },
+  signalfd: { dir: 'signalfd', fields: SIGNALFD_FIELDS, keyed: null },
+  tty: { dir: 'tty', fields: TTY_FIELDS, keyed: null },
+} as const;
+
+export type DetailType = keyof typeof DETAIL_DIRS;
 
 export const CRIU_DIR = 'criu';
 

@@ -7,14 +7,18 @@ import type { LocatedRecord } from '../image/reader.js';
 import { describeSchemaError, imageValidators } from '../image/schema.js';
 import type { ImageRecord, RecordType, TaskRecord } from '../image/types.js';
 import {
-  CHECKPOINT_FIELDS, CRIU_DIR, CRIU_IMAGE_FIELDS, DONE, FD_FIELDS, FILE_FIELDS, MAP_FIELDS, OBJECT_FIELDS, RLIMIT_FIELDS, SOCKET_FIELDS, TASK_FIELDS,
-  TREE_FORMAT, TREE_VERSION, parseValue, type TreeField,
+  CHECKPOINT_FIELDS, CRIU_DIR, CRIU_IMAGE_FIELDS, DETAIL_DIRS, DONE, FD_FIELDS, FILE_FIELDS, MAP_FIELDS, OBJECT_FIELDS, RLIMIT_FIELDS, SOCKET_FIELDS, TASK_FIELDS,
+  TREE_FORMAT, TREE_VERSION, parseValue, type DetailType, type TreeField,
 } from './layout.js';
 
 const FIELDS_OF: Record<RecordType, readonly TreeField[]> = {
   checkpoint: CHECKPOINT_FIELDS, object: OBJECT_FIELDS, file: FILE_FIELDS, task: TASK_FIELDS, fd: FD_FIELDS, map: MAP_FIELDS,
+  eventfd: DETAIL_DIRS.eventfd.fields, epollTarget: DETAIL_DIRS.epollTarget.fields, inotifyWatch: DETAIL_DIRS.inotifyWatch.fields,
+  timerfd: DETAIL_DIRS.timerfd.fields, signalfd: DETAIL_DIRS.signalfd.fields, tty: DETAIL_DIRS.tty.fields,
   criuChunk: [], criuImage: CRIU_IMAGE_FIELDS,
 };
+const DETAIL_TYPES = Object.keys(DETAIL_DIRS) as DetailType[];
+const DETAIL_SUBDIRS = DETAIL_TYPES.map((t) => DETAIL_DIRS[t].dir);
 const ROOT_ENTRIES = new Set(['format', 'version', DONE, 'objects', 'files', CRIU_DIR, ...CHECKPOINT_FIELDS.map((f) => f.file)]);
 const ADDRESS = /^[0-9a-f]{16}$/;
 
@@ -40,6 +44,8 @@ export class TreeReader {
   private current: Current;
   private readonly fdtables: number[] = [];
   private readonly mms: number[] = [];
+  /** Files with details under them, in id order. */
+  private readonly detailed: number[] = [];
 
   constructor(path: string) {
     this.root = findRoot(path);
@@ -57,6 +63,7 @@ export class TreeReader {
     }
     for (const fdtable of this.fdtables) yield* this.fds(fdtable);
     for (const mm of this.mms) yield* this.maps(mm);
+    for (const file of this.detailed) yield* this.details(file);
     yield* this.criuFiles();
     this.current = { dir: this.root, type: 'checkpoint' };
     this.checker.finish(0);
@@ -115,7 +122,9 @@ export class TreeReader {
     if (existsSync(objectDir) && existsSync(fileDir)) this.failAt(fileDir, `object ${id} is also ${objectDir}: objects and files share one numbering`);
     if (existsSync(fileDir)) {
       this.current = { dir: fileDir, type: 'file' };
-      return { record: 'file', id, ...this.readFields(fileDir, FILE_FIELDS, []) } as ImageRecord;
+      const fields = this.readFields(fileDir, FILE_FIELDS, DETAIL_SUBDIRS);
+      if (DETAIL_SUBDIRS.some((d) => existsSync(join(fileDir, d)))) this.detailed.push(id);
+      return { record: 'file', id, ...fields } as ImageRecord;
     }
     this.current = { dir: objectDir, type: 'object' };
     const fields = this.readFields(objectDir, OBJECT_FIELDS, ['socket', 'fds', 'maps']);
@@ -175,6 +184,23 @@ export class TreeReader {
       const mapDir = join(dir, start);
       this.current = { dir: mapDir, type: 'map' };
       yield [this.accept({ record: 'map', mm, start, ...this.readFields(mapDir, MAP_FIELDS, []) } as ImageRecord, 0)];
+    }
+  }
+
+  /** files/K/eventfd, epoll/SEQ, inotify/WD, timerfd, signalfd, tty: the detail records of file K. */
+  private *details(file: number): Generator<LocatedRecord[]> {
+    const fileDir = join(this.root, 'files', String(file));
+    for (const type of DETAIL_TYPES) {
+      const { dir: sub, fields, keyed } = DETAIL_DIRS[type];
+      const dir = join(fileDir, sub);
+      if (!existsSync(dir)) continue;
+      const names = keyed === null ? [null] : this.sortedEntries(dir, /^(0|[1-9][0-9]*)$/, `is not a ${keyed}`, (a, b) => Number(a) - Number(b));
+      for (const name of names) {
+        const recordDir = name === null ? dir : join(dir, name);
+        this.current = { dir: recordDir, type };
+        const key = keyed === null || name === null ? {} : { [keyed]: Number(name) };
+        yield [this.accept({ record: type, file, ...key, ...this.readFields(recordDir, fields, []) } as ImageRecord, 0)];
+      }
     }
   }
 

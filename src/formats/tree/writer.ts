@@ -5,7 +5,7 @@ import type { Store } from '../../store/store.js';
 import { checkpointRecords } from '../image/exporter.js';
 import type { ImageRecord } from '../image/types.js';
 import {
-  CHECKPOINT_FIELDS, CRIU_DIR, CRIU_IMAGE_FIELDS, DONE, FD_FIELDS, FILE_FIELDS, MAP_FIELDS, OBJECT_FIELDS, RLIMIT_FIELDS, SOCKET_FIELDS, TASK_FIELDS,
+  CHECKPOINT_FIELDS, DETAIL_DIRS, CRIU_DIR, CRIU_IMAGE_FIELDS, DONE, FD_FIELDS, FILE_FIELDS, MAP_FIELDS, OBJECT_FIELDS, RLIMIT_FIELDS, SOCKET_FIELDS, TASK_FIELDS,
   TREE_FORMAT, TREE_VERSION, valueText, type TreeField,
 } from './layout.js';
 
@@ -75,6 +75,16 @@ function writeRecord(root: string, r: ImageRecord): void {
       return writeFields(makeDir(root, 'objects', String(r.fdtable), 'fds', String(r.fd)), r, FD_FIELDS);
     case 'map':
       return writeFields(makeDir(root, 'objects', String(r.mm), 'maps', r.start), r, MAP_FIELDS);
+    case 'eventfd':
+    case 'epollTarget':
+    case 'inotifyWatch':
+    case 'timerfd':
+    case 'signalfd':
+    case 'tty': {
+      const d = DETAIL_DIRS[r.record];
+      const key = d.keyed === null ? [] : [String((r as unknown as Record<string, number>)[d.keyed])];
+      return writeFields(makeDir(root, 'files', String(r.file), d.dir, ...key), r, d.fields);
+    }
     case 'criuChunk':
       return writeFileSync(join(makeDir(root, CRIU_DIR, 'chunks'), String(r.id)), Buffer.from(r.data, 'base64'), { mode: 0o600, flag: 'wx' });
     case 'criuImage':

@@ -6,6 +6,7 @@ export const SQL = 'internal/diff.sql';
 type Side = 'a' | 'b';
 const SIDES: readonly Side[] = ['a', 'b'];
 const SHARED_WITH_BIT = 2 ** FIELDS.fds.indexOf('shared_with');
+const DETAILS_BIT = 2 ** FIELDS.fds.indexOf('details');
 
 /** The checkpoint ids of the two sides. */
 export interface DiffIds {
@@ -18,7 +19,7 @@ export interface DiffIds {
  * checkpoints and the work tables that prepare() fills, never each other's results,
  * so two connections can share them out.
  */
-export type Pass = 'tasks' | 'fds' | 'fds_added' | 'sharing' | 'maps' | 'objects' | 'images';
+export type Pass = 'tasks' | 'fds' | 'fds_added' | 'sharing' | 'details' | 'maps' | 'objects' | 'images';
 
 const STATEMENTS: Record<Pass, readonly string[]> = {
   tasks: ['tasks_removed_or_changed', 'tasks_added'],
@@ -27,6 +28,7 @@ const STATEMENTS: Record<Pass, readonly string[]> = {
   maps: ['maps_removed_or_changed', 'maps_added'],
   objects: ['objects_removed_or_changed', 'objects_added', 'sockets_changed'],
   sharing: [],
+  details: ['fds_details_changed'],
   images: ['images_removed_or_changed', 'images_added'],
 };
 
@@ -51,6 +53,7 @@ export function passesFor(sel: Selection): Pass[] {
   if (sel.kinds.includes('fds')) {
     passes.push('fds', 'fds_added');
     if (sel.care.fds & SHARED_WITH_BIT) passes.push('sharing');
+    if (sel.care.fds & DETAILS_BIT) passes.push('details');
   }
   if (sel.kinds.includes('maps')) passes.push('maps');
   if (sel.kinds.includes('objects')) passes.push('objects');
@@ -91,7 +94,15 @@ export class DiffWork {
         this.run1('fill_shares');
         this.run1('fds_sharing_changed', this.ids);
       }
+      if (pass === 'details') this.perSide('fill_details', this.ids);
       for (const name of STATEMENTS[pass]) this.run1(name, this.ids);
+      if (pass === 'maps') {
+        // the pages of CRIU checkpoints, per map
+        this.perSide('fill_pages', this.ids);
+        this.perSide('fill_page_areas', this.ids);
+        this.run1('maps_pages_changed');
+        this.perSide('maps_pages_of_added_or_removed', this.ids);
+      }
     }
   }
 

@@ -1,4 +1,4 @@
-import { decodingOf, fieldsIn, GROUPED_FIELDS } from './fields.js';
+import { decodingOf, fieldsIn, GROUPED_FIELDS, TEXT_FIELDS } from './fields.js';
 import type { DiffEntry, DiffKind, DiffStatus, FieldChange, FieldValue, KeyOf, ProcessInfo, ProcessKey, TaskKey } from './types.js';
 
 /** A row of one of the read_* statements, read with safe integers: every integer is a bigint. */
@@ -67,10 +67,16 @@ export function toEntry(kind: DiffKind, row: DiffRow, care: number, process: Pro
   const self = kind === 'fds' ? holderName(row) : undefined;
   const status = row.status as DiffStatus;
   const base = process ? { kind, status, key, process } : { kind, status, key };
+  const text = TEXT_FIELDS[kind] ?? {};
   if (status !== 'changed') {
     const side = status === 'added' ? 'b' : 'a';
     const values: Record<string, FieldValue> = {};
-    for (const f of fieldsIn(kind, care)) values[f] = decode(f, row[`${side}_${f}`], self);
+    for (const f of fieldsIn(kind, care)) {
+      // only checkpoints that keep memory (CRIU) count the pages of a map
+      if (f === 'pages' && row[`${side}_${f}`] === null) continue;
+      values[f] = decode(f, row[`${side}_${f}`], self);
+      if (text[f]) values[`${f}_text`] = text[f](values[f]);
+    }
     return { ...base, values } as DiffEntry;
   }
   const changes: Record<string, FieldChange> = {};
@@ -78,7 +84,7 @@ export function toEntry(kind: DiffKind, row: DiffRow, care: number, process: Pro
     const old = decode(f, row[`a_${f}`], self);
     const now = decode(f, row[`b_${f}`], self);
     if (GROUPED_FIELDS.includes(f)) Object.assign(changes, memberChanges(f, old, now));
-    else changes[f] = { old, new: now };
+    else changes[f] = text[f] ? { old, new: now, old_text: text[f](old), new_text: text[f](now) } : { old, new: now };
   }
   return { ...base, changes } as DiffEntry;
 }

@@ -1,5 +1,6 @@
 import { CkptdbError } from '../../errors.js';
-import { DIFF_KINDS, type DiffKind } from './types.js';
+import { flagsText, modeText, signalsText, stateText } from '../../store/textForms.js';
+import { DIFF_KINDS, type DiffKind, type FieldValue } from './types.js';
 
 /**
  * The fields each kind is compared by, in the order of the bits of its `mask` in
@@ -10,8 +11,11 @@ import { DIFF_KINDS, type DiffKind } from './types.js';
  *   ns is namespace type -> key; rlimits is resource -> 'soft/hard'.
  * fds: the slot's cloexec, then what its open file is, then shared_with: the other
  *   fds ('pid:fd', or 'pid/tid:fd' in the own fd table of thread tid) pointing at the
- *   same open file.
+ *   same open file, then details: an anonymous file's details (fill_details) by kind.
  * objects: refcount and attrs of every kernel object; the rest only for sockets.
+ * maps: pages, for checkpoints that keep memory (CRIU): equal iff every page of the map
+ *   has the same content or is left out on both sides; reported as the number of 4 KiB
+ *   pages that differ (of a changed map) or are dumped (of an added or removed one).
  * images: the CRIU image kind (NULL without magic), role (modelled, stored, raw, other,
  *   container), size in bytes, protobuf entries, and content: equal iff the sequences
  *   of chunk hashes are; reported as the number of 4 KiB chunks that differ (see
@@ -23,8 +27,8 @@ export const FIELDS = {
     'cmdline', 'exe', 'cwd', 'root', 'sig_pending', 'sig_blocked', 'sig_ignored', 'sig_caught', 'env', 'attrs',
     'mm', 'fdtable', 'fs', 'sighand', 'ns', 'rlimits',
   ],
-  fds: ['cloexec', 'type', 'path', 'dev', 'inode', 'pos', 'flags', 'mode', 'deleted', 'attrs', 'shared_with'],
-  maps: ['end', 'perms', 'pgoff', 'dev', 'inode', 'path', 'attrs'],
+  fds: ['cloexec', 'type', 'path', 'dev', 'inode', 'pos', 'flags', 'mode', 'deleted', 'attrs', 'shared_with', 'details'],
+  maps: ['end', 'perms', 'pgoff', 'dev', 'inode', 'path', 'attrs', 'pages'],
   objects: [
     'refcount', 'attrs', 'family', 'sock_type', 'protocol', 'state', 'local_addr', 'local_port', 'remote_addr',
     'remote_port', 'peer_ino', 'sock_attrs',
@@ -45,11 +49,21 @@ const DECODING: Partial<Record<string, Decoding>> = {
   ns: 'json',
   rlimits: 'json',
   shared_with: 'holders',
+  details: 'json',
 };
 
 export function decodingOf(field: string): Decoding {
   return DECODING[field] ?? 'plain';
 }
+
+/**
+ * Fields with a text form (migrations/0009_text_forms.sql): an added or removed entry
+ * carries it as FIELD_text beside the value, a change as old_text and new_text.
+ */
+export const TEXT_FIELDS: Partial<Record<DiffKind, Readonly<Record<string, (v: FieldValue) => string | null>>>> = {
+  tasks: { state: stateText, sig_pending: signalsText, sig_blocked: signalsText, sig_ignored: signalsText, sig_caught: signalsText },
+  fds: { flags: flagsText, mode: modeText },
+};
 
 /** Task fields that are JSON objects whose members are reported one by one ('ns.net'). */
 export const GROUPED_FIELDS: readonly string[] = ['ns', 'rlimits'];

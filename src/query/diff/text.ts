@@ -78,8 +78,11 @@ function entryLine(e: DiffEntry): string {
   if (e.status === 'changed') {
     const changes = Object.entries(e.changes);
     // What happened to an image's bytes first: `12 chunks differ; size 8192 → 12288`.
-    const ordered = [...changes.filter(([f]) => f === 'content'), ...changes.filter(([f]) => f !== 'content')];
-    const fields = ordered.map(([f, c]) => (f === 'content' ? chunks(c.new) : `${f} ${show(f, c.old)} → ${show(f, c.new)}`));
+    const counted = (f: string) => f === 'content' || f === 'pages';
+    const ordered = [...changes.filter(([f]) => counted(f)), ...changes.filter(([f]) => !counted(f))];
+    const fields = ordered.map(([f, c]) =>
+      f === 'content' ? chunks(c.new) : f === 'pages' ? pages(c.new) : `${f} ${textOf(f, c.old_text, c.old)} → ${textOf(f, c.new_text, c.new)}`,
+    );
     return `~ ${name}: ${fields.join('; ')}`;
   }
   return `${MARK[e.status]}${name}${describeValues(e.kind, e.values, name.startsWith('thread'))}`;
@@ -108,6 +111,11 @@ function chunks(n: FieldValue): string {
   return `${show('content', n)} chunk${n === 1 ? '' : 's'} differ${n === 1 ? 's' : ''}`;
 }
 
+/** A map's memory change: how many of its 4 KiB pages differ. */
+function pages(n: FieldValue): string {
+  return `${show('pages', n)} page${n === 1 ? '' : 's'} differ${n === 1 ? 's' : ''}`;
+}
+
 function ownerOf(thread: TaskKey | undefined): string {
   return thread ? ` (thread ${thread.pid})` : '';
 }
@@ -116,10 +124,10 @@ function ownerOf(thread: TaskKey | undefined): string {
 function describeValues(kind: DiffKind, v: AddedOrRemoved['values'], thread: boolean): string {
   // A flag is named when set and left out when not.
   const some = (fields: readonly string[]) => {
-    const parts = fields.filter((f) => present(v[f]) && v[f] !== false).map((f) => (v[f] === true ? f : `${f} ${show(f, v[f])}`));
+    const parts = fields.filter((f) => present(v[f]) && v[f] !== false).map((f) => (v[f] === true ? f : `${f} ${shownValue(v, f)}`));
     return parts.length ? ` (${parts.join(', ')})` : '';
   };
-  const head = (fields: readonly string[]) => fields.filter((f) => present(v[f])).map((f) => ` ${show(f, v[f])}`).join('');
+  const head = (fields: readonly string[]) => fields.filter((f) => present(v[f])).map((f) => ` ${shownValue(v, f)}`).join('');
   switch (kind) {
     case 'tasks':
       // A thread's command line and parent are its process's: not repeated.
@@ -127,7 +135,7 @@ function describeValues(kind: DiffKind, v: AddedOrRemoved['values'], thread: boo
     case 'fds':
       return `:${head(['type', 'path'])}${some(['pos', 'flags', 'deleted', 'cloexec', 'shared_with'])}`;
     case 'maps':
-      return `${head(['perms', 'path'])}${v.pgoff ? some(['pgoff']) : ''}`;
+      return `${head(['perms', 'path'])}${some(v.pgoff ? ['pgoff', 'pages'] : ['pages'])}`;
     case 'objects':
       return some(['refcount', 'family', 'sock_type', 'state', 'local_addr', 'remote_addr']);
     case 'images':
@@ -142,11 +150,22 @@ function present(v: FieldValue | undefined): boolean {
 /** Lists longer than this are cut in text: `a, b, c and 5 more`. */
 const LIST_SHOWN = 3;
 
-/** A value as text: flags and modes in octal, yes/no, lists joined, nothing as (none). */
+/** A field of an added or removed entry: its text form where it has one (flags as O_* names, states as words). */
+function shownValue(v: AddedOrRemoved['values'], field: string): string {
+  const text = v[`${field}_text`];
+  return textOf(field, typeof text === 'string' ? text : undefined, v[field]);
+}
+
+/** A value by its text form where it has one; an empty signal mask names no signal: (none). */
+function textOf(field: string, text: string | null | undefined, value: FieldValue | undefined): string {
+  if (text === undefined || text === null) return show(field, value);
+  return text === '' ? '(none)' : text;
+}
+
+/** A value as text: yes/no, lists joined, nothing as (none). */
 function show(field: string, v: FieldValue | undefined): string {
   if (v === null || v === undefined) return '(none)';
   if (typeof v === 'boolean') return v ? 'yes' : 'no';
-  if ((field === 'flags' || field === 'mode') && typeof v === 'number') return v === 0 ? '0' : `0${v.toString(8)}`;
   if (Array.isArray(v)) {
     if (v.length === 0) return '(none)';
     if (field !== 'shared_with') return v.map(String).join(' ');

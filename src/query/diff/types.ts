@@ -12,10 +12,11 @@
  *   "summary": { "fds": { "added": 1, "removed": 0, "changed": 1 }, … },
  *   "fds": {
  *     "added":   [{ "kind": "fds", "status": "added", "key": { "pid": 10, "start_time": 5000, "fd": 7 },
- *                   "process": { … }, "values": { "cloexec": false, "type": "reg", "path": "/tmp/x", … } }],
+ *                   "process": { … }, "values": { "cloexec": false, "type": "reg", "path": "/tmp/x", "flags": 32768, "flags_text": "O_RDONLY|O_LARGEFILE", … } }],
  *     "removed": [],
  *     "changed": [{ "kind": "fds", "status": "changed", "key": { "pid": 10, "start_time": 5000, "fd": 3 },
- *                   "process": { … }, "changes": { "pos": { "old": 0, "new": 4096 } } },
+ *                   "process": { … }, "changes": { "pos": { "old": 0, "new": 4096 },
+ *                   "flags": { "old": 32769, "new": 33793, "old_text": "O_WRONLY|O_LARGEFILE", "new_text": "O_WRONLY|O_APPEND|O_LARGEFILE" } } },
  *                 { "kind": "fds", "status": "changed",
  *                   "key": { "pid": 10, "start_time": 5000, "thread": { "pid": 12, "start_time": 5100 }, "fd": 3 },
  *                   "process": { … }, "changes": { "cloexec": { "old": true, "new": false } } }]
@@ -130,6 +131,9 @@ export type FieldValue = string | number | bigint | boolean | null | FieldValue[
 export interface FieldChange {
   old: FieldValue;
   new: FieldValue;
+  /** For fields with a text form (fds flags and mode; tasks state and signal masks): old and new as text. */
+  old_text?: string | null;
+  new_text?: string | null;
 }
 
 interface EntryBase<K extends DiffKind> {
@@ -139,7 +143,13 @@ interface EntryBase<K extends DiffKind> {
   process?: ProcessInfo;
 }
 
-/** Something only in B (added) or only in A (removed), with all its compared fields. */
+/**
+ * Something only in B (added) or only in A (removed), with all its compared fields.
+ * A field with a text form has it beside, as FIELD_text: fds flags_text ('O_RDWR|O_APPEND')
+ * and mode_text ('-rw-r--r--'); tasks state_text ('sleeping') and sig_pending_text,
+ * sig_blocked_text, sig_ignored_text, sig_caught_text ('SIGINT,SIGTERM'), as in
+ * migrations/0009_text_forms.sql.
+ */
 export interface AddedOrRemoved<K extends DiffKind = DiffKind> extends EntryBase<K> {
   status: 'added' | 'removed';
   values: Record<string, FieldValue>;

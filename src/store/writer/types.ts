@@ -67,6 +67,7 @@ export type FileType =
   | 'fifo'
   | 'pipe'
   | 'socket'
+  | 'lnk'
   | 'eventfd'
   | 'epoll'
   | 'timerfd'
@@ -78,7 +79,7 @@ export type FileType =
   | 'unknown';
 
 export const FILE_TYPES: readonly FileType[] = [
-  'reg', 'dir', 'chr', 'blk', 'fifo', 'pipe', 'socket', 'eventfd', 'epoll', 'timerfd',
+  'reg', 'dir', 'chr', 'blk', 'fifo', 'pipe', 'socket', 'lnk', 'eventfd', 'epoll', 'timerfd',
   'signalfd', 'inotify', 'fanotify', 'memfd', 'anon', 'unknown',
 ];
 
@@ -206,6 +207,78 @@ export interface SocketInput {
   attrs?: Record<string, unknown>;
 }
 
+/**
+ * The details of an anonymous file (migrations/0005_file_details.sql): what /proc/PID/
+ * fdinfo shows of it, or CRIU's image entry keeps. Each refers to a file added before
+ * and is given once per file, or per target or watch (a second call is ignored).
+ */
+export interface EventfdInput {
+  file: ObjectId;
+  counter: Int64;
+}
+
+export interface EpollTargetInput {
+  /** The epoll file. */
+  file: ObjectId;
+  /** Position in the kernel's list of targets, from 0. */
+  seq: number;
+  /** The watched fd's number in the epoll holder's fd table. */
+  tfd: number;
+  /** EPOLL* events. */
+  events: number;
+  /** The data word given to epoll_ctl. */
+  data: Int64;
+  /** The watched file's inode, 'major:minor' device and position, as the kernel listed them. */
+  inode?: Int64 | null;
+  dev?: string | null;
+  pos?: Int64 | null;
+}
+
+export interface InotifyWatchInput {
+  file: ObjectId;
+  wd: number;
+  inode: Int64;
+  /** 'major:minor' of the watched inode's filesystem. */
+  dev?: string | null;
+  /** IN_* mask. */
+  mask: number;
+  ignoredMask?: number;
+}
+
+export interface TimerfdInput {
+  file: ObjectId;
+  /** CLOCK_* id. */
+  clockid: number;
+  /** Expirations not yet read. */
+  ticks: Int64;
+  /** timerfd_settime flags (TFD_TIMER_ABSTIME, ...). */
+  settimeFlags: number;
+  /** it_interval, in ns; 0 for a one-shot timer. */
+  intervalNs: Int64;
+  /** it_value: the time left to the next expiry, in ns; 0 when disarmed. */
+  valueNs: Int64;
+}
+
+export interface SignalfdInput {
+  file: ObjectId;
+  /** The signals it reads, as 16 hex digits. */
+  sigmask: string;
+}
+
+export type TtyKind = 'pty' | 'console' | 'vt' | 'ctty' | 'serial' | 'other';
+
+export interface TtyInput {
+  file: ObjectId;
+  kind: TtyKind;
+  /** The pty number, or the line's minor for others. */
+  index?: number | null;
+  role?: 'master' | 'slave' | null;
+  /** 'major:minor' of the device the file stands for. */
+  rdev?: string | null;
+  /** The file on the other side of a pty pair, added before. */
+  peer?: ObjectId | null;
+}
+
 export interface WriterOptions {
   /**
    * Bytes the writer may hold: shared objects and refcount updates waiting to be
@@ -224,6 +297,8 @@ export interface WriterCounts {
   sharedObjects: number;
   maps: number;
   sockets: number;
+  /** Rows of the anonymous-file detail tables (eventfds, epoll targets, inotify watches, timerfds, signalfds, ttys). */
+  fileDetails: number;
 }
 
 export interface WriterResult {

@@ -10,13 +10,19 @@ import { RecentKinds } from './recentKinds.js';
 import { RowBatch } from './rowBatch.js';
 import type {
   CheckpointMeta,
+  EpollTargetInput,
+  EventfdInput,
   FdInput,
   FileInput,
+  InotifyWatchInput,
   MapInput,
   ObjectId,
   SharedObjectInput,
+  SignalfdInput,
   SocketInput,
   TaskInput,
+  TimerfdInput,
+  TtyInput,
   WriterCounts,
   WriterOptions,
   WriterResult,
@@ -121,7 +127,7 @@ export class CheckpointWriter {
   private mapSpaceTop = '';
   private peakEntries = 0;
   private peakRss = 0;
-  private readonly counts: WriterCounts = { tasks: 0, fds: 0, files: 0, sharedObjects: 0, maps: 0, sockets: 0 };
+  private readonly counts: WriterCounts = { tasks: 0, fds: 0, files: 0, sharedObjects: 0, maps: 0, sockets: 0, fileDetails: 0 };
   private readonly meta: CheckpointMeta;
 
   constructor(private readonly db: Database.Database, meta: CheckpointMeta, opts: WriterOptions = {}) {
@@ -145,7 +151,9 @@ export class CheckpointWriter {
       this.s = {};
       for (const name of [
         'find_object', 'object_kind', 'mark_inferred', 'add_refs', 'add_one_ref_each', 'insert_file', 'insert_task', 'find_task',
-        'find_fd', 'find_map', 'insert_socket', 'finish_checkpoint',
+        'find_fd', 'find_map', 'insert_socket',
+        'insert_eventfd', 'insert_epoll_target', 'insert_inotify_watch', 'insert_timerfd', 'insert_signalfd', 'insert_tty',
+        'finish_checkpoint',
       ]) {
         this.s[name] = prepare(db, name);
       }
@@ -378,6 +386,57 @@ export class CheckpointWriter {
       );
       if (info.changes) this.counts.sockets++;
       return s.object;
+    } catch (e) {
+      throw this.failed(e);
+    }
+  }
+
+  /** An eventfd's counter. */
+  addEventfd(e: EventfdInput): void {
+    this.detail('eventfd', e.file, 'insert_eventfd', e.counter);
+  }
+
+  /** One fd an epoll watches; an (epoll, seq) given before is ignored. */
+  addEpollTarget(t: EpollTargetInput): void {
+    this.detail('epoll target', t.file, 'insert_epoll_target', t.seq, t.tfd, t.events, t.data, t.inode ?? null, t.dev ?? null, t.pos ?? null);
+  }
+
+  /** One watch of an inotify file; an (inotify, wd) given before is ignored. */
+  addInotifyWatch(w: InotifyWatchInput): void {
+    this.detail('inotify watch', w.file, 'insert_inotify_watch', w.wd, w.inode, w.dev ?? null, w.mask, w.ignoredMask ?? 0);
+  }
+
+  /** A timerfd's clock and settings. */
+  addTimerfd(t: TimerfdInput): void {
+    this.detail('timerfd', t.file, 'insert_timerfd', t.clockid, t.ticks, t.settimeFlags, t.intervalNs, t.valueNs);
+  }
+
+  /** The signals a signalfd reads. */
+  addSignalfd(s: SignalfdInput): void {
+    if (!/^[0-9a-f]{16}$/.test(String(s.sigmask))) {
+      throw this.failed(new CkptdbError('BAD_ARGUMENT', `signalfd ${s.file}: sigmask ${String(s.sigmask)} is not 16 hex digits`));
+    }
+    this.detail('signalfd', s.file, 'insert_signalfd', s.sigmask);
+  }
+
+  /** The tty a file is on; peer, when given, must be a file added before. */
+  addTty(t: TtyInput): void {
+    if (t.peer != null) {
+      try {
+        this.checkReference(t.peer, FILE_KIND_MASK, `tty ${t.file}: peer`);
+      } catch (e) {
+        throw this.failed(e);
+      }
+    }
+    this.detail('tty', t.file, 'insert_tty', t.kind, t.index ?? null, t.role ?? null, t.rdev ?? null, t.peer ?? null);
+  }
+
+  /** Inserts a row of a detail table of the file `file`, which must be an open file of this checkpoint. */
+  private detail(what: string, file: ObjectId, stmt: string, ...values: unknown[]): void {
+    this.assertOpen();
+    try {
+      this.checkReference(file, FILE_KIND_MASK, `${what}: file`);
+      if (this.s[stmt]!.run(this.checkpointId, file, ...values).changes) this.counts.fileDetails++;
     } catch (e) {
       throw this.failed(e);
     }

@@ -30,6 +30,8 @@ interface Decoded<M> {
 /** The columns of a files row that other entries take from it. */
 export interface WrittenFile {
   path: string | null;
+  deleted: boolean;
+  inode: number | bigint | null;
   pos: number | bigint | null;
   flags: number | null;
   mode: number | null;
@@ -41,10 +43,13 @@ export interface WrittenFile {
 /** A files row as file_by_id reads it, every integer a bigint. */
 interface FileRow {
   path: string | null;
+  deleted: bigint;
+  inode: bigint | null;
   pos: bigint | null;
   flags: bigint | null;
   mode: bigint | null;
   mnt_id: bigint | null;
+  dev: string | null;
 }
 
 export class ImportContext {
@@ -102,7 +107,10 @@ export class ImportContext {
     const r = this.byId.get(this.fileRow(id, name, offset, what)) as FileRow;
     const num = (v: bigint | null) => (v === null ? null : Number(v));
     const mntId = num(r.mnt_id);
-    return { path: r.path, pos: r.pos === null ? null : int64(r.pos), flags: num(r.flags), mode: num(r.mode), mntId, dev: this.mountDevice(mntId) };
+    return {
+      path: r.path, deleted: r.deleted === 1n, inode: r.inode === null ? null : int64(r.inode),
+      pos: r.pos === null ? null : int64(r.pos), flags: num(r.flags), mode: num(r.mode), mntId, dev: r.dev ?? this.mountDevice(mntId),
+    };
   }
 
   /** The device a mount id stands on, from the checkpoint's mountpoints images (CRIU writes them for mount namespaces). */

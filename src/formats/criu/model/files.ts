@@ -19,23 +19,29 @@ import { LEGACY_FILE_IMAGES } from '../images.js';
 import {
   fileKey, memfdInodeKey, packetSocketKey, pathInodeKey, pipeKey, socketKey,
 } from '../keys.js';
-import { inetAddress, inetWords, packetProtocol, unixNameBytes } from '../values.js';
+import {
+  ANON_INODE_MODE, O_RDWR, PIPE_MODE, SOCKET_MODE, inetAddress, inetWords, packetProtocol, unixNameBytes,
+} from '../values.js';
 import { file_entrySchema, type file_entry } from '../gen/fdinfo_pb.js';
 import {
   bpfmap_file_entrySchema, eventfd_file_entrySchema, eventpoll_file_entrySchema, ext_file_entrySchema,
   fanotify_file_entrySchema, fifo_entrySchema, inet_sk_entrySchema, inotify_file_entrySchema, memfd_file_entrySchema,
   netlink_sk_entrySchema, ns_file_entrySchema, packet_sock_entrySchema, pipe_entrySchema, reg_file_entrySchema,
-  signalfd_entrySchema, timerfd_entrySchema, tty_file_entrySchema, tunfile_entrySchema, unix_sk_entrySchema,
-  type inet_sk_entry, type reg_file_entry, type unix_sk_entry,
+  pidfd_entrySchema, signalfd_entrySchema, timerfd_entrySchema, tty_file_entrySchema, tunfile_entrySchema, unix_sk_entrySchema,
+  type inet_sk_entry, type memfd_file_entry, type reg_file_entry, type tty_file_entry, type unix_sk_entry,
+  memfd_inode_entrySchema,
 } from '../gen/files_pb.js';
 import { int, int64, overlay, u32, u64, type Binding } from './binding.js';
 import { decodeFresh, rebuild, type ExportContext, type OriginalImage, type OutEntry } from './exportContext.js';
 import type { ImportContext, WrittenFile } from './context.js';
+import { DETAILS, type DetailSpec } from './fileDetails.js';
+import type { FileFacts } from './fileFacts.js';
+import { importTtys, ttyFileFacts } from './ttys.js';
 
 /** file_entry's oneof-like sub-messages, by field name. */
 type FileField =
   | 'reg' | 'isk' | 'nsf' | 'psk' | 'nlsk' | 'efd' | 'epfd' | 'sgfd' | 'tunf' | 'tfd'
-  | 'ify' | 'ffy' | 'ext' | 'usk' | 'fifo' | 'pipe' | 'tty' | 'memfd' | 'bpf';
+  | 'ify' | 'ffy' | 'ext' | 'usk' | 'fifo' | 'pipe' | 'tty' | 'memfd' | 'bpf' | 'pidfd';
 
 // The sub-messages differ in shape and each spec below knows its own: typing them
 // through one union would cost a cast per field without catching anything more.
@@ -60,13 +66,22 @@ interface FileSpec {
   regularFile?: (sub: Sub) => number | null;
   inherits?: ('pos' | 'flags' | 'mode' | 'mntId' | 'dev')[];
   /** The inode number of what the file is open on, where the entry keeps it. */
-  inode?: (sub: Sub) => number;
+  inode?: (sub: Sub) => number | bigint;
+  /**
+   * Columns the kernel gives every file of the kind (see values.ts), where the entry
+   * has none: what /proc shows for them.
+   */
+  fixed?: { pos?: number; mode?: number };
+  /** Columns only the images beside files.img hold (fileFacts.ts). */
+  facts?: (sub: Sub, id: number, facts: FileFacts) => Partial<Pick<FileInput, 'path' | 'mode' | 'inode' | 'dev' | 'deleted' | 'attrs'>>;
+  /** Writes the rows of the file's detail table (fileDetails.ts). */
+  details?: DetailSpec;
 }
 
 const S_IFMT = 0o170000;
 /** netlink_sk_entry.state: NETLINK_UNCONNECTED 0, NETLINK_CONNECTED 1. */
 const NETLINK_CONNECTED = 1;
-const MODE_TYPES: Record<number, FileType> = { 0o040000: 'dir', 0o020000: 'chr', 0o060000: 'blk', 0o010000: 'fifo', 0o140000: 'socket' };
+const MODE_TYPES: Record<number, FileType> = { 0o040000: 'dir', 0o020000: 'chr', 0o060000: 'blk', 0o010000: 'fifo', 0o140000: 'socket', 0o120000: 'lnk' };
 
 const flags: Binding<Sub> = { get: (s) => s.flags, set: (s, v) => { s.flags = u32(v, 'flags'); } };
 const anon = (path: string) => ({ get: () => path });
@@ -83,13 +98,25 @@ const reg: FileSpec = {
     mnt_id: optional(reg_file_entrySchema, 'mntId', (s) => s.mntId, (s, v) => { s.mntId = int(v, 'mnt_id'); }),
   },
   object: (s: reg_file_entry) => ({ kind: 'inode', key: pathInodeKey(isFieldSet(s, reg_file_entrySchema.field.mntId) ? s.mntId : -1, s.name) }),
+  // an unlinked file is dumped as a ghost: its path stays, deleted as /proc says it
+  facts: (_s, id, facts) => {
+    const gone = facts.deleted.get(id);
+    return gone ? { deleted: true, dev: gone.dev, inode: gone.inode } : {};
+  },
 };
+
+/** A memfd's name, as /proc links it: /memfd:NAME; CRIU names shared anonymous memory /dev/zero. */
+function memfdPath(name: string): string {
+  return name.startsWith('/') ? name : `/memfd:${name}`;
+}
 
 const inetSocket: FileSpec = {
   field: 'isk',
   schema: inet_sk_entrySchema,
   type: () => 'socket',
   columns: { path: { get: (s) => `socket:[${s.ino}]` }, flags },
+  inode: (s: inet_sk_entry) => s.ino,
+  fixed: { pos: 0, mode: SOCKET_MODE },
   object: (s: inet_sk_entry) => ({ kind: 'socket', key: socketKey(s.ino) }),
   socket: (s: inet_sk_entry) => ({
     family: socketFamilyName(s.family),
@@ -115,6 +142,8 @@ const unixSocket: FileSpec = {
   schema: unix_sk_entrySchema,
   type: () => 'socket',
   columns: { path: { get: (s) => `socket:[${s.ino}]` }, flags },
+  inode: (s: unix_sk_entry) => s.ino,
+  fixed: { pos: 0, mode: SOCKET_MODE },
   object: (s: unix_sk_entry) => ({ kind: 'socket', key: socketKey(s.ino) }),
   socket: (s: unix_sk_entry) => ({
     family: 'unix',
@@ -163,6 +192,8 @@ const FILE_SPECS: Record<number, FileSpec> = {
   2: {
     field: 'pipe', schema: pipe_entrySchema, type: () => 'pipe',
     columns: { path: { get: (s) => `pipe:[${s.pipeId}]` }, flags },
+    inode: (s) => s.pipeId,
+    fixed: { pos: 0, mode: PIPE_MODE },
     object: (s) => ({ kind: 'pipe', key: pipeKey(s.pipeId) }),
   },
   3: {
@@ -175,22 +206,27 @@ const FILE_SPECS: Record<number, FileSpec> = {
   },
   4: inetSocket,
   5: unixSocket,
-  6: { field: 'efd', schema: eventfd_file_entrySchema, type: () => 'eventfd', columns: { path: anon('anon_inode:[eventfd]'), flags } },
-  7: { field: 'epfd', schema: eventpoll_file_entrySchema, type: () => 'epoll', columns: { path: anon('anon_inode:[eventpoll]'), flags } },
-  8: { field: 'ify', schema: inotify_file_entrySchema, type: () => 'inotify', columns: { path: anon('anon_inode:inotify'), flags } },
-  9: { field: 'sgfd', schema: signalfd_entrySchema, type: () => 'signalfd', columns: { path: anon('anon_inode:[signalfd]'), flags } },
+  6: { field: 'efd', schema: eventfd_file_entrySchema, type: () => 'eventfd', columns: { path: anon('anon_inode:[eventfd]'), flags }, fixed: { pos: 0, mode: ANON_INODE_MODE }, details: DETAILS.eventfd },
+  7: { field: 'epfd', schema: eventpoll_file_entrySchema, type: () => 'epoll', columns: { path: anon('anon_inode:[eventpoll]'), flags }, fixed: { pos: 0, mode: ANON_INODE_MODE }, details: DETAILS.epoll },
+  8: { field: 'ify', schema: inotify_file_entrySchema, type: () => 'inotify', columns: { path: anon('anon_inode:inotify'), flags }, fixed: { pos: 0, mode: ANON_INODE_MODE }, details: DETAILS.inotify },
+  9: { field: 'sgfd', schema: signalfd_entrySchema, type: () => 'signalfd', columns: { path: anon('anon_inode:[signalfd]'), flags }, fixed: { pos: 0, mode: ANON_INODE_MODE }, details: DETAILS.signalfd },
   10: {
     field: 'psk', schema: packet_sock_entrySchema, type: () => 'socket', columns: { flags },
     object: (_s, id) => ({ kind: 'socket', key: packetSocketKey(id) }),
     socket: (s) => ({ family: 'packet', type: socketTypeName(s.type), protocol: packetProtocolText(packetProtocol(s.protocol)) }),
   },
+  // its regular-file entry holds the path, position and mode; tty-info.img the device (ttys.ts)
   11: {
     field: 'tty', schema: tty_file_entrySchema, type: () => 'chr', columns: { flags },
     regularFile: (s) => (isFieldSet(s, tty_file_entrySchema.field.regfId) ? s.regfId : null),
+    inherits: ['pos', 'mode'],
+    facts: (s: tty_file_entry, _id, facts) => ttyFileFacts(facts.ttys.get(s.ttyInfoId)),
   },
-  12: { field: 'ffy', schema: fanotify_file_entrySchema, type: () => 'fanotify', columns: { path: anon('anon_inode:[fanotify]'), flags } },
+  12: { field: 'ffy', schema: fanotify_file_entrySchema, type: () => 'fanotify', columns: { path: anon('anon_inode:[fanotify]'), flags }, fixed: { pos: 0, mode: ANON_INODE_MODE } },
   13: {
     field: 'nlsk', schema: netlink_sk_entrySchema, type: () => 'socket', columns: { path: { get: (s) => `socket:[${s.ino}]` }, flags },
+    inode: (s) => s.ino,
+    fixed: { pos: 0, mode: SOCKET_MODE },
     object: (s) => ({ kind: 'socket', key: socketKey(s.ino) }),
     // the entry keeps no socket type, and /proc/net/netlink shows none: both leave it unknown
     socket: (s) => ({
@@ -201,22 +237,48 @@ const FILE_SPECS: Record<number, FileSpec> = {
   14: { field: 'nsf', schema: ns_file_entrySchema, type: () => 'unknown', columns: { flags } },
   15: { field: 'tunf', schema: tunfile_entrySchema, type: () => 'chr', columns: { path: anon('/dev/net/tun') } },
   16: { field: 'ext', schema: ext_file_entrySchema, type: () => 'unknown', columns: {} },
-  17: { field: 'tfd', schema: timerfd_entrySchema, type: () => 'timerfd', columns: { path: anon('anon_inode:[timerfd]'), flags } },
+  17: { field: 'tfd', schema: timerfd_entrySchema, type: () => 'timerfd', columns: { path: anon('anon_inode:[timerfd]'), flags }, fixed: { pos: 0, mode: ANON_INODE_MODE }, details: DETAILS.timerfd },
+  // memfd.img holds the inode: its name (the path /proc shows), mode and inode number
   18: {
     field: 'memfd', schema: memfd_file_entrySchema, type: () => 'memfd',
     columns: { pos: { get: (s) => int64(s.pos), set: (s, v) => { s.pos = u64(v, 'pos'); } }, flags },
     object: (s) => ({ kind: 'inode', key: memfdInodeKey(s.inodeId) }),
+    facts: (s: memfd_file_entry, _id, facts) => {
+      const inode = facts.memfds.get(s.inodeId);
+      if (!inode) return { deleted: true };
+      return {
+        path: memfdPath(inode.name), deleted: true, inode: inode.shmid,
+        mode: isFieldSet(inode, memfd_inode_entrySchema.field.mode) ? inode.mode : null,
+      };
+    },
   },
   19: {
     field: 'bpf', schema: bpfmap_file_entrySchema, type: () => 'anon',
     columns: { path: anon('anon_inode:bpf-map'), pos: { get: (s) => int64(s.pos), set: (s, v) => { s.pos = u64(v, 'pos'); } }, flags },
+  },
+  // pidfd_entry.flags are pidfd_open's (PIDFD_NONBLOCK); the kernel opens every pidfd O_RDWR
+  20: {
+    field: 'pidfd', schema: pidfd_entrySchema, type: () => 'anon',
+    columns: {
+      path: anon('anon_inode:[pidfd]'),
+      flags: {
+        get: (s) => s.flags | O_RDWR,
+        set: (s, v) => {
+          const f = u32(v, 'flags');
+          if ((f & 3) !== O_RDWR) throw new Error('a pidfd is open O_RDWR');
+          s.flags = f & ~O_RDWR;
+        },
+      },
+    },
+    inode: (s) => int64(s.ino),
+    fixed: { pos: 0 },
   },
 };
 
 const FD_TYPE_NAMES: Record<number, string> = {
   0: 'UND', 1: 'REG', 2: 'PIPE', 3: 'FIFO', 4: 'INETSK', 5: 'UNIXSK', 6: 'EVENTFD', 7: 'EVENTPOLL', 8: 'INOTIFY',
   9: 'SIGNALFD', 10: 'PACKETSK', 11: 'TTY', 12: 'FANOTIFY', 13: 'NETLINKSK', 14: 'NS', 15: 'TUNF', 16: 'EXT',
-  17: 'TIMERFD', 18: 'MEMFD', 19: 'BPFMAP', 65534: 'CTL_TTY', 65535: 'AUTOFS_PIPE',
+  17: 'TIMERFD', 18: 'MEMFD', 19: 'BPFMAP', 20: 'PIDFD', 65534: 'CTL_TTY', 65535: 'AUTOFS_PIPE',
 };
 
 /** One open file as CRIU wrote it, from files.img or a per-type image. */
@@ -247,20 +309,27 @@ function* criuFiles(ctx: ImportContext): Generator<CriuFile> {
   }
 }
 
-export function importFiles(ctx: ImportContext): void {
+export function importFiles(ctx: ImportContext, facts: FileFacts): void {
   const deferred: CriuFile[] = [];
+  const ttys: { id: number; sub: Sub; image: string; offset: number }[] = [];
   for (const f of criuFiles(ctx)) {
     const spec = FILE_SPECS[f.entry.type];
     if (spec?.regularFile && spec.regularFile(subMessage(f.entry)) !== null) deferred.push(f);
-    else addFile(ctx, f, null);
+    else addFile(ctx, f, null, facts);
   }
   for (const f of deferred) {
     const spec = FILE_SPECS[f.entry.type]!;
-    addFile(ctx, f, ctx.writtenFile(spec.regularFile!(subMessage(f.entry))!, f.image, f.offset, `${FD_TYPE_NAMES[f.entry.type]} file ${f.entry.id}`));
+    addFile(ctx, f, ctx.writtenFile(spec.regularFile!(subMessage(f.entry))!, f.image, f.offset, `${FD_TYPE_NAMES[f.entry.type]} file ${f.entry.id}`), facts);
   }
+  for (const f of criuFiles(ctx)) {
+    if (f.entry.type === TTY) ttys.push({ id: f.entry.id, sub: subMessage(f.entry), image: f.image, offset: f.offset });
+  }
+  importTtys(ctx, ttys, facts);
 }
 
-function addFile(ctx: ImportContext, f: CriuFile, regular: WrittenFile | null): void {
+const TTY = 11;
+
+function addFile(ctx: ImportContext, f: CriuFile, regular: WrittenFile | null, facts: FileFacts): void {
   const { entry } = f;
   const where = ctx.where(f.image);
   if (ctx.files.has(entry.id)) throw badImage(where, f.offset, `file id ${entry.id} appears twice`);
@@ -272,20 +341,25 @@ function addFile(ctx: ImportContext, f: CriuFile, regular: WrittenFile | null): 
   const inherit = <K extends 'pos' | 'flags' | 'mode' | 'mntId' | 'dev'>(col: K) => (regular && spec?.inherits?.includes(col) ? regular[col] : null);
   const objectInput = spec?.object?.(sub, entry.id, regular) ?? null;
   const object = objectInput ? ctx.w.addSharedObject(objectInput) : null;
+  const known = spec?.facts?.(sub, entry.id, facts) ?? {};
   const input: FileInput = {
     key: fileKey(entry.id),
     type: spec ? spec.type(sub) : 'unknown',
-    path: (get('path') as string | null) ?? regular?.path ?? null,
-    pos: (get('pos') as number | bigint | null) ?? inherit('pos'),
+    path: (get('path') as string | null) ?? regular?.path ?? known.path ?? null,
+    pos: (get('pos') as number | bigint | null) ?? inherit('pos') ?? spec?.fixed?.pos ?? null,
     flags: (get('flags') as number | null) ?? inherit('flags'),
-    mode: (get('mode') as number | null) ?? inherit('mode'),
+    mode: (get('mode') as number | null) ?? inherit('mode') ?? known.mode ?? spec?.fixed?.mode ?? null,
     mntId: (get('mnt_id') as number | null) ?? inherit('mntId'),
-    dev: inherit('dev'),
-    inode: spec?.inode?.(sub) ?? null,
+    dev: inherit('dev') ?? known.dev ?? null,
+    inode: spec?.inode?.(sub) ?? known.inode ?? null,
+    deleted: known.deleted ?? false,
     object,
+    attrs: known.attrs,
   };
-  ctx.files.set(entry.id, ctx.w.addFile(input));
+  const id = ctx.w.addFile(input);
+  ctx.files.set(entry.id, id);
   if (spec?.socket && object !== null) ctx.w.addSocket({ object, ...spec.socket(sub) });
+  spec?.details?.write(ctx, id, sub);
 }
 
 /** CRIU file id -> fd type, from the original file images, for fdinfo entries. */
@@ -320,6 +394,7 @@ export function exportFileImage(ex: ExportContext, img: OriginalImage, seen: Set
       const what = `file ${key}`;
       changed = overlay(sub, spec.columns, row, what);
       if (spec.socketColumns && row.socket_object !== null) changed = overlay(sub, spec.socketColumns, row, what) || changed;
+      if (spec.details) changed = spec.details.overlay(sub, ex.rows.details[spec.details.kind].get(key) ?? [], what) || changed;
     }
     out.push(changed ? { schema, msg } : { original: entry });
   }

@@ -1,6 +1,12 @@
 /**
- * Memory maps: the vmas of mm-PID.img, in the address space (vm_id) of the process.
- * A file-backed map names its file by id in shmid; the path is that file's.
+ * Memory maps: the vmas of mm-PID.img, in the address space (vm_id) of the process,
+ * as /proc/PID/maps shows them. A file-backed map names its file by id in shmid; the
+ * path is that file's, and a deleted file's map is marked deleted (attrs.deleted), as
+ * the live capture marks ' (deleted)'. Shared anonymous memory and memfds are memfd
+ * files in CRIU 4.x: '/dev/zero' and '/memfd:NAME', deleted. The stack is the map that
+ * holds mm_start_stack (CRIU 4.x does not mark it). CRIU keeps a guard region installed
+ * with MADV_GUARD_INSTALL as a vma of its own inside the map, which /proc does not
+ * show: it becomes part of its map's row, attrs.guard: ['start-end', ...].
  */
 import { CkptdbError } from '../../../errors.js';
 import { addressText } from '../../../store/values.js';
@@ -19,6 +25,24 @@ function isFileVma(v: vma_entry): boolean {
   return (v.status & (VMA.FILE_PRIVATE | VMA.FILE_SHARED)) !== 0 && (v.status & VMA.SYSVIPC) === 0;
 }
 
+export function isGuardVma(v: vma_entry): boolean {
+  return (v.status & VMA.GUARD) !== 0;
+}
+
+/** The vma a guard region lies in: the last one before it that covers it. */
+function containing(vmas: vma_entry[], i: number): vma_entry | null {
+  const g = vmas[i]!;
+  for (let j = i - 1; j >= 0; j--) {
+    const v = vmas[j]!;
+    if (!isGuardVma(v) && v.start <= g.start && g.end <= v.end) return v;
+  }
+  for (let j = i + 1; j < vmas.length; j++) {
+    const v = vmas[j]!;
+    if (!isGuardVma(v) && v.start <= g.start && g.end <= v.end) return v;
+  }
+  return null;
+}
+
 export function importMaps(ctx: ImportContext): number {
   let n = 0;
   for (const { msg: p } of ctx.decodeAll('pstree.img', pstree_entrySchema)) {
@@ -33,12 +57,47 @@ export function importMaps(ctx: ImportContext): number {
 }
 
 function addMaps(ctx: ImportContext, name: string, offset: number, mm: mm_entry, mmObject: number): number {
+  const guards = new Map<vma_entry, string[]>();
   mm.vmas.forEach((v, i) => {
     if (v.end <= v.start) throw badImage(ctx.where(name), offset, `vma ${i} ends at 0x${v.end.toString(16)}, not above its start 0x${v.start.toString(16)}`);
-    const path = isFileVma(v) ? ctx.filePath(Number(v.shmid), name, offset, `vma ${i}`) : specialVmaPath(v.status);
-    ctx.w.addMap({ mm: mmObject, start: v.start, end: v.end, perms: vmaPerms(v.prot, v.flags), pgoff: int64(v.pgoff), path });
+    if (!isGuardVma(v)) return;
+    const owner = containing(mm.vmas, i);
+    if (!owner) throw badImage(ctx.where(name), offset, `guard vma ${i} at 0x${v.start.toString(16)} lies in no other vma`);
+    guards.set(owner, [...(guards.get(owner) ?? []), `${addressText(v.start, 'guard start')}-${addressText(v.end, 'guard end')}`]);
   });
-  return mm.vmas.length;
+  let n = 0;
+  mm.vmas.forEach((v, i) => {
+    if (isGuardVma(v)) return;
+    const attrs: Record<string, unknown> = {};
+    let path: string | null;
+    let dev: string | null = null;
+    let inode: number | bigint | null = null;
+    if (isFileVma(v)) {
+      const file = ctx.writtenFile(Number(v.shmid), name, offset, `vma ${i}`);
+      path = file.path;
+      inode = file.inode;
+      dev = file.dev;
+      if (file.deleted) attrs.deleted = true;
+    } else {
+      path = mm.mmStartStack >= v.start && mm.mmStartStack < v.end ? '[stack]' : specialVmaPath(v.status);
+      if (v.status & VMA.ANON_SHARED) {
+        attrs.deleted = true;
+        inode = int64(v.shmid);
+      } else {
+        // private anonymous memory and the kernel's own areas: /proc shows 00:00 0
+        dev = '0:0';
+        inode = 0;
+      }
+    }
+    const guard = guards.get(v);
+    if (guard) attrs.guard = guard;
+    ctx.w.addMap({
+      mm: mmObject, start: v.start, end: v.end, perms: vmaPerms(v.prot, v.flags), pgoff: int64(v.pgoff), dev, inode, path,
+      attrs: Object.keys(attrs).length ? attrs : undefined,
+    });
+    n++;
+  });
+  return n;
 }
 
 /** mm-PID.img: the vmas of the process's address space, each with its maps row's end, perms and offset. */
@@ -47,13 +106,18 @@ export function exportMm(ex: ExportContext, img: OriginalImage): Buffer | null {
     const rows = new Map((task.mm_key ? ex.rows.maps.get(task.mm_key) ?? [] : []).map((r) => [r.start_addr, r]));
     const before = mm.vmas.length;
     let changed = false;
+    const kept = new Set<vma_entry>();
     mm.vmas = mm.vmas.filter((v) => {
+      if (isGuardVma(v)) return true;
       const row = rows.get(addressText(v.start, 'vma start'));
       if (!row) return false;
       rows.delete(row.start_addr);
+      kept.add(v);
       changed = overlay(v, VMA_BINDINGS, row, `map ${row.start_addr} of task ${pid}`) || changed;
       return true;
     });
+    // a guard region goes with the map it lies in
+    mm.vmas = mm.vmas.filter((v) => !isGuardVma(v) || [...kept].some((k) => k.start <= v.start && v.end <= k.end));
     const [extra] = rows.keys();
     if (extra !== undefined) throw new CkptdbError('UNSUPPORTED', `map ${extra} of task ${pid} is not in mm-${pid}.img: ckptdb cannot make a CRIU vma for a new map`);
     return changed || mm.vmas.length !== before;

@@ -4,15 +4,14 @@
  * a pages file at page boundaries, so page k of it is chunk k. Used for what the
  * kernel keeps only in memory: the command line and the environment.
  */
+import { isFieldSet } from '@bufbuild/protobuf';
 import type Database from 'better-sqlite3';
-import { statement } from '../../../store/sqlFile.js';
-import { CHUNK_SIZE } from '../../../store/chunks.js';
+import { CHUNK_SIZE, ChunkReader } from '../../../store/chunks.js';
 import { pagemap_entrySchema, pagemap_headSchema, type pagemap_entry } from '../gen/payload_pb.js';
 import type { ImportContext } from './context.js';
 
 const PAGE = CHUNK_SIZE;
 const PE_PARENT = 1;
-const PE_LAZY = 2;
 const PE_PRESENT = 4;
 /** Longer argument or environment blocks are not read. */
 const MAX_BLOCK = 128 * 1024;
@@ -23,19 +22,28 @@ interface PageMap {
   runs: { vaddr: bigint; end: bigint; page: number }[];
 }
 
-/** Whether a pagemap entry's pages are in this checkpoint's pages file (not the parent's, not lazy). */
-function inPagesFile(e: pagemap_entry): boolean {
+/**
+ * Whether a pagemap entry's pages are in this checkpoint's pages file: present and not
+ * the parent's. PE_LAZY does not take them out: CRIU marks private anonymous pages lazy
+ * and present, and writes them (only a lazy-pages dump leaves PE_PRESENT off).
+ */
+export function inPagesFile(e: pagemap_entry): boolean {
   if (e.inParent) return false;
-  if (!Object.prototype.hasOwnProperty.call(e, 'flags')) return true;
-  return (e.flags & PE_PRESENT) !== 0 && (e.flags & (PE_PARENT | PE_LAZY)) === 0;
+  if (!isFieldSet(e, pagemap_entrySchema.field.flags)) return true;
+  return (e.flags & PE_PRESENT) !== 0 && (e.flags & PE_PARENT) === 0;
+}
+
+/** The pages an entry covers: CRIU 4.x writes nr_pages, 3.x only the old field. */
+export function pageCount(e: pagemap_entry): number {
+  return isFieldSet(e, pagemap_entrySchema.field.nrPages) ? Number(e.nrPages) : e.compatNrPages;
 }
 
 export class ProcessMemory {
-  private readonly chunk: Database.Statement<unknown[]>;
+  private readonly chunks: ChunkReader;
   private readonly maps = new Map<number, PageMap | null>();
 
   constructor(private readonly ctx: ImportContext, db: Database.Database) {
-    this.chunk = db.prepare(statement('internal/criu.sql', 'image_chunk')).pluck();
+    this.chunks = new ChunkReader(db);
   }
 
   /** The bytes from start to end of a process's memory, or null where a page was not dumped. */
@@ -67,8 +75,9 @@ export class ProcessMemory {
       let page = 0;
       const runs = entries.map((e) => {
         const m = this.ctx.decodeOneOf(e, pagemap_entrySchema, where);
-        const run = { vaddr: m.vaddr, end: m.vaddr + BigInt(m.nrPages) * BigInt(PAGE), page: inPagesFile(m) ? page : -1 };
-        if (inPagesFile(m)) page += m.nrPages;
+        const n = pageCount(m);
+        const run = { vaddr: m.vaddr, end: m.vaddr + BigInt(n) * BigInt(PAGE), page: inPagesFile(m) ? page : -1 };
+        if (inPagesFile(m)) page += n;
         return run;
       });
       map = { pages: `pages-${pagesId}.img`, runs };
@@ -81,7 +90,8 @@ export class ProcessMemory {
     const run = map.runs.find((r) => addr >= r.vaddr && addr < r.end);
     if (!run || run.page < 0) return null;
     const seq = run.page + Number((addr - run.vaddr) / BigInt(PAGE));
-    const data = this.chunk.get(this.ctx.w.checkpointId, map.pages, seq) as Buffer | undefined;
+    const image = this.chunks.imageId(this.ctx.w.checkpointId, map.pages);
+    const data = image === null ? null : this.chunks.imageChunk(image, seq);
     return data && data.length === PAGE ? data : null;
   }
 }

@@ -9,16 +9,15 @@ import { clearField, create, isFieldSet } from '@bufbuild/protobuf';
 import { CkptdbError } from '../../../errors.js';
 import type { NamespaceType, ObjectId, RlimitInput, TaskInput, TaskObjectKind } from '../../../store/writer/types.js';
 import { badImage } from '../imageFile.js';
-import { imageNumber } from '../images.js';
 import { idOfKey, namespaceKey, taskObjectId, taskObjectKey } from '../keys.js';
 import {
-  RLIMITS, limitFromValue, limitValue, sigsetFromHex, sigsetHex, taskStateName, taskStateNumber,
+  RLIMITS, SIGACTION_SIGNALS, isZombieState, limitFromValue, limitValue, sigsetFromHex, sigsetHex, taskStateName, taskStateNumber,
 } from '../values.js';
 import {
   core_entrySchema, task_core_entrySchema, task_kobj_ids_entrySchema, task_rlimits_entrySchema, thread_core_entrySchema,
   type core_entry, type task_kobj_ids_entry,
 } from '../gen/core_pb.js';
-import { fs_entrySchema } from '../gen/fs_pb.js';
+import { fs_entrySchema, type fs_entry } from '../gen/fs_pb.js';
 import { mm_entrySchema } from '../gen/mm_pb.js';
 import { pstree_entrySchema, type pstree_entry } from '../gen/pstree_pb.js';
 import { rlimit_entrySchema } from '../gen/rlimit_pb.js';
@@ -65,7 +64,7 @@ const CORE_BINDINGS: Record<string, Binding<ThreadCore>> = {
     set: (t, v) => {
       if (!t.isLeader) return;
       const n = taskStateNumber(String(v));
-      if (n === null || !t.core.tc) throw new Error('not a CRIU task state (alive, dead, stopped, zombie)');
+      if (n === null || !t.core.tc) throw new Error('not a state CRIU restores (alive or a running or sleeping letter, T, Z)');
       t.core.tc.taskState = n;
     },
   },
@@ -83,7 +82,7 @@ const CORE_BINDINGS: Record<string, Binding<ThreadCore>> = {
       else if (tc) tc.blkSigset = mask;
     },
   },
-  sig_pending: { get: (t) => sigsetHex(pendingMask(t)) },
+  sig_pending: { get: (t) => sigsetHex(signalsMask(t.core.threadCore?.signalsP)) },
   sig_ignored: { get: (t) => (t.leader.tc ? sigsetHex(actionMask(t.leader, (a) => a === 1n)) : null) },
   sig_caught: { get: (t) => (t.leader.tc ? sigsetHex(actionMask(t.leader, (a) => a > 1n)) : null) },
   ...Object.fromEntries(
@@ -101,8 +100,18 @@ const CORE_BINDINGS: Record<string, Binding<ThreadCore>> = {
   ),
 };
 
-/** Keys of tasks.attrs written back to the core image. */
+/**
+ * Keys of tasks.attrs written back to the core image; sig_shared_pending is the
+ * process's pending signals (its leader's signals_s), kept per task as a live capture
+ * keeps /proc's ShdPnd, and exit_code a zombie's exit status, as a live capture keeps it.
+ */
 const CORE_ATTRS: Record<string, Binding<ThreadCore>> = {
+  sig_shared_pending: { get: (t) => (t.leader.tc ? sigsetHex(signalsMask(t.leader.tc.signalsS)) : null) },
+  // a zombie's exit status, as /proc/PID/stat gives it (waitpid's form)
+  exit_code: {
+    get: (t) => (t.isLeader && t.core.tc && isZombieState(t.core.tc.taskState) ? t.core.tc.exitCode : null),
+    set: (t, v) => { if (t.isLeader && t.core.tc) t.core.tc.exitCode = u32(v, 'exit_code'); },
+  },
   personality: leaderField('personality'),
   loginuid: leaderField('loginuid'),
   oom_score_adj: leaderField('oomScoreAdj'),
@@ -137,14 +146,11 @@ function signalsMask(queue: { signals: { siginfo: Uint8Array }[] } | undefined):
   return mask;
 }
 
-function pendingMask(t: ThreadCore): bigint {
-  return signalsMask(t.core.threadCore?.signalsP) | signalsMask(t.leader.tc?.signalsS);
-}
-
 function actionMask(leader: core_entry, pick: (handler: bigint) => boolean): bigint {
   let mask = 0n;
   leader.tc!.sigactions.forEach((sa, i) => {
-    if (i < 64 && pick(sa.sigaction)) mask |= 1n << BigInt(i);
+    const signal = SIGACTION_SIGNALS[i];
+    if (signal !== undefined && pick(sa.sigaction)) mask |= 1n << BigInt(signal - 1);
   });
   return mask;
 }
@@ -180,9 +186,19 @@ function setRlimits(leader: core_entry, rows: { resource: string; soft: ColumnVa
   return changed;
 }
 
-/** The thread ids of a pstree entry, leader first. */
-function threadsOf(p: pstree_entry): number[] {
+/**
+ * The thread ids of a pstree entry, leader first. A zombie has only its leader: CRIU
+ * writes whatever its thread list held for it (not a thread id), and restore ignores it.
+ */
+function threadsOf(p: pstree_entry, zombie: boolean): number[] {
+  if (zombie) return [p.pid];
   return [p.pid, ...p.threads.filter((t) => t !== p.pid)];
+}
+
+/** Whether the process of a pstree entry is a zombie, by its leader's core image. */
+function isZombie(cores: (name: string) => core_entry | null, p: pstree_entry): boolean {
+  const tc = cores(`core-${p.pid}.img`)?.tc;
+  return tc !== undefined && isZombieState(tc.taskState);
 }
 
 /** Maps the process tree; returns its root, how many processes and which pids it has. */
@@ -190,8 +206,9 @@ export function importTasks(ctx: ImportContext, memory: ProcessMemory, withEnv: 
   const tree = ctx.decodeAll('pstree.img', pstree_entrySchema);
   if (!ctx.images.has('pstree.img')) throw badImage(ctx.where('pstree.img'), 0, 'missing: a CRIU image directory has a pstree.img');
   const seen = new Set<number>();
+  const cores = (name: string) => ctx.decodeOne(name, core_entrySchema)?.msg ?? null;
   for (const { entry, msg } of tree) {
-    for (const tid of threadsOf(msg)) {
+    for (const tid of threadsOf(msg, isZombie(cores, msg))) {
       if (seen.has(tid)) throw badImage(ctx.where('pstree.img'), entry.offset, `pid ${tid} appears twice`);
       seen.add(tid);
     }
@@ -222,13 +239,14 @@ function importProcess(ctx: ImportContext, p: pstree_entry, offset: number, memo
   const fs = ctx.decodeOne(fsImage, fs_entrySchema);
   const cwd = fs ? ctx.filePath(fs.msg.cwdId, fsImage, fs.entry.offset, 'cwd') : null;
   const root = fs ? ctx.filePath(fs.msg.rootId, fsImage, fs.entry.offset, 'root') : null;
+  const umask = fs ? FS_ATTRS.umask!.get(fs.msg) : null;
   const mmImage = `mm-${p.pid}.img`;
   const mm = ctx.decodeOne(mmImage, mm_entrySchema);
   const exe = mm && mm.msg.exeFileId ? ctx.filePath(mm.msg.exeFileId, mmImage, mm.entry.offset, 'exe_file_id') : null;
   const cmdline = mm ? nulStrings(memory.read(p.pid, mm.msg.mmArgStart, mm.msg.mmArgEnd)) : null;
   const env = mm && withEnv ? nulStrings(memory.read(p.pid, mm.msg.mmEnvStart, mm.msg.mmEnvEnd)) : null;
 
-  for (const tid of threadsOf(p)) {
+  for (const tid of threadsOf(p, isZombieState(leader.msg.tc.taskState))) {
     const isLeader = tid === p.pid;
     const core = isLeader ? leader : ctx.decodeOne(`core-${tid}.img`, core_entrySchema);
     if (!core) throw badImage(ctx.where('pstree.img'), offset, `thread ${tid} of process ${p.pid} has no core-${tid}.img`);
@@ -237,10 +255,11 @@ function importProcess(ctx: ImportContext, p: pstree_entry, offset: number, memo
     const attrs = Object.fromEntries(
       Object.entries(CORE_ATTRS).map(([k, b]) => [k, b.get(t)]).filter(([, v]) => v !== null),
     );
+    if (umask !== null) attrs.umask = umask;
     const input: TaskInput = {
       pid: tid,
       tgid: p.pid,
-      ppid: p.ppid,
+      ppid: parentOf(p),
       pgid: p.pgid,
       sid: p.sid,
       state: col('state') as string | null,
@@ -265,8 +284,16 @@ function importProcess(ctx: ImportContext, p: pstree_entry, offset: number, memo
 }
 
 
+/**
+ * A process's parent, or null where the dump does not hold it: CRIU writes 0 for the
+ * root's parent, which is outside the tree, and records no more of it.
+ */
+function parentOf(p: pstree_entry): number | null {
+  return p.ppid === 0 ? null : p.ppid;
+}
+
 const PSTREE_BINDINGS: Record<string, Binding<pstree_entry>> = {
-  ppid: { get: (p) => p.ppid, set: (p, v) => { p.ppid = u32(v, 'ppid'); } },
+  ppid: { get: parentOf, set: (p, v) => { p.ppid = v === null ? 0 : u32(v, 'ppid'); } },
   pgid: { get: (p) => p.pgid, set: (p, v) => { p.pgid = u32(v, 'pgid'); } },
   sid: { get: (p) => p.sid, set: (p, v) => { p.sid = u32(v, 'sid'); } },
 };
@@ -280,13 +307,14 @@ export function exportPstree(ex: ExportContext, img: OriginalImage): Buffer {
     threads.set(Number(t.tgid), list);
   }
   const out: OutEntry<typeof pstree_entrySchema>[] = [];
+  const cores = (name: string) => ex.messages(name, core_entrySchema)[0]?.msg ?? null;
   for (const { entry, msg } of decodeFresh(img, pstree_entrySchema)) {
     const leader = ex.rows.tasks.get(msg.pid);
     const tids = threads.get(msg.pid) ?? [];
     threads.delete(msg.pid);
     if (!leader) continue;
     let changed = overlay(msg, PSTREE_BINDINGS, leader, `task ${msg.pid}`);
-    const before = threadsOf(msg);
+    const before = threadsOf(msg, isZombie(cores, msg));
     if (before.length !== tids.length || before.some((t) => !tids.includes(t))) {
       const kept = (msg.threads.length ? msg.threads : [msg.pid]).filter((t) => tids.includes(t));
       msg.threads = [...kept, ...tids.filter((t) => !kept.includes(t))];
@@ -356,7 +384,22 @@ function setIds(ex: ExportContext, pid: number, row: TaskRow, ids: task_kobj_ids
   return changed;
 }
 
-/** fs-PID.img and other per-process images follow their process: gone with it, else as they were. */
-export function keepWithTask(ex: ExportContext, img: OriginalImage): Buffer | null {
-  return ex.rows.tasks.has(imageNumber(img.name)) ? img.bytes : null;
+/** The umask of fs-PID.img, as /proc/PID/status shows it (4 octal digits), in tasks.attrs. */
+const FS_ATTRS: Record<string, Binding<fs_entry>> = {
+  umask: {
+    get: (fs) => (isFieldSet(fs, fs_entrySchema.field.umask) ? fs.umask.toString(8).padStart(4, '0') : null),
+    set: (fs, v) => {
+      if (v === null) return clearField(fs, fs_entrySchema.field.umask);
+      if (!/^[0-7]{1,4}$/.test(String(v))) throw new Error('a umask is octal digits');
+      fs.umask = parseInt(String(v), 8);
+    },
+  },
+};
+
+/** fs-PID.img: the process's umask from its leader's attrs; cwd and root stay as they were. */
+export function exportFs(ex: ExportContext, img: OriginalImage): Buffer | null {
+  return rebuildTaskImage(ex, img, fs_entrySchema, (pid, row, fs) => {
+    const attrs = row.attrs ? (JSON.parse(row.attrs) as Record<string, ColumnValue>) : {};
+    return 'umask' in attrs ? overlay(fs, FS_ATTRS, attrs, `task ${pid}`) : false;
+  });
 }

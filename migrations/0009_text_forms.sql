@@ -1,0 +1,92 @@
+-- 0009_text_forms: the text forms of stored numbers and letters, as SQL functions.
+--
+-- The tables keep what the kernel gave: open flags and st_mode as integers, signal
+-- masks as 16 hex digits, a task's state as its letter. ckptdb registers six
+-- functions on every connection it opens (`ckptdb query`, the library's QuerySession
+-- and Store), so SQL run through ckptdb can print what people read:
+--
+--   SELECT fd_text(fd, flags) AS FD, type_text(type, mode, NULL) AS TYPE,
+--          flags_text(flags), mode_text(mode), path
+--   FROM open_fds WHERE checkpoint_id = 1 AND pid = 4242;
+--
+-- They are functions, not columns or views, so nothing in the schema depends on them:
+-- a plain sqlite3 shell reads every table and view of a store as before, and simply
+-- has no such functions. Each is deterministic, returns NULL for a NULL first argument,
+-- and is written with integer bit tests and fixed name lists only, so that it reads
+-- the same as a PostgreSQL function (string_agg over a VALUES list). The output of
+-- `ckptdb fds`, of the canned queries, of diff and of graph is made by the same code
+-- (src/store/textForms.ts). Machine formats (JSON, ndjson, CSV, TSV) keep the raw
+-- column and add its text form beside it under the name COLUMN_text: flags_text,
+-- mode_text, fd_text, type_text, state_text, sig_pending_text, sig_blocked_text,
+-- sig_ignored_text, sig_caught_text. Table output shows the text form in place of
+-- the raw column.
+--
+-- flags_text(flags) -> TEXT
+--   Open flags (files.flags; x86-64 numbers, asm-generic/fcntl.h) as O_* names joined
+--   by '|'. First the access mode, flags & 3: 0 O_RDONLY, 1 O_WRONLY, 2 O_RDWR,
+--   3 O_ACCMODE. Then the names of this list whose bits are all set, printed in the
+--   list's order (as strace prints them):
+--     O_CREAT 0o100, O_EXCL 0o200, O_NOCTTY 0o400, O_TRUNC 0o1000, O_APPEND 0o2000,
+--     O_NONBLOCK 0o4000, O_DSYNC 0o10000, O_ASYNC 0o20000, O_DIRECT 0o40000,
+--     O_LARGEFILE 0o100000, O_DIRECTORY 0o200000, O_NOFOLLOW 0o400000,
+--     O_NOATIME 0o1000000, O_CLOEXEC 0o2000000, O_SYNC 0o4010000, O_PATH 0o10000000,
+--     O_TMPFILE 0o20200000.
+--   The list is tested from its end to its start, each match's bits taken away before
+--   the next test: O_SYNC holds O_DSYNC's bit and O_TMPFILE O_DIRECTORY's, so those
+--   two are named alone only when set without the other bit. Bits left over (the
+--   kernel's internal FMODE_* bits) follow as one octal number with a leading 0.
+--   flags_text(32770) = 'O_RDWR|O_LARGEFILE'; flags_text(0) = 'O_RDONLY';
+--   flags_text(33793) = 'O_WRONLY|O_APPEND|O_LARGEFILE'; flags_text(33) = 'O_WRONLY|040'. Note that files.flags never holds O_CLOEXEC:
+--   close-on-exec belongs to the fd (fds.cloexec).
+--
+-- mode_text(mode) -> TEXT
+--   st_mode as `ls -l` and `stat -c %A` print it: ten characters. The type letter of
+--   mode & 0o170000: 0o140000 s, 0o120000 l, 0o100000 -, 0o060000 b, 0o040000 d,
+--   0o020000 c, 0o010000 p, anything else '?' (an anonymous inode: eventfd, epoll,
+--   ...). Then r, w, x for owner, group and others ('-' where unset); the owner's x
+--   is 's' with set-uid (0o4000), 'S' with set-uid but no x; the group's likewise
+--   with set-gid (0o2000); the others' x is 't' / 'T' with the sticky bit (0o1000).
+--   mode_text(8630) = 'crw-rw-rw-'; mode_text(384) = '?rw-------';
+--   mode_text(17407) = 'drwxrwxrwt'.
+--
+-- fd_text(fd, flags) -> TEXT
+--   lsof's FD column: the fd number followed by its access, flags & 3: 0 'r', 1 'w',
+--   2 or 3 'u'; 'u' too where O_PATH (0o10000000) is set (lsof reads the access from
+--   the permission bits of /proc/PID/fd/N, which show neither read nor write for an
+--   O_PATH file, and calls that u). With flags NULL, the number alone.
+--   fd_text(3, 32770) = '3u'; fd_text(0, 32768) = '0r'; fd_text(1, 1) = '1w'.
+--
+-- type_text(type, mode, family) -> TEXT
+--   lsof's TYPE column. type is files.type, mode files.mode, family sockets.family
+--   (or NULL). A socket (mode & 0o170000 = 0o140000, or type 'socket' where mode is
+--   NULL) by its family: unix 'unix', inet 'IPv4', inet6 'IPv6', netlink 'netlink',
+--   packet 'pack', any other or NULL 'sock'. Otherwise by mode & 0o170000 where mode
+--   is not NULL: 0o100000 'REG', 0o040000 'DIR', 0o020000 'CHR', 0o060000 'BLK',
+--   0o010000 'FIFO', 0o120000 'LINK', 0 'a_inode', else 'unknown'. Where mode is NULL,
+--   by type: reg and memfd 'REG', dir 'DIR', chr 'CHR', blk 'BLK', fifo and pipe
+--   'FIFO', eventfd, epoll, timerfd, signalfd, inotify, fanotify and anon 'a_inode',
+--   else 'unknown'. NULL when type and mode are both NULL.
+--   type_text('chr', 8630, NULL) = 'CHR'; type_text('socket', 49663, 'inet') = 'IPv4';
+--   type_text('eventfd', 384, NULL) = 'a_inode'.
+--
+-- signals_text(mask) -> TEXT
+--   A signal mask (tasks.sig_pending, sig_blocked, sig_ignored, sig_caught: up to 16
+--   hex digits, bit n-1 for signal n) as the names of its signals, lowest number
+--   first, joined by ','. The names are bash's `kill -l`: 1 SIGHUP, 2 SIGINT,
+--   3 SIGQUIT, 4 SIGILL, 5 SIGTRAP, 6 SIGABRT, 7 SIGBUS, 8 SIGFPE, 9 SIGKILL,
+--   10 SIGUSR1, 11 SIGSEGV, 12 SIGUSR2, 13 SIGPIPE, 14 SIGALRM, 15 SIGTERM,
+--   16 SIGSTKFLT, 17 SIGCHLD, 18 SIGCONT, 19 SIGSTOP, 20 SIGTSTP, 21 SIGTTIN,
+--   22 SIGTTOU, 23 SIGURG, 24 SIGXCPU, 25 SIGXFSZ, 26 SIGVTALRM, 27 SIGPROF,
+--   28 SIGWINCH, 29 SIGIO, 30 SIGPWR, 31 SIGSYS; 32 and 33 (the C library's own,
+--   which kill -l leaves out) SIG32 and SIG33; 34 SIGRTMIN, 35..49 SIGRTMIN+1..+15,
+--   50..63 SIGRTMAX-14..-1, 64 SIGRTMAX. An empty mask is ''; text that is not 1 to 16
+--   hex digits gives NULL.
+--   signals_text('0000000000004002') = 'SIGINT,SIGTERM'; signals_text('0') = ''.
+--
+-- state_text(state) -> TEXT
+--   A task's state letter (tasks.state) as /proc/PID/status words it: R 'running',
+--   S 'sleeping', D 'disk sleep', T 'stopped', t 'tracing stop', X 'dead',
+--   Z 'zombie', P 'parked', I 'idle'; any other letter as it is.
+--   state_text('S') = 'sleeping'.
+--
+-- This migration changes no table: it marks the stores whose ckptdb has the functions.
