@@ -24,8 +24,8 @@ ends AS (
          f.flags & 3 IN (0, 2) AS reads,
          f.flags & 3 IN (1, 2) AS writes
   FROM chosen c
-  CROSS JOIN files f ON f.object_id = c.id
-  CROSS JOIN fd_holders h ON h.file_id = f.id
+  CROSS JOIN files f ON f.checkpoint_id = :checkpoint AND f.object_id = c.id
+  CROSS JOIN fd_holders h ON h.checkpoint_id = :checkpoint AND h.file_id = f.id
 ),
 by_process AS (
   SELECT pipe_id, pid, tid,
@@ -40,7 +40,7 @@ by_pipe AS (
   FROM by_process GROUP BY pipe_id
 )
 SELECT c.id AS pipe_id,
-       coalesce((SELECT min(f.path) FROM files f WHERE f.object_id = c.id AND f.type = 'fifo'), o.key) AS pipe,
+       coalesce((SELECT min(f.path) FROM files f WHERE f.checkpoint_id = :checkpoint AND f.object_id = c.id AND f.type = 'fifo'), o.key) AS pipe,
        b.read_end, b.write_end
 FROM chosen c
 JOIN shared_objects o ON o.id = c.id

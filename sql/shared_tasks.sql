@@ -27,7 +27,10 @@ WITH chosen AS (
 users AS (
   SELECT c.id, t.tgid, t.pid
   FROM chosen c
-  CROSS JOIN tasks t ON t.mm_id = c.id OR t.fdtable_id = c.id OR t.fs_id = c.id OR t.sighand_id = c.id
+  CROSS JOIN tasks t ON (t.checkpoint_id = :checkpoint AND t.mm_id = c.id)
+                      OR (t.checkpoint_id = :checkpoint AND t.fdtable_id = c.id)
+                      OR (t.checkpoint_id = :checkpoint AND t.fs_id = c.id)
+                      OR (t.checkpoint_id = :checkpoint AND t.sighand_id = c.id)
 ),
 by_process AS (
   SELECT id, tgid, group_concat(pid, ',' ORDER BY pid) AS tids FROM users GROUP BY id, tgid

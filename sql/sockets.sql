@@ -43,8 +43,8 @@ chosen AS (
 holder AS (
   SELECT c.object_id, h.pid, h.tid, h.fd
   FROM chosen c
-  CROSS JOIN files f ON f.object_id = c.object_id
-  CROSS JOIN fd_holders h ON h.file_id = f.id
+  CROSS JOIN files f ON f.checkpoint_id = :checkpoint AND f.object_id = c.object_id
+  CROSS JOIN fd_holders h ON h.checkpoint_id = :checkpoint AND h.file_id = f.id
 ),
 by_process AS (
   SELECT object_id, pid, tid, group_concat(fd, ',' ORDER BY fd) AS fds FROM holder GROUP BY object_id, pid, tid

@@ -169,7 +169,7 @@ SELECT checkpoint_id FROM tasks WHERE id = :task;
 
 -- name: task_namespaces
 SELECT n.type, i.image_id FROM task_namespaces n JOIN temp.mount_objects i ON i.object_id = n.ns_id
-WHERE n.task_id = :task ORDER BY n.type;
+WHERE n.checkpoint_id = :id AND n.task_id = :task ORDER BY n.type;
 
 -- name: fd
 SELECT d.checkpoint_id, ft.image_id AS fdtable, d.fd, d.cloexec, fi.image_id AS file
@@ -179,10 +179,10 @@ JOIN temp.mount_objects fi ON fi.object_id = d.file_id
 WHERE d.id = :id;
 
 -- name: fds_from
-SELECT id, fd FROM fds WHERE fdtable_id = :fdtable AND fd >= :from ORDER BY fd;
+SELECT id, fd FROM fds WHERE checkpoint_id = :id AND fdtable_id = :fdtable AND fd >= :from ORDER BY fd;
 
 -- name: fd_by_number
-SELECT id FROM fds WHERE fdtable_id = :fdtable AND fd = :fd;
+SELECT id FROM fds WHERE checkpoint_id = :id AND fdtable_id = :fdtable AND fd = :fd;
 
 -- name: map
 -- A mapping, with the image id of its address space, as image.sql's mm_maps.
@@ -192,10 +192,10 @@ FROM maps m JOIN temp.mount_objects i ON i.object_id = m.mm_id
 WHERE m.id = :id;
 
 -- name: maps_of
-SELECT id, start_addr FROM maps WHERE mm_id = :mm ORDER BY start_addr;
+SELECT id, start_addr FROM maps WHERE checkpoint_id = :id AND mm_id = :mm ORDER BY start_addr;
 
 -- name: map_by_start
-SELECT id FROM maps WHERE mm_id = :mm AND start_addr = :start;
+SELECT id FROM maps WHERE checkpoint_id = :id AND mm_id = :mm AND start_addr = :start;
 
 -- name: images
 -- The files CRIU wrote, by name.

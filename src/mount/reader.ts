@@ -164,20 +164,20 @@ export class StoreReader {
     return (this.s.object_by_image!.get({ id, image, is_file: files ? 1 : 0 }) as { object_id: number } | undefined)?.object_id ?? null;
   }
 
-  fdsFrom(fdtable: number, fd: number): IterableIterator<{ id: number; fd: number }> {
-    return this.s.fds_from!.iterate({ fdtable, from: fd }) as IterableIterator<{ id: number; fd: number }>;
+  fdsFrom(checkpointId: number, fdtable: number, fd: number): IterableIterator<{ id: number; fd: number }> {
+    return this.s.fds_from!.iterate({ id: checkpointId, fdtable, from: fd }) as IterableIterator<{ id: number; fd: number }>;
   }
 
-  fdByNumber(fdtable: number, fd: number): number | null {
-    return (this.s.fd_by_number!.get({ fdtable, fd }) as { id: number } | undefined)?.id ?? null;
+  fdByNumber(checkpointId: number, fdtable: number, fd: number): number | null {
+    return (this.s.fd_by_number!.get({ id: checkpointId, fdtable, fd }) as { id: number } | undefined)?.id ?? null;
   }
 
-  mapsOf(mm: number): IterableIterator<{ id: number; start_addr: string }> {
-    return this.s.maps_of!.iterate({ mm }) as IterableIterator<{ id: number; start_addr: string }>;
+  mapsOf(checkpointId: number, mm: number): IterableIterator<{ id: number; start_addr: string }> {
+    return this.s.maps_of!.iterate({ id: checkpointId, mm }) as IterableIterator<{ id: number; start_addr: string }>;
   }
 
-  mapByStart(mm: number, start: string): number | null {
-    return (this.s.map_by_start!.get({ mm, start }) as { id: number } | undefined)?.id ?? null;
+  mapByStart(checkpointId: number, mm: number, start: string): number | null {
+    return (this.s.map_by_start!.get({ id: checkpointId, mm, start }) as { id: number } | undefined)?.id ?? null;
   }
 
   /** Chunks of a numbered checkpoint's CRIU files by number, from n on. */
@@ -251,8 +251,8 @@ export class StoreReader {
       this.number(checkpointId);
       const t = this.s.task!.get({ task: id }) as Row | undefined;
       if (!t) return null;
-      const namespaces = this.s.task_namespaces!.raw().all({ task: id }) as [NamespaceType, number][];
-      return { record: taskRecord(t, namespaces, this.s.task_rlimits!.all({ task: id }) as RlimitRecord[]), checkpointId };
+      const namespaces = this.s.task_namespaces!.raw().all({ id: checkpointId, task: id }) as [NamespaceType, number][];
+      return { record: taskRecord(t, namespaces, this.s.task_rlimits!.all({ id: checkpointId, task: id }) as RlimitRecord[]), checkpointId };
     });
   }
 

@@ -505,10 +505,10 @@ export class StoreFs implements FileSystem {
     if (!object) return null;
     return {
       *list(offset) {
-        for (const d of r.fdsFrom(fdtable, offset - 2)) yield { name: String(d.fd), next: d.fd + 3, info: dirInfo(nodeId(KIND.FD, d.id), object.checkpointId) };
+        for (const d of r.fdsFrom(object.checkpointId, fdtable, offset - 2)) yield { name: String(d.fd), next: d.fd + 3, info: dirInfo(nodeId(KIND.FD, d.id), object.checkpointId) };
       },
       lookup: (name) => {
-        const fd = /^(0|[1-9][0-9]{0,9})$/.test(name) ? r.fdByNumber(fdtable, Number(name)) : null;
+        const fd = /^(0|[1-9][0-9]{0,9})$/.test(name) ? r.fdByNumber(object.checkpointId, fdtable, Number(name)) : null;
         return fd === null ? null : dirInfo(nodeId(KIND.FD, fd), object.checkpointId);
       },
     };
@@ -521,10 +521,10 @@ export class StoreFs implements FileSystem {
     return {
       *list(offset) {
         let i = 0;
-        for (const m of r.mapsOf(mm)) if (i++ >= offset - 2) yield { name: m.start_addr, next: i + 2, info: dirInfo(nodeId(KIND.MAP, m.id), object.checkpointId) };
+        for (const m of r.mapsOf(object.checkpointId, mm)) if (i++ >= offset - 2) yield { name: m.start_addr, next: i + 2, info: dirInfo(nodeId(KIND.MAP, m.id), object.checkpointId) };
       },
       lookup: (name) => {
-        const map = r.mapByStart(mm, name);
+        const map = r.mapByStart(object.checkpointId, mm, name);
         return map === null ? null : dirInfo(nodeId(KIND.MAP, map), object.checkpointId);
       },
     };

@@ -88,13 +88,13 @@ class RestoreOrder {
     const tasks = this.s.ordered_tasks!.raw().all() as [number, number, number | null][];
     for (const [, task, fdtable] of tasks) {
       const ownsFdtable = fdtable !== null && this.s.is_numbered!.get({ object: fdtable }) === undefined;
-      this.s.number_task_objects!.run({ task });
-      if (ownsFdtable) this.s.number_fdtable_files!.run({ fdtable });
+      this.s.number_task_objects!.run({ id, task });
+      if (ownsFdtable) this.s.number_fdtable_files!.run({ id, fdtable });
     }
     if (this.unnumbered() === 0) return;
     for (const fdtable of this.s.unnumbered_fdtables!.pluck().all({ id }) as number[]) {
       this.s.number_object!.run({ object: fdtable });
-      this.s.number_fdtable_files!.run({ fdtable });
+      this.s.number_fdtable_files!.run({ id, fdtable });
     }
     for (const sql of namedStatements(SQL).get('number_rest')!) this.db.prepare(sql).run({ id });
   }
@@ -140,7 +140,7 @@ class RecordReader {
 
   private *task(task: number): Generator<ImageRecord | RecordText> {
     const { mm_id: mmId, fdtable_id: fdtableId, ...t } = this.s.task!.get({ task }) as Row;
-    const namespaces = this.s.task_namespaces!.raw().all({ task }) as [NamespaceType, number][];
+    const namespaces = this.s.task_namespaces!.raw().all({ id: this.checkpointId, task }) as [NamespaceType, number][];
     // The task that defines its fd table and address space is the one that lists their contents.
     let fdtableIsNew = false;
     let mmIsNew = false;
@@ -151,7 +151,7 @@ class RecordReader {
       this.next++;
       yield objectRecord(getter(this.s.object!.get({ image: ref })));
     }
-    yield taskRecord(t, namespaces, this.s.task_rlimits!.all({ task }) as RlimitRecord[]);
+    yield taskRecord(t, namespaces, this.s.task_rlimits!.all({ id: this.checkpointId, task }) as RlimitRecord[]);
     if (fdtableIsNew) yield* this.fds(fdtableId as number, t.fdtable as number);
     if (mmIsNew) yield* this.maps(mmId as number, t.mm as number);
   }
@@ -159,7 +159,7 @@ class RecordReader {
   private *fds(fdtableId: number, fdtable: number): Generator<ImageRecord | RecordText> {
     // Rows as arrays, the file and object records already JSON (fdtable_records): the
     // fd records of a million-fd checkpoint are this exporter's hot path.
-    const rows = this.s.fdtable_records!.raw(true).iterate({ fdtable: fdtableId, next: this.next }) as IterableIterator<FdRow>;
+    const rows = this.s.fdtable_records!.raw(true).iterate({ id: this.checkpointId, fdtable: fdtableId, next: this.next }) as IterableIterator<FdRow>;
     for (const [fd, cloexec, file, object, fileJson, objectJson] of rows) {
       if (object === this.next) {
         this.next++;
@@ -175,7 +175,7 @@ class RecordReader {
   }
 
   private *maps(mmId: number, mm: number): Generator<ImageRecord> {
-    for (const m of this.s.mm_maps!.iterate({ mm: mmId }) as IterableIterator<Row>) yield mapRecord(m, mm);
+    for (const m of this.s.mm_maps!.iterate({ id: this.checkpointId, mm: mmId }) as IterableIterator<Row>) yield mapRecord(m, mm);
   }
 }
 
