@@ -203,6 +203,30 @@ describe.skipIf(!!NO_FUSE)(`ckptdb mount ${NO_FUSE}`, () => {
     expect(outputs).toEqual(orders.map(expected));
   });
 
+  it('lists every folder whole when four readers walk a fresh mount at once, in pieces of a few entries', async () => {
+    const mnt = join(s.dir, 'mnt-walks');
+    mkdirSync(mnt);
+    await startMount(s.db, mnt);
+    const live = `checkpoint-${s.live}`;
+    // getdents64 with 1 KiB: a folder comes in many calls and requests (a reply holds a
+    // page of entries with their attributes, about 25), each from where the one before ended.
+    const walk = (root: string) => new Promise<string[]>((res, rej) => {
+      const py = spawn('python3', [join(FIXTURES, 'list-small.py'), join(root, live), '1024'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      py.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      py.on('error', rej);
+      py.on('close', (code) => (code === 0 ? res(out.split('\n').filter(Boolean).sort()) : rej(new Error(`list-small.py exited ${code}`))));
+    });
+    const largest = (dir: string): number => {
+      const list = readdirSync(dir, { withFileTypes: true });
+      return Math.max(list.length, ...list.filter((d) => d.isDirectory()).map((d) => largest(join(dir, d.name))));
+    };
+    expect(largest(join(s.exported, live))).toBeGreaterThan(64);
+    const onDisk = await walk(s.exported);
+    expect(onDisk.length).toBeGreaterThan(300);
+    expect(await Promise.all([0, 1, 2, 3].map(() => walk(mnt)))).toEqual([onDisk, onDisk, onDisk, onDisk]);
+  });
+
   it('unmounts on SIGTERM, and the server exits 0', async () => {
     const mnt = join(s.dir, 'mnt-term');
     mkdirSync(mnt);

@@ -6,6 +6,7 @@
  */
 import { writeSync, writevSync } from 'node:fs';
 import { ERRNO, RequestReader, errnoName } from './device.js';
+import type { RequestStats } from './stats.js';
 import {
   ATTR_OUT_SIZE, ENTRY_OUT_SIZE, IN_HEADER_SIZE, INIT_FLAGS, INIT_OUT_SIZE, KERNEL_MAJOR, KERNEL_MINOR, NO_ENTRY, OP, OUT_HEADER_SIZE,
   SEEK_DATA, SEEK_HOLE, STATFS_OUT_SIZE, direntSize, direntType, readInHeader, readInitIn, readLseekIn, readName, readReadIn,
@@ -51,6 +52,8 @@ export interface ServeOptions {
   stop: Int32Array;
   /** Called with a failure of the file system while answering a request, which got EIO. */
   onError?: (e: unknown) => void;
+  /** Counts requests and times them (CKPTDB_MOUNT_STATS). */
+  stats?: RequestStats;
 }
 
 export type ServeEnd = 'unmounted' | 'stopped';
@@ -61,13 +64,28 @@ export function serve(fd: number, fs: FileSystem, opts: ServeOptions): ServeEnd 
   const out = Buffer.allocUnsafe(OUT_BUFFER);
   const reader = new RequestReader(fd);
   try {
-    return loop(fs, opts, inBuf, reader, new Replier(fd, out));
+    return loop(fs, opts, inBuf, reader, new Replier(fd, out, opts.stats ?? null));
   } finally {
     reader.close();
   }
 }
 
+/**
+ * Where the listing in this thread's last reply ran out, good for the next request only.
+ * A reader lists a folder until it gets nothing: each listing's last reply is followed by
+ * a request from its end, which is answered empty without looking at the file system. That
+ * is half the requests of a walk such as `ls -R`. The root is left out: its entries
+ * change (checkpoints come and go), so its end is always looked up.
+ */
+interface ListingEnd {
+  node: number;
+  offset: number;
+}
+
+const ROOT_NODE = 1;
+
 function loop(fs: FileSystem, opts: ServeOptions, inBuf: Buffer, reader: RequestReader, reply: Replier): ServeEnd {
+  const listed: ListingEnd = { node: 0, offset: 0 };
   for (;;) {
     if (Atomics.load(opts.stop, 0) !== 0) return 'stopped';
     const r = reader.read(inBuf, 250);
@@ -79,16 +97,21 @@ function loop(fs: FileSystem, opts: ServeOptions, inBuf: Buffer, reader: Request
     }
     if (r.bytes === 0) continue;
     const h = readInHeader(inBuf);
+    opts.stats?.begin(h.opcode);
+    const last = listed.node === h.nodeid ? listed.offset : -1;
+    listed.node = 0;
     try {
-      if (handle(fs, h.opcode, h.nodeid, h.unique, inBuf, r.bytes, reply) === 'destroy') return 'unmounted';
+      if (handle(fs, h.opcode, h.nodeid, h.unique, inBuf, r.bytes, reply, last, listed) === 'destroy') return 'unmounted';
     } catch (e) {
       opts.onError?.(e);
       reply.error(h.unique, ERRNO.EIO);
     }
+    opts.stats?.end();
   }
 }
 
-function handle(fs: FileSystem, opcode: number, node: number, unique: bigint, b: Buffer, len: number, reply: Replier): 'destroy' | void {
+/** listedTo: where this node's listing ran out in the reply before, -1 when unknown; listed: where this reply's does. */
+function handle(fs: FileSystem, opcode: number, node: number, unique: bigint, b: Buffer, len: number, reply: Replier, listedTo: number, listed: ListingEnd): 'destroy' | void {
   const at = IN_HEADER_SIZE;
   switch (opcode) {
     case OP.INIT: {
@@ -131,9 +154,15 @@ function handle(fs: FileSystem, opcode: number, node: number, unique: bigint, b:
     case OP.READDIR:
     case OP.READDIRPLUS: {
       const { offset, size } = readReadIn(b, at);
+      if (offset === listedTo) return reply.send(unique, 0);
       const entries = fs.readdir(node, Math.max(offset, 2));
       if (!entries) return reply.error(unique, ERRNO.ENOTDIR);
-      return reply.send(unique, fillDir(reply.body(0), entries, offset, Math.min(size, OUT_BUFFER - OUT_HEADER_SIZE), opcode === OP.READDIRPLUS));
+      const filled = fillDir(reply.body(0), entries, offset, Math.min(size, OUT_BUFFER - OUT_HEADER_SIZE), opcode === OP.READDIRPLUS);
+      if (filled.end !== null && node !== ROOT_NODE) {
+        listed.node = node;
+        listed.offset = filled.end;
+      }
+      return reply.send(unique, filled.used);
     }
     case OP.LSEEK: {
       const { offset, whence } = readLseekIn(b, at);
@@ -173,28 +202,36 @@ function handle(fs: FileSystem, opcode: number, node: number, unique: bigint, b:
   }
 }
 
-/** Fills a READDIR(PLUS) reply with whole entries from offset on; returns its length. */
-function fillDir(o: Buffer, entries: Iterable<DirEntry>, offset: number, size: number, plus: boolean): number {
+const DOTS = [['.', 1], ['..', 2]] as const;
+
+/**
+ * Fills a READDIR(PLUS) reply with whole entries from offset on: its length, and the
+ * offset the listing ends at when all of it is in (null when more is to come).
+ */
+function fillDir(o: Buffer, entries: Iterable<DirEntry>, offset: number, size: number, plus: boolean): { used: number; end: number | null } {
   let used = 0;
+  let end = offset;
   const at = OUT_HEADER_SIZE;
   // "." and ".." come first at offsets 0 and 1; the file system's entries start at 2.
-  for (const [name, next] of [['.', 1], ['..', 2]] as const) {
+  for (const [name, next] of DOTS) {
     if (offset >= next) continue;
-    if (used + direntSize(name.length, plus) > size) return used;
+    if (used + direntSize(name.length, plus) > size) return { used, end: null };
     used += writeDirent(o, at + used, name, 1, 4, next, plus ? NO_ENTRY : null);
+    end = next;
   }
   for (const d of entries) {
-    if (used + direntSize(Buffer.byteLength(d.name), plus) > size) break;
+    if (used + direntSize(Buffer.byteLength(d.name), plus) > size) return { used, end: null };
     used += writeDirent(o, at + used, d.name, d.entry.attr.ino, direntType(d.entry.attr.mode), d.next, plus ? d.entry : null);
+    end = d.next;
   }
-  return used;
+  return { used, end };
 }
 
 /** Writes replies; the body goes after the header in one buffer, or beside it (READ data). */
 class Replier {
   private readonly header = Buffer.allocUnsafe(OUT_HEADER_SIZE);
 
-  constructor(private readonly fd: number, private readonly out: Buffer) {}
+  constructor(private readonly fd: number, private readonly out: Buffer, private readonly stats: RequestStats | null) {}
 
   body(size: number): Buffer {
     this.out.fill(0, OUT_HEADER_SIZE, OUT_HEADER_SIZE + size);
@@ -217,8 +254,10 @@ class Replier {
   }
 
   private write(w: () => number): void {
+    const t0 = this.stats ? performance.now() : 0;
     try {
       w();
+      this.stats?.wrote(performance.now() - t0);
     } catch (e) {
       // ENOENT: the request was interrupted and the kernel no longer waits for it
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;

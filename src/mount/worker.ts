@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { openReadOnlyDatabase } from '../query/connection.js';
 import { serve } from './session.js';
+import { RequestStats } from './stats.js';
 import { StoreFs } from './storeFs.js';
 import { GO, type WorkerData, type WorkerMessage } from './threads.js';
 
@@ -30,7 +31,9 @@ try {
 try {
   if (fs) {
     Atomics.wait(data.control, 1, 0);
-    if (Atomics.load(data.control, 1) === GO) say({ end: serve(data.fd, fs, { stop: data.control, onError: (e) => say({ error: text(e) }) }) });
+    const stats = process.env.CKPTDB_MOUNT_STATS ? new RequestStats() : undefined;
+    if (Atomics.load(data.control, 1) === GO) say({ end: serve(data.fd, fs, { stop: data.control, onError: (e) => say({ error: text(e) }), stats }) });
+    if (stats) process.stderr.write(`${stats.report()}\n`);
   }
 } finally {
   db?.close();
