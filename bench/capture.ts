@@ -1,4 +1,8 @@
 /**
+ * `npm run bench -- capture scale [rounds]`: the mixed shape (below) at 10,000, 50,000
+ * and 200,000 fds (100, 500 and 2,000 processes of 100 fds), one round each by
+ * default: how the capture's time and peak memory grow with its size, beside lsof's.
+ *
  * `npm run bench -- capture [processes] [fds] [rounds] [shapes]`: starts 500 processes
  * holding 100 fds each (bench/fd-holder.c, compiled here with gcc: pipes, socketpairs,
  * a TCP listener, regular files shared over fork and opened independently, /dev/null,
@@ -58,7 +62,7 @@ interface ShapeResult {
 }
 
 async function runShape(binary: string, dir: string, shape: string, processes: number, fds: number, rounds: number): Promise<ShapeResult> {
-  const files = join(dir, `files-${shape}`);
+  const files = join(dir, `files-${shape}-${processes}`);
   mkdirSync(files);
   const group = await startHolders(binary, processes, fds, files, shape);
   try {
@@ -68,7 +72,7 @@ async function runShape(binary: string, dir: string, shape: string, processes: n
     let objects = 0;
     let counts: Record<string, number> = {};
     for (let round = 0; round < rounds; round++) {
-      const store = join(dir, `store-${shape}-${round}.sqlite`);
+      const store = join(dir, `store-${shape}-${processes}-${round}.sqlite`);
       openStore(store).close();
       const runLsof = () => lsof.push(measure(['lsof', '-n', '-P']));
       const runCapture = () => {
@@ -108,30 +112,38 @@ async function runShape(binary: string, dir: string, shape: string, processes: n
   }
 }
 
+const SCALE = [100, 500, 2000];
+
 export default async function captureBench(args: string[]): Promise<Figure[]> {
+  const scale = args[0] === 'scale';
   const processes = Number(args[0] ?? 500);
-  const fds = Number(args[1] ?? 100);
-  const rounds = Number(args[2] ?? 5);
-  const shapes = (args[3] ?? 'mixed,inherited').split(',');
+  const fds = scale ? 100 : Number(args[1] ?? 100);
+  const rounds = Number((scale ? args[1] : args[2]) ?? (scale ? 1 : 5));
+  const shapes = scale ? ['mixed'] : (args[3] ?? 'mixed,inherited').split(',');
   const dir = mkdtempSync(join(tmpdir(), 'ckptdb-bench-capture-'));
   try {
     const binary = join(dir, 'fd-holder');
     execFileSync('gcc', ['-O2', '-o', binary, join(packageRoot, 'bench', 'fd-holder.c')]);
     const figures: Figure[] = [{ name: 'rounds per shape', value: rounds, unit: 'rounds' }];
-    for (const shape of shapes) {
-      const r = await runShape(binary, dir, shape, processes, fds, rounds);
+    const runs = scale ? SCALE.map((p) => ({ shape: 'mixed', processes: p })) : shapes.map((shape) => ({ shape, processes }));
+    for (const { shape, processes: n } of runs) {
+      const r = await runShape(binary, dir, shape, n, fds, rounds);
       const ratio = r.capture / r.lsof;
+      const name = scale ? `${Math.round((r.counts.fds ?? 0) / 1000)}k fds` : shape;
       figures.push(
-        { name: `${shape}: processes captured`, value: r.counts.processes ?? 0, unit: 'processes' },
-        { name: `${shape}: fds captured`, value: r.counts.fds ?? 0, unit: 'fds' },
-        { name: `${shape}: open files captured`, value: r.counts.files ?? 0, unit: 'files' },
-        { name: `${shape}: lsof -n -P median`, value: r.lsof, unit: 's' },
-        { name: `${shape}: capture --all median`, value: r.capture, unit: 's' },
-        { name: `${shape}: capture / lsof`, value: ratio, unit: 'ratio', target: '<= 1.0', ok: ratio <= 1.0 },
-        { name: `${shape}: lsof CPU time median`, value: r.lsofCpu, unit: 's' },
-        { name: `${shape}: capture CPU time median`, value: r.captureCpu, unit: 's (all its threads)' },
-        { name: `${shape}: capture peak RSS`, value: Math.round(r.peakRss / 2 ** 20), unit: 'MiB' },
-        { name: `${shape}: objects stored per second`, value: Math.round(r.objects / r.capture), unit: 'objects/s' },
+        { name: `${name}: processes captured`, value: r.counts.processes ?? 0, unit: 'processes' },
+        { name: `${name}: fds captured`, value: r.counts.fds ?? 0, unit: 'fds' },
+        { name: `${name}: open files captured`, value: r.counts.files ?? 0, unit: 'files' },
+        { name: `${name}: lsof -n -P median`, value: r.lsof, unit: 's' },
+        { name: `${name}: capture --all median`, value: r.capture, unit: 's' },
+        { name: `${name}: capture / lsof`, value: ratio, unit: 'ratio', target: '<= 1.0', ok: ratio <= 1.0 },
+        { name: `${name}: lsof CPU time median`, value: r.lsofCpu, unit: 's' },
+        { name: `${name}: capture CPU time median`, value: r.captureCpu, unit: 's (all its threads)' },
+        {
+          name: `${name}: capture peak RSS`, value: Math.round(r.peakRss / 2 ** 20), unit: 'MiB',
+          ...(scale ? { target: '< 150', ok: r.peakRss < 150 * 2 ** 20 } : {}),
+        },
+        { name: `${name}: objects stored per second`, value: Math.round(r.objects / r.capture), unit: 'objects/s' },
       );
     }
     return figures;

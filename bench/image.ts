@@ -1,10 +1,10 @@
 /**
- * `npm run bench -- image [tasks] [fdsPerTask]`: a checkpoint of 2,000 tasks x 500 fds
- * (1,000,000 fds, each on an open file of its own on an inode of its own, the shape of
- * the writer benchmark) is built through the writer, exported as an image (document
- * form) and imported back into a fresh store. "Objects" are the image's records: the
- * checkpoint, every shared object (inode, address space, fd table), every open file,
- * task and fd; for this shape about 3 per fd.
+ * `npm run bench -- image [rows...]`: checkpoints of 100,000, 1,000,000 and 5,000,000
+ * rows (tasks of 500 fds, each fd on an open file of its own on an inode of its own,
+ * the shape of the writer benchmark: four rows per fd) are built through the writer,
+ * exported as an image (document form) and imported back into a fresh store. "Objects"
+ * are the image's records: the checkpoint, every shared object (inode, address space,
+ * fd table), every open file, task and fd; for this shape 3 per fd.
  *
  * Baselines measured in the same run: for export, a bare scan of the same rows that
  * JSON.stringifies each to a file in table order (no ordering, no ids); for import,
@@ -121,39 +121,48 @@ function run(step: string, a: string, b: string, tasks: number, perTask: number)
 
 const MiB = 2 ** 20;
 
+const DEFAULT_ROWS = [100_000, 1_000_000, 5_000_000];
+const FDS_PER_TASK = 500;
+
 export default async function imageBench(args: string[]): Promise<Figure[]> {
-  const tasks = Number(args[0] ?? 2000);
-  const perTask = Number(args[1] ?? 500);
-  const dir = mkdtempSync(join(tmpdir(), 'ckptdb-bench-'));
-  try {
-    const source = join(dir, 'source.sqlite');
-    const image = join(dir, 'image.json');
-    const built = run('build', source, '', tasks, perTask);
-    const scan = run('scan', source, join(dir, 'scan.ndjson'), tasks, perTask);
-    const exported = run('export', source, image, tasks, perTask);
-    const imported = run('import', join(dir, 'target.sqlite'), image, tasks, perTask);
-    const exportRate = exported.records / exported.seconds;
-    const importRate = imported.records / imported.seconds;
-    const perCpu = (st: Step) => Math.round(st.records / st.cpuSeconds);
-    return [
-      { name: 'fds', value: tasks * perTask, unit: 'fds' },
-      { name: 'objects (image records)', value: exported.records, unit: 'records' },
-      { name: 'image size', value: Math.round(statSync(image).size / MiB), unit: 'MiB' },
-      { name: 'export', value: Math.round(exportRate), unit: 'objects/s', target: '>= 300,000', ok: exportRate >= 300_000 },
-      { name: 'export per CPU second', value: perCpu(exported), unit: 'objects/cpu-s' },
-      { name: 'export peak RSS', value: Math.round(exported.peakRss / MiB), unit: 'MiB', target: '< 200', ok: exported.peakRss < 200 * MiB },
-      { name: 'baseline: bare scan to file', value: Math.round(scan.records / scan.seconds), unit: 'rows/s' },
-      { name: 'baseline: bare scan per CPU second', value: perCpu(scan), unit: 'rows/cpu-s' },
-      { name: 'import', value: Math.round(importRate), unit: 'objects/s', target: '>= 300,000', ok: importRate >= 300_000 },
-      { name: 'import per CPU second', value: perCpu(imported), unit: 'objects/cpu-s' },
-      { name: 'import peak RSS', value: Math.round(imported.peakRss / MiB), unit: 'MiB', target: '< 200', ok: imported.peakRss < 200 * MiB },
-      { name: 'baseline: writer from code', value: Math.round(built.records / built.seconds), unit: 'objects/s' },
-      { name: 'baseline: writer per CPU second', value: perCpu(built), unit: 'objects/cpu-s' },
-      { name: 'baseline: writer peak RSS', value: Math.round(built.peakRss / MiB), unit: 'MiB' },
-    ];
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  const sizes = args.length ? args.map(Number) : DEFAULT_ROWS;
+  const figures: Figure[] = [];
+  for (const rows of sizes) {
+    const perTask = FDS_PER_TASK;
+    const tasks = Math.max(1, Math.round(rows / (3 + 4 * perTask)));
+    const dir = mkdtempSync(join(tmpdir(), 'ckptdb-bench-'));
+    try {
+      const source = join(dir, 'source.sqlite');
+      const image = join(dir, 'image.json');
+      const built = run('build', source, '', tasks, perTask);
+      const scan = run('scan', source, join(dir, 'scan.ndjson'), tasks, perTask);
+      rmSync(join(dir, 'scan.ndjson'));
+      const exported = run('export', source, image, tasks, perTask);
+      const imported = run('import', join(dir, 'target.sqlite'), image, tasks, perTask);
+      const exportRate = exported.records / exported.seconds;
+      const importRate = imported.records / imported.seconds;
+      const perCpu = (st: Step) => Math.round(st.records / st.cpuSeconds);
+      const label = `${(rows / 1e6).toFixed(rows < 1e6 ? 1 : 0)}M rows`;
+      figures.push(
+        { name: `${label}: fds`, value: tasks * perTask, unit: 'fds' },
+        { name: `${label}: objects (image records)`, value: exported.records, unit: 'records' },
+        { name: `${label}: image size`, value: Math.round(statSync(image).size / MiB), unit: 'MiB' },
+        { name: `${label}: export`, value: Math.round(exportRate), unit: 'objects/s', target: '>= 400,000', ok: exportRate >= 400_000 },
+        { name: `${label}: export per CPU second`, value: perCpu(exported), unit: 'objects/cpu-s' },
+        { name: `${label}: export peak RSS`, value: Math.round(exported.peakRss / MiB), unit: 'MiB', target: '< 200', ok: exported.peakRss < 200 * MiB },
+        { name: `${label}: baseline: bare scan to file`, value: Math.round(scan.records / scan.seconds), unit: 'rows/s' },
+        { name: `${label}: import`, value: Math.round(importRate), unit: 'objects/s', target: '>= 300,000', ok: importRate >= 300_000 },
+        { name: `${label}: import per CPU second`, value: perCpu(imported), unit: 'objects/cpu-s' },
+        { name: `${label}: import peak RSS`, value: Math.round(imported.peakRss / MiB), unit: 'MiB', target: '< 200', ok: imported.peakRss < 200 * MiB },
+        { name: `${label}: baseline: writer from code`, value: Math.round(built.records / built.seconds), unit: 'objects/s' },
+        { name: `${label}: baseline: writer per CPU second`, value: perCpu(built), unit: 'objects/cpu-s' },
+        { name: `${label}: baseline: writer peak RSS`, value: Math.round(built.peakRss / MiB), unit: 'MiB' },
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
+  return figures;
 }
 
 const [, , flag, step, a, b, tasks, perTask] = process.argv;

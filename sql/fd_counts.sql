@@ -7,11 +7,11 @@
 --
 -- fds counts the fds of every fd table the process's threads hold (usually one,
 -- shared by all threads); threads counts its tasks. Each count is one range of the
--- fds (fdtable_id, fd) index, so this reads no fd rows. When the source could not
+-- fds (checkpoint_id, fdtable_id, fd) index, so this reads no fd rows. When the source could not
 -- list an fd table (permission), fds is null, not 0, and unreadable says why; those
 -- processes come last.
 WITH per_table AS MATERIALIZED (
-  SELECT h.pid, h.tid, (SELECT count(*) FROM fds d WHERE d.fdtable_id = h.fdtable_id) AS fds
+  SELECT h.pid, h.tid, (SELECT count(*) FROM fds d WHERE d.checkpoint_id = h.checkpoint_id AND d.fdtable_id = h.fdtable_id) AS fds
   FROM fdtable_holders h
   WHERE h.checkpoint_id = :checkpoint
 ),

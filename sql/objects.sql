@@ -18,20 +18,25 @@ SELECT o.id AS object_id, o.kind, o.key, o.refcount, o.inferred,
          WHEN o.kind = 'file' THEN (
            SELECT group_concat(pid || CASE WHEN tid <> pid THEN '/' || tid ELSE '' END || ':' || fds, ' ' ORDER BY pid, tid) FROM (
              SELECT pid, tid, group_concat(fd, ',' ORDER BY fd) AS fds
-             FROM fd_holders WHERE file_id = o.id
+             FROM fd_holders WHERE checkpoint_id = o.checkpoint_id AND file_id = o.id
              GROUP BY pid, tid))
          WHEN o.kind IN ('inode', 'pipe', 'socket', 'anon') THEN (
            SELECT group_concat(pid || CASE WHEN tid <> pid THEN '/' || tid ELSE '' END || ':' || fds, ' ' ORDER BY pid, tid) FROM (
              SELECT h.pid, h.tid, group_concat(h.fd, ',' ORDER BY h.fd) AS fds
-             FROM files f JOIN fd_holders h ON h.file_id = f.id
-             WHERE f.object_id = o.id
+             FROM files f JOIN fd_holders h ON h.checkpoint_id = f.checkpoint_id AND h.file_id = f.id
+             WHERE f.checkpoint_id = o.checkpoint_id AND f.object_id = o.id
              GROUP BY h.pid, h.tid))
          ELSE (
            SELECT group_concat(tgid || '/' || tids, ' ' ORDER BY tgid) FROM (
              SELECT t.tgid, group_concat(t.pid, ',' ORDER BY t.pid) AS tids
              FROM tasks t
-             WHERE t.mm_id = o.id OR t.fdtable_id = o.id OR t.fs_id = o.id OR t.sighand_id = o.id
-                OR t.id IN (SELECT task_id FROM task_namespaces WHERE ns_id = o.id)
+             -- each term names the checkpoint, so that each reads an index of its own
+             WHERE (t.checkpoint_id = o.checkpoint_id AND t.mm_id = o.id)
+                OR (t.checkpoint_id = o.checkpoint_id AND t.fdtable_id = o.id)
+                OR (t.checkpoint_id = o.checkpoint_id AND t.fs_id = o.id)
+                OR (t.checkpoint_id = o.checkpoint_id AND t.sighand_id = o.id)
+                OR (t.checkpoint_id = o.checkpoint_id
+                    AND t.id IN (SELECT task_id FROM task_namespaces WHERE checkpoint_id = o.checkpoint_id AND ns_id = o.id))
              GROUP BY t.tgid))
        END AS holders
 FROM shared_objects o

@@ -24,7 +24,7 @@ WITH chosen AS (
 holder AS (
   SELECT h.file_id, h.pid, h.tid, h.fd
   FROM chosen c
-  CROSS JOIN fd_holders h ON h.file_id = c.id
+  CROSS JOIN fd_holders h ON h.checkpoint_id = :checkpoint AND h.file_id = c.id
 ),
 by_process AS (
   SELECT file_id, pid, tid, group_concat(fd, ',' ORDER BY fd) AS fds FROM holder GROUP BY file_id, pid, tid

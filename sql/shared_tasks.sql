@@ -28,8 +28,10 @@ users AS (
   SELECT c.id, t.tgid, t.pid
   FROM chosen c
   CROSS JOIN tasks t
-  WHERE t.checkpoint_id = :checkpoint
-    AND (t.mm_id = c.id OR t.fdtable_id = c.id OR t.fs_id = c.id OR t.sighand_id = c.id)
+  WHERE (t.checkpoint_id = :checkpoint AND t.mm_id = c.id)
+     OR (t.checkpoint_id = :checkpoint AND t.fdtable_id = c.id)
+     OR (t.checkpoint_id = :checkpoint AND t.fs_id = c.id)
+     OR (t.checkpoint_id = :checkpoint AND t.sighand_id = c.id)
 ),
 by_process AS (
   SELECT id, tgid, string_agg(CAST(pid AS TEXT), ',' ORDER BY pid) AS tids FROM users GROUP BY id, tgid

@@ -62,3 +62,4 @@ export { dotToSvg } from './query/graph/svg.js';
 export type { CheckpointGraph, EdgeKind, GraphEdge, GraphNode, GraphOptions, Mark } from './query/graph/types.js';
 export { flagsText, modeText, fdText, typeText, signalsText, stateText, TEXT_FUNCTIONS } from './store/textForms.js';
 export { checkpointProcesses, restoreCheckpoint, findCriu, type CriuBinary, type CheckpointOptions, type CheckpointResult, type CheckpointProgress, type RestoreOptions, type RestoreResult, type CriuRunOptions } from './checkpoint/index.js';
+export { mountStore, unmountStore, type MountOptions, type MountHandle } from './mount/server.js';

@@ -10,7 +10,7 @@ import { openStore } from '../src/index.js';
 import { tempDir } from './helpers/tmp.js';
 import { CLI } from './helpers/cli.js';
 import { FIXTURES } from './helpers/processes.js';
-import { NO_CRIU, TEST_CRIU, alive, checkpointed, ckptdb, isRoot, lines, scratchDirs, startTree, until } from './helpers/criuRun.js';
+import { NO_CRIU, TEST_CRIU, alive, checkpointed, children, ckptdb, isRoot, lines, scratchDirs, startTree, until } from './helpers/criuRun.js';
 
 const TABLES = ['checkpoints', 'tasks', 'fds', 'files', 'shared_objects', 'maps', 'criu_images', 'criu_image_chunks', 'criu_chunks', 'criu_packs', 'criu_page_runs'];
 
@@ -140,33 +140,29 @@ describe.skipIf(!!NO_CRIU || !isRoot)(`failures of real CRIU runs ${NO_CRIU}`, (
     expect(alive(pid)).toBe(true);
   });
 
-  it('SIGKILL of ckptdb during checkpoint, as it starts, as criu dumps, as it stores: verify is clean, earlier checkpoints unchanged, the next run sweeps the scratch', async () => {
+  it('SIGKILL of ckptdb as criu starts, as it writes pages, and while the dump is stored: verify is clean, earlier checkpoints unchanged, the next run sweeps the scratch', async () => {
     const dir = tempDir();
     const db = join(dir, 'store.sqlite');
-    const pid = await holder(dir);
+    const out = join(dir, 'big');
+    const pid = startTree('python3', ['-c', 'import os, time\na = bytearray(os.urandom(80 << 20))\nprint("ready", flush=True)\ntime.sleep(600)'], out);
+    await until(() => lines(out).length > 0, 20_000, 'the holder');
     await checkpointed(db, [String(pid), '--label', 'earlier']);
     const before = snapshot(db);
-    const images = () => scratchDirs(db).map((d) => join(d, 'images')).filter((d) => existsSync(d));
-    // criu, the second owner of a scratch directory, has ended: its dump is being stored
-    const dumped = () => scratchDirs(db).some((d) => {
-      const owners = existsSync(join(d, 'owners')) ? readFileSync(join(d, 'owners'), 'utf8').trim().split(' ').map(Number) : [];
-      return owners.length === 2 && !alive(owners[1]!);
-    });
-    // moments of a run, by what it has done, not by time, which varies tenfold with the load:
-    // starting up, while criu writes the pages, while ckptdb stores the dump
-    const moments: (() => boolean)[] = [
-      () => true,
-      () => images().some((d) => readdirSync(d).some((f) => f.startsWith('pages-'))),
-      dumped,
+    const images = (file: string): boolean => scratchDirs(db).some((d) => existsSync(join(d, 'images')) && readdirSync(join(d, 'images')).some((f) => f.startsWith(file)));
+    // moments named by what the run has reached, not by time, so that a fast machine
+    // cannot finish the checkpoint before the kill
+    const moments: [string, (ckptdb: number) => boolean][] = [
+      ['criu to start', (c) => children(c).length > 0 && images('')],
+      ['criu to write pages', () => images('pages-')],
+      ['the dump to be stored', (c) => images('stats-dump') && children(c).length === 0],
     ];
-    for (const moment of moments) {
+    for (const [what, reached] of moments) {
       const child = spawn(process.execPath, [CLI, 'checkpoint', String(pid)], { env: { ...process.env, CKPTDB_DB: db, CKPTDB_CRIU: TEST_CRIU! }, stdio: 'ignore' });
-      const exited = new Promise<number | null>((r) => child.once('exit', r));
-      await until(() => moment() || child.exitCode !== null, 30_000, 'the moment to kill');
-      await new Promise((r) => setTimeout(r, Math.random() * 30));
-      expect(child.exitCode, 'checkpoint ended before it was killed').toBeNull();
+      const exited = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_code, signal) => r(signal)));
+      await until(() => reached(child.pid!) || child.exitCode !== null, 30_000, what, 2);
+      await new Promise((r) => setTimeout(r, Math.random() * 20));
       child.kill('SIGKILL');
-      await exited;
+      expect(await exited, `ckptdb ended before it was killed, waiting for ${what}`).toBe('SIGKILL');
       // a criu it started runs to its end on its own
       await until(() => scratchDirs(db).every((d) => !existsSync(join(d, 'owners')) || readFileSync(join(d, 'owners'), 'utf8').trim().split(' ').map(Number).every((p) => !alive(p))), 20_000, 'criu to end');
       expect(await ckptdb(db, ['verify'])).toEqual({ code: 0, stdout: '', stderr: 'ok: the store is consistent\n' });
@@ -174,5 +170,5 @@ describe.skipIf(!!NO_CRIU || !isRoot)(`failures of real CRIU runs ${NO_CRIU}`, (
     }
     await checkpointed(db, [String(pid)]);
     expect(scratchDirs(db)).toEqual([]);
-  }, 180_000);
+  }, 120_000);
 });

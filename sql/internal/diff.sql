@@ -176,10 +176,10 @@ SELECT '{side}', t.id,
   (SELECT owner FROM diff_owners WHERE side = '{side}' AND object_id = t.sighand_id),
   (SELECT json_group_object(n.type, o.key ORDER BY n.type)
    FROM {side}.task_namespaces n JOIN {side}.shared_objects o ON o.id = n.ns_id
-   WHERE n.task_id = t.id AND 'ns.' || n.type NOT IN (SELECT value FROM json_each(:ignored))),
+   WHERE n.checkpoint_id = :{side} AND n.task_id = t.id AND 'ns.' || n.type NOT IN (SELECT value FROM json_each(:ignored))),
   (SELECT json_group_object(r.resource, coalesce(r.soft, 'unlimited') || '/' || coalesce(r.hard, 'unlimited') ORDER BY r.resource)
    FROM {side}.task_rlimits r
-   WHERE r.task_id = t.id AND 'rlimits.' || r.resource NOT IN (SELECT value FROM json_each(:ignored)))
+   WHERE r.checkpoint_id = :{side} AND r.task_id = t.id AND 'rlimits.' || r.resource NOT IN (SELECT value FROM json_each(:ignored)))
 FROM {side}.tasks t
 WHERE t.checkpoint_id = :{side};
 
@@ -255,32 +255,32 @@ SELECT c.tab, c.fd, iif(fb.id IS NULL, 'removed', 'changed'),
   fa.id, fb.id
 FROM (
   SELECT p.id AS tab, f.fd, f.cloexec, x.type, x.path, x.dev, x.inode, x.pos, x.flags, x.mode, x.deleted, x.attrs
-  FROM diff_tables p CROSS JOIN a.fds f ON f.fdtable_id = p.a_object JOIN a.files x ON x.id = f.file_id
+  FROM diff_tables p CROSS JOIN a.fds f ON f.checkpoint_id = :a AND f.fdtable_id = p.a_object JOIN a.files x ON x.id = f.file_id
   WHERE p.kind = 'fdtable'
   EXCEPT
   SELECT p.id, f.fd, f.cloexec, x.type, x.path, x.dev, x.inode, x.pos, x.flags, x.mode, x.deleted, x.attrs
-  FROM diff_tables p CROSS JOIN b.fds f ON f.fdtable_id = p.b_object JOIN b.files x ON x.id = f.file_id
+  FROM diff_tables p CROSS JOIN b.fds f ON f.checkpoint_id = :b AND f.fdtable_id = p.b_object JOIN b.files x ON x.id = f.file_id
   WHERE p.kind = 'fdtable'
   ORDER BY 1, 2
 ) c
 CROSS JOIN diff_tables p ON p.id = c.tab
-CROSS JOIN a.fds fa ON fa.fdtable_id = p.a_object AND fa.fd = c.fd
+CROSS JOIN a.fds fa ON fa.checkpoint_id = :a AND fa.fdtable_id = p.a_object AND fa.fd = c.fd
 CROSS JOIN a.files xa ON xa.id = fa.file_id
-LEFT JOIN b.fds fb ON fb.fdtable_id = p.b_object AND fb.fd = c.fd
+LEFT JOIN b.fds fb ON fb.checkpoint_id = :b AND fb.fdtable_id = p.b_object AND fb.fd = c.fd
 LEFT JOIN b.files xb ON xb.id = fb.file_id;
 
 -- name: fds_added
--- The (fd table, fd) keys of B not in A, merged from the two covering (fdtable_id, fd) indexes.
+-- The (fd table, fd) keys of B not in A, merged from the two covering (checkpoint_id, fdtable_id, fd) indexes.
 INSERT INTO diff_fds (tab, fd, status, mask, a_id, b_id)
 SELECT c.tab, c.fd, 'added', 0, NULL, fb.id
 FROM (
-  SELECT p.id AS tab, f.fd FROM diff_tables p CROSS JOIN b.fds f ON f.fdtable_id = p.b_object WHERE p.kind = 'fdtable'
+  SELECT p.id AS tab, f.fd FROM diff_tables p CROSS JOIN b.fds f ON f.checkpoint_id = :b AND f.fdtable_id = p.b_object WHERE p.kind = 'fdtable'
   EXCEPT
-  SELECT p.id, f.fd FROM diff_tables p CROSS JOIN a.fds f ON f.fdtable_id = p.a_object WHERE p.kind = 'fdtable'
+  SELECT p.id, f.fd FROM diff_tables p CROSS JOIN a.fds f ON f.checkpoint_id = :a AND f.fdtable_id = p.a_object WHERE p.kind = 'fdtable'
   ORDER BY 1, 2
 ) c
 CROSS JOIN diff_tables p ON p.id = c.tab
-CROSS JOIN b.fds fb ON fb.fdtable_id = p.b_object AND fb.fd = c.fd;
+CROSS JOIN b.fds fb ON fb.checkpoint_id = :b AND fb.fdtable_id = p.b_object AND fb.fd = c.fd;
 
 -- name: fill_holders
 -- Per side. Each fd whose open file more than one fd shares (the partial index of
@@ -288,9 +288,9 @@ CROSS JOIN b.fds fb ON fb.fdtable_id = p.b_object AND fb.fd = c.fd;
 -- same fd, same table and number, exists in the other checkpoint.
 INSERT INTO diff_holders (side, file_id, tab, fd, common)
 SELECT '{side}', d.file_id, p.id, d.fd,
-       EXISTS (SELECT 1 FROM {other}.fds x WHERE x.fdtable_id = p.{other}_object AND x.fd = d.fd)
+       EXISTS (SELECT 1 FROM {other}.fds x WHERE x.checkpoint_id = :{other} AND x.fdtable_id = p.{other}_object AND x.fd = d.fd)
 FROM {side}.shared_objects o
-JOIN {side}.fds d ON d.file_id = o.id
+JOIN {side}.fds d ON d.checkpoint_id = :{side} AND d.file_id = o.id
 JOIN diff_tables p ON p.{side}_object = d.fdtable_id AND p.kind = 'fdtable'
 WHERE o.checkpoint_id = :{side} AND o.kind = 'file' AND o.refcount > 1;
 
@@ -346,8 +346,8 @@ INSERT INTO diff_fds (tab, fd, status, mask, a_id, b_id)
 SELECT c.tab, c.fd, 'changed', 1 << 10, fa.id, fb.id
 FROM (SELECT DISTINCT tab, fd FROM diff_holders WHERE common) c
 JOIN diff_tables p ON p.id = c.tab
-JOIN a.fds fa ON fa.fdtable_id = p.a_object AND fa.fd = c.fd
-JOIN b.fds fb ON fb.fdtable_id = p.b_object AND fb.fd = c.fd
+JOIN a.fds fa ON fa.checkpoint_id = :a AND fa.fdtable_id = p.a_object AND fa.fd = c.fd
+JOIN b.fds fb ON fb.checkpoint_id = :b AND fb.fdtable_id = p.b_object AND fb.fd = c.fd
 LEFT JOIN diff_shares sa ON sa.side = 'a' AND sa.file_id = fa.file_id
 LEFT JOIN diff_shares sb ON sb.side = 'b' AND sb.file_id = fb.file_id
 WHERE coalesce(sa.common, c.tab || ':' || c.fd) IS NOT coalesce(sb.common, c.tab || ':' || c.fd)
@@ -368,27 +368,27 @@ SELECT c.tab, c.start_addr, iif(mb.id IS NULL, 'removed', 'changed'),
   ma.id, mb.id
 FROM (
   SELECT p.id AS tab, m.start_addr, m.end_addr, m.perms, m.pgoff, m.dev, m.inode, m.path, m.attrs
-  FROM diff_tables p CROSS JOIN a.maps m ON m.mm_id = p.a_object WHERE p.kind = 'mm'
+  FROM diff_tables p CROSS JOIN a.maps m ON m.checkpoint_id = :a AND m.mm_id = p.a_object WHERE p.kind = 'mm'
   EXCEPT
   SELECT p.id, m.start_addr, m.end_addr, m.perms, m.pgoff, m.dev, m.inode, m.path, m.attrs
-  FROM diff_tables p CROSS JOIN b.maps m ON m.mm_id = p.b_object WHERE p.kind = 'mm'
+  FROM diff_tables p CROSS JOIN b.maps m ON m.checkpoint_id = :b AND m.mm_id = p.b_object WHERE p.kind = 'mm'
   ORDER BY 1, 2
 ) c
 CROSS JOIN diff_tables p ON p.id = c.tab
-CROSS JOIN a.maps ma ON ma.mm_id = p.a_object AND ma.start_addr = c.start_addr
-LEFT JOIN b.maps mb ON mb.mm_id = p.b_object AND mb.start_addr = c.start_addr;
+CROSS JOIN a.maps ma ON ma.checkpoint_id = :a AND ma.mm_id = p.a_object AND ma.start_addr = c.start_addr
+LEFT JOIN b.maps mb ON mb.checkpoint_id = :b AND mb.mm_id = p.b_object AND mb.start_addr = c.start_addr;
 
 -- name: maps_added
 INSERT INTO diff_maps (tab, start_addr, status, mask, a_id, b_id)
 SELECT c.tab, c.start_addr, 'added', 0, NULL, mb.id
 FROM (
-  SELECT p.id AS tab, m.start_addr FROM diff_tables p CROSS JOIN b.maps m ON m.mm_id = p.b_object WHERE p.kind = 'mm'
+  SELECT p.id AS tab, m.start_addr FROM diff_tables p CROSS JOIN b.maps m ON m.checkpoint_id = :b AND m.mm_id = p.b_object WHERE p.kind = 'mm'
   EXCEPT
-  SELECT p.id, m.start_addr FROM diff_tables p CROSS JOIN a.maps m ON m.mm_id = p.a_object WHERE p.kind = 'mm'
+  SELECT p.id, m.start_addr FROM diff_tables p CROSS JOIN a.maps m ON m.checkpoint_id = :a AND m.mm_id = p.a_object WHERE p.kind = 'mm'
   ORDER BY 1, 2
 ) c
 CROSS JOIN diff_tables p ON p.id = c.tab
-CROSS JOIN b.maps mb ON mb.mm_id = p.b_object AND mb.start_addr = c.start_addr;
+CROSS JOIN b.maps mb ON mb.checkpoint_id = :b AND mb.mm_id = p.b_object AND mb.start_addr = c.start_addr;
 
 -- name: objects_removed_or_changed
 -- Kinds whose key is a kernel identity, read in (kind, key) order from the unique

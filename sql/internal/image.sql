@@ -86,7 +86,7 @@ SELECT ref FROM (
   UNION ALL SELECT 1, '', fdtable_id FROM tasks WHERE id = :task
   UNION ALL SELECT 2, '', fs_id FROM tasks WHERE id = :task
   UNION ALL SELECT 3, '', sighand_id FROM tasks WHERE id = :task
-  UNION ALL SELECT 4, type, ns_id FROM task_namespaces WHERE task_id = :task
+  UNION ALL SELECT 4, type, ns_id FROM task_namespaces WHERE checkpoint_id = :id AND task_id = :task
 )
 WHERE ref IS NOT NULL
 ORDER BY slot, sub;
@@ -95,9 +95,9 @@ ORDER BY slot, sub;
 -- The open files of an fd table's slots, each after the object behind it, by fd.
 INSERT OR IGNORE INTO temp.image_objects (object_id)
 SELECT ref FROM (
-  SELECT d.fd, 0 AS sub, f.object_id AS ref FROM fds d JOIN files f ON f.id = d.file_id WHERE d.fdtable_id = :fdtable
+  SELECT d.fd, 0 AS sub, f.object_id AS ref FROM fds d JOIN files f ON f.id = d.file_id WHERE d.checkpoint_id = :id AND d.fdtable_id = :fdtable
   UNION ALL
-  SELECT d.fd, 1, d.file_id FROM fds d WHERE d.fdtable_id = :fdtable
+  SELECT d.fd, 1, d.file_id FROM fds d WHERE d.checkpoint_id = :id AND d.fdtable_id = :fdtable
 )
 WHERE ref IS NOT NULL
 ORDER BY fd, sub;
@@ -152,11 +152,11 @@ WHERE t.id = :task;
 
 -- name: task_namespaces
 SELECT n.type, i.image_id FROM task_namespaces n JOIN temp.image_objects i ON i.object_id = n.ns_id
-WHERE n.task_id = :task ORDER BY n.type;
+WHERE n.checkpoint_id = :id AND n.task_id = :task ORDER BY n.type;
 
 -- name: task_rlimits
 SELECT resource, CAST(soft AS TEXT) AS soft, CAST(hard AS TEXT) AS hard
-FROM task_rlimits WHERE task_id = :task ORDER BY resource;
+FROM task_rlimits WHERE checkpoint_id = :id AND task_id = :task ORDER BY resource;
 
 -- name: object
 SELECT * FROM temp.image_object_rows WHERE o_image = :image;
@@ -198,12 +198,12 @@ JOIN shared_objects fo ON fo.id = d.file_id
 LEFT JOIN temp.image_objects oi ON oi.object_id = f.object_id
 LEFT JOIN shared_objects o ON o.id = f.object_id
 LEFT JOIN sockets s ON s.object_id = f.object_id
-WHERE d.fdtable_id = :fdtable
+WHERE d.checkpoint_id = :id AND d.fdtable_id = :fdtable
 ORDER BY d.fd;
 
 -- name: mm_maps
 SELECT start_addr, end_addr, perms, CAST(pgoff AS TEXT) AS pgoff, dev, CAST(inode AS TEXT) AS inode, path, attrs
-FROM maps WHERE mm_id = :mm ORDER BY start_addr;
+FROM maps WHERE checkpoint_id = :id AND mm_id = :mm ORDER BY start_addr;
 
 -- The details of anonymous files, by the files' image ids (types.ts: after the tree).
 -- name: detail_eventfds

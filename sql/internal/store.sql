@@ -38,6 +38,8 @@ GROUP BY kind ORDER BY kind;
 SELECT state, count(*) AS tasks FROM tasks WHERE checkpoint_id = :id GROUP BY state ORDER BY tasks DESC, state;
 
 -- name: delete_checkpoint
+-- Every row of the checkpoint, run with foreign key checks off (0007_layout): children
+-- before the rows they refer to, so that a store is never left with a dangling one.
 DELETE FROM file_eventfds WHERE checkpoint_id = :id;
 DELETE FROM epoll_targets WHERE checkpoint_id = :id;
 DELETE FROM inotify_watches WHERE checkpoint_id = :id;
@@ -52,6 +54,9 @@ DELETE FROM fds WHERE checkpoint_id = :id;
 DELETE FROM tasks WHERE checkpoint_id = :id;
 DELETE FROM files WHERE checkpoint_id = :id;
 DELETE FROM shared_objects WHERE checkpoint_id = :id;
+DELETE FROM criu_page_runs WHERE checkpoint_id = :id;
+DELETE FROM criu_image_chunks WHERE image_id IN (SELECT id FROM criu_images WHERE checkpoint_id = :id);
+DELETE FROM criu_images WHERE checkpoint_id = :id;
 DELETE FROM checkpoints WHERE id = :id;
 
 -- name: refcount_mismatches

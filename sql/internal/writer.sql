@@ -1,5 +1,14 @@
--- Statements of the checkpoint writer (src/capture/writer.ts), prepared once per
+-- Statements of the checkpoint writer (src/store/writer/), prepared once per
 -- checkpoint. Parameters are positional: the writer binds them on the hot path.
+--
+-- The writer gives every row its id: one above the largest in its table when the
+-- checkpoint begins (it holds the write lock), then one more per row. A checkpoint's
+-- rows are so one run of ids per table, in the order they were added. The inserts
+-- marked "batched" take one row here; the writer repeats their VALUES to write many
+-- rows a statement (rowBatch.ts). They say OR FAIL: a statement of many rows that may
+-- abort halfway would otherwise keep a journal of every page it changes, to undo its
+-- own rows (measured: it costs most of what batching gains); the writer rolls back the
+-- whole checkpoint on any error anyway.
 
 -- name: insert_checkpoint
 INSERT INTO checkpoints (label, source, host, kernel, root_pid, frozen, started_at, finished_at, meta, uuid)
@@ -11,10 +20,18 @@ UPDATE checkpoints SET finished_at = ?, frozen = ?, meta = ? WHERE id = ?;
 -- name: max_object_id
 SELECT coalesce(max(id), 0) FROM shared_objects;
 
+-- name: max_task_id
+SELECT coalesce(max(id), 0) FROM tasks;
+
+-- name: max_fd_id
+SELECT coalesce(max(id), 0) FROM fds;
+
+-- name: max_map_id
+SELECT coalesce(max(id), 0) FROM maps;
+
 -- name: insert_object
--- The writer gives the ids (it holds the write lock) and inserts each object once,
--- with the references counted while it waited to be inserted.
-INSERT INTO shared_objects (id, checkpoint_id, kind, key, refcount, inferred, attrs)
+-- Batched. Each object is inserted once, with the references counted while it waited.
+INSERT OR FAIL INTO shared_objects (id, checkpoint_id, kind, key, refcount, inferred, attrs)
 VALUES (?, ?, ?, ?, ?, ?, ?);
 
 -- name: find_object
@@ -34,39 +51,44 @@ UPDATE shared_objects SET refcount = refcount + ? WHERE id = ?;
 UPDATE shared_objects SET refcount = refcount + 1 WHERE id IN (SELECT value FROM json_each(?));
 
 -- name: insert_file
+-- At once, not batched: an importer may read a file it added back before done().
 INSERT INTO files (id, checkpoint_id, type, path, pos, flags, mode, mnt_id, dev, inode, deleted, object_id, unreadable, attrs)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: insert_task
 INSERT OR IGNORE INTO tasks (
-  checkpoint_id, pid, tgid, ppid, pgid, sid, state, comm,
+  id, checkpoint_id, pid, tgid, ppid, pgid, sid, state, comm,
   uid, euid, suid, fsuid, gid, egid, sgid, fsgid,
   cmdline, exe, cwd, root, start_time,
   sig_pending, sig_blocked, sig_ignored, sig_caught, env,
   mm_id, fdtable_id, fs_id, sighand_id, unreadable, attrs)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: find_task
 SELECT id FROM tasks WHERE checkpoint_id = ? AND pid = ?;
 
 -- name: insert_namespace
-INSERT INTO task_namespaces (checkpoint_id, task_id, type, ns_id) VALUES (?, ?, ?, ?);
+-- Batched.
+INSERT OR FAIL INTO task_namespaces (checkpoint_id, task_id, type, ns_id) VALUES (?, ?, ?, ?);
 
 -- name: insert_rlimit
-INSERT INTO task_rlimits (checkpoint_id, task_id, resource, soft, hard) VALUES (?, ?, ?, ?, ?);
+-- Batched.
+INSERT OR FAIL INTO task_rlimits (checkpoint_id, task_id, resource, soft, hard) VALUES (?, ?, ?, ?, ?);
 
 -- name: insert_fd
-INSERT OR IGNORE INTO fds (checkpoint_id, fdtable_id, fd, cloexec, file_id) VALUES (?, ?, ?, ?, ?);
+-- Batched.
+INSERT OR FAIL INTO fds (id, checkpoint_id, fdtable_id, fd, cloexec, file_id) VALUES (?, ?, ?, ?, ?, ?);
 
 -- name: find_fd
-SELECT id FROM fds WHERE fdtable_id = ? AND fd = ?;
+SELECT id FROM fds WHERE checkpoint_id = ? AND fdtable_id = ? AND fd = ?;
 
 -- name: insert_map
-INSERT OR IGNORE INTO maps (checkpoint_id, mm_id, start_addr, end_addr, perms, pgoff, dev, inode, path, attrs)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+-- Batched.
+INSERT OR FAIL INTO maps (id, checkpoint_id, mm_id, start_addr, end_addr, perms, pgoff, dev, inode, path, attrs)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: find_map
-SELECT id FROM maps WHERE mm_id = ? AND start_addr = ?;
+SELECT id FROM maps WHERE checkpoint_id = ? AND mm_id = ? AND start_addr = ?;
 
 -- name: insert_socket
 INSERT OR IGNORE INTO sockets (object_id, checkpoint_id, family, sock_type, protocol, state,

@@ -5,7 +5,7 @@ import { buildProgram } from './program.js';
 
 /** The only place where an error becomes a line on stderr and an exit status. */
 async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   program.exitOverride();
   for (const cmd of program.commands) cmd.exitOverride();
   try {

@@ -41,32 +41,33 @@ export function pendingMigrations(db: Database.Database, migrations = loadMigrat
 }
 
 /**
- * Applies every migration the store has no record of, each in its own transaction
- * together with its record in `schema_migrations` and `user_version` (the newest
- * version applied), so a crash leaves the store at the last whole step. What is
- * pending is read again inside each transaction: two processes opening a new store at
- * once apply each migration once.
+ * Applies every migration the store has no record of in one transaction, each with its
+ * record in `schema_migrations`, and `user_version` (the newest version applied): a
+ * crash leaves the store as it was. What is pending is read inside the transaction:
+ * two processes opening a new store at once apply each migration once. One
+ * transaction also writes each page once, however many of the migrations change it:
+ * a new store takes less room in the write-ahead log than all the steps would.
  */
 export function migrate(db: Database.Database, migrations = loadMigrations()): Migration[] {
-  const applied: Migration[] = [];
   const version = () => db.pragma('user_version', { simple: true }) as number;
-  for (const mig of pendingMigrations(db, migrations)) {
-    db.exec('BEGIN IMMEDIATE');
-    try {
-      if (pendingMigrations(db, [mig]).length) {
-        db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+  if (!pendingMigrations(db, migrations).length) return [];
+  const applied: Migration[] = [];
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    for (const mig of pendingMigrations(db, migrations)) {
+      // (the text as stores of every version have it: sqlite_master keeps it)
+      db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
           version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
-        db.exec(mig.sql);
-        db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
-          .run(mig.version, mig.name, new Date().toISOString());
-        db.pragma(`user_version = ${Math.max(version(), mig.version)}`);
-        applied.push(mig);
-      }
-      db.exec('COMMIT');
-    } catch (e) {
-      if (db.inTransaction) db.exec('ROLLBACK');
-      throw e;
+      db.exec(mig.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+        .run(mig.version, mig.name, new Date().toISOString());
+      db.pragma(`user_version = ${Math.max(version(), mig.version)}`);
+      applied.push(mig);
     }
+    db.exec('COMMIT');
+  } catch (e) {
+    if (db.inTransaction) db.exec('ROLLBACK');
+    throw e;
   }
   return applied;
 }

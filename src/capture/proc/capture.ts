@@ -7,10 +7,13 @@
  *   3. read the tasks; find which share mm, fd table, fs and signal handlers (kcmp)
  *   4. list each fd table once, through one task that uses it
  *   5. write the tasks with their details and memory maps
- *   6. read the fds table by table, place each on its open file (kcmp) and write
- *      files and fds as they are found; then socket details, per network namespace,
- *      from sock_diag (unix) and /proc/net
+ *   6. write the fds table by table, each placed on its open file (kcmp), files and
+ *      fds as they are found; then socket details, per network namespace, from
+ *      sock_diag (unix) and /proc/net
  *   7. resume the frozen processes, commit
+ *
+ * Steps 4 to 6 are read by two other threads while this one writes
+ * (captureSource.ts); they start with the capture and wait for the tasks.
  *
  * Everything that vanishes meanwhile is skipped and counted; access denied is recorded
  * as unreadable. Only a failure of the store (or an abort) fails the capture, and then
@@ -20,19 +23,19 @@ import { release } from 'node:os';
 import type { Store } from '../../store/store.js';
 import { freezeProcesses, type Frozen } from '../freeze.js';
 import { openKcmp } from '../kcmp.js';
-import { captureFds } from './fdPhase.js';
-import { startFdReader, type FdReader } from './fdReaders.js';
-import { listFdTable, type FdTableRef } from './fds.js';
-import { FilePlacer } from './files.js';
+import { openCaptureSource, type CapturePlan, type CaptureSource } from './captureSource.js';
+import type { ProcessPlan, TaskPlan } from './details.js';
+import type { TableState } from './fdRecords.js';
+import { FdWriter } from './fdPhase.js';
 import { ObjectIds } from './objects.js';
 import type { CaptureOptions, CaptureResult } from './options.js';
 import { Pacer } from './pacer.js';
 import { checkSelection, selectProcesses } from './processes.js';
-import { ProcReadError, taskExists } from './procfs.js';
-import { describeSockets } from './sockets.js';
+import { taskExists } from './procfs.js';
+import { writeSockets } from './sockets.js';
 import { groupTasks, readTasks, type TaskObject, type TaskState } from './tasks.js';
 import { noWarnings } from './warnings.js';
-import { writeTasks } from './writeTasks.js';
+import { writeProcess } from './writeTasks.js';
 
 export async function captureProcesses(store: Store, options: CaptureOptions = {}): Promise<CaptureResult> {
   const t0 = performance.now();
@@ -42,17 +45,7 @@ export async function captureProcesses(store: Store, options: CaptureOptions = {
   const access = openKcmp();
   const kcmp = access.available ? access.kcmp : null;
   const warnings = noWarnings();
-  const writer = store.beginCheckpoint({
-    source: 'proc',
-    label: options.label ?? null,
-    kernel: release(),
-    rootPid: options.all ? null : (roots[0] ?? null),
-    startedAt: new Date(),
-    meta: {
-      capture: { pids: roots, tree: !!options.tree, all: !!options.all, freeze: !!options.freeze, withEnv, skip: [...skip], excludeOwnTree: !!options.excludeOwnTree },
-      capturedBy: process.pid,
-    },
-  });
+  let source: CaptureSource | null = null;
   const pacer = new Pacer(options.signal, options.onProgress);
   const timing: Record<string, number> = {};
   let mark = performance.now();
@@ -63,7 +56,6 @@ export async function captureProcesses(store: Store, options: CaptureOptions = {
   };
   const select = () => selectProcesses(options, roots);
   let frozen: Frozen | null = null;
-  let reader: FdReader | null = null;
   let frozenAt = 0;
   let frozenMs = 0;
   const thaw = () => {
@@ -72,72 +64,102 @@ export async function captureProcesses(store: Store, options: CaptureOptions = {
     frozenMs = performance.now() - frozenAt;
   };
   try {
-    if (options.freeze) {
-      frozen = await freezeProcesses(select, { signal: options.signal, method: options.freezeMethod });
-      frozenAt = performance.now();
-      warnings.notStopped = frozen.notStopped;
-    }
-    const pids = frozen ? frozen.processes : select();
-    warnings.vanishedTasks += roots.filter((p) => !pids.includes(p) && !taskExists(p)).length;
-    lap('select');
-
-    const tasks: TaskState[] = [];
-    for (let i = 0; i < pids.length; i++) {
-      tasks.push(...readTasks([pids[i]!], !skip.has('threads'), kcmp, warnings));
-      await pacer.step('tasks', i + 1, pids.length);
-    }
-    // a held task reads as traced or frozen: store the state it was in before
-    for (const t of tasks) t.stat.state = frozen?.statesBefore.get(t.tid) ?? t.stat.state;
-    groupTasks(tasks, kcmp, warnings);
-    lap('tasks');
-
-    const fdsUnreadable = new Map<TaskObject, string>();
-    const tables = skip.has('fds') ? [] : fdTables(tasks);
-    await listFds(tables, fdsUnreadable, pacer);
-    lap('tables');
-
-    // the fds are read ahead by another thread while the tasks are written
-    reader = startFdReader(tables);
-    const objects = new ObjectIds(writer, warnings);
-    const processes = await writeTasks(tasks, { writer, objects, warnings, skip, withEnv, pacer, fdsUnreadable });
-    for (const t of tables) t.objectId = t.object.id;
-    lap('details');
-
-    const sockets = await captureFds(tables, reader, { writer, objects, warnings, pacer, placer: new FilePlacer(kcmp) });
-    lap('fds');
-    const unixSources = skip.has('sockets') ? [] : describeSockets(sockets, writer, warnings);
-    lap('sockets');
-    thaw();
-
-    const isFrozen = !!frozen && frozen.notStopped.length === 0;
-    writer.setFrozen(isFrozen);
-    const done = writer.done({
-      warnings,
-      kcmp: access.available ? { used: true, calls: kcmp!.calls } : { used: false, reason: access.reason },
-      timingMs: timing,
-      sockets: { unix: unixSources },
-      ...(frozen ? { freeze: freezeMeta(frozen, frozenMs) } : {}),
+    const writer = store.beginCheckpoint({
+      source: 'proc',
+      label: options.label ?? null,
+      kernel: release(),
+      rootPid: options.all ? null : (roots[0] ?? null),
+      startedAt: new Date(),
+      meta: {
+        capture: { pids: roots, tree: !!options.tree, all: !!options.all, freeze: !!options.freeze, withEnv, skip: [...skip], excludeOwnTree: !!options.excludeOwnTree },
+        capturedBy: process.pid,
+      },
     });
-    return {
-      checkpointId: done.checkpointId,
-      counts: { ...done.counts, processes },
-      warnings,
-      frozen: isFrozen,
-      stopped: frozen?.stopped.length ?? 0,
-      frozenMs,
-      freezeMethod: frozen?.method ?? null,
-      sigstopped: frozen?.sigstopped ?? [],
-      kcmpUnavailable: access.available ? null : access.reason,
-      kcmpCalls: kcmp?.calls ?? 0,
-      seconds: (performance.now() - t0) / 1000,
-      peakRss: done.peakRss,
-    };
-  } catch (e) {
-    writer.abort();
-    throw e;
+    try {
+      if (options.freeze) {
+        frozen = await freezeProcesses(select, { signal: options.signal, method: options.freezeMethod });
+        frozenAt = performance.now();
+        warnings.notStopped = frozen.notStopped;
+      }
+      const pids = frozen ? frozen.processes : select();
+      warnings.vanishedTasks += roots.filter((p) => !pids.includes(p) && !taskExists(p)).length;
+      // the readers start while the tasks are read
+      source = openCaptureSource(pids.length, kcmp);
+      lap('select');
+
+      const tasks: TaskState[] = [];
+      for (let i = 0; i < pids.length; i++) {
+        tasks.push(...readTasks([pids[i]!], !skip.has('threads'), kcmp, warnings));
+        await pacer.step('tasks', i + 1, pids.length);
+      }
+      // a held task reads as traced or frozen: store the state it was in before
+      for (const t of tasks) t.stat.state = frozen?.statesBefore.get(t.tid) ?? t.stat.state;
+      groupTasks(tasks, kcmp, warnings);
+      lap('tasks');
+
+      const { plan, tableObjects } = planOf(tasks, [...skip], withEnv, kcmp !== null);
+      source.begin(plan);
+      const listed = await source.listed();
+      await pacer.step('tables', listed.length, listed.length);
+      lap('tables');
+
+      const objects = new ObjectIds(writer, warnings);
+      const byTid = new Map(tasks.map((t) => [t.tid, t]));
+      let processes = 0;
+      let done = 0;
+      for (let batch = await source.nextDetails(); batch; batch = await source.nextDetails()) {
+        for (const d of batch) if (writeProcess(d, { writer, objects, warnings, tasks: byTid })) processes++;
+        done += batch.length;
+        await pacer.step('details', done, plan.processes.length);
+      }
+      // a table none of whose tasks was written (they all exited) has no object: its fds have nowhere to hang
+      const fdtables = tableObjects.map((o) => o.id);
+      lap('details');
+
+      const fds = new FdWriter(writer, warnings);
+      const total = plan.tables.length;
+      for (let t = await source.nextTable(); t; t = await source.nextTable()) {
+        fds.write(t, fdtables[t.index] ?? null);
+        source.written();
+        await pacer.step('fds', t.index + 1, total);
+      }
+      fds.finish();
+      lap('fds');
+      const end = await source.end();
+      if (!skip.has('sockets')) writeSockets(fds.sockets, end.sockets.details, writer, warnings);
+      lap('sockets');
+      thaw();
+
+      const isFrozen = !!frozen && frozen.notStopped.length === 0;
+      writer.setFrozen(isFrozen);
+      const result = writer.done({
+        warnings,
+        kcmp: access.available ? { used: true, calls: kcmp!.calls + end.kcmpCalls } : { used: false, reason: access.reason },
+        timingMs: timing,
+        sockets: { unix: end.sockets.sources },
+        ...(frozen ? { freeze: freezeMeta(frozen, frozenMs) } : {}),
+      });
+      return {
+        checkpointId: result.checkpointId,
+        counts: { ...result.counts, processes },
+        warnings,
+        frozen: isFrozen,
+        stopped: frozen?.stopped.length ?? 0,
+        frozenMs,
+        freezeMethod: frozen?.method ?? null,
+        sigstopped: frozen?.sigstopped ?? [],
+        kcmpUnavailable: access.available ? null : access.reason,
+        kcmpCalls: (kcmp?.calls ?? 0) + end.kcmpCalls,
+        seconds: (performance.now() - t0) / 1000,
+        peakRss: result.peakRss,
+      };
+    } catch (e) {
+      writer.abort();
+      throw e;
+    }
   } finally {
     thaw();
-    await reader?.close();
+    await source?.close();
   }
 }
 
@@ -153,32 +175,41 @@ function freezeMeta(f: Frozen, heldMs: number) {
   };
 }
 
-interface TableWithObject extends FdTableRef {
-  object: TaskObject;
-}
-
-/** One entry per fd table, read through its lowest-numbered task, in that task's order. */
-function fdTables(tasks: TaskState[]): TableWithObject[] {
-  const tables = new Map<TaskObject, TableWithObject>();
+/**
+ * What the readers are to read: every fd table once, through its lowest-numbered task,
+ * tables in that task's order; every process with its tasks still there, each task
+ * with the numbers of the address space, fs info and fd table it uses.
+ */
+function planOf(tasks: TaskState[], skip: CaptureOptions['skip'] & object, withEnv: boolean, kcmp: boolean): { plan: CapturePlan; tableObjects: TaskObject[] } {
+  const tableOf = new Map<TaskObject, number>();
+  const found: { object: TaskObject; state: TableState }[] = [];
   for (const t of tasks) {
     const o = t.fdtable;
-    if (!o || t.vanished || tables.has(o)) continue;
+    if (!o || t.vanished || tableOf.has(o)) continue;
+    tableOf.set(o, -1);
     const users = o.users.map((u) => u.tid);
-    tables.set(o, { object: o, name: users[0]!, holder: users[0]!, users, kcmpable: o.users.every((u) => u.kcmpable), objectId: null, fds: [] });
+    found.push({ object: o, state: { name: users[0]!, holder: users[0]!, users, kcmpable: o.users.every((u) => u.kcmpable) } });
   }
-  return [...tables.values()].sort((a, b) => a.name - b.name);
-}
-
-/** Lists every table's fds; a table nobody may list is recorded with the reason. */
-async function listFds(tables: TableWithObject[], unreadable: Map<TaskObject, string>, pacer: Pacer): Promise<void> {
-  for (let i = 0; i < tables.length; i++) {
-    const table = tables[i]!;
-    try {
-      listFdTable(table);
-    } catch (e) {
-      if (!(e instanceof ProcReadError)) throw e;
-      unreadable.set(table.object, e.reason);
-    }
-    await pacer.step('tables', i + 1, tables.length);
+  found.sort((a, b) => a.state.name - b.state.name);
+  found.forEach((f, i) => tableOf.set(f.object, i));
+  const numbers = new Map<TaskObject, number>();
+  const number = (o: TaskObject | null) => {
+    if (!o) return -1;
+    let n = numbers.get(o);
+    if (n === undefined) numbers.set(o, (n = numbers.size));
+    return n;
+  };
+  const byProcess = new Map<number, TaskPlan[]>();
+  for (const t of tasks) {
+    if (t.vanished) continue;
+    const plan: TaskPlan = { tid: t.tid, mm: number(t.mm), fs: number(t.fs), table: t.fdtable ? (tableOf.get(t.fdtable) ?? -1) : -1 };
+    const list = byProcess.get(t.tgid);
+    if (list) list.push(plan);
+    else byProcess.set(t.tgid, [plan]);
   }
+  const processes: ProcessPlan[] = [...byProcess].map(([tgid, list]) => ({ tgid, tasks: list }));
+  return {
+    plan: { processes, tables: found.map((f) => f.state), skip: [...skip], withEnv, kcmp },
+    tableObjects: found.map((f) => f.object),
+  };
 }

@@ -1,119 +1,129 @@
 /**
- * The fds of a capture, table by table in tid order and fd by fd: each is read (ahead,
- * by another thread: fdReaders.ts), placed on its open file (kcmp), and written at
- * once with its file when the file is new.
+ * Writes the fds of a capture as their tables come placed (placedTable.ts), in table
+ * order: each open file when its first fd comes, then the fd. What is kept per open
+ * file is its row id, by its number in the capture.
  */
 import type { CheckpointWriter } from '../../store/writer/writer.js';
-import { fifoKey } from '../../store/fifoKey.js';
-import type { FileInput } from '../../store/writer/types.js';
-import { O_CLOEXEC, parseExtra } from './fdinfo.js';
-import { DETAIL_LINES, TtyFiles, writeFileDetails } from './fileDetails.js';
-import type { FdReader } from './fdReaders.js';
-import type { FdRecord, FdTableRef } from './fds.js';
-import type { FilePlacer, FileGroup } from './files.js';
+import type { FileType, SharedObjectInput } from '../../store/writer/types.js';
+import { TtyFiles, writeFileDetails, type FileDetails } from './fileDetails.js';
 import { decimal64 } from './numbers.js';
-import type { ObjectIds } from './objects.js';
-import type { Pacer } from './pacer.js';
+import {
+  FD_STRIDE, FILE_NUMBERS, FILE_STRINGS, N_DELETED, N_FLAGS, N_INFERRED, N_MNT, N_MODE, S_DEV, S_INODE, S_KEY, S_OBJECT_KEY, S_OBJECT_KIND,
+  S_PATH, S_POS, S_SOCKET_INO, S_TYPE, S_UNREADABLE, type PlacedTable,
+} from './placedTable.js';
 import type { CaptureWarnings } from './warnings.js';
 
-export interface FdPhaseContext {
-  writer: CheckpointWriter;
-  objects: ObjectIds;
-  warnings: CaptureWarnings;
-  pacer: Pacer;
-  placer: FilePlacer;
-}
-
-/** A socket object to describe from /proc/net once every fd is read. */
+/** A socket object, to describe from what sock_diag and /proc/net show of its inode. */
 export interface SocketRef {
   objectId: number;
   ino: string;
-  holder: number;
 }
 
-/** The inode, pipe or socket the file stands on: a FIFO's pipe rather than its inode. */
-function objectOf(r: FdRecord, objects: ObjectIds): number | null {
-  const kind = r.kind;
-  if (!kind?.object || !r.info) return null;
-  if (kind.object !== 'inode') return objects.get(kind.object, kind.path);
-  if (!r.info.ino) return null;
-  if (r.type === 'fifo') return objects.get('pipe', fifoKey(r.dev, r.info.mntId, r.info.ino));
-  return objects.get('inode', `${r.dev ?? `mnt${r.info.mntId}`}:${r.info.ino}`);
+/** A new file's values, as they came in its table. */
+interface FileValues {
+  strings: readonly string[];
+  at: number;
+  numbers: Float64Array;
+  n: number;
+  attrs: Record<string, unknown> | undefined;
+  details: FileDetails | undefined;
 }
 
-/** The fdinfo lines no detail table takes, and a device's number. */
-function attrsOf(r: FdRecord): Record<string, unknown> | undefined {
-  const rest = r.info?.extra?.split('\n').filter((l) => !DETAIL_LINES.test(l)).join('\n');
-  const extra = rest ? parseExtra(rest) : undefined;
-  if (!r.rdev) return extra;
-  return { rdev: r.rdev, ...extra };
-}
+const orNull = (s: string): string | null => (s === '' ? null : s);
+const numberOrNull = (n: number): number | null => (Number.isNaN(n) ? null : n);
 
-function fileInput(g: FileGroup, object: number | null): FileInput {
-  const first = g.first;
-  const info = first.info;
-  return {
-    key: `${first.table.name}:${first.fd}`,
-    type: first.type,
-    path: first.kind?.path ?? null,
-    pos: info ? decimal64(info.pos) : null,
-    flags: info ? info.flags & ~O_CLOEXEC : null,
-    mode: first.mode,
-    mntId: info ? info.mntId : null,
-    dev: first.dev,
-    inode: info?.ino ? decimal64(info.ino) : null,
-    deleted: first.kind?.deleted ?? false,
-    object,
-    inferred: g.inferred,
-    unreadable: first.unreadable,
-    attrs: attrsOf(first),
-  };
-}
+export class FdWriter {
+  /** Row id of each open file written, by its number. */
+  private readonly fileIds: number[] = [];
+  /**
+   * Open files first reached through a table none of whose tasks was written (they all
+   * exited): written if a later fd shares them, named still by the fd that found them.
+   */
+  private readonly orphans = new Map<number, FileValues & { inferred: boolean }>();
+  readonly sockets: SocketRef[] = [];
+  private readonly ttys = new TtyFiles();
 
-/**
- * Places and writes the fds of every table whose tasks were written, as the reader
- * (started on the same tables) hands them over; returns the sockets met.
- */
-export async function captureFds(tables: FdTableRef[], reader: FdReader, ctx: FdPhaseContext): Promise<SocketRef[]> {
-  const { writer, objects, warnings, placer } = ctx;
-  const sockets: SocketRef[] = [];
-  const total = tables.reduce((n, t) => n + t.fds.length, 0);
-  const ttys = new TtyFiles();
-  let done = 0;
-  for (let i = 0; i < tables.length; i++) {
-    const table = tables[i]!;
-    const { records, vanished } = await reader.read(i);
-    if (table.objectId === null) {
-      // none of its tasks was written (all exited): its fds have nowhere to hang
-      warnings.vanishedFds += table.fds.length;
-      continue;
-    }
-    warnings.vanishedFds += vanished;
-    for (const r of records) {
-      const p = placer.place(r);
-      if (!p) {
-        warnings.vanishedFds++;
+  constructor(
+    private readonly writer: CheckpointWriter,
+    private readonly warnings: CaptureWarnings,
+  ) {}
+
+  /** Writes a table's fds into the fd table object `fdtable`, or counts them vanished when there is none. */
+  write(t: PlacedTable, fdtable: number | null): void {
+    const { fds, inferred, numbers } = t;
+    const strings = numbers.length ? t.strings.split('\0') : [];
+    const attrs = new Map<number, Record<string, unknown>>();
+    for (let i = 0; i < t.attrs.length; i += 2) attrs.set(t.attrs[i] as number, t.attrs[i + 1] as Record<string, unknown>);
+    const details = new Map<number, FileDetails>();
+    for (let i = 0; i < t.details.length; i += 2) details.set(t.details[i] as number, t.details[i + 1] as FileDetails);
+    this.warnings.vanishedFds += t.vanished;
+    let file = 0;
+    let nextInferred = 0;
+    for (let i = 0; i < fds.length; i += FD_STRIDE) {
+      const fileNo = fds[i + 2]!;
+      if (fds[i + 3] === 1) {
+        const values: FileValues = { strings, at: file * FILE_STRINGS, numbers, n: file * FILE_NUMBERS, attrs: attrs.get(file), details: details.get(file) };
+        file++;
+        if (fdtable === null) this.orphans.set(fileNo, { ...values, strings: strings.slice(values.at, values.at + FILE_STRINGS), at: 0, inferred: false });
+        else this.writeFile(fileNo, values, numbers[values.n + N_INFERRED] === 1);
+      }
+      for (let n = fds[i + 4]!; n > 0; n--) {
+        const no = inferred[nextInferred++]!;
+        const orphan = this.orphans.get(no);
+        if (orphan) {
+          orphan.inferred = true;
+          continue;
+        }
+        this.writer.markInferred(this.fileIds[no]!);
+        this.warnings.inferredObjects++;
+      }
+      if (fdtable === null) {
+        this.warnings.vanishedFds++;
         continue;
       }
-      const g = p.group;
-      if (p.created) {
-        const object = objectOf(r, objects);
-        g.fileId = writer.addFile(fileInput(g, object));
-        writeFileDetails(writer, g.fileId, r);
-        ttys.add(g.fileId, r);
-        if (r.unreadable) warnings.unreadable++;
-        else if (g.inferred) warnings.inferredObjects++;
-        if (r.type === 'socket' && object !== null) sockets.push({ objectId: object, ino: r.info!.ino, holder: table.holder });
+      const orphan = this.orphans.get(fileNo);
+      if (orphan) {
+        this.orphans.delete(fileNo);
+        this.writeFile(fileNo, orphan, orphan.inferred || orphan.numbers[orphan.n + N_INFERRED] === 1);
       }
-      for (const inferred of p.nowInferred) {
-        writer.markInferred(inferred.fileId!);
-        warnings.inferredObjects++;
-      }
-      writer.addFd({ fdtable: table.objectId!, fd: r.fd, cloexec: r.cloexec, file: g.fileId! });
+      this.writer.addFd({ fdtable, fd: fds[i]!, cloexec: fds[i + 1] === 1, file: this.fileIds[fileNo]! });
     }
-    done += table.fds.length;
-    await ctx.pacer.step('fds', done, total);
   }
-  ttys.write(writer);
-  return sockets;
+
+  /** After the last table: the ttys, their pty pairs linked. */
+  finish(): void {
+    this.ttys.write(this.writer);
+  }
+
+  private writeFile(fileNo: number, v: FileValues, inferred: boolean): void {
+    const s = v.strings;
+    const at = v.at;
+    const kind = orNull(s[at + S_OBJECT_KIND]!) as SharedObjectInput['kind'] | null;
+    const object = kind === null ? null : this.writer.addSharedObject({ kind, key: s[at + S_OBJECT_KEY]! });
+    const unreadable = orNull(s[at + S_UNREADABLE]!);
+    const pos = s[at + S_POS]!;
+    const inode = s[at + S_INODE]!;
+    const n = v.n;
+    this.fileIds[fileNo] = this.writer.addFile({
+      key: s[at + S_KEY]!,
+      type: s[at + S_TYPE] as FileType,
+      path: orNull(s[at + S_PATH]!),
+      pos: pos === '' ? null : decimal64(pos),
+      flags: numberOrNull(v.numbers[n + N_FLAGS]!),
+      mode: numberOrNull(v.numbers[n + N_MODE]!),
+      mntId: numberOrNull(v.numbers[n + N_MNT]!),
+      dev: orNull(s[at + S_DEV]!),
+      inode: inode === '' ? null : decimal64(inode),
+      deleted: v.numbers[n + N_DELETED] === 1,
+      object,
+      inferred,
+      unreadable,
+      attrs: v.attrs,
+    });
+    if (v.details) writeFileDetails(this.writer, this.fileIds[fileNo]!, v.details, this.ttys);
+    if (unreadable) this.warnings.unreadable++;
+    else if (inferred) this.warnings.inferredObjects++;
+    const ino = s[at + S_SOCKET_INO]!;
+    if (ino !== '' && object !== null) this.sockets.push({ objectId: object, ino });
+  }
 }

@@ -33,21 +33,40 @@ export function fixedFlags(flags: number): number {
   return flags & ~SETTABLE;
 }
 
-export function parseFdInfo(text: string): FdInfo {
+const NL = 10;
+const COLON = 58;
+const TAB = 9;
+const SPACE = 32;
+
+/** The value of a `key:\tvalue` line from its start (just past the colon), blanks trimmed. */
+function valueOf(buf: Buffer, from: number, end: number): string {
+  while (from < end && (buf[from] === TAB || buf[from] === SPACE)) from++;
+  while (end > from && (buf[end - 1] === TAB || buf[end - 1] === SPACE)) end--;
+  return buf.toString('latin1', from, end);
+}
+
+/** Whether the line at `at` is `key:`. */
+function keyIs(buf: Buffer, at: number, key: string): boolean {
+  for (let i = 0; i < key.length; i++) if (buf[at + i] !== key.charCodeAt(i)) return false;
+  return buf[at + key.length] === COLON;
+}
+
+/**
+ * The fields of /proc/PID/fdinfo/N from the bytes read, without making a string of the
+ * whole text: a capture reads it for every fd.
+ */
+export function parseFdInfoBytes(buf: Buffer, length: number): FdInfo {
   const info: FdInfo = { pos: '0', flags: 0, mntId: -1, ino: '', extra: null };
   let start = 0;
-  while (start < text.length) {
-    let end = text.indexOf('\n', start);
-    if (end < 0) end = text.length;
-    const colon = text.indexOf(':', start);
-    const key = colon > start && colon < end ? text.slice(start, colon) : '';
-    const value = () => text.slice(colon + 1, end).trim();
-    if (key === 'pos') info.pos = value();
-    else if (key === 'flags') info.flags = parseInt(value(), 8);
-    else if (key === 'mnt_id') info.mntId = Number(value());
-    else if (key === 'ino') info.ino = value();
+  while (start < length) {
+    let end = buf.indexOf(NL, start);
+    if (end < 0 || end > length) end = length;
+    if (keyIs(buf, start, 'pos')) info.pos = valueOf(buf, start + 4, end);
+    else if (keyIs(buf, start, 'flags')) info.flags = parseInt(valueOf(buf, start + 6, end), 8);
+    else if (keyIs(buf, start, 'mnt_id')) info.mntId = Number(valueOf(buf, start + 7, end));
+    else if (keyIs(buf, start, 'ino')) info.ino = valueOf(buf, start + 4, end);
     else {
-      info.extra = text.slice(start).trimEnd() || null;
+      info.extra = buf.toString('latin1', start, length).trimEnd() || null;
       break;
     }
     start = end + 1;

@@ -1,34 +1,33 @@
 /** /proc/PID/maps: the mappings of an address space, one line each. */
 import { hex64, hexDeviceText, decimal64 } from './numbers.js';
 
-export interface MapEntry {
-  /** Hex without 0x, as the kernel prints it; the writer keeps every bit. */
-  start: string;
-  end: string;
-  perms: string;
-  pgoff: number | bigint;
-  /** 'major:minor', decimal. */
-  dev: string;
-  inode: number | bigint;
-  path: string | null;
-  deleted: boolean;
-}
+/**
+ * The values of one mapping, MAP_STRIDE per map in one flat array:
+ *   start, end   hex without 0x, as the kernel prints them; the writer keeps every bit
+ *   perms        'r-xp'
+ *   pgoff        number | bigint
+ *   dev          'major:minor', decimal
+ *   inode        number | bigint
+ *   path         string | null
+ *   deleted      boolean
+ */
+export const MAP_STRIDE = 8;
 
 const DELETED = ' (deleted)';
 
-export function parseMaps(text: string): MapEntry[] {
-  const out: MapEntry[] = [];
+export function parseMaps(text: string): unknown[] {
+  const out: unknown[] = [];
   let start = 0;
   while (start < text.length) {
     let end = text.indexOf('\n', start);
     if (end < 0) end = text.length;
-    if (end > start) out.push(parseLine(text.slice(start, end)));
+    if (end > start) parseLine(text.slice(start, end), out);
     start = end + 1;
   }
   return out;
 }
 
-function parseLine(line: string): MapEntry {
+function parseLine(line: string, out: unknown[]): void {
   // start-end perms offset dev inode [path]; the path may hold spaces
   const dash = line.indexOf('-');
   const s1 = line.indexOf(' ', dash);
@@ -43,14 +42,14 @@ function parseLine(line: string): MapEntry {
     deleted = true;
     path = path.slice(0, -DELETED.length);
   }
-  return {
-    start: line.slice(0, dash),
-    end: line.slice(dash + 1, s1),
-    perms: line.slice(s1 + 1, s2),
-    pgoff: hex64(line.slice(s2 + 1, s3)),
-    dev: hexDeviceText(line.slice(s3 + 1, s4)),
-    inode: decimal64(line.slice(s4 + 1, s5)),
+  out.push(
+    line.slice(0, dash),
+    line.slice(dash + 1, s1),
+    line.slice(s1 + 1, s2),
+    hex64(line.slice(s2 + 1, s3)),
+    hexDeviceText(line.slice(s3 + 1, s4)),
+    decimal64(line.slice(s4 + 1, s5)),
     path,
     deleted,
-  };
+  );
 }

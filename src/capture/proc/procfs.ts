@@ -51,6 +51,40 @@ export function readRecord(path: string): string {
   return read(path, 'latin1', true);
 }
 
+/** A record-like /proc file parsed from the bytes read, for files read too often to make a string of each first. */
+export function readParsed<T>(path: string, parse: (buf: Buffer, length: number) => T): T {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw asReadError(e);
+  }
+  try {
+    const length = readInto(fd, true);
+    return parse(buffer, length);
+  } catch (e) {
+    throw asReadError(e);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readInto(fd: number, shortReadEnds: boolean): number {
+  let length = 0;
+  for (;;) {
+    const room = buffer.length - length;
+    const n = readSync(fd, buffer, length, room, null);
+    length += n;
+    if (n === 0 || (shortReadEnds && n < room)) break;
+    if (n === room) {
+      const bigger = Buffer.allocUnsafe(buffer.length * 2);
+      buffer.copy(bigger, 0, 0, length);
+      buffer = bigger;
+    }
+  }
+  return length;
+}
+
 function read(path: string, encoding: 'latin1' | 'utf8', shortReadEnds: boolean): string {
   let fd: number;
   try {
@@ -59,18 +93,7 @@ function read(path: string, encoding: 'latin1' | 'utf8', shortReadEnds: boolean)
     throw asReadError(e);
   }
   try {
-    let length = 0;
-    for (;;) {
-      const room = buffer.length - length;
-      const n = readSync(fd, buffer, length, room, null);
-      length += n;
-      if (n === 0 || (shortReadEnds && n < room)) break;
-      if (n === room) {
-        const bigger = Buffer.allocUnsafe(buffer.length * 2);
-        buffer.copy(bigger, 0, 0, length);
-        buffer = bigger;
-      }
-    }
+    const length = readInto(fd, shortReadEnds);
     return buffer.toString(encoding, 0, length);
   } catch (e) {
     throw asReadError(e);

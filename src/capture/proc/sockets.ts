@@ -10,7 +10,6 @@ import { socketStateName, socketTypeName, unixAddressText } from '../../store/so
 import { NetlinkError } from '../netlink.js';
 import { dumpUnixSockets, type UnixSocketDiag } from '../unixDiag.js';
 import type { CheckpointWriter } from '../../store/writer/writer.js';
-import type { SocketRef } from './fdPhase.js';
 import { readSocketTables, readUnixTable, type SocketDetails } from './net.js';
 import { attempt, ProcReadError, readLink, taskExists } from './procfs.js';
 import type { CaptureWarnings } from './warnings.js';
@@ -46,11 +45,21 @@ function readUnix(netns: string, tid: number, wanted: Set<string>, into: Map<str
   }
 }
 
-/**
- * Reads every network namespace the sockets' holders are in and writes what it says
- * of each socket; returns how the unix sockets of each namespace were read.
- */
-export function describeSockets(sockets: SocketRef[], writer: CheckpointWriter, warnings: CaptureWarnings): UnixSource[] {
+/** A socket met among the fds: its inode and a task holding it, whose network namespace shows it. */
+export interface SocketSeen {
+  ino: string;
+  holder: number;
+}
+
+export interface SocketsRead {
+  /** What the kernel shows of each socket, by inode. */
+  details: Map<string, SocketDetails>;
+  /** How the unix sockets of each network namespace were read; kept in the checkpoint's meta. */
+  sources: UnixSource[];
+}
+
+/** Reads every network namespace the sockets' holders are in, once each. */
+export function readSockets(sockets: readonly SocketSeen[]): SocketsRead {
   const details = new Map<string, SocketDetails>();
   const wanted = new Set<string>();
   const holderOf = new Map<string, number>();
@@ -69,11 +78,15 @@ export function describeSockets(sockets: SocketRef[], writer: CheckpointWriter, 
     if (source) sources.push(source);
     readSocketTables(tid, wanted, details);
   }
+  return { details, sources };
+}
+
+/** Writes what was read of each socket object. */
+export function writeSockets(sockets: readonly { objectId: number; ino: string }[], read: Map<string, SocketDetails>, writer: CheckpointWriter, warnings: CaptureWarnings): void {
   for (const s of sockets) {
-    const d = details.get(s.ino);
+    const d = read.get(s.ino);
     if (!d) continue;
     writer.addSocket({ object: s.objectId, ...d });
     if (d.family === 'unix' && d.attrs?.peer === 'unknown') warnings.unixPeersUnknown++;
   }
-  return sources;
 }

@@ -51,11 +51,18 @@ export function taskStateName(n: number): string {
   return TASK_STATES[n] ?? String(n);
 }
 
+/**
+ * The names CRIU imports were stored with before schema 5, each for the number it
+ * was read from: stores carried forward keep them, and export them as they came.
+ */
+const OLD_TASK_STATES: Record<string, number> = { dead: TASK_DEAD, stopped: TASK_STOPPED, zombie: TASK_ZOMBIE };
+
 /** The CRIU state of a store state: any /proc letter of a live task is alive. */
 export function taskStateNumber(name: string): number | null {
   if (name === 'alive' || /^[RSDI]$/.test(name)) return TASK_ALIVE;
   if (name === 'Z') return TASK_DEAD;
   if (name === 'T' || name === 't') return TASK_STOPPED;
+  if (Object.hasOwn(OLD_TASK_STATES, name)) return OLD_TASK_STATES[name]!;
   return /^\d+$/.test(name) ? Number(name) : null;
 }
 

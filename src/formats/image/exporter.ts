@@ -1,23 +1,14 @@
 import type Database from 'better-sqlite3';
-import type { CheckpointSource, FileType, NamespaceType } from '../../store/writer/types.js';
+import type { NamespaceType } from '../../store/writer/types.js';
 import { CkptdbError } from '../../errors.js';
 import { namedStatements, statement } from '../../store/sqlFile.js';
 import type { Store } from '../../store/store.js';
 import { criuFileRecords } from '../criu/imageRecords.js';
-import type {
-  CheckpointRecord,
-  FileDetailRecord,
-  FileRecord,
-  ImageRecord,
-  JsonObject,
-  MapRecord,
-  ObjectRecord,
-  TaskRecord,
-} from './types.js';
+import { checkpointRecord, fileRecord, getter, mapRecord, objectRecord, taskRecord, type Row } from './records.js';
+import type { CheckpointRecord, FileDetailRecord, ImageRecord, RlimitRecord } from './types.js';
 
 const SQL = 'internal/image.sql';
 
-type Row = Record<string, unknown>;
 type Stmt = Database.Statement<unknown[]>;
 
 /**
@@ -51,15 +42,27 @@ export function* restoreOrderRecords(store: Store, checkpointId: number): Genera
   const ownTransaction = !db.inTransaction;
   if (ownTransaction) db.exec('BEGIN');
   try {
-    const order = new RestoreOrder(db, checkpointId);
-    order.build();
+    numberRestoreOrder(db, checkpointId);
     yield* new RecordReader(db, checkpointId).records();
     yield* detailRecords(db, checkpointId);
     yield* criuFileRecords(db, checkpointId);
   } finally {
-    for (const sql of namedStatements(SQL).get('drop_order_tables')!) db.exec(sql);
+    dropRestoreOrder(db);
     if (ownTransaction && db.inTransaction) db.exec('COMMIT');
   }
+}
+
+/**
+ * Numbers a checkpoint's tasks and shared objects in restore order, into the TEMP
+ * tables image_tasks (seq, task_id) and image_objects (image_id, object_id) of db: the
+ * image ids every record refers to. Run it inside a read transaction.
+ */
+export function numberRestoreOrder(db: Database.Database, checkpointId: number): void {
+  new RestoreOrder(db, checkpointId).build();
+}
+
+export function dropRestoreOrder(db: Database.Database): void {
+  for (const sql of namedStatements(SQL).get('drop_order_tables')!) db.exec(sql);
 }
 
 /** Numbers tasks and shared objects in restore order (image_tasks, image_objects). */
@@ -85,13 +88,13 @@ class RestoreOrder {
     const tasks = this.s.ordered_tasks!.raw().all() as [number, number, number | null][];
     for (const [, task, fdtable] of tasks) {
       const ownsFdtable = fdtable !== null && this.s.is_numbered!.get({ object: fdtable }) === undefined;
-      this.s.number_task_objects!.run({ task });
-      if (ownsFdtable) this.s.number_fdtable_files!.run({ fdtable });
+      this.s.number_task_objects!.run({ id, task });
+      if (ownsFdtable) this.s.number_fdtable_files!.run({ id, fdtable });
     }
     if (this.unnumbered() === 0) return;
     for (const fdtable of this.s.unnumbered_fdtables!.pluck().all({ id }) as number[]) {
       this.s.number_object!.run({ object: fdtable });
-      this.s.number_fdtable_files!.run({ fdtable });
+      this.s.number_fdtable_files!.run({ id, fdtable });
     }
     for (const sql of namedStatements(SQL).get('number_rest')!) this.db.prepare(sql).run({ id });
   }
@@ -132,25 +135,12 @@ class RecordReader {
   }
 
   private checkpoint(): CheckpointRecord {
-    const r = this.s.checkpoint!.get({ id: this.checkpointId }) as Row;
-    return {
-      record: 'checkpoint',
-      id: r.id as number,
-      label: r.label as string | null,
-      source: r.source as CheckpointSource,
-      host: r.host as string | null,
-      kernel: r.kernel as string | null,
-      rootPid: r.root_pid as number | null,
-      frozen: r.frozen === 1,
-      startedAt: r.started_at as string,
-      finishedAt: r.finished_at as string,
-      meta: json(r.meta),
-    };
+    return checkpointRecord(this.s.checkpoint!.get({ id: this.checkpointId }) as Row);
   }
 
   private *task(task: number): Generator<ImageRecord | RecordText> {
     const { mm_id: mmId, fdtable_id: fdtableId, ...t } = this.s.task!.get({ task }) as Row;
-    const namespaces = this.s.task_namespaces!.raw().all({ task }) as [NamespaceType, number][];
+    const namespaces = this.s.task_namespaces!.raw().all({ id: this.checkpointId, task }) as [NamespaceType, number][];
     // The task that defines its fd table and address space is the one that lists their contents.
     let fdtableIsNew = false;
     let mmIsNew = false;
@@ -161,18 +151,7 @@ class RecordReader {
       this.next++;
       yield objectRecord(getter(this.s.object!.get({ image: ref })));
     }
-    // The columns come named and in order; what is JSON in the store is parsed.
-    const record = {
-      record: 'task',
-      ...t,
-      cmdline: json(t.cmdline),
-      env: json(t.env),
-      namespaces: Object.fromEntries(namespaces),
-      rlimits: this.s.task_rlimits!.all({ task }),
-      unreadable: json(t.unreadable),
-      attrs: json(t.attrs),
-    } as TaskRecord;
-    yield record;
+    yield taskRecord(t, namespaces, this.s.task_rlimits!.all({ id: this.checkpointId, task }) as RlimitRecord[]);
     if (fdtableIsNew) yield* this.fds(fdtableId as number, t.fdtable as number);
     if (mmIsNew) yield* this.maps(mmId as number, t.mm as number);
   }
@@ -180,7 +159,7 @@ class RecordReader {
   private *fds(fdtableId: number, fdtable: number): Generator<ImageRecord | RecordText> {
     // Rows as arrays, the file and object records already JSON (fdtable_records): the
     // fd records of a million-fd checkpoint are this exporter's hot path.
-    const rows = this.s.fdtable_records!.raw(true).iterate({ fdtable: fdtableId, next: this.next }) as IterableIterator<FdRow>;
+    const rows = this.s.fdtable_records!.raw(true).iterate({ id: this.checkpointId, fdtable: fdtableId, next: this.next }) as IterableIterator<FdRow>;
     for (const [fd, cloexec, file, object, fileJson, objectJson] of rows) {
       if (object === this.next) {
         this.next++;
@@ -196,21 +175,7 @@ class RecordReader {
   }
 
   private *maps(mmId: number, mm: number): Generator<ImageRecord> {
-    for (const m of this.s.mm_maps!.iterate({ mm: mmId }) as IterableIterator<Row>) {
-      const record: MapRecord = {
-        record: 'map',
-        mm,
-        start: m.start_addr as string,
-        end: m.end_addr as string,
-        perms: m.perms as string,
-        pgoff: m.pgoff as string | null,
-        dev: m.dev as string | null,
-        inode: m.inode as string | null,
-        path: m.path as string | null,
-        attrs: json(m.attrs),
-      };
-      yield record;
-    }
+    for (const m of this.s.mm_maps!.iterate({ id: this.checkpointId, mm: mmId }) as IterableIterator<Row>) yield mapRecord(m, mm);
   }
 }
 
@@ -227,63 +192,4 @@ function* detailRecords(db: Database.Database, checkpointId: number): Generator<
       yield { record, ...row } as FileDetailRecord;
     }
   }
-}
-
-type Get = (column: string) => unknown;
-
-/** A shared object in full, from a row of image_object_rows (o_*, s_*). */
-function objectRecord(get: Get): ObjectRecord {
-  return {
-    record: 'object',
-    id: get('o_image') as number,
-    kind: get('o_kind') as ObjectRecord['kind'],
-    key: get('o_key') as string,
-    refcount: get('o_refcount') as number,
-    inferred: get('o_inferred') === 1,
-    attrs: json(get('o_attrs')),
-    socket: get('s_object') == null ? null : {
-      family: get('s_family') as string | null,
-      type: get('s_type') as string | null,
-      protocol: get('s_protocol') as string | null,
-      state: get('s_state') as string | null,
-      localAddr: get('s_local_addr') as string | null,
-      localPort: get('s_local_port') as number | null,
-      remoteAddr: get('s_remote_addr') as string | null,
-      remotePort: get('s_remote_port') as number | null,
-      peerIno: get('s_peer_ino') as string | null,
-      attrs: json(get('s_attrs')),
-    },
-  };
-}
-
-/** An open file in full, from a row of image_file_rows (f_*). */
-function fileRecord(get: Get): FileRecord {
-  return {
-    record: 'file',
-    id: get('f_image') as number,
-    key: get('f_key') as string,
-    refcount: get('f_refcount') as number,
-    inferred: get('f_inferred') === 1,
-    type: get('f_type') as FileType,
-    path: get('f_path') as string | null,
-    pos: get('f_pos') as string | null,
-    flags: get('f_flags') as number | null,
-    mode: get('f_mode') as number | null,
-    mntId: get('f_mnt_id') as number | null,
-    dev: get('f_dev') as string | null,
-    inode: get('f_inode') as string | null,
-    deleted: get('f_deleted') === 1,
-    object: get('f_object') as number | null,
-    unreadable: get('f_unreadable') as string | null,
-    attrs: json(get('f_attrs')),
-  };
-}
-
-function getter(row: unknown): Get {
-  return (column) => (row as Row)[column];
-}
-
-/** A JSON column: the writer stored it with JSON.stringify, and bigints as strings. */
-function json<T = JsonObject>(value: unknown): T | null {
-  return value == null ? null : (JSON.parse(value as string) as T);
 }

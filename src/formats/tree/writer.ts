@@ -4,10 +4,8 @@ import { CkptdbError } from '../../errors.js';
 import type { Store } from '../../store/store.js';
 import { checkpointRecords } from '../image/exporter.js';
 import type { ImageRecord } from '../image/types.js';
-import {
-  CHECKPOINT_FIELDS, DETAIL_DIRS, CRIU_DIR, CRIU_IMAGE_FIELDS, DONE, FD_FIELDS, FILE_FIELDS, MAP_FIELDS, OBJECT_FIELDS, RLIMIT_FIELDS, SOCKET_FIELDS, TASK_FIELDS,
-  TREE_FORMAT, TREE_VERSION, valueText, type TreeField,
-} from './layout.js';
+import { DONE } from './layout.js';
+import { placeRecord, type TreeItems } from './render.js';
 
 export interface TreeExportResult {
   /** The checkpoint-ID directory written. */
@@ -46,72 +44,37 @@ export function exportTree(store: Store, checkpointId: number, dir: string): Tre
 }
 
 function writeRecord(root: string, r: ImageRecord): void {
-  switch (r.record) {
-    case 'checkpoint':
-      writeValue(root, 'format', TREE_FORMAT);
-      writeValue(root, 'version', String(TREE_VERSION));
-      return writeFields(root, r, CHECKPOINT_FIELDS);
-    case 'object': {
-      const dir = makeDir(root, 'objects', String(r.id));
-      writeFields(dir, r, OBJECT_FIELDS);
-      if (r.socket) writeFields(makeDir(dir, 'socket'), r.socket, SOCKET_FIELDS);
-      // Made even when empty, so the tasks' links to them resolve.
-      if (r.kind === 'fdtable') makeDir(dir, 'fds');
-      if (r.kind === 'mm') makeDir(dir, 'maps');
-      return;
-    }
-    case 'file':
-      return writeFields(makeDir(root, 'files', String(r.id)), r, FILE_FIELDS);
-    case 'task': {
-      const dir = makeDir(root, `task-${r.pid}`);
-      writeFields(dir, r, TASK_FIELDS);
-      for (const [type, id] of Object.entries(r.namespaces)) writeValue(makeDir(dir, 'ns'), type, String(id));
-      for (const l of r.rlimits) writeFields(makeDir(dir, 'rlimits', l.resource), l, RLIMIT_FIELDS);
-      if (r.fdtable !== null) symlinkSync(`../objects/${r.fdtable}/fds`, join(dir, 'fds'));
-      if (r.mm !== null) symlinkSync(`../objects/${r.mm}/maps`, join(dir, 'maps'));
-      return;
-    }
-    case 'fd':
-      return writeFields(makeDir(root, 'objects', String(r.fdtable), 'fds', String(r.fd)), r, FD_FIELDS);
-    case 'map':
-      return writeFields(makeDir(root, 'objects', String(r.mm), 'maps', r.start), r, MAP_FIELDS);
-    case 'eventfd':
-    case 'epollTarget':
-    case 'inotifyWatch':
-    case 'timerfd':
-    case 'signalfd':
-    case 'tty': {
-      const d = DETAIL_DIRS[r.record];
-      const key = d.keyed === null ? [] : [String((r as unknown as Record<string, number>)[d.keyed])];
-      return writeFields(makeDir(root, 'files', String(r.file), d.dir, ...key), r, d.fields);
-    }
-    case 'criuChunk':
-      return writeFileSync(join(makeDir(root, CRIU_DIR, 'chunks'), String(r.id)), Buffer.from(r.data, 'base64'), { mode: 0o600, flag: 'wx' });
-    case 'criuImage':
-      return writeFields(makeDir(root, CRIU_DIR, 'images', encodeURIComponent(r.name)), r, CRIU_IMAGE_FIELDS);
-  }
+  const { at, items } = placeRecord(r);
+  writeItems(makeDir(root, ...at), items);
 }
 
-function writeFields(dir: string, values: object, fields: readonly TreeField[]): void {
-  const v = values as Record<string, unknown>;
-  for (const field of fields) {
-    const text = valueText(v[field.key], field.kind);
-    if (text !== undefined) writeValue(dir, field.file, text);
+function writeItems(dir: string, items: TreeItems): void {
+  for (const [name, item] of items) {
+    checkName(dir, name);
+    switch (item.type) {
+      case 'file':
+        writeFileSync(join(dir, name), item.data, { mode: 0o600, flag: 'wx' });
+        break;
+      case 'dir':
+        writeItems(makeDir(dir, name), item.items);
+        break;
+      case 'link':
+        symlinkSync(item.target, join(dir, name));
+        break;
+    }
   }
-}
-
-function writeValue(dir: string, file: string, text: string): void {
-  writeFileSync(join(dir, file), text, { mode: 0o600, flag: 'wx' });
 }
 
 function makeDir(root: string, ...parts: string[]): string {
-  // Names from the store become path components: none may climb out of the tree.
-  for (const p of parts) {
-    if (p === '' || p === '.' || p === '..' || p.includes('/') || p.includes('\0')) {
-      throw new CkptdbError('BAD_ARGUMENT', `cannot write ${JSON.stringify(p)} as a name in the tree under ${root}`);
-    }
-  }
+  for (const p of parts) checkName(root, p);
   const dir = join(root, ...parts);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   return dir;
+}
+
+/** Names from the store become path components: none may climb out of the tree. */
+function checkName(root: string, name: string): void {
+  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
+    throw new CkptdbError('BAD_ARGUMENT', `cannot write ${JSON.stringify(name)} as a name in the tree under ${root}`);
+  }
 }

@@ -92,7 +92,7 @@ export class DiffWork {
       if (pass === 'sharing') {
         this.perSide('fill_holders', this.ids);
         this.run1('fill_shares');
-        this.run1('fds_sharing_changed');
+        this.run1('fds_sharing_changed', this.ids);
       }
       if (pass === 'details') this.perSide('fill_details', this.ids);
       for (const name of STATEMENTS[pass]) this.run1(name, this.ids);

@@ -17,6 +17,11 @@ export function hashKey(kind: number, key: string): number {
   return mix(h);
 }
 
+/** A 32-bit hash of an id within a domain of ids (a kind code of its own, beside the object kinds'). */
+export function hashIds(domain: number, id: number): number {
+  return mix(Math.imul(domain + 1, 0x9e3779b1) ^ id ^ Math.floor(id / 0x100000000));
+}
+
 function mix(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);

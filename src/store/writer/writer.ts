@@ -4,10 +4,11 @@ import type Database from 'better-sqlite3';
 import { CkptdbError } from '../../errors.js';
 import { statement } from '../sqlFile.js';
 import { addressText, flag, toJson } from '../values.js';
-import { hashKey, KeyFilter } from './keyFilter.js';
+import { hashIds, hashKey, KeyFilter } from './keyFilter.js';
 import { kindCode, kindMask, kindName, maskNames, OBJECT_KINDS } from './kinds.js';
 import { PendingObjects, type PendingRow } from './pendingObjects.js';
 import { RecentKinds } from './recentKinds.js';
+import { RowBatch } from './rowBatch.js';
 import type {
   CheckpointMeta,
   EpollTargetInput,
@@ -38,6 +39,14 @@ const REF_BATCH = 256;
 /** Pending objects at most: enough for references to find their object unflushed. */
 const MAX_PENDING = 4096;
 const MIN_PENDING = 256;
+/** Rows per INSERT of a batched table at most: measured, more gains nothing. */
+const BATCH_ROWS = 128;
+const MIN_BATCH_ROWS = 16;
+/** What one value of a batched row costs, roughly. */
+const VALUE_BYTES = 16;
+/** Kind codes of the filter's other keys, past the object kinds'. */
+const FDTABLE_SEEN = 100;
+const MM_SEEN = 101;
 
 const TASK_REFS = [
   ['mm', kindMask('mm')],
@@ -66,14 +75,21 @@ function prepare(db: Database.Database, name: string): Stmt {
  * at done(); until then no reader sees any of it, and abort(), an error or the death
  * of the process leaves nothing behind.
  *
+ * The writer gives every row its id (it holds the write lock), so that rows can wait
+ * and be written many to a statement (RowBatch): shared objects wait in
+ * PendingObjects until their refcounts are counted, fds, maps, namespaces and limits
+ * in batches of their own. Open files, tasks and sockets are written at their call.
+ * So code that reads the checkpoint on this connection while it is being written sees
+ * its files and tasks, and must not count on its other rows before done().
+ *
  * What the writer keeps in memory is bounded by the budget and does not grow with the
- * checkpoint: the shared objects of the last few thousand calls wait in PendingObjects
- * so that their refcounts are counted before their rows are inserted; references to
- * older objects are gathered and added in batches; a Bloom filter (KeyFilter) and a
- * ring of recent kinds (RecentKinds) spare most lookups. Every other row is inserted
- * at its call. So a shared_objects row may reach SQLite some calls after its add: code
- * that reads the checkpoint on this connection while it is being written must not
- * count on those rows before done().
+ * checkpoint: the waiting rows, references to older objects (added in batches), a
+ * Bloom filter (KeyFilter) and a ring of recent kinds (RecentKinds). A key seen
+ * before is found among the waiting objects or in the key index; the filter spares
+ * that lookup for nearly every new one. An fd (a map) that comes after the others of
+ * its table (address space) in number (address) order, in the first run of adds to
+ * that table, cannot be there already: the sources add them so, and only the rest are
+ * looked up.
  *
  * References are checked by the writer at the call that makes them (an id of this
  * checkpoint, of a kind that fits), so SQLite's foreign key checks, which would look
@@ -94,6 +110,22 @@ export class CheckpointWriter {
   private readonly foreignKeys: boolean;
   /** One function for every flush: a new closure each time would cost its callers their optimised code. */
   private readonly insertPending: (o: PendingRow) => void;
+  private readonly objectRows: RowBatch;
+  private readonly fdRows: RowBatch;
+  private readonly mapRows: RowBatch;
+  private readonly namespaceRows: RowBatch;
+  private readonly rlimitRows: RowBatch;
+  private nextTaskId: number;
+  private nextFdId: number;
+  private nextMapId: number;
+  /** The fd table fds were last added to, whether that run of adds is its first, and its highest fd so far. */
+  private fdTable = 0;
+  private fdTableFirstRun = false;
+  private fdTableTop = -1;
+  /** The same for maps: address space and highest start address. */
+  private mapSpace = 0;
+  private mapSpaceFirstRun = false;
+  private mapSpaceTop = '';
   private peakEntries = 0;
   private peakRss = 0;
   private readonly counts: WriterCounts = { tasks: 0, fds: 0, files: 0, sharedObjects: 0, maps: 0, sockets: 0, fileDetails: 0 };
@@ -119,14 +151,26 @@ export class CheckpointWriter {
     try {
       this.s = {};
       for (const name of [
-        'insert_object', 'find_object', 'object_kind', 'mark_inferred', 'add_refs', 'add_one_ref_each', 'insert_file', 'insert_task', 'find_task',
-        'insert_namespace', 'insert_rlimit', 'insert_fd', 'find_fd', 'insert_map', 'find_map', 'insert_socket',
+        'find_object', 'object_kind', 'mark_inferred', 'add_refs', 'add_one_ref_each', 'insert_file', 'insert_task', 'find_task',
+        'find_fd', 'find_map', 'insert_socket',
         'insert_eventfd', 'insert_epoll_target', 'insert_inotify_watch', 'insert_timerfd', 'insert_signalfd', 'insert_tty',
         'finish_checkpoint',
       ]) {
         this.s[name] = prepare(db, name);
       }
-      this.objectFloor = Number(prepare(db, 'max_object_id').pluck().get());
+      // the batches of the five tables take an eighth of the budget
+      const batchRows = Math.min(BATCH_ROWS, Math.max(MIN_BATCH_ROWS, Math.floor(budget / 8 / (5 * 8 * VALUE_BYTES))));
+      const batch = (name: string, columns: number) => new RowBatch(db, statement('internal/writer.sql', name), columns, batchRows);
+      this.objectRows = batch('insert_object', 7);
+      this.fdRows = batch('insert_fd', 6);
+      this.mapRows = batch('insert_map', 11);
+      this.namespaceRows = batch('insert_namespace', 4);
+      this.rlimitRows = batch('insert_rlimit', 5);
+      const maxId = (name: string) => Number(prepare(db, name).pluck().get());
+      this.objectFloor = maxId('max_object_id');
+      this.nextTaskId = maxId('max_task_id') + 1;
+      this.nextFdId = maxId('max_fd_id') + 1;
+      this.nextMapId = maxId('max_map_id') + 1;
       this.pending = new PendingObjects(capacity, this.objectFloor + 1);
       const started = (meta.startedAt ?? new Date()).toISOString();
       const info = prepare(db, 'insert_checkpoint').run(
@@ -134,10 +178,18 @@ export class CheckpointWriter {
         flag(meta.frozen), started, started, toJson(meta.meta), meta.uuid ?? randomUUID(),
       );
       this.checkpointId = Number(info.lastInsertRowid);
-      const insert = this.s.insert_object!;
+      const rows = this.objectRows;
       const checkpoint = this.checkpointId;
       this.insertPending = (o) => {
-        insert.run(o.id, checkpoint, kindName(o.kind), o.key, o.refcount, o.inferred, o.attrs);
+        const at = rows.next();
+        const v = rows.values;
+        v[at] = o.id;
+        v[at + 1] = checkpoint;
+        v[at + 2] = kindName(o.kind);
+        v[at + 3] = o.key;
+        v[at + 4] = o.refcount;
+        v[at + 5] = o.inferred;
+        v[at + 6] = o.attrs;
       };
     } catch (e) {
       db.exec('ROLLBACK');
@@ -209,8 +261,9 @@ export class CheckpointWriter {
       const nsEntries = Object.entries(t.namespaces ?? {});
       for (const [type, ref] of nsEntries) this.checkReference(ref, NS_KIND, `task ${t.pid}: namespace ${type}`);
 
+      const id = this.nextTaskId;
       const info = this.s.insert_task!.run(
-        this.checkpointId, t.pid, t.tgid, t.ppid ?? null, t.pgid ?? null, t.sid ?? null, t.state ?? null, t.comm ?? null,
+        id, this.checkpointId, t.pid, t.tgid, t.ppid ?? null, t.pgid ?? null, t.sid ?? null, t.state ?? null, t.comm ?? null,
         t.uid ?? null, t.euid ?? null, t.suid ?? null, t.fsuid ?? null, t.gid ?? null, t.egid ?? null, t.sgid ?? null, t.fsgid ?? null,
         toJson(t.cmdline), t.exe ?? null, t.cwd ?? null, t.root ?? null, t.startTime ?? null,
         t.sigPending ?? null, t.sigBlocked ?? null, t.sigIgnored ?? null, t.sigCaught ?? null, toJson(t.env),
@@ -218,16 +271,30 @@ export class CheckpointWriter {
         t.unreadable && Object.keys(t.unreadable).length ? toJson(t.unreadable) : null, toJson(t.attrs),
       );
       if (info.changes === 0) return Number(this.s.find_task!.pluck().get(this.checkpointId, t.pid));
-      const id = Number(info.lastInsertRowid);
+      this.nextTaskId++;
       for (const [field] of TASK_REFS) {
         const ref = t[field];
         if (ref != null) this.countReference(ref);
       }
+      const cp = this.checkpointId;
       for (const [type, ref] of nsEntries) {
-        this.s.insert_namespace!.run(this.checkpointId, id, type, ref);
+        const at = this.namespaceRows.next();
+        const v = this.namespaceRows.values;
+        v[at] = cp;
+        v[at + 1] = id;
+        v[at + 2] = type;
+        v[at + 3] = ref;
         this.countReference(ref!);
       }
-      for (const r of t.rlimits ?? []) this.s.insert_rlimit!.run(this.checkpointId, id, r.resource, r.soft, r.hard);
+      for (const r of t.rlimits ?? []) {
+        const at = this.rlimitRows.next();
+        const v = this.rlimitRows.values;
+        v[at] = cp;
+        v[at + 1] = id;
+        v[at + 2] = r.resource;
+        v[at + 3] = r.soft;
+        v[at + 4] = r.hard;
+      }
       this.counts.tasks++;
       return id;
     } catch (e) {
@@ -239,14 +306,32 @@ export class CheckpointWriter {
   addFd(f: FdInput): ObjectId {
     this.assertOpen();
     try {
-      if (!Number.isInteger(f.fd) || f.fd < 0) throw new CkptdbError('BAD_ARGUMENT', `fd ${f.fd}: not a file descriptor number`);
-      this.checkReference(f.fdtable, FDTABLE_KIND, `fd ${f.fd}: fdtable`);
-      this.checkReference(f.file, FILE_KIND_MASK, `fd ${f.fd}: file`);
-      const info = this.s.insert_fd!.run(this.checkpointId, f.fdtable, f.fd, f.cloexec ? 1 : 0, f.file);
-      if (info.changes === 0) return Number(this.s.find_fd!.pluck().get(f.fdtable, f.fd));
+      const fd = f.fd;
+      if (!Number.isInteger(fd) || fd < 0) throw new CkptdbError('BAD_ARGUMENT', `fd ${fd}: not a file descriptor number`);
+      this.checkReference(f.fdtable, FDTABLE_KIND, `fd ${fd}: fdtable`);
+      this.checkReference(f.file, FILE_KIND_MASK, `fd ${fd}: file`);
+      if (f.fdtable !== this.fdTable) {
+        this.fdTable = f.fdtable;
+        this.fdTableFirstRun = !this.filter.testAndAdd(hashIds(FDTABLE_SEEN, f.fdtable));
+        this.fdTableTop = -1;
+      }
+      if (!this.fdTableFirstRun || fd <= this.fdTableTop) {
+        const known = this.storedFd(f.fdtable, fd);
+        if (known) return known;
+      }
+      if (fd > this.fdTableTop) this.fdTableTop = fd;
+      const id = this.nextFdId++;
+      const at = this.fdRows.next();
+      const v = this.fdRows.values;
+      v[at] = id;
+      v[at + 1] = this.checkpointId;
+      v[at + 2] = f.fdtable;
+      v[at + 3] = fd;
+      v[at + 4] = f.cloexec ? 1 : 0;
+      v[at + 5] = f.file;
       this.countReference(f.file);
       this.counts.fds++;
-      return Number(info.lastInsertRowid);
+      return id;
     } catch (e) {
       throw this.failed(e);
     }
@@ -260,12 +345,32 @@ export class CheckpointWriter {
       const start = addressText(m.start, 'map start');
       const end = addressText(m.end, 'map end');
       if (end <= start) throw new CkptdbError('BAD_ARGUMENT', `map ${start}: end ${end} is not above start`);
-      const info = this.s.insert_map!.run(
-        this.checkpointId, m.mm, start, end, m.perms, m.pgoff ?? null, m.dev ?? null, m.inode ?? null, m.path ?? null, toJson(m.attrs),
-      );
-      if (info.changes === 0) return Number(this.s.find_map!.pluck().get(m.mm, start));
+      if (m.mm !== this.mapSpace) {
+        this.mapSpace = m.mm;
+        this.mapSpaceFirstRun = !this.filter.testAndAdd(hashIds(MM_SEEN, m.mm));
+        this.mapSpaceTop = '';
+      }
+      if (!this.mapSpaceFirstRun || start <= this.mapSpaceTop) {
+        const known = this.storedMap(m.mm, start);
+        if (known) return known;
+      }
+      if (start > this.mapSpaceTop) this.mapSpaceTop = start;
+      const id = this.nextMapId++;
+      const at = this.mapRows.next();
+      const v = this.mapRows.values;
+      v[at] = id;
+      v[at + 1] = this.checkpointId;
+      v[at + 2] = m.mm;
+      v[at + 3] = start;
+      v[at + 4] = end;
+      v[at + 5] = m.perms;
+      v[at + 6] = m.pgoff ?? null;
+      v[at + 7] = m.dev ?? null;
+      v[at + 8] = m.inode ?? null;
+      v[at + 9] = m.path ?? null;
+      v[at + 10] = toJson(m.attrs);
       this.counts.maps++;
-      return Number(info.lastInsertRowid);
+      return id;
     } catch (e) {
       throw this.failed(e);
     }
@@ -343,6 +448,10 @@ export class CheckpointWriter {
     this.assertOpen();
     try {
       this.flush();
+      this.fdRows.flush();
+      this.mapRows.flush();
+      this.namespaceRows.flush();
+      this.rlimitRows.flush();
       const meta = extraMeta ? { ...this.meta.meta, ...extraMeta } : this.meta.meta;
       this.s.finish_checkpoint!.run(new Date().toISOString(), flag(this.meta.frozen), toJson(meta), this.checkpointId);
       this.db.exec('COMMIT');
@@ -352,7 +461,7 @@ export class CheckpointWriter {
       return {
         checkpointId: this.checkpointId,
         counts: { ...this.counts },
-        peakBufferedBytes: this.filter.bytes + this.recentKinds.bytes + this.peakEntries * ENTRY_BYTES,
+        peakBufferedBytes: this.filter.bytes + this.recentKinds.bytes + this.peakEntries * ENTRY_BYTES + this.batchBytes(),
         peakRss: this.peakRss,
       };
     } catch (e) {
@@ -365,6 +474,7 @@ export class CheckpointWriter {
     if (!this.open) return;
     this.open = false;
     this.pendingRefs.clear();
+    for (const rows of [this.objectRows, this.fdRows, this.mapRows, this.namespaceRows, this.rlimitRows]) rows?.clear();
     if (this.db.inTransaction) this.db.exec('ROLLBACK');
     this.restoreForeignKeys();
   }
@@ -414,6 +524,29 @@ export class CheckpointWriter {
     return id ?? 0;
   }
 
+  /** The id of the fd (fd table, fd) added before, or 0. */
+  private storedFd(fdtable: number, fd: number): number {
+    const rows = this.fdRows;
+    for (let r = 0, at = 0; r < rows.size; r++, at += rows.columns) {
+      if (rows.values[at + 2] === fdtable && rows.values[at + 3] === fd) return rows.values[at] as number;
+    }
+    return (this.s.find_fd!.pluck().get(this.checkpointId, fdtable, fd) as number | undefined) ?? 0;
+  }
+
+  /** The id of the map (address space, start) added before, or 0. */
+  private storedMap(mm: number, start: string): number {
+    const rows = this.mapRows;
+    for (let r = 0, at = 0; r < rows.size; r++, at += rows.columns) {
+      if (rows.values[at + 2] === mm && rows.values[at + 3] === start) return rows.values[at] as number;
+    }
+    return (this.s.find_map!.pluck().get(this.checkpointId, mm, start) as number | undefined) ?? 0;
+  }
+
+  /** What the batches hold at most, roughly. */
+  private batchBytes(): number {
+    return [this.objectRows, this.fdRows, this.mapRows, this.namespaceRows, this.rlimitRows].reduce((n, b) => n + b.capacity * b.columns * VALUE_BYTES, 0);
+  }
+
   /** A reference must name an object of this checkpoint, of a kind that fits. */
   private checkReference(id: ObjectId, kinds: number, what: string): void {
     if (!Number.isInteger(id) || id <= this.objectFloor || id >= this.pending.nextId) {
@@ -445,6 +578,7 @@ export class CheckpointWriter {
   private flush(): void {
     this.peakEntries = Math.max(this.peakEntries, this.pending.size + this.pendingRefs.size);
     this.pending.flush(this.insertPending);
+    this.objectRows.flush();
     this.flushRefs();
   }
 
