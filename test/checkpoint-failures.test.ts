@@ -10,7 +10,7 @@ import { openStore } from '../src/index.js';
 import { tempDir } from './helpers/tmp.js';
 import { CLI } from './helpers/cli.js';
 import { FIXTURES } from './helpers/processes.js';
-import { NO_CRIU, TEST_CRIU, alive, checkpointed, ckptdb, isRoot, lines, scratchDirs, startTree, until } from './helpers/criuRun.js';
+import { NO_CRIU, TEST_CRIU, alive, checkpointed, children, ckptdb, isRoot, lines, scratchDirs, startTree, until } from './helpers/criuRun.js';
 
 const TABLES = ['checkpoints', 'tasks', 'fds', 'files', 'shared_objects', 'maps', 'criu_images', 'criu_image_chunks', 'criu_chunks', 'criu_packs', 'criu_page_runs'];
 
@@ -140,17 +140,29 @@ describe.skipIf(!!NO_CRIU || !isRoot)(`failures of real CRIU runs ${NO_CRIU}`, (
     expect(alive(pid)).toBe(true);
   });
 
-  it('SIGKILL of ckptdb during checkpoint, at random moments: verify is clean, earlier checkpoints unchanged, the next run sweeps the scratch', async () => {
+  it('SIGKILL of ckptdb as criu starts, as it writes pages, and while the dump is stored: verify is clean, earlier checkpoints unchanged, the next run sweeps the scratch', async () => {
     const dir = tempDir();
     const db = join(dir, 'store.sqlite');
-    const pid = await holder(dir);
+    const out = join(dir, 'big');
+    const pid = startTree('python3', ['-c', 'import os, time\na = bytearray(os.urandom(80 << 20))\nprint("ready", flush=True)\ntime.sleep(600)'], out);
+    await until(() => lines(out).length > 0, 20_000, 'the holder');
     await checkpointed(db, [String(pid), '--label', 'earlier']);
     const before = snapshot(db);
-    for (const delay of [50 + Math.random() * 250, 300 + Math.random() * 400, 700 + Math.random() * 800]) {
+    const images = (file: string): boolean => scratchDirs(db).some((d) => existsSync(join(d, 'images')) && readdirSync(join(d, 'images')).some((f) => f.startsWith(file)));
+    // moments named by what the run has reached, not by time, so that a fast machine
+    // cannot finish the checkpoint before the kill
+    const moments: [string, (ckptdb: number) => boolean][] = [
+      ['criu to start', (c) => children(c).length > 0 && images('')],
+      ['criu to write pages', () => images('pages-')],
+      ['the dump to be stored', (c) => images('stats-dump') && children(c).length === 0],
+    ];
+    for (const [what, reached] of moments) {
       const child = spawn(process.execPath, [CLI, 'checkpoint', String(pid)], { env: { ...process.env, CKPTDB_DB: db, CKPTDB_CRIU: TEST_CRIU! }, stdio: 'ignore' });
-      await new Promise((r) => setTimeout(r, delay));
+      const exited = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_code, signal) => r(signal)));
+      await until(() => reached(child.pid!) || child.exitCode !== null, 30_000, what, 2);
+      await new Promise((r) => setTimeout(r, Math.random() * 20));
       child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
+      expect(await exited, `ckptdb ended before it was killed, waiting for ${what}`).toBe('SIGKILL');
       // a criu it started runs to its end on its own
       await until(() => scratchDirs(db).every((d) => !existsSync(join(d, 'owners')) || readFileSync(join(d, 'owners'), 'utf8').trim().split(' ').map(Number).every((p) => !alive(p))), 20_000, 'criu to end');
       expect(await ckptdb(db, ['verify'])).toEqual({ code: 0, stdout: '', stderr: 'ok: the store is consistent\n' });
@@ -158,5 +170,5 @@ describe.skipIf(!!NO_CRIU || !isRoot)(`failures of real CRIU runs ${NO_CRIU}`, (
     }
     await checkpointed(db, [String(pid)]);
     expect(scratchDirs(db)).toEqual([]);
-  }, 180_000);
+  }, 120_000);
 });

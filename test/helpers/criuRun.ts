@@ -26,12 +26,21 @@ function groupAlive(pgid: number): boolean {
   }
 }
 
+/** Whether a process runs: a zombie no one reaps (an orphan where PID 1 does not reap) has ended. */
 export function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0] !== 'Z';
   } catch {
     return false;
+  }
+}
+
+/** The pids a process has started that still have it as their parent. */
+export function children(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+  } catch {
+    return [];
   }
 }
 
@@ -48,11 +57,11 @@ afterEach(async () => {
   }
 });
 
-export async function until(cond: () => boolean, ms: number, what = 'the condition'): Promise<void> {
+export async function until(cond: () => boolean, ms: number, what = 'the condition', every = 20): Promise<void> {
   const deadline = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, every));
   }
 }
 
