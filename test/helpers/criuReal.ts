@@ -94,6 +94,15 @@ export async function startTree<T>(command: string[], work: string, ms = 20_000)
   }
   const info = JSON.parse(readFileSync(ready, 'utf8')) as T & { pid: number };
   started.push(info.pid);
+  // what wrote ready.json (mv) ends a moment after it appears: read the tree once it
+  // has stayed the same for 100 ms
+  let last = '';
+  let since = Date.now();
+  await waitFor(() => {
+    const now = treePids(info.pid).join(' ');
+    if (now !== last) [last, since] = [now, Date.now()];
+    return Date.now() - since >= 100;
+  }, ms, `the tree of ${command.join(' ')} to settle`);
   return { pid: info.pid, info, work };
 }
 
