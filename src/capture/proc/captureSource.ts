@@ -70,7 +70,7 @@ export const S_SLOTS = 2;
  * details of the processes (a few hundred ms, when it would otherwise stop after a few
  * tables), few enough that what waits stays some MiB however large the capture.
  */
-export const PLACE_AHEAD_FDS = 32768;
+export const PLACE_AHEAD_FDS = 8192;
 export const PLACE_AHEAD_TABLES = 1024;
 
 /** The worker's young generation, in MiB: measured, smaller costs more collections than it saves. */
