@@ -9,7 +9,7 @@
  * fds (kcmp) and reads the sockets, while this one reads the details of the processes
  * and writes: on two cores the two halves of a large capture take about as long as each
  * other. The worker stops reading ahead when the tables it
- * placed wait unwritten (PLACE_AHEAD), so memory stays flat however many fds there
+ * placed wait unwritten (PLACE_AHEAD_FDS), so memory stays flat however many fds there
  * are. Otherwise (a few processes, or running from TypeScript sources) the same steps
  * run here, one after the other.
  */
@@ -64,8 +64,14 @@ export const S_WRITTEN = 0;
 export const S_STOP = 1;
 export const S_SLOTS = 2;
 
-/** Tables placed ahead of the last one written. */
-export const PLACE_AHEAD = 16;
+/**
+ * How far the worker places ahead of the writing thread: at most this many fds, in at
+ * most this many tables, wait unwritten. Enough to keep it reading all through the
+ * details of the processes (a few hundred ms, when it would otherwise stop after a few
+ * tables), few enough that what waits stays some MiB however large the capture.
+ */
+export const PLACE_AHEAD_FDS = 8192;
+export const PLACE_AHEAD_TABLES = 1024;
 
 /** The worker's young generation, in MiB: measured, smaller costs more collections than it saves. */
 const YOUNG_GENERATION_MB = 4;
@@ -198,6 +204,8 @@ class InlineSource implements CaptureSource {
 export type WorkerMessage =
   | { kind: 'listed'; denied: (string | null)[] }
   | { kind: 'table'; table: PlacedTable }
+  /** Consecutive tables, in order: as the worker sends them. */
+  | { kind: 'tables'; tables: PlacedTable[] }
   | { kind: 'end'; end: SourceEnd }
   | { kind: 'failed'; message: string; stack?: string };
 
@@ -228,6 +236,8 @@ class WorkerSource implements CaptureSource {
       if (m.kind === 'failed') {
         this.failure = new Error(m.message);
         if (m.stack) this.failure.stack = m.stack;
+      } else if (m.kind === 'tables') {
+        for (const table of m.tables) this.inbox.push({ kind: 'table', table });
       } else {
         this.inbox.push(m);
       }
