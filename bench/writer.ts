@@ -15,6 +15,7 @@
  * own. Rates per CPU second (user + system of that process) are printed beside
  * wall-clock rates: on a machine shared with other work they are the steadier measure.
  */
+import { randomUUID } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -78,7 +79,7 @@ CREATE TABLE tasks (id INTEGER, checkpoint_id INTEGER, pid INTEGER, tgid INTEGER
   mm_id INTEGER, fdtable_id INTEGER, fs_id INTEGER, sighand_id INTEGER, unreadable TEXT, attrs TEXT);
 CREATE TABLE fds (id INTEGER, checkpoint_id INTEGER, fdtable_id INTEGER, fd INTEGER, cloexec INTEGER, file_id INTEGER);
 CREATE TABLE checkpoints (id INTEGER PRIMARY KEY, label TEXT, source TEXT, host TEXT, kernel TEXT, root_pid INTEGER, frozen INTEGER,
-  started_at TEXT, finished_at TEXT, meta TEXT);`;
+  started_at TEXT, finished_at TEXT, meta TEXT, uuid TEXT);`;
 
 /**
  * The same rows by hand: prepared single-row inserts with the ids given, refcounts
@@ -112,7 +113,7 @@ function bareLoop(path: string, tasks: number, perTask: number, side: SideName, 
   let rows = 0;
   db.transaction(() => {
     const now = new Date().toISOString();
-    const cp = Number(insCheckpoint.run('bench', 'proc', 'host', null, null, 0, now, now, null).lastInsertRowid);
+    const cp = Number(insCheckpoint.run('bench', 'proc', 'host', null, null, 0, now, now, null, randomUUID()).lastInsertRowid);
     for (let t = 0; t < tasks; t++) {
       const pid = 1000 + t;
       const mm = ++objectId;
