@@ -15,8 +15,8 @@ SELECT h.pid, h.fd AS epoll_fd, t.tfd, printf('%x', t.events) AS events, printf(
        CASE WHEN t.inode IS NULL OR x.inode IS NULL THEN NULL ELSE x.inode = t.inode END AS same_file,
        t.file_id AS epoll_file_id
 FROM epoll_targets t
-CROSS JOIN fd_holders h ON h.file_id = t.file_id
-LEFT JOIN fds d ON d.fdtable_id = h.fdtable_id AND d.fd = t.tfd
+CROSS JOIN fd_holders h ON h.checkpoint_id = t.checkpoint_id AND h.file_id = t.file_id
+LEFT JOIN fds d ON d.checkpoint_id = t.checkpoint_id AND d.fdtable_id = h.fdtable_id AND d.fd = t.tfd
 LEFT JOIN files x ON x.id = d.file_id
 WHERE t.checkpoint_id = :checkpoint
   AND h.pid BETWEEN coalesce(:pid, 0) AND coalesce(:pid, 4294967295)

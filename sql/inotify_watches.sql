@@ -13,7 +13,7 @@ SELECT w.dev, w.inode, printf('%x', w.mask) AS mask, w.wd, h.pid, h.fd AS inotif
          WHERE f.checkpoint_id = w.checkpoint_id AND f.inode = w.inode AND f.dev = w.dev ORDER BY f.path) p) AS open_as,
        w.file_id AS inotify_file_id
 FROM inotify_watches w
-CROSS JOIN fd_holders h ON h.file_id = w.file_id
+CROSS JOIN fd_holders h ON h.checkpoint_id = w.checkpoint_id AND h.file_id = w.file_id
 WHERE w.checkpoint_id = :checkpoint
   AND h.pid BETWEEN coalesce(:pid, 0) AND coalesce(:pid, 4294967295)
 ORDER BY w.dev, w.inode, h.pid, h.fd, w.wd

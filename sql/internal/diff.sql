@@ -330,11 +330,12 @@ GROUP BY file_id;
 INSERT INTO diff_fds (tab, fd, status, mask, a_id, b_id)
 SELECT p.id, fa.fd, 'changed', 1 << 11, fa.id, fb.id
 FROM diff_tables p
-JOIN a.fds fa ON fa.fdtable_id = p.a_object
-JOIN b.fds fb ON fb.fdtable_id = p.b_object AND fb.fd = fa.fd
+JOIN a.fds fa ON fa.checkpoint_id = :a AND fa.fdtable_id = p.a_object
+JOIN b.fds fb ON fb.checkpoint_id = :b AND fb.fdtable_id = p.b_object AND fb.fd = fa.fd
 LEFT JOIN diff_details da ON da.side = 'a' AND da.file_id = fa.file_id
 LEFT JOIN diff_details db ON db.side = 'b' AND db.file_id = fb.file_id
-WHERE p.kind = 'fdtable' AND (da.file_id IS NOT NULL OR db.file_id IS NOT NULL) AND da.details IS NOT db.details
+WHERE p.kind = 'fdtable' AND EXISTS (SELECT 1 FROM diff_details)
+  AND (da.file_id IS NOT NULL OR db.file_id IS NOT NULL) AND da.details IS NOT db.details
 ON CONFLICT (tab, fd) DO UPDATE SET mask = mask | excluded.mask;
 
 -- name: fds_sharing_changed
@@ -516,7 +517,7 @@ SELECT '{side}', r.pid, r.vaddr, t.id, m.start_addr
 FROM {side}.criu_page_runs r
 JOIN diff_procs p ON p.pid = r.pid AND p.{side}_task IS NOT NULL
 JOIN diff_tables t ON t.proc = p.id AND t.kind = 'mm' AND t.thread IS NULL
-JOIN {side}.maps m ON m.mm_id = t.{side}_object AND m.start_addr <= printf('%016x', r.vaddr) AND m.end_addr > printf('%016x', r.vaddr)
+JOIN {side}.maps m ON m.checkpoint_id = :{side} AND m.mm_id = t.{side}_object AND m.start_addr <= printf('%016x', r.vaddr) AND m.end_addr > printf('%016x', r.vaddr)
 WHERE r.checkpoint_id = :{side};
 
 -- name: maps_pages_changed
@@ -540,8 +541,8 @@ INSERT INTO diff_maps (tab, start_addr, status, mask, a_id, b_id, pages)
 SELECT pa.tab, pa.start_addr, 'changed', 1 << 7, ma.id, mb.id, pa.n
 FROM per_area pa
 JOIN diff_tables t ON t.id = pa.tab
-JOIN a.maps ma ON ma.mm_id = t.a_object AND ma.start_addr = pa.start_addr
-JOIN b.maps mb ON mb.mm_id = t.b_object AND mb.start_addr = pa.start_addr
+JOIN a.maps ma ON ma.checkpoint_id = :a AND ma.mm_id = t.a_object AND ma.start_addr = pa.start_addr
+JOIN b.maps mb ON mb.checkpoint_id = :b AND mb.mm_id = t.b_object AND mb.start_addr = pa.start_addr
 WHERE true
 ON CONFLICT (tab, start_addr) DO UPDATE SET mask = mask | excluded.mask, pages = excluded.pages;
 

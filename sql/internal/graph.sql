@@ -16,8 +16,8 @@ ORDER BY p.pid;
 SELECT o.id AS object_id, o.key, CASE WHEN f.type = 'fifo' THEN f.path END AS path,
        h.pid, h.fd, f.flags & 3 IN (0, 2) AS reads, f.flags & 3 IN (1, 2) AS writes
 FROM shared_objects o
-CROSS JOIN files f ON f.object_id = o.id
-CROSS JOIN fd_holders h ON h.file_id = f.id
+CROSS JOIN files f ON f.checkpoint_id = o.checkpoint_id AND f.object_id = o.id
+CROSS JOIN fd_holders h ON h.checkpoint_id = o.checkpoint_id AND h.file_id = f.id
 WHERE o.checkpoint_id = :id AND o.kind = 'pipe'
 ORDER BY o.id, h.pid, h.fd;
 
@@ -28,10 +28,10 @@ SELECT a.object_id AS a_id, b.id AS b_id, ka.key AS a_key, b.key AS b_key, ha.pi
 FROM sockets a
 JOIN shared_objects ka ON ka.id = a.object_id
 JOIN shared_objects b ON b.checkpoint_id = a.checkpoint_id AND b.kind = 'socket' AND b.key = 'socket:[' || a.peer_ino || ']'
-JOIN files fa ON fa.object_id = a.object_id
-JOIN fd_holders ha ON ha.file_id = fa.id
-JOIN files fb ON fb.object_id = b.id
-JOIN fd_holders hb ON hb.file_id = fb.id
+JOIN files fa ON fa.checkpoint_id = a.checkpoint_id AND fa.object_id = a.object_id
+JOIN fd_holders ha ON ha.checkpoint_id = a.checkpoint_id AND ha.file_id = fa.id
+JOIN files fb ON fb.checkpoint_id = a.checkpoint_id AND fb.object_id = b.id
+JOIN fd_holders hb ON hb.checkpoint_id = a.checkpoint_id AND hb.file_id = fb.id
 WHERE a.checkpoint_id = :id AND a.family = 'unix' AND a.peer_ino > 0 AND a.object_id < b.id
 ORDER BY a.object_id, ha.pid, ha.fd, hb.pid, hb.fd;
 
@@ -53,10 +53,10 @@ JOIN connected b ON b.local_addr = a.remote_addr AND b.local_port = a.remote_por
   AND b.remote_addr = a.local_addr AND b.remote_port = a.local_port AND b.family = a.family
 JOIN shared_objects ka ON ka.id = a.object_id
 JOIN shared_objects kb ON kb.id = b.object_id
-JOIN files fa ON fa.object_id = a.object_id
-JOIN fd_holders ha ON ha.file_id = fa.id
-JOIN files fb ON fb.object_id = b.object_id
-JOIN fd_holders hb ON hb.file_id = fb.id
+JOIN files fa ON fa.checkpoint_id = :id AND fa.object_id = a.object_id
+JOIN fd_holders ha ON ha.checkpoint_id = :id AND ha.file_id = fa.id
+JOIN files fb ON fb.checkpoint_id = :id AND fb.object_id = b.object_id
+JOIN fd_holders hb ON hb.checkpoint_id = :id AND hb.file_id = fb.id
 WHERE a.object_id < b.object_id
 ORDER BY a.object_id, ha.pid, ha.fd, hb.pid, hb.fd;
 
@@ -66,10 +66,10 @@ ORDER BY a.object_id, ha.pid, ha.fd, hb.pid, hb.fd;
 SELECT o.id AS object_id, o.key, f.type, f.path, h.pid, h.fd
 FROM shared_objects o
 CROSS JOIN files f ON f.id = o.id
-CROSS JOIN fd_holders h ON h.file_id = o.id
+CROSS JOIN fd_holders h ON h.checkpoint_id = o.checkpoint_id AND h.file_id = o.id
 WHERE o.checkpoint_id = :id AND o.kind = 'file' AND o.refcount > 1
   AND f.type NOT IN ('pipe', 'fifo', 'socket')
-  AND (SELECT count(DISTINCT x.pid) FROM fd_holders x WHERE x.file_id = o.id) > 1
+  AND (SELECT count(DISTINCT x.pid) FROM fd_holders x WHERE x.checkpoint_id = o.checkpoint_id AND x.file_id = o.id) > 1
 ORDER BY o.id, h.pid, h.fd;
 
 -- name: shared_tasks
@@ -77,8 +77,8 @@ ORDER BY o.id, h.pid, h.fd;
 -- CLONE_VM or CLONE_FILES without CLONE_THREAD), one row per process on them.
 SELECT o.id AS object_id, o.kind, o.key, t.tgid AS pid
 FROM shared_objects o
-CROSS JOIN tasks t ON t.mm_id = o.id OR t.fdtable_id = o.id
+CROSS JOIN tasks t ON (t.checkpoint_id = o.checkpoint_id AND t.mm_id = o.id) OR (t.checkpoint_id = o.checkpoint_id AND t.fdtable_id = o.id)
 WHERE o.checkpoint_id = :id AND o.kind IN ('mm', 'fdtable') AND o.refcount > 1
 GROUP BY o.id, t.tgid
-HAVING (SELECT count(DISTINCT u.tgid) FROM tasks u WHERE u.mm_id = o.id OR u.fdtable_id = o.id) > 1
+HAVING (SELECT count(DISTINCT u.tgid) FROM tasks u WHERE (u.checkpoint_id = o.checkpoint_id AND u.mm_id = o.id) OR (u.checkpoint_id = o.checkpoint_id AND u.fdtable_id = o.id)) > 1
 ORDER BY o.id, t.tgid;

@@ -100,7 +100,7 @@ export class DiffWork {
         // the pages of CRIU checkpoints, per map
         this.perSide('fill_pages', this.ids);
         this.perSide('fill_page_areas', this.ids);
-        this.run1('maps_pages_changed');
+        this.run1('maps_pages_changed', this.ids);
         this.perSide('maps_pages_of_added_or_removed', this.ids);
       }
     }
