@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import { CkptdbError } from '../errors.js';
 import { sqlDir } from '../paths.js';
 import { statement } from '../store/sqlFile.js';
-import { parameterNames } from './params.js';
+import { paramValue, parameterNames, type Params } from './params.js';
 import { sqlTokens } from '../store/sqlTokens.js';
 import { parseTextColumns, type TextColumn } from './textColumns.js';
 
@@ -108,4 +108,46 @@ export function textColumnsOf(q: CannedQuery, columns: readonly string[]): TextC
   const missing = q.text.flatMap((t) => t.args).filter((a) => !columns.includes(a));
   if (missing.length) throw new Error(`${q.file}: its -- text: line reads columns the query does not return: ${missing.join(', ')}`);
   return q.text;
+}
+
+/** A parameter whose default is the newest checkpoint, with the id asked for (none: the newest). */
+export interface CheckpointParam {
+  name: string;
+  asked: number | undefined;
+}
+
+/**
+ * A canned query's parameters: as given, defaults for the rest. Those whose default is
+ * the newest checkpoint are left to the caller, which knows its store, in `checkpoints`.
+ */
+export function bindCanned(q: CannedQuery, given: Params): { bound: Params; checkpoints: CheckpointParam[] } {
+  const known = q.params.map((p) => p.name);
+  for (const name of Object.keys(given)) {
+    if (!known.includes(name)) {
+      throw new CkptdbError('BAD_ARGUMENT', `canned query ${q.name} has no parameter '${name}'`, known.length ? `its parameters: ${known.join(', ')}` : 'it takes none');
+    }
+  }
+  const bound: Params = {};
+  const checkpoints: CheckpointParam[] = [];
+  for (const p of q.params) {
+    const value = given[p.name];
+    if (p.default === NEWEST) {
+      checkpoints.push({ name: p.name, asked: value === undefined || value === null ? undefined : checkpointArg(value, p.name) });
+    } else if (value !== undefined) {
+      bound[p.name] = value;
+    } else if (p.default !== null) {
+      bound[p.name] = paramValue(p.default);
+    } else if (p.required) {
+      throw new CkptdbError('MISSING_PARAMETER', `canned query ${q.name} needs --param ${p.name}=VALUE (${p.description})`);
+    } else {
+      bound[p.name] = null;
+    }
+  }
+  return { bound, checkpoints };
+}
+
+function checkpointArg(value: string | number | bigint, name: string): number {
+  const n = typeof value === 'string' ? Number.NaN : Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) throw new CkptdbError('BAD_ARGUMENT', `--param ${name}=${String(value)}: a checkpoint id is a positive integer`);
+  return n;
 }

@@ -13,9 +13,9 @@ import { openRows } from '../store/postgres/cursor.js';
 import { isPostgresLocation, redactUrl } from '../store/postgres/location.js';
 import { checkPostgresSchema } from '../store/postgres/migrate.js';
 import { withValues, type SqlValue } from '../store/postgres/statement.js';
-import { cannedQuery, NEWEST, textColumnsOf, type CannedQuery } from './canned.js';
+import { bindCanned, cannedQuery, textColumnsOf, type CannedQuery } from './canned.js';
 import { sqlError } from './guard.js';
-import { paramValue, type Params } from './params.js';
+import type { Params } from './params.js';
 import { checkPostgresQuery } from './postgresGuard.js';
 import { runStatement, uniqueNames, type Row } from './rows.js';
 import { QuerySession } from './session.js';
@@ -126,35 +126,10 @@ abstract class BaseReader implements Reader {
 
   /** Parameters as given, defaults for the rest, the checkpoint default resolved (of host). */
   private async bind(q: CannedQuery, given: Params, host: string | undefined): Promise<Params> {
-    const known = q.params.map((p) => p.name);
-    for (const name of Object.keys(given)) {
-      if (!known.includes(name)) {
-        throw new CkptdbError('BAD_ARGUMENT', `canned query ${q.name} has no parameter '${name}'`, known.length ? `its parameters: ${known.join(', ')}` : 'it takes none');
-      }
-    }
-    const bound: Params = {};
-    for (const p of q.params) {
-      const value = p.name === 'host' && given.host === undefined && host !== undefined ? host : given[p.name];
-      if (p.default === NEWEST) {
-        bound[p.name] = await this.checkpointId(value === undefined || value === null ? undefined : checkpointArg(value, p.name), host);
-      } else if (value !== undefined) {
-        bound[p.name] = value;
-      } else if (p.default !== null) {
-        bound[p.name] = paramValue(p.default);
-      } else if (p.required) {
-        throw new CkptdbError('MISSING_PARAMETER', `canned query ${q.name} needs --param ${p.name}=VALUE (${p.description})`);
-      } else {
-        bound[p.name] = null;
-      }
-    }
+    const { bound, checkpoints } = bindCanned(q, host !== undefined && given.host === undefined && q.params.some((p) => p.name === 'host') ? { ...given, host } : given);
+    for (const c of checkpoints) bound[c.name] = await this.checkpointId(c.asked, host);
     return bound;
   }
-}
-
-function checkpointArg(value: string | number | bigint, name: string): number {
-  const n = typeof value === 'string' ? Number.NaN : Number(value);
-  if (!Number.isSafeInteger(n) || n < 1) throw new CkptdbError('BAD_ARGUMENT', `--param ${name}=${String(value)}: a checkpoint id is a positive integer`);
-  return n;
 }
 
 /** A SQLite store, through a read-only query session. */

@@ -4,13 +4,13 @@ import { CkptdbError } from '../errors.js';
 import { checkpointDetails, type CheckpointDetails } from '../store/describe.js';
 import { noSuchCheckpoint } from '../store/store.js';
 import type { StoreSchema } from '../store/schema.js';
-import { cannedQuery, NEWEST, textColumnsOf, type CannedQuery } from './canned.js';
+import { bindCanned, cannedQuery, textColumnsOf, type CannedQuery } from './canned.js';
 import { openReadOnlyDatabase } from './connection.js';
 import { prepareReadOnly, sqlError } from './guard.js';
 import { buildGraph } from './graph/build.js';
 import type { CheckpointGraph, GraphOptions } from './graph/types.js';
 import { storeKysely } from './kysely.js';
-import { paramValue, type Params } from './params.js';
+import type { Params } from './params.js';
 import { runStatement, type QueryResult } from './rows.js';
 
 /**
@@ -79,33 +79,9 @@ export class QuerySession {
   }
 
   private bind(q: CannedQuery, given: Params): Params {
-    const known = q.params.map((p) => p.name);
-    for (const name of Object.keys(given)) {
-      if (!known.includes(name)) {
-        throw new CkptdbError('BAD_ARGUMENT', `canned query ${q.name} has no parameter '${name}'`, known.length ? `its parameters: ${known.join(', ')}` : 'it takes none');
-      }
-    }
-    const bound: Params = {};
-    for (const p of q.params) {
-      const value = given[p.name];
-      if (p.default === NEWEST) {
-        bound[p.name] = this.checkpointId(value === undefined || value === null ? undefined : checkpointArg(value, p.name));
-      } else if (value !== undefined) {
-        bound[p.name] = value;
-      } else if (p.default !== null) {
-        bound[p.name] = paramValue(p.default);
-      } else if (p.required) {
-        throw new CkptdbError('MISSING_PARAMETER', `canned query ${q.name} needs --param ${p.name}=VALUE (${p.description})`);
-      } else {
-        bound[p.name] = null;
-      }
-    }
+    const { bound, checkpoints } = bindCanned(q, given);
+    for (const c of checkpoints) bound[c.name] = this.checkpointId(c.asked);
     return bound;
   }
 }
 
-function checkpointArg(value: string | number | bigint, name: string): number {
-  const n = typeof value === 'string' ? Number.NaN : Number(value);
-  if (!Number.isSafeInteger(n) || n < 1) throw new CkptdbError('BAD_ARGUMENT', `--param ${name}=${String(value)}: a checkpoint id is a positive integer`);
-  return n;
-}
