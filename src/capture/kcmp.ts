@@ -5,8 +5,8 @@
  * sharing among n references is found by sorting (n log n calls), not by comparing all
  * pairs.
  */
-import { constants } from 'node:os';
 import koffi from 'koffi';
+import { errnoName } from '../errno.js';
 
 export const KCMP_FILE = 0;
 export const KCMP_VM = 1;
@@ -27,7 +27,6 @@ const SYSCALL: Partial<Record<string, number>> = {
   s390x: 343,
 };
 
-const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
 
 /** A kcmp call that failed: errno names the reason (ESRCH, EBADF, EPERM, ...). */
 export class KcmpError extends Error {
@@ -73,7 +72,7 @@ export function openKcmp(): KcmpAvailability {
   const call = (pid1: number, pid2: number, type: number, idx1: number, idx2: number): number => {
     calls++;
     const r = syscall(nr, pid1, pid2, type, idx1, idx2);
-    if (r < 0) throw new KcmpError(ERRNO_NAMES.get(koffi.errno()) ?? `errno ${koffi.errno()}`);
+    if (r < 0) throw new KcmpError(errnoName(koffi.errno()));
     return r;
   };
   const kcmp: Kcmp = {

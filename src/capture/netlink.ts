@@ -9,8 +9,8 @@
  * nothing else runs on it between the two calls.
  */
 import { closeSync, openSync, readlinkSync } from 'node:fs';
-import { constants } from 'node:os';
 import koffi from 'koffi';
+import { errnoName } from '../errno.js';
 
 const AF_NETLINK = 16;
 const SOCK_RAW = 3;
@@ -32,8 +32,6 @@ const RECV_BUFFER = 64 * 1024;
 /** A dump the kernel has not answered in this long is given up rather than waited on forever. */
 const RECV_TIMEOUT_S = 10;
 
-const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
-const errnoName = (n: number) => ERRNO_NAMES.get(n) ?? `errno ${n}`;
 
 /** A netlink call that failed: what was being done and why (an errno's name: EPERM, ENOENT, ...). */
 export class NetlinkError extends Error {

@@ -8,8 +8,8 @@
  * (Node's main thread), as ptrace requires. Should ckptdb die, the kernel detaches its
  * tracees and they run on.
  */
-import { constants } from 'node:os';
 import koffi from 'koffi';
+import { errnoName } from '../errno.js';
 
 const PTRACE_CONT = 7;
 const PTRACE_DETACH = 17;
@@ -19,7 +19,6 @@ const PTRACE_EVENT_STOP = 128;
 const WNOHANG = 1;
 const WALL = 0x40000000;
 
-const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
 
 export class PtraceError extends Error {
   constructor(readonly request: string, readonly errno: string) {
@@ -57,7 +56,7 @@ export function openPtrace(): Ptrace | null {
     const ptrace = libc.func('long ptrace(int request, ...)') as Variadic;
     const waitpid = libc.func('int waitpid(int pid, _Out_ int *status, int options)') as (pid: number, status: number[], options: number) => number;
     const request = (name: string, req: number, tid: number, data: number) => {
-      if (ptrace(req, 'int', tid, 'long', 0, 'long', data) < 0) throw new PtraceError(name, ERRNO_NAMES.get(koffi.errno()) ?? `errno ${koffi.errno()}`);
+      if (ptrace(req, 'int', tid, 'long', 0, 'long', data) < 0) throw new PtraceError(name, errnoName(koffi.errno()));
     };
     bound = {
       seize: (tid) => request('PTRACE_SEIZE', PTRACE_SEIZE, tid, 0),

@@ -5,9 +5,8 @@
  */
 import { constants as osConstants } from 'node:os';
 import koffi from 'koffi';
+import { errnoName } from '../errno.js';
 
-const ERRNO_NAMES = new Map<number, string>(Object.entries(osConstants.errno).map(([name, n]) => [n, name]));
-export const errnoName = (n: number): string => ERRNO_NAMES.get(n) ?? `errno ${n}`;
 export const ERRNO = osConstants.errno;
 
 const MS_RDONLY = 1;

@@ -5,7 +5,8 @@
  * with no hop between threads. Several threads may serve one connection at once.
  */
 import { writeSync, writevSync } from 'node:fs';
-import { ERRNO, RequestReader, errnoName } from './device.js';
+import { errnoName } from '../errno.js';
+import { ERRNO, RequestReader } from './device.js';
 import type { RequestStats } from './stats.js';
 import {
   ATTR_OUT_SIZE, ENTRY_OUT_SIZE, IN_HEADER_SIZE, INIT_FLAGS, INIT_OUT_SIZE, KERNEL_MAJOR, KERNEL_MINOR, NO_ENTRY, OP, OUT_HEADER_SIZE,
