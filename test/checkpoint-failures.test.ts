@@ -38,6 +38,14 @@ async function holder(dir: string): Promise<number> {
   return pid;
 }
 
+/** A process holding 80 MiB of random bytes: long enough to dump and store to be caught in the act. */
+async function bigHolder(dir: string): Promise<number> {
+  const out = join(dir, 'big');
+  const pid = startTree('python3', ['-c', 'import os, time\na = bytearray(os.urandom(80 << 20))\nprint("ready", flush=True)\ntime.sleep(600)'], out);
+  await until(() => lines(out).length > 0, 20_000, 'the holder');
+  return pid;
+}
+
 function fakeCriu(dir: string, version: string): string {
   const path = join(dir, 'criu');
   writeFileSync(path, `#!/bin/sh\necho "Version: ${version}"\n`);
@@ -118,9 +126,7 @@ describe.skipIf(!!NO_CRIU || !isRoot)(`failures of real CRIU runs ${NO_CRIU}`, (
   it('Ctrl-C (SIGINT) while criu dumps: criu finishes, nothing is written, the scratch directory goes, exit 2', async () => {
     const dir = tempDir();
     const db = join(dir, 'store.sqlite');
-    const out = join(dir, 'big');
-    const pid = startTree('python3', ['-c', 'import os, time\na = bytearray(os.urandom(80 << 20))\nprint("ready", flush=True)\ntime.sleep(600)'], out);
-    await until(() => lines(out).length > 0, 20_000, 'the holder');
+    const pid = await bigHolder(dir);
     await checkpointed(db, [String(pid), '--label', 'earlier']);
     const before = snapshot(db);
     const child = spawn(process.execPath, [CLI, 'checkpoint', String(pid)], { env: { ...process.env, CKPTDB_DB: db, CKPTDB_CRIU: TEST_CRIU! }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -143,9 +149,7 @@ describe.skipIf(!!NO_CRIU || !isRoot)(`failures of real CRIU runs ${NO_CRIU}`, (
   it('SIGKILL of ckptdb as criu starts, as it writes pages, and while the dump is stored: verify is clean, earlier checkpoints unchanged, the next run sweeps the scratch', async () => {
     const dir = tempDir();
     const db = join(dir, 'store.sqlite');
-    const out = join(dir, 'big');
-    const pid = startTree('python3', ['-c', 'import os, time\na = bytearray(os.urandom(80 << 20))\nprint("ready", flush=True)\ntime.sleep(600)'], out);
-    await until(() => lines(out).length > 0, 20_000, 'the holder');
+    const pid = await bigHolder(dir);
     await checkpointed(db, [String(pid), '--label', 'earlier']);
     const before = snapshot(db);
     const images = (file: string): boolean => scratchDirs(db).some((d) => existsSync(join(d, 'images')) && readdirSync(join(d, 'images')).some((f) => f.startsWith(file)));

@@ -5,6 +5,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import type { DescMessage } from '@bufbuild/protobuf';
 import { decodeMessage, encodeMessage, readEntries, readHeader } from '../../src/formats/criu/imageFile.js';
 import { isRawImageName } from '../../src/formats/criu/magic.js';
@@ -67,4 +68,23 @@ export function reencodeDump(dir: string): Reencoded {
     });
   }
   return out;
+}
+
+/**
+ * Asserts that every entry of every image of a real dump re-encodes to the bytes CRIU
+ * wrote, and that the images ckptdb reads as messages of its own were among them.
+ */
+export function expectReencodes(dir: string): void {
+  const r = reencodeDump(dir);
+  expect(r.differ).toEqual([]);
+  expect(r.entries).toBeGreaterThan(50);
+  // the images ckptdb reads as messages of its own, beside those it keeps as unknown fields
+  expect([...r.kinds.values()].filter((k) => !k.endsWith(':opaque_entry')).map((k) => k.split(':')[0])).toEqual(expect.arrayContaining(['CORE', 'FILES', 'MM', 'FDINFO', 'PSTREE', 'INVENTORY', 'PAGEMAP']));
+}
+
+/** Asserts that two folders hold the same file names with the same bytes. */
+export function expectSameFiles(got: string, want: string): void {
+  const names = readdirSync(want).sort();
+  expect(readdirSync(got).sort()).toEqual(names);
+  for (const name of names) expect(readFileSync(join(got, name)).equals(readFileSync(join(want, name))), name).toBe(true);
 }
