@@ -3,6 +3,7 @@ import type Database from 'better-sqlite3';
 import type pg from 'pg';
 import { from as copyFrom, type CopyStreamQuery } from 'pg-copy-streams';
 import { CkptdbError } from '../../errors.js';
+import type { CheckpointRow } from '../describe.js';
 import { noSuchCheckpoint } from '../store.js';
 import { statement } from '../sqlFile.js';
 import { ChunkReader } from '../chunks.js';
@@ -46,20 +47,6 @@ export interface PushedCheckpoint {
   pagesKept: number;
 }
 
-interface LocalCheckpoint {
-  id: number;
-  uuid: string;
-  label: string | null;
-  source: string;
-  host: string | null;
-  kernel: string | null;
-  root_pid: number | null;
-  frozen: number;
-  started_at: string;
-  finished_at: string;
-  meta: string | null;
-}
-
 /**
  * Copies checkpoints of a local store into a PostgreSQL store, creating or upgrading
  * its schema first. Each checkpoint goes in one transaction, its rows by COPY: a
@@ -68,7 +55,7 @@ interface LocalCheckpoint {
  */
 export async function pushCheckpoints(db: Database.Database, url: string, opts: PushOptions = {}): Promise<PushedCheckpoint[]> {
   const where = redactUrl(url);
-  const all = db.prepare(statement(SQL, 'local_checkpoints')).all() as LocalCheckpoint[];
+  const all = db.prepare(statement(SQL, 'local_checkpoints')).all() as CheckpointRow[];
   const chosen = opts.ids
     ? opts.ids.map((id) => all.find((c) => c.id === id) ?? throwMissing(id, db.name))
     : all;
@@ -109,7 +96,7 @@ function throwMissing(id: number, path: string): never {
   throw noSuchCheckpoint(id, path);
 }
 
-async function pushOne(db: Database.Database, client: pg.Client, c: LocalCheckpoint, columns: Map<string, string[]>, opts: PushOptions): Promise<PushedCheckpoint> {
+async function pushOne(db: Database.Database, client: pg.Client, c: CheckpointRow, columns: Map<string, string[]>, opts: PushOptions): Promise<PushedCheckpoint> {
   // one read transaction: the rows of every table come from one state of the store
   db.exec('BEGIN');
   try {
