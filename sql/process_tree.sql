@@ -17,15 +17,15 @@ WITH RECURSIVE tree (pid, depth, sort_key) AS (
              THEN NOT EXISTS (SELECT 1 FROM tasks q WHERE q.checkpoint_id = p.checkpoint_id AND q.pid = p.ppid AND q.pid = q.tgid)
              ELSE p.pid = :pid END
   UNION ALL
-  SELECT c.pid, t.depth + 1, t.sort_key || CAST(10000000000 + c.pid AS TEXT)
+  SELECT c.pid, tree.depth + 1, tree.sort_key || CAST(10000000000 + c.pid AS TEXT)
   -- CROSS JOIN keeps the order: each parent's children by index, never a scan per parent
-  FROM tree t
+  FROM tree
   CROSS JOIN tasks c
-  WHERE c.checkpoint_id = :checkpoint AND c.ppid = t.pid AND c.pid = c.tgid AND t.depth < 4096
+  WHERE c.checkpoint_id = :checkpoint AND c.ppid = tree.pid AND c.pid = c.tgid AND tree.depth < 4096
 )
-SELECT p.pid, p.ppid, t.depth, p.comm, p.threads, p.state, p.uid, p.command, p.cmdline
-FROM tree t
+SELECT p.pid, p.ppid, tree.depth, p.comm, p.threads, p.state, p.uid, p.command, p.cmdline
+FROM tree
 CROSS JOIN processes p
-WHERE p.checkpoint_id = :checkpoint AND p.pid = t.pid
-ORDER BY t.sort_key
+WHERE p.checkpoint_id = :checkpoint AND p.pid = tree.pid
+ORDER BY tree.sort_key
 LIMIT coalesce(nullif(:limit, -1), 9223372036854775807);

@@ -18,7 +18,9 @@ WITH newest AS (
 )
 SELECT n.host, n.id AS checkpoint, p.pid, p.ppid, p.comm, p.threads, p.uid, p.exe, p.command, p.start_time
 FROM newest n
-JOIN processes p ON p.checkpoint_id = n.id
-WHERE p.exe = :exe OR p.exe LIKE ('%/' || :exe) OR (p.exe IS NULL AND p.comm = :exe)
+-- CROSS JOIN keeps the order: each newest checkpoint's processes by index, not every
+-- process of the store matched against the newest
+CROSS JOIN processes p
+WHERE p.checkpoint_id = n.id AND (p.exe = :exe OR p.exe LIKE ('%/' || :exe) OR (p.exe IS NULL AND p.comm = :exe))
 ORDER BY n.host NULLS FIRST, p.pid
 LIMIT coalesce(nullif(:limit, -1), 9223372036854775807);

@@ -73,7 +73,9 @@ WHERE checkpoint_id = :id AND id NOT IN (SELECT task_id FROM temp.image_tasks)
 ORDER BY pid LIMIT 10;
 
 -- name: ordered_tasks
-SELECT i.seq, t.id, t.fdtable_id FROM temp.image_tasks i JOIN tasks t ON t.id = i.task_id ORDER BY i.seq;
+-- CROSS JOIN keeps the order: the temp table has no statistics, and the planner would
+-- rather scan every task of the store and look each one up in it.
+SELECT i.seq, t.id, t.fdtable_id FROM temp.image_tasks i CROSS JOIN tasks t ON t.id = i.task_id ORDER BY i.seq;
 
 -- name: is_numbered
 SELECT 1 FROM temp.image_objects WHERE object_id = :object;
