@@ -28,11 +28,11 @@ function post(m: WorkerMessage): void {
   parentPort!.postMessage(m);
 }
 
-function run({ plan, shared }: WorkerStart, early: EarlyListings): void {
+function run({ plan, shared }: WorkerStart): void {
   const counters = new Int32Array(shared);
   const stopped = () => Atomics.load(counters, S_STOP) !== 0;
   const access = plan.kcmp ? openKcmp() : null;
-  const reading = new Reading(plan, access?.available ? access.kcmp : null, early);
+  const reading = new Reading(plan, access?.available ? access.kcmp : null, takeEarly());
   post({ kind: 'listed', denied: deniedOf(reading.listings) });
 
   // fds placed in tables before each index: ends[i] counts those of tables 0 .. i - 1
@@ -69,11 +69,18 @@ function run({ plan, shared }: WorkerStart, early: EarlyListings): void {
 }
 
 // while the writing thread reads the tasks: the fd directories most tables are read through
-const early = listEarly((workerData as WorkerData).listEarly);
+let early: EarlyListings | null = listEarly((workerData as WorkerData).listEarly);
+
+/** The early listings, handed over once: the tables keep what they take, the rest goes. */
+function takeEarly(): EarlyListings | undefined {
+  const taken = early ?? undefined;
+  early = null;
+  return taken;
+}
 
 parentPort!.once('message', (start: WorkerStart) => {
   try {
-    run(start, early);
+    run(start);
   } catch (e) {
     const err = e as Error;
     post({ kind: 'failed', message: err.message ?? String(e), stack: err.stack });
