@@ -22,10 +22,8 @@ import { CkptdbError } from '../errors.js';
 import { cgroupFrozen, freezeCgroup, inCgroup, ownCgroup } from './cgroupFreezer.js';
 import { numericEntries, ProcReadError, readText } from './proc/procfs.js';
 import { parseStat } from './proc/stat.js';
+import type { FreezeMethod } from './freezeMethods.js';
 import { openPtrace, PtraceError, type Ptrace } from './ptrace.js';
-
-export type FreezeMethod = 'cgroup' | 'ptrace' | 'sigstop';
-export const FREEZE_METHODS: readonly FreezeMethod[] = ['cgroup', 'ptrace', 'sigstop'];
 
 export interface FreezeOptions {
   /** How long to wait for every thread to be held. Default 2000 ms. */

@@ -4,7 +4,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { CkptdbError } from '../errors.js';
 import { defaultStorePath } from '../paths.js';
 import { isPostgresLocation, redactUrl } from '../store/postgres/location.js';
-import { openStore, type Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
 import { parseFormat, type OutputFormat } from './render.js';
 
 /** The options every command inherits from the program. */
@@ -28,6 +28,8 @@ export async function withStore<T>(cmd: Command, mode: 'existing' | 'create', fn
   if (isPostgresLocation(path)) {
     throw new CkptdbError('BAD_ARGUMENT', `${cmd.name()} needs a local SQLite store, not PostgreSQL (${redactUrl(path)})`, 'capture and import into a local store, then `ckptdb push --to URL`');
   }
+  // loaded here, not with the program: SQLite and the chunk store's codecs are no part of --help
+  const { openStore } = await import('../store/store.js');
   const created = mode === 'create' && !existsSync(path);
   const store = openStore(path, { create: mode === 'create' });
   let failed = true;

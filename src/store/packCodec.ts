@@ -6,7 +6,8 @@
  * Random bytes do not shrink: a pack whose sampled pages do not compress is kept as it
  * is without compressing the rest.
  */
-import { Compressor, Decompressor } from 'zstd-napi';
+import { createRequire } from 'node:module';
+import type { Compressor, Decompressor } from 'zstd-napi';
 
 export type PackCodec = 'none' | 'zstd';
 
@@ -23,9 +24,14 @@ const SAMPLE = 4096;
 let compressor: Compressor | null = null;
 let decompressor: Decompressor | null = null;
 
+/** The binding, loaded at the first pack: most commands open a store and never touch one. */
+function zstdNapi(): typeof import('zstd-napi') {
+  return createRequire(import.meta.url)('zstd-napi') as typeof import('zstd-napi');
+}
+
 function zstd(): Compressor {
   if (!compressor) {
-    compressor = new Compressor();
+    compressor = new (zstdNapi().Compressor)();
     compressor.setParameters({ compressionLevel: LEVEL });
   }
   return compressor;
@@ -53,7 +59,7 @@ export function encodePack(raw: Buffer): EncodedPack {
 export function decodePack(codec: string, data: Buffer, size: number): Buffer {
   if (codec === 'none') return data;
   if (codec !== 'zstd') throw new Error(`pack codec ${codec} is unknown to this ckptdb`);
-  decompressor ??= new Decompressor();
+  decompressor ??= new (zstdNapi().Decompressor)();
   const out = decompressor.decompress(data);
   if (out.length !== size) throw new Error(`pack decodes to ${out.length} bytes, not ${size}`);
   return out;

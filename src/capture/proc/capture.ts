@@ -84,7 +84,7 @@ export async function captureProcesses(store: Store, options: CaptureOptions = {
       const pids = frozen ? frozen.processes : select();
       warnings.vanishedTasks += roots.filter((p) => !pids.includes(p) && !taskExists(p)).length;
       // the readers start while the tasks are read
-      source = openCaptureSource(pids.length, kcmp);
+      source = openCaptureSource(pids, kcmp, !skip.has('fds'));
       lap('select');
 
       const tasks: TaskState[] = [];

@@ -106,27 +106,45 @@ export const WORKER_FROM = 64;
 const WORKER = new URL('./captureWorker.js', import.meta.url);
 
 /**
- * Opens the source for a capture of this many processes, before their tasks are read:
- * the worker starts now, while the tasks are read, and waits for begin(). A small
- * capture is read here: the processes of a tree that churns would be gone before a
- * worker had started.
+ * Opens the source for a capture of these processes, before their tasks are read: the
+ * worker starts now and, while this thread reads the tasks, lists the fd directories
+ * of the processes (unless `listEarly` is false), which most fd tables are read
+ * through; then it waits for begin(). A small capture is read here: the processes of a
+ * tree that churns would be gone before a worker had started.
  */
-export function openCaptureSource(processes: number, kcmp: Kcmp | null): CaptureSource {
-  return processes >= WORKER_FROM && existsSync(fileURLToPath(WORKER)) ? new WorkerSource() : new InlineSource(kcmp);
+export function openCaptureSource(pids: readonly number[], kcmp: Kcmp | null, listEarly: boolean): CaptureSource {
+  return pids.length >= WORKER_FROM && existsSync(fileURLToPath(WORKER)) ? new WorkerSource(listEarly ? pids : []) : new InlineSource(kcmp);
 }
 
-/** Listing of every table, in order; outcome per table. */
-export function listTables(tables: TableState[], skipFds: boolean): Listing[] {
+/** Listings of fd directories made before the tables were known, by the tid listed. */
+export type EarlyListings = ReadonlyMap<number, Listing>;
+
+/** The listing of each tid's fd directory, as a table read through that tid alone would list it. */
+export function listEarly(tids: readonly number[]): EarlyListings {
+  return new Map(tids.map((tid) => [tid, listTable({ name: tid, holder: tid, users: [tid], kcmpable: false })]));
+}
+
+/**
+ * Listing of every table, in order; outcome per table. A table read through a task
+ * listed early takes that listing: its fds are read after it either way, and what
+ * closed meanwhile is skipped as vanished, as after any listing.
+ */
+export function listTables(tables: TableState[], skipFds: boolean, early: EarlyListings = new Map()): Listing[] {
   return tables.map((t) => {
     if (skipFds) return { fds: [] };
-    try {
-      const fds = listFdTable(t);
-      return fds === null ? { gone: true } : { fds };
-    } catch (e) {
-      if (!(e instanceof ProcReadError)) throw e;
-      return { denied: e.reason };
-    }
+    const listed = early.get(t.holder);
+    return listed && !('gone' in listed) ? listed : listTable(t);
   });
+}
+
+function listTable(t: TableState): Listing {
+  try {
+    const fds = listFdTable(t);
+    return fds === null ? { gone: true } : { fds };
+  } catch (e) {
+    if (!(e instanceof ProcReadError)) throw e;
+    return { denied: e.reason };
+  }
 }
 
 export function deniedOf(listings: readonly Listing[]): (string | null)[] {
@@ -143,8 +161,8 @@ export class Reading {
   private readonly inodes: InodeCache = new Map();
   private readonly sockets: SocketSeen[] = [];
 
-  constructor(private readonly plan: CapturePlan, private readonly kcmp: Kcmp | null) {
-    this.listings = listTables(plan.tables, plan.skip.includes('fds'));
+  constructor(private readonly plan: CapturePlan, private readonly kcmp: Kcmp | null, early?: EarlyListings) {
+    this.listings = listTables(plan.tables, plan.skip.includes('fds'), early);
     this.placer = new FilePlacer(kcmp, plan.tables);
   }
 
@@ -215,6 +233,11 @@ export interface WorkerStart {
   shared: SharedArrayBuffer;
 }
 
+/** What the worker is started with: the tids whose fd directories it lists while it waits. */
+export interface WorkerData {
+  listEarly: readonly number[];
+}
+
 class WorkerSource implements CaptureSource {
   private plan!: CapturePlan;
   private details: DetailsBatches | null = null;
@@ -226,12 +249,13 @@ class WorkerSource implements CaptureSource {
   private failure: Error | null = null;
   private tablesLeft = 0;
 
-  constructor() {
+  constructor(listEarly: readonly number[]) {
     // The netlink sockets it opens through koffi are closed with fs.closeSync, which a
     // tracked worker would warn about. What it keeps lives long and what it makes dies
     // young: a small young generation keeps its memory flat (the default lets it grow
     // to 32 MiB before it collects).
-    this.worker = new Worker(WORKER, { trackUnmanagedFds: false, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
+    const workerData: WorkerData = { listEarly };
+    this.worker = new Worker(WORKER, { workerData, trackUnmanagedFds: false, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
     this.worker.on('message', (m: WorkerMessage) => {
       if (m.kind === 'failed') {
         this.failure = new Error(m.message);

@@ -1,13 +1,16 @@
 /**
  * The thread that reads /proc for a capture (captureSource.ts tells what and in which
- * order). It starts before it knows what to read, waits for its WorkerStart, then runs
- * to the end without yielding: when the tables it placed wait unwritten it blocks on
- * the shared counter (Atomics.wait) until the writing thread catches up.
+ * order). It starts before it knows what to read, lists the fd directories of the
+ * processes meanwhile, waits for its WorkerStart, then runs to the end without
+ * yielding: when the tables it placed wait unwritten it blocks on the shared counter
+ * (Atomics.wait) until the writing thread catches up.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { openKcmp } from '../kcmp.js';
 import { FD_STRIDE, type PlacedTable } from './placedTable.js';
-import { deniedOf, PLACE_AHEAD_FDS, PLACE_AHEAD_TABLES, Reading, S_STOP, S_WRITTEN, type WorkerMessage, type WorkerStart } from './captureSource.js';
+import {
+  deniedOf, listEarly, PLACE_AHEAD_FDS, PLACE_AHEAD_TABLES, Reading, S_STOP, S_WRITTEN, type EarlyListings, type WorkerData, type WorkerMessage, type WorkerStart,
+} from './captureSource.js';
 
 /** How long a blocked worker sleeps before it looks at the stop flag again, in ms. */
 const NAP_MS = 50;
@@ -29,7 +32,7 @@ function run({ plan, shared }: WorkerStart): void {
   const counters = new Int32Array(shared);
   const stopped = () => Atomics.load(counters, S_STOP) !== 0;
   const access = plan.kcmp ? openKcmp() : null;
-  const reading = new Reading(plan, access?.available ? access.kcmp : null);
+  const reading = new Reading(plan, access?.available ? access.kcmp : null, takeEarly());
   post({ kind: 'listed', denied: deniedOf(reading.listings) });
 
   // fds placed in tables before each index: ends[i] counts those of tables 0 .. i - 1
@@ -63,6 +66,16 @@ function run({ plan, shared }: WorkerStart): void {
   send();
   // the sockets are read while the last tables are written
   post({ kind: 'end', end: reading.end(true) });
+}
+
+// while the writing thread reads the tasks: the fd directories most tables are read through
+let early: EarlyListings | null = listEarly((workerData as WorkerData).listEarly);
+
+/** The early listings, handed over once: the tables keep what they take, the rest goes. */
+function takeEarly(): EarlyListings | undefined {
+  const taken = early ?? undefined;
+  early = null;
+  return taken;
 }
 
 parentPort!.once('message', (start: WorkerStart) => {

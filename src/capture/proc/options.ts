@@ -1,6 +1,6 @@
 /** What a capture of live processes takes, and what it reports. */
 import type { WriterCounts } from '../../store/writer/types.js';
-import type { FreezeMethod } from '../freeze.js';
+import type { FreezeMethod } from '../freezeMethods.js';
 import { CkptdbError } from '../../errors.js';
 import type { ProcessSelection } from './processes.js';
 import type { CaptureWarnings } from './warnings.js';

@@ -1,7 +1,6 @@
 import { Option, type Command } from 'commander';
 import { CkptdbError } from '../../errors.js';
-import { FREEZE_METHODS, type FreezeMethod } from '../../capture/freeze.js';
-import { captureProcesses } from '../../capture/proc/capture.js';
+import { FREEZE_METHODS, type FreezeMethod } from '../../capture/freezeMethods.js';
 import { CAPTURE_PARTS, parseParts, type CaptureProgress, type CaptureResult } from '../../capture/proc/options.js';
 import { checkSelection } from '../../capture/proc/processes.js';
 import { describeWarnings, plural } from '../../capture/proc/warnings.js';
@@ -129,6 +128,8 @@ export function register(program: Command): void {
       const selection = { pids, tree: !!flags.tree, all: !!flags.all, excludeOwnTree: true };
       // before the store is opened: a wrong PID leaves no trace, not even a new store file
       checkSelection(selection);
+      // the capture (its /proc readers, kcmp, the store's writer) loads when one runs, not with --help
+      const { captureProcesses } = await import('../../capture/proc/capture.js');
       const controller = new AbortController();
       const release = abortOnSignals(controller);
       // not while frozen: a stopped terminal emulator would block our writes to it

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { CkptdbError } from '../../errors.js';
-import { checkpointProcesses } from '../../checkpoint/checkpoint.js';
 import type { CheckpointProgress } from '../../checkpoint/types.js';
 import { say, withStore } from '../context.js';
 import { abortOnSignals, afterDashes, parsePid } from '../signals.js';
@@ -87,6 +86,8 @@ export function register(program: Command): void {
       const criuArgs = afterDashes(cmd);
       const pids = args.slice(0, args.length - criuArgs.length).map(parsePid);
       if (flags.kill && flags.leaveRunning) throw new CkptdbError('BAD_ARGUMENT', '--kill and --leave-running contradict each other: give one');
+      // the CRIU driver and decoder load when a checkpoint is taken, not with --help
+      const { checkpointProcesses } = await import('../../checkpoint/checkpoint.js');
       const controller = new AbortController();
       const release = abortOnSignals(controller, (sig) => `checkpoint interrupted by ${sig}: nothing was written to the store`);
       const bar = process.stderr.isTTY ? await progressBar() : null;

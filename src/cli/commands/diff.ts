@@ -1,11 +1,9 @@
 import { once } from 'node:events';
 import { Command, Option } from 'commander';
-import { openDiff, type CheckpointDiff } from '../../query/diff/engine.js';
-import { diffText } from '../../query/diff/text.js';
+import type { CheckpointDiff } from '../../query/diff/engine.js';
 import { FIELDS } from '../../query/diff/fields.js';
 import { DIFF_KINDS, DIFF_STATUSES } from '../../query/diff/types.js';
 import { isPostgresLocation, redactUrl } from '../../store/postgres/location.js';
-import { diffGraph } from '../../query/graph/diffGraph.js';
 import type { CheckpointGraph } from '../../query/graph/types.js';
 import { parseId, storePath, withStore } from '../context.js';
 import { jsonValue } from '../render.js';
@@ -94,6 +92,8 @@ export function register(program: Command): void {
     .addHelpText('after', HELP)
     .action(async (a: string, b: string, opts: DiffCommandOptions, cmd: Command) => {
       const ids = [parseId(a), parseId(b)] as const;
+      // the engine loads when a diff runs, not with --help
+      const { openDiff } = await import('../../query/diff/engine.js');
       const locationA = storePath(cmd);
       const locationB = opts.dbB ?? locationA;
       // graphs: where each side's checkpoint is read from for --format svg or dot
@@ -102,12 +102,13 @@ export function register(program: Command): void {
           // before writing: a reader that goes away ends the process with the status set so far
           if (!diff.identical) process.exitCode = 1;
           if (!opts.json && (opts.format === 'svg' || opts.format === 'dot')) {
+            const { diffGraph } = await import('../../query/graph/diffGraph.js');
             const graph = diffGraph(await graphOf(graphs[0], ids[0]), await graphOf(graphs[1], ids[1]), diff.processInfo().values());
             const title = `checkpoint ${ids[1]} against ${ids[0]}: green added, red removed, orange changed`;
             await emit(await graphText(graph, opts.format, title), opts.out);
             return;
           }
-          await writeAll(opts.json || opts.format === 'json' ? diffJson(diff) : diffText(diff));
+          await writeAll(opts.json || opts.format === 'json' ? diffJson(diff) : (await import('../../query/diff/text.js')).diffText(diff));
         } finally {
           diff.close();
         }

@@ -1,7 +1,5 @@
 import { Option, type Command } from 'commander';
 import { writeToFile, writeToStream } from '../../formats/output.js';
-import { graphDot } from '../../query/graph/dot.js';
-import { dotToSvg } from '../../query/graph/svg.js';
 import type { CheckpointGraph } from '../../query/graph/types.js';
 import { parseId, say } from '../context.js';
 import { jsonValue } from '../render.js';
@@ -39,8 +37,10 @@ export type GraphFormat = 'svg' | 'dot' | 'json';
 /** The graph in the chosen format, as text. */
 export async function graphText(graph: CheckpointGraph, format: GraphFormat, title: string): Promise<string> {
   if (format === 'json') return `${jsonValue(graph, 2)}\n`;
+  // the drawing (Graphviz as WebAssembly for svg) loads when a graph is drawn, not with --help
+  const { graphDot } = await import('../../query/graph/dot.js');
   const dot = graphDot(graph, title);
-  return format === 'dot' ? dot : dotToSvg(dot);
+  return format === 'dot' ? dot : (await import('../../query/graph/svg.js')).dotToSvg(dot);
 }
 
 /** Writes text to --out (0600) or stdout. */

@@ -1,7 +1,6 @@
 import { closeSync, constants as fsc, openSync, writeSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CkptdbError } from '../../errors.js';
-import { ProcessMemoryView } from '../../query/mem.js';
 import { addFormatOptions, formatOf, parseId, say } from '../context.js';
 import { renderRows } from '../render.js';
 import { withCheckpointDb } from '../session.js';
@@ -91,6 +90,7 @@ export function register(program: Command): void {
     if (modes > 1) throw new CkptdbError('BAD_ARGUMENT', 'give one of --dump, --search and --hex');
     if (flags.out !== undefined && flags.dump === undefined) throw new CkptdbError('BAD_ARGUMENT', '--out goes with --dump');
     const format = formatOf(cmd);
+    const { ProcessMemoryView } = await import('../../query/mem.js');
     await withCheckpointDb(cmd, idArg === undefined ? undefined : parseId(idArg), async (db, id) => {
       const pid = flags.pid === undefined ? ProcessMemoryView.onlyProcess(db, id) : parseId(flags.pid, 'pid');
       const mem = new ProcessMemoryView(db, id, pid);

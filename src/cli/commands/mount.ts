@@ -3,7 +3,6 @@ import { closeSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { CkptdbError, isCkptdbError } from '../../errors.js';
-import { mountStore } from '../../mount/server.js';
 import { say, storePath } from '../context.js';
 
 export function register(program: Command): void {
@@ -30,6 +29,8 @@ If the server is killed outright, the mount is detached for it.`)
 }
 
 async function serve(store: string, mountpoint: string, readyFd: number | null): Promise<void> {
+  // the FUSE server loads when a store is served, not with --help
+  const { mountStore } = await import('../../mount/server.js');
   let handle;
   try {
     handle = await mountStore(store, mountpoint, { onError: (message) => say(`ckptdb: mount: ${message}`) });

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { restoreCheckpoint } from '../../checkpoint/restore.js';
 import { parseId, say, withStore } from '../context.js';
 import { abortOnSignals, afterDashes } from '../signals.js';
 
@@ -41,6 +40,8 @@ export function register(program: Command): void {
     .addHelpText('after', HELP)
     .action(async (idArg: string, _rest: string[], flags: RestoreFlags, cmd: Command) => {
       const id = parseId(idArg);
+      // the CRIU driver and image encoder load when a restore runs, not with --help
+      const { restoreCheckpoint } = await import('../../checkpoint/restore.js');
       const controller = new AbortController();
       const release = abortOnSignals(controller, (sig) => `restore interrupted by ${sig}`);
       try {

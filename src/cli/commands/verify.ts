@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { verifyCriuStorage } from '../../formats/criu/verify.js';
 import { isPostgresLocation } from '../../store/postgres/location.js';
 import { addFormatOptions, formatOf, parseId, say, storePath, withStore } from '../context.js';
 import { renderRows } from '../render.js';
@@ -32,7 +31,10 @@ Examples:
     const location = storePath(cmd);
     const findings = isPostgresLocation(location)
       ? await (await import('../../store/postgres/verify.js')).verifyPostgres(location, checkpoint)
-      : await withStore(cmd, 'existing', (store) => [...store.verify(checkpoint), ...verifyCriuStorage(store, checkpoint)]);
+      : await withStore(cmd, 'existing', async (store) => {
+          const { verifyCriuStorage } = await import('../../formats/criu/verify.js');
+          return [...store.verify(checkpoint), ...verifyCriuStorage(store, checkpoint)];
+        });
     if (findings.length === 0) {
       say(checkpoint === undefined ? 'ok: the store is consistent' : `ok: checkpoint ${checkpoint} is consistent`);
       return;

@@ -8,8 +8,7 @@ import { createReadStream, lstatSync, openSync, readSync, closeSync, readdirSync
 import { basename, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { Decompress } from 'fzstd';
-import { extract as tarExtract } from 'tar-stream';
+import type { Decompress } from 'fzstd';
 import { CkptdbError } from '../../errors.js';
 
 export interface SourceFile {
@@ -142,7 +141,7 @@ async function* lazyStream(path: string): AsyncIterable<Uint8Array> {
 type Compression = 'none' | 'gzip' | 'zstd';
 
 /** zstd decompression as a stream, by fzstd (Node 20's zlib has no zstd). */
-function zstdStream(): Transform {
+function zstdStream(Decompressor: typeof Decompress): Transform {
   const t: Transform = new Transform({
     transform(chunk: Buffer, _enc, done) {
       try {
@@ -161,7 +160,7 @@ function zstdStream(): Transform {
       }
     },
   });
-  const inflater = new Decompress((data) => {
+  const inflater = new Decompressor((data) => {
     t.push(Buffer.from(data.buffer, data.byteOffset, data.length));
   });
   return t;
@@ -177,6 +176,8 @@ function archiveSource(path: string, compression: Compression): CriuSource {
     label: basename(path).replace(/\.tar(\.gz|\.zst)?$|\.tgz$/, ''),
     where: (name) => `${path}:checkpoint/${name}`,
     async *files() {
+      // the archive readers load when an archive is read, not with every command that lists the formats
+      const [{ extract: tarExtract }, zstd] = await Promise.all([import('tar-stream'), compression === 'zstd' ? import('fzstd') : null]);
       const extract = tarExtract();
       const input = createReadStream(path, { highWaterMark: 1 << 20 });
       const fail = (e: Error) => extract.destroy(new CkptdbError('BAD_IMAGE', `${path}: ${compression === 'none' ? 'tar' : compression} stream is broken: ${e.message}`));
@@ -184,7 +185,7 @@ function archiveSource(path: string, compression: Compression): CriuSource {
       if (compression === 'none') {
         input.pipe(extract);
       } else {
-        const inflate = compression === 'gzip' ? createGunzip() : zstdStream();
+        const inflate = zstd ? zstdStream(zstd.Decompress) : createGunzip();
         inflate.on('error', fail);
         input.pipe(inflate).pipe(extract);
       }

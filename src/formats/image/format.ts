@@ -1,13 +1,14 @@
 import type { Store } from '../../store/store.js';
 import { writeToFile, writeToStream } from '../output.js';
 import type { ExportFormat, ExportSummary, ExportTarget, ImportFormat, ImportOptions } from '../types.js';
-import { restoreOrderRecords, type RecordText } from './exporter.js';
-import { imageText } from './serialize.js';
+import type { RecordText } from './exporter.js';
 import type { ImageForm, ImageRecord } from './types.js';
 import { isDirectory } from '../detect.js';
 
 /** Writes checkpoint ID as an image in one form, to a new file or a stream. */
 export async function exportImage(store: Store, checkpointId: number, form: ImageForm, target: ExportTarget): Promise<ExportSummary> {
+  // the exporter (CRIU's protobuf messages among its records) loads when an export runs, not with every command
+  const [{ restoreOrderRecords }, { imageText }] = await Promise.all([import('./exporter.js'), import('./serialize.js')]);
   let records = 0;
   const counted = function* (rs: Iterable<ImageRecord | RecordText>) {
     for (const r of rs) {

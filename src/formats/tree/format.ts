@@ -6,7 +6,6 @@ import { labelOf } from '../image/format.js';
 import type { ImportResult, RecordImportOptions } from '../image/importer.js';
 import type { ExportFormat, ImportFormat } from '../types.js';
 import { DONE } from './layout.js';
-import { exportTree } from './writer.js';
 import { isDirectory } from '../detect.js';
 
 /** Imports a tree written by exportTree as a new checkpoint: all of it, or nothing. */
@@ -23,6 +22,7 @@ export const treeFormat: ExportFormat & ImportFormat = {
   output: 'directory',
   async exportCheckpoint(store, checkpointId, target) {
     if (!('path' in target)) throw new CkptdbError('BAD_ARGUMENT', 'the tree format writes a directory: name it with --out DIR');
+    const { exportTree } = await import('./writer.js');
     const { path, records } = exportTree(store, checkpointId, target.path);
     return { checkpointId, records, path };
   },
