@@ -239,9 +239,12 @@ export class ChunkWriter {
   /** @internal Chunk ids for the pages of a block, given their hashes and what the store held of them. */
   async takePages(imageId: number, firstSeq: number, block: Buffer, hashes: Buffer, ids: Float64Array): Promise<void> {
     for (let i = 0; i < ids.length; i++) {
-      const digest = hashes.subarray(i * 32, i * 32 + 32);
-      const found = this.known(digest, ids[i]!);
-      const id = found || this.add(Buffer.from(digest), block.subarray(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE));
+      // a page the store holds already needs no view of its hash
+      let id = ids[i]!;
+      if (!id) {
+        const digest = hashes.subarray(i * 32, i * 32 + 32);
+        id = this.known(digest, 0) || this.add(Buffer.from(digest), block.subarray(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE));
+      }
       this.imageRows.push(imageId, firstSeq + i, id);
       this.totalBytes += Math.min(CHUNK_SIZE, block.length - i * CHUNK_SIZE);
     }
