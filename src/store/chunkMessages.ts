@@ -1,9 +1,12 @@
-/** What the chunk store's writer and its workers say to each other. */
+/** What the chunk store's writer and reader and their workers say to each other. */
 export const CHUNK_SIZE = 4096;
 
 export type WorkerRequest =
-  | { op: 'hash'; job: number; block: SharedArrayBuffer; length: number }
-  | { op: 'pack'; job: number; data: ArrayBuffer; length: number };
+  /** With read, the worker first reads the block from the file fd (path) at position. */
+  | { op: 'hash'; job: number; block: SharedArrayBuffer; length: number; read?: { fd: number; position: number; path: string } }
+  | { op: 'pack'; job: number; data: ArrayBuffer; length: number }
+  /** Chunks from seq from to before seq to of a committed image, written into the file at path from position. */
+  | { op: 'write'; job: number; imageId: number; from: number; to: number; path: string; position: number };
 
 export interface HashReply {
   job: number;
@@ -15,4 +18,10 @@ export interface PackReply {
   job: number;
   codec: 'none' | 'zstd';
   data: Uint8Array;
+}
+
+export interface WriteReply {
+  job: number;
+  /** Bytes written. */
+  bytes: number;
 }

@@ -1,14 +1,15 @@
 /**
  * Worker threads that hash pages and compress packs for the chunk store's writer, so
  * that a large import keeps more than one core busy: the writer's thread reads files and
- * writes SQLite while the workers do the per-byte work.
+ * writes SQLite while the workers do the per-byte work. Export uses them too: each
+ * writes a range of a large image, reading its packs through its own connection.
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { EncodedPack } from './packCodec.js';
-import type { HashReply, PackReply, WorkerRequest } from './chunkMessages.js';
+import type { HashReply, PackReply, WorkerRequest, WriteReply } from './chunkMessages.js';
 
 const SCRIPT = fileURLToPath(new URL('./chunkWorker.js', import.meta.url));
 const MAX_WORKERS = 4;
@@ -23,7 +24,7 @@ export class ChunkPool {
 
   private constructor(private readonly workers: Worker[]) {
     for (const w of workers) {
-      w.on('message', (m: HashReply | PackReply) => {
+      w.on('message', (m: HashReply | PackReply | WriteReply) => {
         const p = this.pending.get(m.job)!;
         this.pending.delete(m.job);
         p.resolve(m);
@@ -49,8 +50,9 @@ export class ChunkPool {
     return this.workers.length;
   }
 
-  hash(block: SharedArrayBuffer, length: number): Promise<{ hashes: Buffer; ids: Float64Array }> {
-    return this.send<HashReply>({ op: 'hash', job: 0, block, length }).then(({ result }) => ({
+  /** Hashes a block; with read, the worker reads it from the file first. */
+  hash(block: SharedArrayBuffer, length: number, read?: { fd: number; position: number; path: string }): Promise<{ hashes: Buffer; ids: Float64Array }> {
+    return this.send<HashReply>({ op: 'hash', job: 0, block, length, ...(read ? { read } : {}) }).then(({ result }) => ({
       hashes: Buffer.from(result.hashes.buffer, result.hashes.byteOffset, result.hashes.length),
       ids: result.ids,
     }));
@@ -60,6 +62,11 @@ export class ChunkPool {
   pack(raw: Buffer): Promise<EncodedPack> {
     const data = raw.buffer as ArrayBuffer;
     return this.send<PackReply>({ op: 'pack', job: 0, data, length: raw.length }, [data]).then((r) => ({ codec: r.codec, data: Buffer.from(r.data.buffer, r.data.byteOffset, r.data.length) }));
+  }
+
+  /** Writes chunks from seq from to before seq to of a committed image into the file at path, from position; resolves to the bytes written. */
+  write(imageId: number, from: number, to: number, path: string, position: number): Promise<number> {
+    return this.send<WriteReply>({ op: 'write', job: 0, imageId, from, to, path, position }).then((r) => r.bytes);
   }
 
   async close(): Promise<void> {

@@ -1,17 +1,22 @@
 /**
- * A worker of the chunk store's writer (chunkPool.ts): hashes the pages of a block and
- * looks each hash up in the committed store through a read-only connection of its own,
- * and compresses packs. The writer's own transaction is invisible here; the writer
- * knows the chunks it added itself.
+ * A worker of the chunk store (chunkPool.ts): for the writer, hashes the pages of a block
+ * and looks each hash up in the committed store through a read-only connection of its
+ * own, and compresses packs (the writer's own transaction is invisible here; the writer
+ * knows the chunks it added itself); for export, writes a range of a committed image's
+ * chunks into its file.
  */
 import { hash } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { statement } from './sqlFile.js';
 import { encodePack } from './packCodec.js';
-import { CHUNK_SIZE, type HashReply, type PackReply, type WorkerRequest } from './chunkMessages.js';
+import { ChunkReader } from './chunks.js';
+import { writeChunks } from './chunkFile.js';
+import { CHUNK_SIZE, type HashReply, type PackReply, type WorkerRequest, type WriteReply } from './chunkMessages.js';
 
 const db = new Database((workerData as { dbPath: string }).dbPath, { readonly: true, fileMustExist: true });
+let reader: ChunkReader | null = null;
 /** Hashes looked up in one statement. */
 const LOOKUP = 128;
 const findMany = db.prepare(statement('internal/chunks.sql', 'find_chunks').replace('(?)', `(${Array(LOOKUP).fill('?').join(', ')})`)).raw();
@@ -57,9 +62,32 @@ function lookUp(hashes: Buffer, ids: Float64Array, n: number): void {
   }
 }
 
+/** Fills the block from the file: the whole length, which the file had when the writer opened it. */
+function readBlock(block: Buffer, { fd, position, path }: { fd: number; position: number; path: string }): void {
+  for (let at = 0; at < block.length; ) {
+    const n = readSync(fd, block, at, block.length - at, position + at);
+    if (n === 0) throw new Error(`${path} ended at byte ${position + at} while it was read: it was changed as it was stored`);
+    at += n;
+  }
+}
+
+function writeRange(m: Extract<WorkerRequest, { op: 'write' }>): number {
+  reader ??= new ChunkReader(db);
+  const fd = openSync(m.path, 'r+');
+  try {
+    return writeChunks(fd, reader.image(m.imageId, m.from, m.to), m.position);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 parentPort!.on('message', (m: WorkerRequest) => {
-  if (m.op === 'hash') {
-    const result = hashBlock(Buffer.from(m.block, 0, m.length));
+  if (m.op === 'write') {
+    parentPort!.postMessage({ job: m.job, bytes: writeRange(m) } satisfies WriteReply);
+  } else if (m.op === 'hash') {
+    const block = Buffer.from(m.block, 0, m.length);
+    if (m.read) readBlock(block, m.read);
+    const result = hashBlock(block);
     parentPort!.postMessage({ job: m.job, result } satisfies HashReply, [result.hashes.buffer as ArrayBuffer, result.ids.buffer as ArrayBuffer]);
   } else {
     const raw = Buffer.from(m.data, 0, m.length);

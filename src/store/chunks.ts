@@ -167,14 +167,17 @@ export class ChunkWriter {
     const imageId = this.insertImage(rec);
     const blocks = new BlockQueue(this, imageId);
     const fd = openSync(path, 'r');
+    let size: number;
     try {
       // a large file starts the workers now: they boot while its first block is hashed here
       if (fstatSync(fd).size >= POOL_THRESHOLD) blocks.usePool(this.workers());
-      await blocks.read(fd);
+      await blocks.read(fd, path);
+      size = await blocks.end();
     } finally {
+      // workers read from fd: it is closed only once none does, or its number could name another file
+      await blocks.settled();
       closeSync(fd);
     }
-    const size = await blocks.end();
     this.finishImage(imageId, size, null);
     return imageId;
   }
@@ -236,9 +239,12 @@ export class ChunkWriter {
   /** @internal Chunk ids for the pages of a block, given their hashes and what the store held of them. */
   async takePages(imageId: number, firstSeq: number, block: Buffer, hashes: Buffer, ids: Float64Array): Promise<void> {
     for (let i = 0; i < ids.length; i++) {
-      const digest = hashes.subarray(i * 32, i * 32 + 32);
-      const found = this.known(digest, ids[i]!);
-      const id = found || this.add(Buffer.from(digest), block.subarray(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE));
+      // a page the store holds already needs no view of its hash
+      let id = ids[i]!;
+      if (!id) {
+        const digest = hashes.subarray(i * 32, i * 32 + 32);
+        id = this.known(digest, 0) || this.add(Buffer.from(digest), block.subarray(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE));
+      }
       this.imageRows.push(imageId, firstSeq + i, id);
       this.totalBytes += Math.min(CHUNK_SIZE, block.length - i * CHUNK_SIZE);
     }
@@ -332,12 +338,25 @@ class BlockQueue {
     this.pool = pool;
   }
 
-  /** Reads a file to its end. */
-  async read(fd: number): Promise<void> {
+  /**
+   * Reads a file to its end. Past its first block, the workers read the blocks they
+   * hash themselves, as far as the file went when it was opened: this thread, which
+   * writes SQLite, is the one all others wait for.
+   */
+  async read(fd: number, path: string): Promise<void> {
+    const known = fstatSync(fd).size;
+    let position = 0;
     for (;;) {
-      const n = readSync(fd, this.block, this.used, BLOCK - this.used, null);
+      if (this.sab && this.used === 0 && position < known) {
+        const length = Math.min(BLOCK, known - position);
+        await this.dispatch(length, { fd, position, path });
+        position += length;
+        continue;
+      }
+      const n = readSync(fd, this.block, this.used, BLOCK - this.used, position);
       if (n === 0) return;
       this.used += n;
+      position += n;
       if (this.used === BLOCK) await this.dispatch();
     }
   }
@@ -360,8 +379,13 @@ class BlockQueue {
     return this.size;
   }
 
-  private async dispatch(): Promise<void> {
-    const length = this.used;
+  /** Every block sent to a worker done with, whether or not it succeeded. */
+  async settled(): Promise<void> {
+    await Promise.allSettled(this.inFlight.map((j) => j.result));
+  }
+
+  /** Hands on the block gathered, or, with read, one of length the worker reads from the file. */
+  private async dispatch(length = this.used, read?: { fd: number; position: number; path: string }): Promise<void> {
     const seq = this.seq;
     const sab = this.sab;
     this.seq += Math.ceil(length / CHUNK_SIZE);
@@ -378,7 +402,7 @@ class BlockQueue {
       return;
     }
     const pool = this.pool!;
-    this.inFlight.push({ sab, length, seq, result: pool.hash(sab, length) });
+    this.inFlight.push({ sab, length, seq, result: pool.hash(sab, length, read) });
     while (this.inFlight.length > 2 * pool.size) await this.take();
     this.nextBlock();
   }
@@ -480,10 +504,10 @@ export class ChunkReader {
     return this.packBytes(place.pack_id).subarray(place.pack_offset, place.pack_offset + place.size);
   }
 
-  /** An image's bytes, chunk by chunk, in order, without holding the whole image. */
-  *image(imageId: number): Generator<Buffer> {
-    for (let from = 0; ; from += WINDOW) {
-      const places = this.s.imagePlaces.all(imageId, from, from + WINDOW) as [number, number, number][];
+  /** An image's bytes, chunk by chunk, in order, without holding the whole image: chunks from seq from to before seq to. */
+  *image(imageId: number, from = 0, to = Number.MAX_SAFE_INTEGER): Generator<Buffer> {
+    for (let at = from; at < to; at += WINDOW) {
+      const places = this.s.imagePlaces.all(imageId, at, Math.min(at + WINDOW, to)) as [number, number, number][];
       for (const [pack, offset, size] of places) yield this.at({ pack_id: pack, pack_offset: offset, size });
       if (places.length < WINDOW) return;
     }

@@ -7,11 +7,13 @@
  * other files come back byte for byte from their chunks. The directory is written
  * under a temporary name beside the target and renamed into place when complete.
  */
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, rmdirSync, writevSync, constants as fsc } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, rmdirSync, constants as fsc } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { CkptdbError } from '../../errors.js';
 import type { Store } from '../../store/store.js';
-import { checkpointImages, imageBytes, imageChunks } from '../../store/chunks.js';
+import { checkpointImages, imageBytes } from '../../store/chunks.js';
+import { writeChunks } from '../../store/chunkFile.js';
+import { ImageFiles } from '../../store/imageFiles.js';
 import { LEGACY_FILE_IMAGES, imageNumber } from './images.js';
 import { taskObjectKey } from './keys.js';
 import { ExportContext, type OriginalImage } from './model/exportContext.js';
@@ -60,10 +62,13 @@ export async function exportCriu(store: Store, checkpointId: number, dir: string
   );
 
   const tmp = mkdtempSync(join(dirname(target), `.${basename(target)}.ckptdb-`));
+  const files = new ImageFiles(store.db, store.path);
+  // the large files are written by workers while the rest are rebuilt here
+  const writing: Promise<number>[] = [];
   try {
     const result: CriuExportResult = { dir: target, files: 0, rebuilt: [], bytes: 0 };
     const write = (name: string, bytes: Buffer) => {
-      writeFile(join(tmp, name), [bytes]);
+      writeFile(join(tmp, name), bytes);
       result.files++;
       result.bytes += bytes.length;
     };
@@ -72,7 +77,7 @@ export async function exportCriu(store: Store, checkpointId: number, dir: string
     const fdtablesWritten = new Set<string>();
     for (const img of images) {
       if (img.role !== 'modelled') {
-        result.bytes += writeFile(join(tmp, img.name), imageChunks(store.db, img.id));
+        writing.push(files.write(img, join(tmp, img.name)));
         result.files++;
         continue;
       }
@@ -91,12 +96,16 @@ export async function exportCriu(store: Store, checkpointId: number, dir: string
       write(name, exportFdinfo(ex, null, key, types));
       result.rebuilt.push(name);
     }
+    for (const bytes of await Promise.all(writing)) result.bytes += bytes;
     if (existsSync(target)) rmdirSync(target);
     renameSync(tmp, target);
     return result;
   } catch (e) {
+    await Promise.allSettled(writing);
     rmSync(tmp, { recursive: true, force: true });
     throw e;
+  } finally {
+    await files.close();
   }
 }
 
@@ -117,33 +126,11 @@ function rebuildModelled(ex: ExportContext, img: OriginalImage, types: Map<numbe
 }
 
 /** Writes a file only its owner can read: it holds the memory of the checkpointed processes. */
-function writeFile(path: string, pieces: Iterable<Uint8Array>): number {
+function writeFile(path: string, bytes: Buffer): void {
   const fd = openSync(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
-  // 4 KiB chunks written 256 at a time: a system call per chunk costs more than the chunk
-  let batch: Uint8Array[] = [];
-  let n = 0;
-  const flush = () => {
-    // a short write leaves the rest of the batch, from where it stopped, for the next call
-    let rest = batch;
-    while (rest.length) {
-      let written = writevSync(fd, rest);
-      let i = 0;
-      while (i < rest.length && written >= rest[i]!.length) written -= rest[i++]!.length;
-      rest = i < rest.length ? [rest[i]!.subarray(written), ...rest.slice(i + 1)] : [];
-    }
-    batch = [];
-  };
   try {
-    for (const p of pieces) {
-      batch.push(p);
-      n += p.length;
-      if (batch.length === WRITE_BATCH) flush();
-    }
-    if (batch.length) flush();
+    writeChunks(fd, [bytes]);
   } finally {
     closeSync(fd);
   }
-  return n;
 }
-
-const WRITE_BATCH = 256;
