@@ -139,7 +139,8 @@ export function deniedOf(listings: readonly Listing[]): (string | null)[] {
  */
 export class Reading {
   readonly listings: Listing[];
-  private readonly placer: FilePlacer;
+  /** Dropped once every table is placed: the sockets are read in the room it held. */
+  private placer: FilePlacer | null;
   private readonly inodes: InodeCache = new Map();
   private readonly sockets: SocketSeen[] = [];
 
@@ -151,11 +152,14 @@ export class Reading {
   table(index: number): PlacedTable {
     const listing = this.listings[index]!;
     const table = this.plan.tables[index]!;
+    // the fd numbers of a table read are needed no more: a capture of 200,000 fds held them all
+    if ('fds' in listing) this.listings[index] = { fds: [] };
     const read = readTable(table, 'fds' in listing ? listing.fds : [], this.inodes);
-    return placeTable(this.placer, index, table, read, this.sockets);
+    return placeTable(this.placer!, index, table, read, this.sockets);
   }
 
   end(ownKcmp: boolean): SourceEnd {
+    this.placer = null;
     const sockets = this.plan.skip.includes('sockets') ? { details: new Map(), sources: [] } : readSockets(this.sockets);
     return { sockets, kcmpCalls: ownKcmp ? (this.kcmp?.calls ?? 0) : 0 };
   }
