@@ -23,6 +23,7 @@ import { FilePlacer } from './filePlacer.js';
 import type { CapturePart } from './options.js';
 import { placeTable, type PlacedTable } from './placedTable.js';
 import { ProcReadError } from './procfs.js';
+import { holdYoungGeneration } from './youngGeneration.js';
 import { readSockets, type SocketSeen, type SocketsRead } from './sockets.js';
 
 export interface CapturePlan {
@@ -229,6 +230,8 @@ class WorkerSource implements CaptureSource {
   private waiter: (() => void) | null = null;
   private failure: Error | null = null;
   private tablesLeft = 0;
+  private releaseYoung: (() => void) | null = null;
+  private closed = false;
 
   constructor() {
     // The netlink sockets it opens through koffi are closed with fs.closeSync, which a
@@ -236,6 +239,10 @@ class WorkerSource implements CaptureSource {
     // young: a small young generation keeps its memory flat (the default lets it grow
     // to 32 MiB before it collects).
     this.worker = new Worker(WORKER, { trackUnmanagedFds: false, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
+    // this thread's own: once the worker runs (youngGeneration.ts tells why not before)
+    this.worker.once('online', () => {
+      if (!this.closed) this.releaseYoung = holdYoungGeneration();
+    });
     this.worker.on('message', (m: WorkerMessage) => {
       if (m.kind === 'failed') {
         this.failure = new Error(m.message);
@@ -286,6 +293,8 @@ class WorkerSource implements CaptureSource {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    this.releaseYoung?.();
     Atomics.store(this.counters, S_STOP, 1);
     Atomics.notify(this.counters, S_WRITTEN);
     await this.worker.terminate();
