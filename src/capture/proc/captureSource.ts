@@ -23,7 +23,7 @@ import { FilePlacer } from './filePlacer.js';
 import type { CapturePart } from './options.js';
 import { placeTable, type PlacedTable } from './placedTable.js';
 import { ProcReadError } from './procfs.js';
-import { holdYoungGeneration } from './youngGeneration.js';
+import { holdYoungGeneration } from '../../store/writer/youngGeneration.js';
 import { readSockets, type SocketSeen, type SocketsRead } from './sockets.js';
 
 export interface CapturePlan {
@@ -239,7 +239,7 @@ class WorkerSource implements CaptureSource {
     // young: a small young generation keeps its memory flat (the default lets it grow
     // to 32 MiB before it collects).
     this.worker = new Worker(WORKER, { trackUnmanagedFds: false, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
-    // this thread's own: once the worker runs (youngGeneration.ts tells why not before)
+    // the worker resets the hold the checkpoint writer took on this thread's young generation (youngGeneration.ts)
     this.worker.once('online', () => {
       if (!this.closed) this.releaseYoung = holdYoungGeneration();
     });
