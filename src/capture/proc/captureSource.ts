@@ -23,6 +23,7 @@ import { FilePlacer } from './filePlacer.js';
 import type { CapturePart } from './options.js';
 import { placeTable, type PlacedTable } from './placedTable.js';
 import { ProcReadError } from './procfs.js';
+import { holdYoungGeneration } from '../../store/writer/youngGeneration.js';
 import { readSockets, type SocketSeen, type SocketsRead } from './sockets.js';
 
 export interface CapturePlan {
@@ -157,7 +158,8 @@ export function deniedOf(listings: readonly Listing[]): (string | null)[] {
  */
 export class Reading {
   readonly listings: Listing[];
-  private readonly placer: FilePlacer;
+  /** Dropped once every table is placed: the sockets are read in the room it held. */
+  private placer: FilePlacer | null;
   private readonly inodes: InodeCache = new Map();
   private readonly sockets: SocketSeen[] = [];
 
@@ -169,11 +171,14 @@ export class Reading {
   table(index: number): PlacedTable {
     const listing = this.listings[index]!;
     const table = this.plan.tables[index]!;
+    // the fd numbers of a table read are needed no more: a capture of 200,000 fds held them all
+    if ('fds' in listing) this.listings[index] = { fds: [] };
     const read = readTable(table, 'fds' in listing ? listing.fds : [], this.inodes);
-    return placeTable(this.placer, index, table, read, this.sockets);
+    return placeTable(this.placer!, index, table, read, this.sockets);
   }
 
   end(ownKcmp: boolean): SourceEnd {
+    this.placer = null;
     const sockets = this.plan.skip.includes('sockets') ? { details: new Map(), sources: [] } : readSockets(this.sockets);
     return { sockets, kcmpCalls: ownKcmp ? (this.kcmp?.calls ?? 0) : 0 };
   }
@@ -248,6 +253,8 @@ class WorkerSource implements CaptureSource {
   private waiter: (() => void) | null = null;
   private failure: Error | null = null;
   private tablesLeft = 0;
+  private releaseYoung: (() => void) | null = null;
+  private closed = false;
 
   constructor(listEarly: readonly number[]) {
     // The netlink sockets it opens through koffi are closed with fs.closeSync, which a
@@ -256,6 +263,10 @@ class WorkerSource implements CaptureSource {
     // to 32 MiB before it collects).
     const workerData: WorkerData = { listEarly };
     this.worker = new Worker(WORKER, { workerData, trackUnmanagedFds: false, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
+    // the worker resets the hold the checkpoint writer took on this thread's young generation (youngGeneration.ts)
+    this.worker.once('online', () => {
+      if (!this.closed) this.releaseYoung = holdYoungGeneration();
+    });
     this.worker.on('message', (m: WorkerMessage) => {
       if (m.kind === 'failed') {
         this.failure = new Error(m.message);
@@ -306,6 +317,8 @@ class WorkerSource implements CaptureSource {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    this.releaseYoung?.();
     Atomics.store(this.counters, S_STOP, 1);
     Atomics.notify(this.counters, S_WRITTEN);
     await this.worker.terminate();

@@ -17,12 +17,14 @@
  * holds more than one fd: alone, there is nothing to guess).
  *
  * What is kept per open file is a few numbers in growing typed arrays (the fd it is
- * compared through, flags) and its bucket's key, never an fd's record; a bucket of one
- * file (most are: a socket, a pipe's end, a file opened once) is that file's number
- * alone. So the placer's memory grows with the open files of a capture by some tens
- * of bytes each.
+ * compared through, flags, the evidence a guess compares) and, for the first file of
+ * a bucket, its key as numbers (bucketIndex.ts), never an fd's record or a string; a
+ * bucket of one file (most are: a socket, a pipe's end, a file opened once) is that
+ * file's number alone. So the placer's memory grows with the open files of a capture
+ * by some tens of bytes each.
  */
 import { KCMP_FILE, KcmpError, type Kcmp } from '../kcmp.js';
+import { BucketIndex, bucketHash } from './bucketIndex.js';
 import { R_BUCKET, R_FD, R_FLAGS, R_POS, type TableState, nextHolder } from './fdRecords.js';
 import { attempt, ProcReadError, readRecord, taskExists } from './procfs.js';
 
@@ -68,15 +70,22 @@ class Files {
   repTable = new Int32Array(1024);
   repFd = new Int32Array(1024);
   marks = new Uint8Array(1024);
-  /** Position and flags of the fd that found it: what a guess compares. */
-  readonly evidence: string[] = [];
+  /**
+   * Position and flags of the fd that found it: what a guess compares (`pos|flags`),
+   * as numbers; NaN for a file with no evidence. Evidence that would not read back as
+   * the same text is kept as text in `oddEvidence`.
+   */
+  pos = new Float64Array(1024);
+  flags = new Int32Array(1024);
+  readonly oddEvidence = new Map<number, string>();
   /** The other members, (table index, fd) pairs: stand-ins for the representative if it exits. */
   readonly others = new Map<number, number[]>();
 
-  add(repTable: number, repFd: number, marks: number, evidence: string): number {
+  /** Adds a file found through the fd whose record starts at `at`; no records for one without evidence. */
+  add(repTable: number, repFd: number, marks: number, records: readonly unknown[] | null, at: number): number {
     const n = this.count++;
     if (n === this.repTable.length) {
-      const grow = <T extends Int32Array | Uint8Array>(a: T): T => {
+      const grow = <T extends Int32Array | Uint8Array | Float64Array>(a: T): T => {
         const b = new (a.constructor as new (n: number) => T)(a.length * 2);
         b.set(a);
         return b;
@@ -84,12 +93,30 @@ class Files {
       this.repTable = grow(this.repTable);
       this.repFd = grow(this.repFd);
       this.marks = grow(this.marks);
+      this.pos = grow(this.pos);
+      this.flags = grow(this.flags);
     }
     this.repTable[n] = repTable;
     this.repFd[n] = repFd;
     this.marks[n] = marks;
-    this.evidence.push(evidence);
+    this.pos[n] = NaN;
+    if (records) {
+      const pos = records[at + R_POS];
+      const flags = records[at + R_FLAGS];
+      const p = typeof pos === 'string' ? Number(pos) : NaN;
+      if (Number.isSafeInteger(p) && String(p) === pos && flags === (flags as number | 0)) {
+        this.pos[n] = p;
+        this.flags[n] = flags as number;
+      } else {
+        this.oddEvidence.set(n, evidenceOf(records, at));
+      }
+    }
     return n;
+  }
+
+  evidence(n: number): string {
+    const p = this.pos[n]!;
+    return Number.isNaN(p) ? (this.oddEvidence.get(n) ?? '') : `${p}|${this.flags[n]}`;
   }
 
   member(n: number, table: number, fd: number): void {
@@ -100,8 +127,10 @@ class Files {
 }
 
 export class FilePlacer {
-  /** Bucket key -> the one file in it (a number), or its Bucket. */
-  private readonly buckets = new Map<string, number | Bucket>();
+  /** Each bucket by its key, through its first file. */
+  private readonly index = new BucketIndex();
+  /** Buckets of more than one file, by their first file. */
+  private readonly shared = new Map<number, Bucket>();
   private readonly files = new Files();
   private readonly placement: Placement = { fileNo: 0, created: false, inferred: false, nowInferred: [] };
 
@@ -122,22 +151,21 @@ export class FilePlacer {
     this.placement.nowInferred.length = 0;
     if (key === null) {
       // neither link nor fdinfo could be read: nothing tells what it shares
-      return this.result(f.add(-1, -1, INFERRED | GUESSED, ''), true, true);
+      return this.result(f.add(-1, -1, INFERRED | GUESSED, null, at), true, true);
     }
-    const kept = this.buckets.get(key);
-    let b: Bucket;
-    if (kept === undefined) {
+    const hash = bucketHash(key);
+    const first = this.index.find(key, hash);
+    if (first < 0) {
       // the first fd of a bucket: nothing to compare with
       const asked = this.kcmp !== null && this.tables[table]!.kcmpable;
-      const n = f.add(asked ? table : -1, asked ? fd : -1, asked ? 0 : GUESSED, evidenceOf(records, at));
-      this.buckets.set(key, n);
+      const n = f.add(asked ? table : -1, asked ? fd : -1, asked ? 0 : GUESSED, records, at);
+      this.index.add(key, hash, n);
       return this.result(n, true, false);
     }
-    if (typeof kept === 'number') {
-      b = { size: 1, sorted: f.repTable[kept]! >= 0 ? [kept] : [], all: [kept], guessed: f.marks[kept]! & GUESSED ? 1 : 0, byEvidence: null };
-      this.buckets.set(key, b);
-    } else {
-      b = kept;
+    let b = this.shared.get(first);
+    if (!b) {
+      b = { size: 1, sorted: f.repTable[first]! >= 0 ? [first] : [], all: [first], guessed: f.marks[first]! & GUESSED ? 1 : 0, byEvidence: null };
+      this.shared.set(first, b);
     }
     const search: Search = this.kcmp && this.tables[table]!.kcmpable ? this.search(b, table, fd) : 'refused';
     if (search === 'vanished') return null;
@@ -167,7 +195,7 @@ export class FilePlacer {
       if (!(f.marks[same]! & INFERRED)) this.infer(same);
       return this.result(same, false, true);
     }
-    const n = f.add(asked ? table : -1, asked ? fd : -1, asked ? 0 : GUESSED | (b.size > 1 ? INFERRED : 0), evidence);
+    const n = f.add(asked ? table : -1, asked ? fd : -1, asked ? 0 : GUESSED | (b.size > 1 ? INFERRED : 0), records, at);
     if (asked) b.sorted.splice(search.at, 0, n);
     else b.guessed++;
     b.all.push(n);
@@ -192,7 +220,10 @@ export class FilePlacer {
   private byEvidence(b: Bucket): Map<string, number> {
     if (!b.byEvidence) {
       b.byEvidence = new Map();
-      for (const n of b.all) if (!b.byEvidence.has(this.files.evidence[n]!)) b.byEvidence.set(this.files.evidence[n]!, n);
+      for (const n of b.all) {
+        const e = this.files.evidence(n);
+        if (!b.byEvidence.has(e)) b.byEvidence.set(e, n);
+      }
     }
     return b.byEvidence;
   }

@@ -5,6 +5,7 @@ import { CkptdbError } from '../../errors.js';
 import { statement } from '../sqlFile.js';
 import { addressText, flag, toJson } from '../values.js';
 import { hashIds, hashKey, KeyFilter } from './keyFilter.js';
+import { holdYoungGeneration } from './youngGeneration.js';
 import { kindCode, kindMask, kindName, maskNames, OBJECT_KINDS } from './kinds.js';
 import { PendingObjects, type PendingRow } from './pendingObjects.js';
 import { RecentKinds } from './recentKinds.js';
@@ -130,6 +131,7 @@ export class CheckpointWriter {
   private peakRss = 0;
   private readonly counts: WriterCounts = { tasks: 0, fds: 0, files: 0, sharedObjects: 0, maps: 0, sockets: 0, fileDetails: 0 };
   private readonly meta: CheckpointMeta;
+  private releaseYoung: () => void = () => {};
 
   constructor(private readonly db: Database.Database, meta: CheckpointMeta, opts: WriterOptions = {}) {
     if (db.inTransaction) throw new CkptdbError('STORE_BUSY', 'a checkpoint is already being written on this store connection');
@@ -191,6 +193,7 @@ export class CheckpointWriter {
         v[at + 5] = o.inferred;
         v[at + 6] = o.attrs;
       };
+      this.releaseYoung = holdYoungGeneration();
     } catch (e) {
       db.exec('ROLLBACK');
       this.restoreForeignKeys();
@@ -456,6 +459,7 @@ export class CheckpointWriter {
       this.s.finish_checkpoint!.run(new Date().toISOString(), flag(this.meta.frozen), toJson(meta), this.checkpointId);
       this.db.exec('COMMIT');
       this.open = false;
+      this.releaseYoung();
       this.restoreForeignKeys();
       this.sampleRss();
       return {
@@ -475,6 +479,7 @@ export class CheckpointWriter {
     this.open = false;
     this.pendingRefs.clear();
     for (const rows of [this.objectRows, this.fdRows, this.mapRows, this.namespaceRows, this.rlimitRows]) rows?.clear();
+    this.releaseYoung();
     if (this.db.inTransaction) this.db.exec('ROLLBACK');
     this.restoreForeignKeys();
   }
