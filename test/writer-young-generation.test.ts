@@ -11,10 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { packageRoot } from '../src/paths.js';
 import { tempStorePath } from './helpers/tmp.js';
 
-const script = (module: string) => `
-import { getHeapSpaceStatistics } from 'node:v8';
-import { holdYoungGeneration } from ${JSON.stringify(module)};
-const young = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size;
+const churn = `
 let keep = [];
 const churn = (n) => {
   for (let i = 0; i < n; i++) {
@@ -23,6 +20,13 @@ const churn = (n) => {
     if (keep.length > 200000) keep = [];
   }
 };
+`;
+
+const script = (module: string) => `
+import { getHeapSpaceStatistics } from 'node:v8';
+import { holdYoungGeneration } from ${JSON.stringify(module)};
+const young = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size;
+${churn}
 // past its first size, below its largest
 churn(1e5);
 const start = young();
@@ -38,16 +42,6 @@ churn(3e6);
 console.log(JSON.stringify({ start, held, after: young() }));
 `;
 
-const churn = `
-let keep = [];
-const churn = (n) => {
-  for (let i = 0; i < n; i++) {
-    const o = { a: i, b: 'x' + i };
-    if (i % 3 === 0) keep.push(o);
-    if (keep.length > 200000) keep = [];
-  }
-};
-`;
 
 const writerScript = (index: string, store: string) => `
 import { getHeapSpaceStatistics } from 'node:v8';

@@ -10,6 +10,7 @@
  */
 import { FILE_TYPES, type FileType } from '../../store/writer/types.js';
 import { hashKey } from '../../store/writer/keyFilter.js';
+import { grownArray } from './grownArray.js';
 
 const TYPE_CODE = new Map<string, number>(FILE_TYPES.map((t, i) => [t, i]));
 
@@ -91,11 +92,7 @@ export class BucketIndex {
   private growFiles(file: number): void {
     let size = this.hashes.length;
     while (size <= file) size *= 2;
-    const grow = <T extends Int32Array | Float64Array | Uint8Array>(a: T): T => {
-      const b = new (a.constructor as new (n: number) => T)(size);
-      b.set(a);
-      return b;
-    };
+    const grow = <T extends Int32Array | Float64Array | Uint8Array>(a: T): T => grownArray(a, size);
     this.hashes = grow(this.hashes);
     this.mounts = grow(this.mounts);
     this.inodes = grow(this.inodes);

@@ -25,6 +25,7 @@
  */
 import { KCMP_FILE, KcmpError, type Kcmp } from '../kcmp.js';
 import { BucketIndex, bucketHash } from './bucketIndex.js';
+import { grownArray } from './grownArray.js';
 import { R_BUCKET, R_FD, R_FLAGS, R_POS, type TableState, nextHolder } from './fdRecords.js';
 import { attempt, ProcReadError, readRecord, taskExists } from './procfs.js';
 
@@ -85,11 +86,7 @@ class Files {
   add(repTable: number, repFd: number, marks: number, records: readonly unknown[] | null, at: number): number {
     const n = this.count++;
     if (n === this.repTable.length) {
-      const grow = <T extends Int32Array | Uint8Array | Float64Array>(a: T): T => {
-        const b = new (a.constructor as new (n: number) => T)(a.length * 2);
-        b.set(a);
-        return b;
-      };
+      const grow = <T extends Int32Array | Uint8Array | Float64Array>(a: T): T => grownArray(a, a.length * 2);
       this.repTable = grow(this.repTable);
       this.repFd = grow(this.repFd);
       this.marks = grow(this.marks);
