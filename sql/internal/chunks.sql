@@ -5,8 +5,12 @@
 SELECT id FROM criu_chunks WHERE hash = ?;
 
 -- name: insert_chunk
--- Repeated as one multi-row statement by the writer.
-INSERT INTO criu_chunks (id, hash, size, pack_id, pack_offset) VALUES (?, ?, ?, ?, ?);
+-- Repeated as one multi-row statement by the writer. OR FAIL, as the checkpoint writer's
+-- batched inserts (writer.sql): a statement that may abort halfway keeps a journal of
+-- every page it changes, here the hash index's random leaves, a few MiB a batch, which
+-- SQLite spills to /var/tmp (1.6 GB written for a 1 GiB import). The checkpoint's
+-- transaction is rolled back whole on any error.
+INSERT OR FAIL INTO criu_chunks (id, hash, size, pack_id, pack_offset) VALUES (?, ?, ?, ?, ?);
 
 -- name: insert_pack
 INSERT INTO criu_packs (id, codec, size, data) VALUES (?, ?, ?, ?);
@@ -21,8 +25,8 @@ INSERT INTO criu_images (checkpoint_id, name, kind, role, head_magic, size, entr
 UPDATE criu_images SET size = ?, entries = ? WHERE id = ?;
 
 -- name: insert_image_chunk
--- Repeated as one multi-row statement by the writer.
-INSERT INTO criu_image_chunks (image_id, seq, chunk_id) VALUES (?, ?, ?);
+-- Repeated as one multi-row statement by the writer; OR FAIL as insert_chunk.
+INSERT OR FAIL INTO criu_image_chunks (image_id, seq, chunk_id) VALUES (?, ?, ?);
 
 -- name: mark_stored
 UPDATE criu_images SET role = 'stored' WHERE checkpoint_id = ? AND name = ?;

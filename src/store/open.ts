@@ -58,11 +58,6 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Database.Dat
       // NORMAL in WAL: a committed checkpoint survives a crash of the process; only
       // a power loss can take back the last commits.
       db.pragma('synchronous = NORMAL');
-      // A multi-row INSERT keeps a statement journal of every page it changes that the
-      // transaction had written before: for the chunk hash index, a few MiB a batch. SQLite
-      // spills it to a file in /var/tmp past 64 KiB, which cost a third of a 1 GiB import's
-      // time (1.6 GB of writes); in memory it is a few MiB reused batch after batch.
-      db.pragma('temp_store = MEMORY');
     }
     db.pragma('foreign_keys = ON');
     registerTextFunctions(db);

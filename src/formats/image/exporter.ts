@@ -8,8 +8,6 @@ import { checkpointRecord, fileRecord, getter, mapRecord, objectRecord, taskReco
 import type { CheckpointRecord, FileDetailRecord, ImageRecord, RlimitRecord } from './types.js';
 
 const SQL = 'internal/image.sql';
-/** PRAGMA temp_store's value for MEMORY. */
-const TEMP_STORE_MEMORY = 2;
 
 type Stmt = Database.Statement<unknown[]>;
 
@@ -42,7 +40,6 @@ export function* restoreOrderRecords(store: Store, checkpointId: number): Genera
   store.getCheckpoint(checkpointId);
   const db = store.db;
   const ownTransaction = !db.inTransaction;
-  const tempStore = ownTransaction ? tempOnDisk(db) : null;
   if (ownTransaction) db.exec('BEGIN');
   try {
     numberRestoreOrder(db, checkpointId);
@@ -52,21 +49,7 @@ export function* restoreOrderRecords(store: Store, checkpointId: number): Genera
   } finally {
     dropRestoreOrder(db);
     if (ownTransaction && db.inTransaction) db.exec('COMMIT');
-    if (tempStore !== null) db.pragma(`temp_store = ${tempStore}`);
   }
-}
-
-/**
- * The store keeps its TEMP storage in memory (open.ts: statement journals), where the
- * order tables of 5 million rows took 50 MiB more than the budget; on disk they stay
- * within SQLite's cache. Switched outside a transaction, before the tables exist: the
- * setting to restore after, or null when it was on disk already.
- */
-function tempOnDisk(db: Database.Database): number | null {
-  const was = db.pragma('temp_store', { simple: true }) as number;
-  if (was !== TEMP_STORE_MEMORY) return null;
-  db.pragma('temp_store = FILE');
-  return was;
 }
 
 /**
